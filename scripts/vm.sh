@@ -1,0 +1,196 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Boot htable's test VM once: build the module for the guest kernel, pack a
+# busybox initramfs with it and the static selftests, boot QEMU (TCG), and
+# judge the run. See Documentation/testing.rst.
+#
+#   vm.sh [options]
+#     --row NAME        label for progress and results (default: adhoc)
+#     --kernel FILE     guest kernel image (default: Debian 6.1)
+#     --kdir DIR        kernel build dir the module is built against
+#     --cpu MODEL       QEMU -cpu (default: max, a 5-level guest)
+#     --smp N           vCPUs (default: 2)
+#     --mem SIZE        guest memory (default: 1G)
+#     --append ARGS     extra kernel command line
+#     --mode MODE       test (default), demo, or shell (interactive)
+#     --tests "A B"     run only these selftests (default: all of run-list)
+#     --timeout SECS    whole-VM limit (default: 900)
+#     --results FILE    append "ROW pass fail skip" to FILE
+#
+# Exit status: 0 when every test passed and the guest's log is clean.
+set -euo pipefail
+LOG_TAG=vm
+. "$(dirname "$0")/lib.sh"
+
+row=adhoc kernel= kdir= cpu=max smp=2 mem=1G append= mode=test tests=
+vm_timeout=900 results=
+while [ $# -gt 0 ]; do
+	case $1 in
+	--row) row=$2; shift ;;
+	--kernel) kernel=$2; shift ;;
+	--kdir) kdir=$2; shift ;;
+	--cpu) cpu=$2; shift ;;
+	--smp) smp=$2; shift ;;
+	--mem) mem=$2; shift ;;
+	--append) append=$2; shift ;;
+	--mode) mode=$2; shift ;;
+	--tests) tests=$2; shift ;;
+	--timeout) vm_timeout=$2; shift ;;
+	--results) results=$2; shift ;;
+	--shell) mode=shell ;;
+	*) die "unknown option $1" ;;
+	esac
+	shift
+done
+LOG_TAG=$row
+
+eval "$("$HTABLE_TOP/scripts/deps.sh")"
+: "${kernel:=$GUEST_KERNEL}"
+: "${kdir:=$DEB_KDIR}"
+
+work="$HTABLE_TOP/.build/vm-$row"
+rm -rf "$work"
+mkdir -p "$work"
+
+# -- build ------------------------------------------------------------------
+ktag=$(basename "$(dirname "$kdir")")-$(basename "$kdir")
+ko=$("$HTABLE_TOP/scripts/build-module.sh" "$ktag" "$kdir") || die "module build failed"
+make -s -C "$HTABLE_TOP/selftests/htable" KTOOLS="$KTOOLS" >/dev/null ||
+	die "selftests build failed"
+
+# -- initramfs --------------------------------------------------------------
+root="$work/root"
+mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp,etc,kselftest/htable,kselftest/kselftest}
+cp /bin/busybox "$root/bin/busybox"
+cp "$HTABLE_TOP/scripts/guest/init" "$root/init"
+cp "$HTABLE_TOP/scripts/guest/timeout-shim" "$root/kselftest/timeout-shim"
+cp "$HTABLE_TOP/scripts/guest/demo.sh" "$root/kselftest/demo.sh"
+cp "$KTOOLS/tools/testing/selftests/kselftest/runner.sh" "$root/kselftest/kselftest/"
+make -s -C "$HTABLE_TOP/selftests/htable" KTOOLS="$KTOOLS" \
+	INSTALL_DIR="$root/kselftest/htable" install >/dev/null
+cp "$ko" "$root/kselftest/htable/htable.ko"
+if [ -n "$tests" ]; then
+	echo "$tests" | tr ' ' '\n' > "$root/kselftest/htable/run-list"
+fi
+chmod +x "$root/init" "$root/kselftest/timeout-shim" "$root/kselftest/demo.sh"
+(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) > "$work/initramfs.cpio.gz"
+
+# -- boot -------------------------------------------------------------------
+cmdline="console=ttyS0 loglevel=4 panic=-1 oops=panic-no softlockup_panic=0"
+cmdline+=" slub_debug=FZPU page_poison=1 preempt=full htmode=$mode $append"
+qemu=(qemu-system-x86_64 -machine q35 -accel tcg -cpu "$cpu" -smp "$smp"
+	-m "$mem" -no-reboot -kernel "$kernel" -initrd "$work/initramfs.cpio.gz"
+	-append "$cmdline" -display none -monitor none)
+
+if [ "$mode" = shell ]; then
+	log "interactive shell: $cpu, $smp vCPUs; 'poweroff -f' leaves"
+	exec "${qemu[@]}" -serial mon:stdio -serial null
+fi
+
+con="$work/console.log" out="$work/ktap.log"
+: > "$out"
+log "boot: -cpu $cpu, $smp vCPUs, $mem, append '$append'"
+start=$(date +%s)
+timeout "$vm_timeout" "${qemu[@]}" -serial "file:$con" -serial "file:$out" \
+	2> "$work/qemu.err" &
+qpid=$!
+# Stream progress: the runner's per-test lines and each test case's result.
+tail -n +1 -F --pid=$qpid "$out" 2>/dev/null | tr -d '\r' |
+	if [ "$mode" = test ]; then
+		grep --line-buffered -E '^(# )?(not )?ok [0-9]+ ' |
+			sed -u "s/^/[$row] /" >&2
+	else
+		sed -n -u '/^HTABLE-DMESG-BEGIN/q;p'
+	fi &
+tpid=$!
+rc=0
+wait $qpid || rc=$?
+sleep 0.5
+kill $tpid 2>/dev/null || true
+wait $tpid 2>/dev/null || true
+elapsed=$(($(date +%s) - start))
+tr -d '\r' < "$out" > "$out.clean"
+
+# -- judge ------------------------------------------------------------------
+# Each integrity check of the run counts as one test: pass or fail.
+row_pass=0 row_fail=0
+row_check() { # row_check OK|FAIL description
+	if [ "$1" = OK ]; then
+		row_pass=$((row_pass + 1))
+	else
+		row_fail=$((row_fail + 1))
+		log "FAIL: $2"
+	fi
+}
+
+if grep -q '^HTABLE-DONE' "$out.clean"; then
+	row_check OK completed
+else
+	if [ $rc = 124 ]; then
+		row_check FAIL "hang: no completion after ${vm_timeout}s"
+	else
+		row_check FAIL "guest died before completing (qemu exit $rc)"
+	fi
+	log "console tail:"
+	tail -n 40 "$con" | tr -d '\r' | sed 's/^/    /' >&2
+fi
+
+# Any splat anywhere in the guest's kernel log fails the row.
+splat_re='WARNING:|BUG:|BUG |Oops|Call Trace|general protection fault|KASAN|UBSAN|kernel BUG|Kernel panic|rcu: INFO|detected stall|INFO: task .* blocked|suspected memory leak'
+{
+	sed -n '/^HTABLE-DMESG-BEGIN/,/^HTABLE-DMESG-END/p' "$out.clean"
+	tr -d '\r' < "$con"
+} | grep -E "$splat_re" > "$work/splats" || true
+if [ -s "$work/splats" ]; then
+	row_check FAIL "the guest's kernel log has a splat"
+	head -n 40 "$work/splats" | sed 's/^/    /' >&2
+else
+	row_check OK "kernel log clean"
+fi
+
+if grep -q '^HTABLE-KMEMLEAK-BEGIN' "$out.clean"; then
+	sed -n '/^HTABLE-KMEMLEAK-BEGIN/,/^HTABLE-KMEMLEAK-END/p' "$out.clean" > "$work/kmemleak"
+	if grep -q 'unreferenced object' "$work/kmemleak"; then
+		row_check FAIL "kmemleak reports leaks"
+		head -n 60 "$work/kmemleak" | sed 's/^/    /' >&2
+	else
+		row_check OK "kmemleak clean"
+	fi
+fi
+
+if [ "$mode" = demo ]; then
+	[ $row_fail = 0 ] || die "demo failed"
+	exit 0
+fi
+
+# Count results: a test binary's own cases ("# ok N ...") when it has any,
+# else the runner's line for it; a failing binary whose cases all passed
+# still counts one failure, and so does a test the plan promised but the
+# run never reported.
+read -r pass fail skip < <(awk '
+	/^# (not )?ok [0-9]+ / {
+		if ($0 ~ / # SKIP/) ns++; else if ($2 == "not") nf++; else np++
+		next
+	}
+	/^(not )?ok [0-9]+ selftests: / {
+		top_fail = ($1 == "not")
+		if (np + nf + ns > 0) {
+			p += np; f += nf; s += ns
+			if (top_fail && nf == 0) f++
+		} else if ($0 ~ / # SKIP/) s++
+		else if (top_fail) f++
+		else p++
+		np = nf = ns = 0; seen++
+		next
+	}
+	/^1\.\.[0-9]+$/ && !plan { plan = substr($0, 4) + 0 }
+	END {
+		if (plan > seen) f += plan - seen
+		print p + 0, f + 0, s + 0
+	}' "$out.clean")
+pass=$((pass + row_pass))
+fail=$((fail + row_fail))
+log "row done in ${elapsed}s: $pass passed, $fail failed, $skip skipped"
+[ -z "$results" ] || echo "$row $pass $fail $skip" >> "$results"
+[ "$fail" = 0 ]
