@@ -1,27 +1,69 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * /dev/htable: the character device. Each open is one address space (a hat);
- * every ioctl argument is copied in, validated here and only then handed to
- * the core.
+ * /dev/htable: the character device. Each open is one address space (a
+ * hat). Every ioctl argument is copied in and validated here, before the
+ * core sees it; a refused request returns a specific errno, logs one
+ * rate-limited line and changes nothing.
  */
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
+#include <linux/overflow.h>
 #include <linux/uaccess.h>
-#include <asm/pgtable.h>
 
 #include <uapi/htable.h>
+#include <htable/hat.h>
 #include <htable/module.h>
 
 static int htable_open(struct inode *inode, struct file *file)
 {
-	HATSTAT_INC(hs_hats_created);
+	struct hat *hat = hat_alloc();
+
+	if (!hat)
+		return -ENOMEM;
+	htable_debugfs_add_hat(hat);
+	file->private_data = hat;
 	return 0;
 }
 
 static int htable_release_file(struct inode *inode, struct file *file)
 {
-	HATSTAT_INC(hs_hats_destroyed);
+	struct hat *hat = file->private_data;
+
+	htable_debugfs_remove_hat(hat);
+	hat_free(hat);
+	return 0;
+}
+
+/*
+ * A page range from user space: page-aligned, 1..HTABLE_MAX_NPAGES pages,
+ * not wrapping, and inside the lower canonical half.
+ */
+static int htable_check_range(const char *what, u64 va, u64 npages)
+{
+	u64 end;
+
+	if (!npages) {
+		htable_bad_input("%s: zero pages", what);
+		return -EINVAL;
+	}
+	if (npages > HTABLE_MAX_NPAGES) {
+		htable_bad_input("%s: %llu pages is too many", what, npages);
+		return -E2BIG;
+	}
+	if (va & ~PAGE_MASK) {
+		htable_bad_input("%s: va %#llx is not page-aligned", what, va);
+		return -EINVAL;
+	}
+	if (check_add_overflow(va, npages << PAGE_SHIFT, &end)) {
+		htable_bad_input("%s: va %#llx + %llu pages wraps", what, va, npages);
+		return -EOVERFLOW;
+	}
+	if (end > HTABLE_USER_END) {
+		htable_bad_input("%s: [%#llx, %#llx) leaves the lower half", what,
+				 va, end);
+		return -ERANGE;
+	}
 	return 0;
 }
 
@@ -30,20 +72,131 @@ static long htable_ioc_version(void __user *uarg)
 	struct htable_version v = {
 		.major = HTABLE_ABI_MAJOR,
 		.minor = HTABLE_ABI_MINOR,
-		.levels = pgtable_l5_enabled() ? 5 : 4,
+		.levels = mmu.max_level + 1,
 		.page_shift = PAGE_SHIFT,
 	};
 
 	return copy_to_user(uarg, &v, sizeof(v)) ? -EFAULT : 0;
 }
 
+static long htable_ioc_map(struct hat *hat, void __user *uarg)
+{
+	struct htable_map m;
+	int err;
+
+	if (copy_from_user(&m, uarg, sizeof(m)))
+		return -EFAULT;
+	if (m.flags & ~HTABLE_MAP_FLAGS || m.reserved0) {
+		htable_bad_input("map: unknown flags %#x or reserved field set",
+				 m.flags);
+		return -EINVAL;
+	}
+	err = htable_check_range("map", m.va, m.npages);
+	if (err)
+		return err;
+	if (m.flags & HTABLE_MAP_ALIAS) {
+		if (!m.alias_npages || m.alias_npages > m.npages) {
+			htable_bad_input("map: alias of %llu pages for %llu",
+					 m.alias_npages, m.npages);
+			return -EINVAL;
+		}
+		err = htable_check_range("map alias", m.alias_va, m.alias_npages);
+		if (err)
+			return err;
+	} else if (m.alias_va || m.alias_npages) {
+		htable_bad_input("map: alias fields set without HTABLE_MAP_ALIAS");
+		return -EINVAL;
+	}
+
+	m.mapped = 0;
+	err = hat_memload(hat, &m);
+	if (err == -EEXIST)
+		htable_bad_input("map: [%#llx, +%llu pages) meets a mapping",
+				 m.va, m.npages);
+	else if (err == -ENOENT)
+		htable_bad_input("map: alias source %#llx is not mapped",
+				 m.alias_va);
+	else if (err == -ENOMEM)
+		HATSTAT_INC(hs_enomem);
+	if (err)
+		return err;
+	m.mapped = m.npages;
+	return copy_to_user(uarg, &m, sizeof(m)) ? -EFAULT : 0;
+}
+
+static long htable_ioc_unmap(struct hat *hat, void __user *uarg)
+{
+	struct htable_unmap u;
+	int err;
+
+	if (copy_from_user(&u, uarg, sizeof(u)))
+		return -EFAULT;
+	if (u.flags || u.reserved0) {
+		htable_bad_input("unmap: unknown flags %#x or reserved field set",
+				 u.flags);
+		return -EINVAL;
+	}
+	err = htable_check_range("unmap", u.va, u.npages);
+	if (err)
+		return err;
+	u.unmapped = 0;
+	err = hat_unload(hat, &u);
+	if (err == -ENOENT)
+		htable_bad_input("unmap: [%#llx, +%llu pages) has a hole",
+				 u.va, u.npages);
+	if (err)
+		return err;
+	return copy_to_user(uarg, &u, sizeof(u)) ? -EFAULT : 0;
+}
+
+static long htable_ioc_probe(struct hat *hat, void __user *uarg)
+{
+	struct htable_probe p;
+
+	if (copy_from_user(&p, uarg, sizeof(p)))
+		return -EFAULT;
+	if (p.va >= HTABLE_USER_END) {
+		htable_bad_input("probe: va %#llx is outside the lower half", p.va);
+		return -ERANGE;
+	}
+	hat_probe(hat, &p);
+	return copy_to_user(uarg, &p, sizeof(p)) ? -EFAULT : 0;
+}
+
+static long htable_ioc_info(struct hat *hat, void __user *uarg)
+{
+	struct htable_info info;
+
+	hat_info(hat, &info);
+	return copy_to_user(uarg, &info, sizeof(info)) ? -EFAULT : 0;
+}
+
+static long htable_ioc_check(struct hat *hat, void __user *uarg)
+{
+	struct htable_check c;
+
+	htable_check(hat, &c);
+	return copy_to_user(uarg, &c, sizeof(c)) ? -EFAULT : 0;
+}
+
 static long htable_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
+	struct hat *hat = file->private_data;
 	void __user *uarg = (void __user *)arg;
 
 	switch (cmd) {
 	case HTABLE_IOC_VERSION:
 		return htable_ioc_version(uarg);
+	case HTABLE_IOC_MAP:
+		return htable_ioc_map(hat, uarg);
+	case HTABLE_IOC_UNMAP:
+		return htable_ioc_unmap(hat, uarg);
+	case HTABLE_IOC_PROBE:
+		return htable_ioc_probe(hat, uarg);
+	case HTABLE_IOC_INFO:
+		return htable_ioc_info(hat, uarg);
+	case HTABLE_IOC_CHECK:
+		return htable_ioc_check(hat, uarg);
 	default:
 		htable_bad_input("unknown ioctl %#x", cmd);
 		return -ENOTTY;

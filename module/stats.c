@@ -1,20 +1,28 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * htable counters and the debugfs files that show them.
+ * htable counters and debugfs: /sys/kernel/debug/htable/
  *
- * /sys/kernel/debug/htable/stats is one "name value" line per counter, so a
- * test or htablectl can read every counter with one read().
+ *   stats		one "name value" line per counter and gauge, so a test
+ *			or htablectl reads them all with one read()
+ *   hats		one line per open hat
+ *   hats/<id>		that hat's tree, one table per line
+ *   fail_nth, force_reserve, throttle_pages	tunables for tests
+ *
+ * Documentation/debugfs.rst documents every line.
  */
 #include <linux/build_bug.h>
 #include <linux/debugfs.h>
 #include <linux/kernel.h>
 #include <linux/seq_file.h>
 
+#include <htable/hat.h>
+#include <htable/module.h>
 #include <htable/stats.h>
 
 DEFINE_PER_CPU(struct htable_stats, htable_stats);
 
 static struct dentry *htable_debugfs_dir;
+static struct dentry *htable_debugfs_hats;
 
 /**
  * htable_stat_sum() - sum one counter over every possible CPU
@@ -45,6 +53,10 @@ static const char * const htable_stat_names[] = {
 	[STAT_hs_hats_created]		= "hs_hats_created",
 	[STAT_hs_hats_destroyed]	= "hs_hats_destroyed",
 	[STAT_hs_bad_input]		= "hs_bad_input",
+	[STAT_hs_shootdowns]		= "hs_shootdowns",
+	[STAT_hs_tlb_invals]		= "hs_tlb_invals",
+	[STAT_hs_tlb_flush_all]		= "hs_tlb_flush_all",
+	[STAT_hs_enomem]		= "hs_enomem",
 };
 
 static_assert(ARRAY_SIZE(htable_stat_names) == HTABLE_NR_STATS);
@@ -55,9 +67,61 @@ static int stats_show(struct seq_file *m, void *unused)
 
 	for (i = 0; i < HTABLE_NR_STATS; i++)
 		seq_printf(m, "%s %llu\n", htable_stat_names[i], htable_stat_sum(i));
+	seq_printf(m, "active_ptables %ld\n", atomic_long_read(&active_ptables));
+	seq_printf(m, "reserve_cnt %u\n", READ_ONCE(htable_reserve_cnt));
+	seq_printf(m, "hats %d\n", atomic_read(&htable_nr_hats));
+	for (i = 0; i < HTABLE_MAX_LEVELS; i++)
+		seq_printf(m, "tables_l%d %ld\n", i,
+			   atomic_long_read(&htable_level_tables[i]));
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(stats);
+
+static int hats_show(struct seq_file *m, void *unused)
+{
+	struct hat *hat;
+
+	seq_puts(m, "id pid owned_pages flags\n");
+	spin_lock(&htable_hat_list_lock);
+	list_for_each_entry(hat, &htable_hat_list, hat_list)
+		seq_printf(m, "%u %d %lu %#lx\n", hat->hat_id, hat->hat_pid,
+			   READ_ONCE(hat->hat_owned_pages), hat->hat_flags);
+	spin_unlock(&htable_hat_list_lock);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(hats);
+
+static int tree_show(struct seq_file *m, void *unused)
+{
+	htable_dump_tree(m->private, m);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(tree);
+
+/**
+ * htable_debugfs_add_hat() - create hats/<id>, the hat's tree dump
+ * @hat:	a new hat
+ *
+ * debugfs failures are not fatal: the hat works without its file.
+ */
+void htable_debugfs_add_hat(struct hat *hat)
+{
+	char name[16];
+
+	snprintf(name, sizeof(name), "%u", hat->hat_id);
+	hat->hat_debugfs = debugfs_create_file(name, 0400, htable_debugfs_hats,
+					       hat, &tree_fops);
+}
+
+/**
+ * htable_debugfs_remove_hat() - remove hats/<id>
+ * @hat:	the hat; returns once no reader is inside its file
+ */
+void htable_debugfs_remove_hat(struct hat *hat)
+{
+	debugfs_remove(hat->hat_debugfs);
+	hat->hat_debugfs = NULL;
+}
 
 /**
  * htable_debugfs_init() - create /sys/kernel/debug/htable and its files
@@ -73,6 +137,11 @@ int htable_debugfs_init(void)
 	if (IS_ERR(dir))
 		return -ENODEV;
 	debugfs_create_file("stats", 0444, dir, NULL, &stats_fops);
+	debugfs_create_file("hats", 0400, dir, NULL, &hats_fops);
+	htable_debugfs_hats = debugfs_create_dir("hat", dir);
+	debugfs_create_u32("fail_nth", 0600, dir, &htable_fail_nth);
+	debugfs_create_bool("force_reserve", 0600, dir, &htable_force_reserve);
+	debugfs_create_ulong("throttle_pages", 0600, dir, &htable_throttle_pages);
 	htable_debugfs_dir = dir;
 	return 0;
 }

@@ -11,6 +11,9 @@ tag=$1 kdir=$2
 shift 2
 dir="$HTABLE_TOP/.build/$tag"
 mkdir -p "$dir"
+# Two runs building for the same kernel share this directory: take turns.
+exec 9>"$dir.lock"
+flock 9
 # Mirror the sources; -c keeps unchanged files' timestamps so rebuilds are
 # incremental.
 rsync -a --delete -c --exclude='*.o' --exclude='*.ko' --exclude='.*.cmd' \

@@ -20,7 +20,11 @@
 		pr_warn_ratelimited("htable: " fmt "\n", ##__VA_ARGS__); \
 	} while (0)
 
+struct hat;
+
 int htable_dev_init(void);
 void htable_dev_exit(void);
+void htable_debugfs_add_hat(struct hat *hat);
+void htable_debugfs_remove_hat(struct hat *hat);
 
 #endif /* _HTABLE_MODULE_H */

@@ -31,6 +31,10 @@ enum htable_stat {
 	STAT_hs_hats_created,
 	STAT_hs_hats_destroyed,
 	STAT_hs_bad_input,
+	STAT_hs_shootdowns,
+	STAT_hs_tlb_invals,
+	STAT_hs_tlb_flush_all,
+	STAT_hs_enomem,
 	HTABLE_NR_STATS
 };
 

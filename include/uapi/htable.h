@@ -34,7 +34,149 @@ struct htable_version {
 	__u64 reserved[2];
 };
 
+/* Most levels any hierarchy has: 5-level paging (LA57). Level 0 holds 4 KiB PTEs. */
+#define HTABLE_MAX_LEVELS	5
+
+/* Largest npages one MAP or UNMAP accepts (16 GiB of 4 KiB pages). */
+#define HTABLE_MAX_NPAGES	(1ULL << 22)
+
+/* htable_map.flags */
+#define HTABLE_MAP_WRITE	(1U << 0)	/* writable */
+#define HTABLE_MAP_EXEC		(1U << 1)	/* executable (no NX) */
+#define HTABLE_MAP_LOCK		(1U << 2)	/* locked: counted in ht_lock_cnt */
+#define HTABLE_MAP_ALIAS	(1U << 3)	/* reuse pages mapped at alias_va */
+#define HTABLE_MAP_FLAGS	(HTABLE_MAP_WRITE | HTABLE_MAP_EXEC | \
+				 HTABLE_MAP_LOCK | HTABLE_MAP_ALIAS)
+
+/**
+ * struct htable_map - HTABLE_IOC_MAP: map @npages pages at @va
+ * @va:		(in) page-aligned start, in the lower canonical half
+ * @npages:	(in) number of 4 KiB pages, 1..HTABLE_MAX_NPAGES
+ * @flags:	(in) HTABLE_MAP_*
+ * @reserved0:	(in) zero
+ * @alias_va:	(in) with HTABLE_MAP_ALIAS: page i of the new range is backed
+ *		by the page already mapped at alias_va + (i % alias_npages)
+ *		pages; without it, zero (the module allocates fresh pages)
+ * @alias_npages: (in) with HTABLE_MAP_ALIAS: 1..npages; else zero
+ * @mapped:	(out) pages mapped (npages on success, 0 on error)
+ *
+ * Nothing already mapped is ever overwritten: a range that meets an
+ * existing mapping fails with EEXIST and changes nothing.
+ */
+struct htable_map {
+	__u64 va;
+	__u64 npages;
+	__u32 flags;
+	__u32 reserved0;
+	__u64 alias_va;
+	__u64 alias_npages;
+	__u64 mapped;
+};
+
+/**
+ * struct htable_unmap - HTABLE_IOC_UNMAP: unmap @npages pages at @va
+ * @va:		(in) page-aligned start
+ * @npages:	(in) 1..HTABLE_MAX_NPAGES
+ * @flags:	(in) zero (no flags defined yet)
+ * @reserved0:	(in) zero
+ * @unmapped:	(out) pages unmapped
+ *
+ * Every page of the range must be mapped: a hole fails with ENOENT and
+ * changes nothing. Locked mappings are unlocked and unmapped.
+ */
+struct htable_unmap {
+	__u64 va;
+	__u64 npages;
+	__u32 flags;
+	__u32 reserved0;
+	__u64 unmapped;
+};
+
+/* htable_probe.flags (out) */
+#define HTABLE_PROBE_PRESENT	(1U << 0)	/* a translation exists */
+#define HTABLE_PROBE_WRITE	(1U << 1)
+#define HTABLE_PROBE_EXEC	(1U << 2)
+#define HTABLE_PROBE_LOCKED	(1U << 3)
+#define HTABLE_PROBE_ACCESSED	(1U << 4)	/* hardware A bit (REF) */
+#define HTABLE_PROBE_DIRTY	(1U << 5)	/* hardware D bit (MOD) */
+#define HTABLE_PROBE_OWNED	(1U << 6)	/* the hat holds a page for @va */
+
+/**
+ * struct htable_probe - HTABLE_IOC_PROBE: translate one va (hat_probe)
+ * @va:		(in) any address in the lower canonical half; need not be
+ *		aligned
+ * @flags:	(out) HTABLE_PROBE_*; zero when nothing is mapped
+ * @level:	(out) level of the entry that maps @va (0 = 4 KiB page)
+ * @pfn:	(out) page frame number of the page at @va, when present
+ * @pte:	(out) the raw entry, when present (for study; root only)
+ */
+struct htable_probe {
+	__u64 va;
+	__u32 flags;
+	__u32 level;
+	__u64 pfn;
+	__u64 pte;
+};
+
+/**
+ * struct htable_info - HTABLE_IOC_INFO: one hat's tables and entries
+ * @levels:	(out) paging levels of this hat (4 or 5)
+ * @reserved0:	(out) zero
+ * @tables:	(out) page tables in the hat's tree, per level, the top
+ *		included (tables[levels - 1] == 1)
+ * @valid:	(out) sum of ht_valid_cnt per level: present entries, links
+ *		to lower tables included
+ * @locked:	(out) sum of ht_lock_cnt over all tables
+ * @mapped_pages: (out) present 4 KiB translations
+ * @owned_pages: (out) pages recorded as the hat's (the segment layer)
+ * @cached:	(out) free tables held in the hat's cache (hat_ht_cached)
+ */
+struct htable_info {
+	__u32 levels;
+	__u32 reserved0;
+	__u64 tables[HTABLE_MAX_LEVELS];
+	__u64 valid[HTABLE_MAX_LEVELS];
+	__u64 locked;
+	__u64 mapped_pages;
+	__u64 owned_pages;
+	__u64 cached;
+};
+
+/* htable_check.first_error codes */
+#define HTABLE_CHECK_OK		0
+#define HTABLE_CHECK_VALID_CNT	1	/* ht_valid_cnt != present entries */
+#define HTABLE_CHECK_LOCK_CNT	2	/* ht_lock_cnt != locked entries */
+#define HTABLE_CHECK_PARENT	3	/* a link and its table disagree */
+#define HTABLE_CHECK_HASH	4	/* a linked table is missing from the hash */
+#define HTABLE_CHECK_UNOWNED	5	/* a present entry maps a page not the hat's */
+#define HTABLE_CHECK_BITS	6	/* reserved, User or Global bits set */
+#define HTABLE_CHECK_ORPHAN	7	/* a hashed table not reachable from the top */
+#define HTABLE_CHECK_CACHED	8	/* a cached free table is not all zero */
+
+/**
+ * struct htable_check - HTABLE_IOC_CHECK: run the independent checker
+ * @errors:	(out) inconsistencies found; 0 means the hat is sound
+ * @tables:	(out) tables visited
+ * @entries:	(out) present entries visited
+ * @first_error: (out) HTABLE_CHECK_* code of the first inconsistency
+ * @reserved0:	(out) zero
+ * @first_va:	(out) va of the first inconsistency
+ */
+struct htable_check {
+	__u64 errors;
+	__u64 tables;
+	__u64 entries;
+	__u32 first_error;
+	__u32 reserved0;
+	__u64 first_va;
+};
+
 #define HTABLE_IOC_MAGIC	0xB7
 #define HTABLE_IOC_VERSION	_IOR(HTABLE_IOC_MAGIC, 0x00, struct htable_version)
+#define HTABLE_IOC_MAP		_IOWR(HTABLE_IOC_MAGIC, 0x01, struct htable_map)
+#define HTABLE_IOC_UNMAP	_IOWR(HTABLE_IOC_MAGIC, 0x02, struct htable_unmap)
+#define HTABLE_IOC_PROBE	_IOWR(HTABLE_IOC_MAGIC, 0x03, struct htable_probe)
+#define HTABLE_IOC_INFO		_IOR(HTABLE_IOC_MAGIC, 0x04, struct htable_info)
+#define HTABLE_IOC_CHECK	_IOR(HTABLE_IOC_MAGIC, 0x05, struct htable_check)
 
 #endif /* _UAPI_HTABLE_H */

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The workload of `make demo`: open a few hats through /dev/htable, ask for
- * the ABI version, and close them again.
+ * The workload of `make demo`: one hat maps a few thousand pages across a
+ * 1 GiB boundary, probes some, shows the tree it built, checks it with the
+ * independent checker, and unmaps half; a second hat aliases one page many
+ * times. The counters printed afterwards move accordingly.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -12,25 +14,98 @@
 
 #include <uapi/htable.h>
 
+#define GIB	(1ULL << 30)
+#define PAGE	4096ULL
+
+static int xioctl(int fd, unsigned long cmd, void *arg, const char *what)
+{
+	if (ioctl(fd, cmd, arg)) {
+		fprintf(stderr, "%s: %s\n", what, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static void show_info(int fd, const char *when)
+{
+	struct htable_info info;
+	unsigned int l;
+
+	if (xioctl(fd, HTABLE_IOC_INFO, &info, "INFO"))
+		return;
+	printf("%-22s tables per level (L0..L%u):", when, info.levels - 1);
+	for (l = 0; l < info.levels; l++)
+		printf(" %llu", (unsigned long long)info.tables[l]);
+	printf("; %llu pages mapped, %llu locked, %llu cached tables\n",
+	       (unsigned long long)info.mapped_pages,
+	       (unsigned long long)info.locked,
+	       (unsigned long long)info.cached);
+}
+
+static int check(int fd)
+{
+	struct htable_check c;
+
+	if (xioctl(fd, HTABLE_IOC_CHECK, &c, "CHECK"))
+		return -1;
+	printf("CHECK: %llu errors over %llu tables, %llu entries\n",
+	       (unsigned long long)c.errors, (unsigned long long)c.tables,
+	       (unsigned long long)c.entries);
+	return c.errors ? -1 : 0;
+}
+
 int main(void)
 {
-	struct htable_version v;
-	int fd[4], i;
+	struct htable_map m = {
+		.va = 4 * GIB - 2048 * PAGE, .npages = 4096,
+		.flags = HTABLE_MAP_WRITE,
+	};
+	struct htable_unmap u = { .va = 4 * GIB - 2048 * PAGE, .npages = 2048 };
+	struct htable_probe p;
+	int fd, fd2, i;
 
-	for (i = 0; i < 4; i++) {
-		fd[i] = open(HTABLE_DEV_PATH, O_RDWR);
-		if (fd[i] < 0) {
-			fprintf(stderr, "open %s: %s\n", HTABLE_DEV_PATH, strerror(errno));
-			return 1;
-		}
-	}
-	if (ioctl(fd[0], HTABLE_IOC_VERSION, &v)) {
-		perror("HTABLE_IOC_VERSION");
+	fd = open(HTABLE_DEV_PATH, O_RDWR);
+	fd2 = open(HTABLE_DEV_PATH, O_RDWR);
+	if (fd < 0 || fd2 < 0) {
+		perror(HTABLE_DEV_PATH);
 		return 1;
 	}
-	printf("htable ABI %u.%u, %u-level paging, %u KiB pages; 4 hats open\n",
-	       v.major, v.minor, v.levels, (1u << v.page_shift) / 1024);
-	for (i = 0; i < 4; i++)
-		close(fd[i]);
+	show_info(fd, "new hat:");
+	if (xioctl(fd, HTABLE_IOC_MAP, &m, "MAP"))
+		return 1;
+	printf("mapped %llu pages at %#llx (across the 4 GiB boundary)\n",
+	       (unsigned long long)m.mapped, (unsigned long long)m.va);
+	show_info(fd, "after map:");
+	for (i = 0; i < 3; i++) {
+		p.va = m.va + i * 2047 * PAGE;
+		if (xioctl(fd, HTABLE_IOC_PROBE, &p, "PROBE"))
+			return 1;
+		printf("probe %#llx: flags %#x level %u pfn %#llx pte %#018llx\n",
+		       (unsigned long long)p.va, p.flags, p.level,
+		       (unsigned long long)p.pfn, (unsigned long long)p.pte);
+	}
+	if (check(fd))
+		return 1;
+	if (xioctl(fd, HTABLE_IOC_UNMAP, &u, "UNMAP"))
+		return 1;
+	printf("unmapped %llu pages below 4 GiB\n", (unsigned long long)u.unmapped);
+	show_info(fd, "after unmap:");
+	if (check(fd))
+		return 1;
+
+	/* A second hat: one real page, aliased at 511 more vas. */
+	m = (struct htable_map){ .va = GIB, .npages = 1, .flags = HTABLE_MAP_WRITE };
+	if (xioctl(fd2, HTABLE_IOC_MAP, &m, "MAP"))
+		return 1;
+	m = (struct htable_map){ .va = GIB + PAGE, .npages = 511,
+				 .flags = HTABLE_MAP_ALIAS, .alias_va = GIB,
+				 .alias_npages = 1 };
+	if (xioctl(fd2, HTABLE_IOC_MAP, &m, "MAP alias"))
+		return 1;
+	show_info(fd2, "hat 2, aliased:");
+	if (check(fd2))
+		return 1;
+	close(fd);
+	close(fd2);
 	return 0;
 }

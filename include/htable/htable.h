@@ -1,0 +1,231 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * htable: the hat and its page tables, after the illumos i86pc hat layer
+ * (see Documentation/design.rst for the mapping, function by function).
+ *
+ * Lock order (take them top to bottom; never two of one kind at once):
+ *
+ *   1. hat->hat_seg_lock	rw_semaphore; write for MAP/UNMAP, read for
+ *				PROBE/INFO/CHECK (the as_lock of illumos)
+ *   2. htable_hat_list_lock	spinlock; the list of hats and HAT_VICTIM
+ *   3. htable_mutex[128]	spinlocks; one per hash bucket index mod 128
+ *   4. hat->hat_cache_lock	spinlock; the hat's cache of free tables
+ *   5. htable_reserve_lock	spinlock; the reserve pool
+ *
+ * No allocation happens under 2-5. Allocations under 1 use GFP_KERNEL: if
+ * direct reclaim enters htable's shrinker, the shrinker only trylocks a
+ * hat_seg_lock, so it can't wait on the lock its caller holds.
+ *
+ * Invariants of a table (checked with WARN_ON_ONCE where they change):
+ *
+ *   - ht_busy counts holds: one for each lookup/create that has not been
+ *     released, plus one for each table linked below it (a child holds its
+ *     parent). The top table is held by its hat.
+ *   - ht_valid_cnt is the number of present entries, links to lower tables
+ *     included; ht_lock_cnt is the number of entries that map locked pages.
+ *     Both change only while the changer holds a busy reference, so a table
+ *     whose bucket lock is held with ht_busy == 1 by the caller and
+ *     ht_valid_cnt == 0 can't gain an entry: that is when it may be
+ *     unlinked and freed. ht_lock_cnt <= ht_valid_cnt always.
+ *   - A free table (in a hat's cache) is all zeroes. A table in the reserve
+ *     has no page at all.
+ *   - A table's page is freed, or reused for another va, only after every
+ *     CPU where its hat is live has dropped its cached translations (the
+ *     batch in tlb.h makes that structural).
+ */
+#ifndef _HTABLE_HTABLE_H
+#define _HTABLE_HTABLE_H
+
+#include <linux/atomic.h>
+#include <linux/cpumask.h>
+#include <linux/list.h>
+#include <linux/rwsem.h>
+#include <linux/spinlock.h>
+#include <linux/types.h>
+#include <linux/xarray.h>
+
+#include <uapi/htable.h>
+#include <htable/arch.h>
+
+/* ht_flags */
+#define HTABLE_TOP	0x01	/* the hat's top table (an order-1 page pair) */
+
+/**
+ * struct htable - software state of one hardware page table (htable_t)
+ * @ht_next:	next in the hash chain (bucket lock), the hat's cache
+ *		(hat_cache_lock), the reserve (htable_reserve_lock) or a
+ *		batch's free list (the batch's owner)
+ * @ht_prev:	previous in the hash chain (bucket lock)
+ * @ht_parent:	the table one level up; constant while hashed
+ * @ht_hat:	the hat; constant while hashed
+ * @ht_vaddr:	first va the table maps; constant while hashed
+ * @ht_page:	the page-table page; NULL while in the reserve
+ * @ht_busy:	holds (bucket lock)
+ * @ht_valid_cnt: present entries (atomic; see the invariants above)
+ * @ht_lock_cnt: locked entries (atomic; see the invariants above)
+ * @ht_level:	0 for tables of 4 KiB PTEs, up to mmu.max_level
+ * @ht_flags:	HTABLE_*
+ *
+ * 64 bytes: 1.6% of the 4 KiB table it describes.
+ */
+struct htable {
+	struct htable	*ht_next;
+	struct htable	*ht_prev;
+	struct htable	*ht_parent;
+	struct hat	*ht_hat;
+	unsigned long	ht_vaddr;
+	struct page	*ht_page;
+	u32		ht_busy;
+	atomic_t	ht_valid_cnt;
+	atomic_t	ht_lock_cnt;
+	u8		ht_level;
+	u8		ht_flags;
+};
+
+/* hat_flags, under htable_hat_list_lock */
+#define HAT_FREEING	0x01	/* being destroyed: no caching, no stealing */
+#define HAT_VICTIM	0x02	/* htable_steal() is working on this hat */
+
+/**
+ * struct hat - one address space: the hierarchy of one open of /dev/htable
+ * @hat_seg_lock: serializes changes to the hat (see the lock order)
+ * @hat_htable:	the top table; constant for the hat's life
+ * @hat_ht_hash: hash chains of the hat's tables; each bucket under its
+ *		hashed lock htable_mutex[bucket % 128]
+ * @hat_num_hash: buckets (a power of two)
+ * @hat_cache_lock: protects @hat_ht_cached
+ * @hat_ht_cached: free, zeroed tables kept for reuse (hat_cache_lock)
+ * @hat_flags:	HAT_* (htable_hat_list_lock)
+ * @hat_list:	on htable_hat_list (htable_hat_list_lock)
+ * @hat_cpus:	CPUs where the hat is live in CR3 (hat_switch_lock)
+ * @hat_switch_lock: protects @hat_cpus
+ * @hat_pages:	the segment layer: va >> PAGE_SHIFT -> the page the hat
+ *		owns there, one reference per va (hat_seg_lock held for
+ *		write to change it; the xarray's own lock for readers)
+ * @hat_owned_pages: records in @hat_pages (hat_seg_lock)
+ * @hat_id:	number shown in debugfs (constant)
+ * @hat_pid:	tgid of the opener (constant)
+ * @hat_debugfs: the hat's debugfs tree file
+ */
+struct hat {
+	struct rw_semaphore	hat_seg_lock;
+	struct htable		*hat_htable;
+	struct htable		**hat_ht_hash;
+	unsigned int		hat_num_hash;
+	spinlock_t		hat_cache_lock;
+	struct htable		*hat_ht_cached;
+	unsigned long		hat_flags;
+	struct list_head	hat_list;
+	cpumask_var_t		hat_cpus;
+	spinlock_t		hat_switch_lock;
+	struct xarray		hat_pages;
+	unsigned long		hat_owned_pages;
+	unsigned int		hat_id;
+	pid_t			hat_pid;
+	struct dentry		*hat_debugfs;
+};
+
+/* The paging geometry of the running kernel, set once at load (mmu_t). */
+struct htable_mmu {
+	unsigned int	max_level;	/* top level: 3 or 4 */
+	unsigned int	max_page_level;	/* largest level that maps pages */
+	unsigned int	level_shift[HTABLE_MAX_LEVELS];
+	unsigned long	hole_start;	/* first non-canonical va */
+	unsigned long	hole_end;	/* last non-canonical va */
+	x86pte_t	pt_nx;		/* PT_NX when the CPU has NX, else 0 */
+};
+extern struct htable_mmu mmu;
+
+#define TOP_LEVEL(hat)		(mmu.max_level)
+#define LEVEL_SHIFT(l)		(mmu.level_shift[l])
+#define LEVEL_SIZE(l)		(1UL << LEVEL_SHIFT(l))
+#define LEVEL_OFFSET(l)		(LEVEL_SIZE(l) - 1)
+#define LEVEL_MASK(l)		(~LEVEL_OFFSET(l))
+/* Start of the next level-@l entry after @va; 0 past the end of the space. */
+#define NEXT_ENTRY_VA(va, l)	(((va) & LEVEL_MASK(l)) + LEVEL_SIZE(l))
+/* Top of the lower canonical half: the end of what a hat may map. */
+#define HTABLE_USER_END		(mmu.hole_start)
+
+/* The hashed locks, and the hash: bucket index mod 128 is the lock. */
+#define NUM_HTABLE_MUTEX	128
+extern spinlock_t htable_mutex[NUM_HTABLE_MUTEX];
+
+static inline unsigned int HTABLE_HASH(struct hat *hat, unsigned long va,
+				       unsigned int level)
+{
+	return ((va >> LEVEL_SHIFT(1)) + (va >> 28) + level +
+		((unsigned long)hat >> 6)) & (hat->hat_num_hash - 1);
+}
+
+static inline spinlock_t *HTABLE_LOCK(unsigned int h)
+{
+	return &htable_mutex[h & (NUM_HTABLE_MUTEX - 1)];
+}
+
+static inline unsigned int HTABLE_NUM_PTES(struct htable *ht)
+{
+	return HTABLE_PTES_PER_TABLE;
+}
+
+/* Last va the table maps (inclusive). */
+static inline unsigned long HTABLE_LAST_PAGE(struct htable *ht)
+{
+	if (ht->ht_level == mmu.max_level)
+		return ~0UL;
+	return ht->ht_vaddr + LEVEL_SIZE(ht->ht_level + 1) - 1;
+}
+
+extern spinlock_t htable_hat_list_lock;
+extern struct list_head htable_hat_list;
+extern atomic_long_t active_ptables;
+extern atomic_t htable_dont_cache;
+/* Hashed tables of all hats, per level (shown in debugfs stats). */
+extern atomic_long_t htable_level_tables[HTABLE_MAX_LEVELS];
+
+/* htable.c: table lifecycle */
+void htable_mmu_init(void);
+int htable_init(void);
+void htable_fini(void);
+struct htable *htable_create(struct hat *hat, unsigned long va,
+			     unsigned int level);
+struct htable *htable_lookup(struct hat *hat, unsigned long va,
+			     unsigned int level);
+void htable_acquire(struct htable *ht);
+struct htable_batch;
+void htable_release(struct htable *ht, struct htable_batch *b);
+void htable_free(struct htable *ht);
+int htable_hat_init(struct hat *hat);
+void htable_purge_hat(struct hat *hat);
+void htable_hat_fini(struct hat *hat);
+
+/* walk.c: addresses and walking */
+unsigned int htable_va2entry(unsigned long va, struct htable *ht);
+unsigned long htable_e2va(struct htable *ht, unsigned int entry);
+x86pte_t htable_walk(struct hat *hat, struct htable **htp, unsigned long *vap,
+		     unsigned long eaddr, struct htable_batch *b);
+struct htable *htable_getpte(struct hat *hat, unsigned long va,
+			     unsigned int *entry, x86pte_t *pte,
+			     unsigned int level);
+struct htable *htable_getpage(struct hat *hat, unsigned long va,
+			      unsigned int *entry);
+
+/* reserve.c: the reserve pool and page-table pages */
+extern unsigned int htable_reserve_amount;
+extern unsigned int htable_reserve_cnt;
+extern unsigned long htable_throttle_pages;
+extern unsigned int htable_fail_nth;
+extern bool htable_force_reserve;
+extern struct kmem_cache *htable_cache;
+bool USE_HAT_RESERVES(void);
+void htable_put_reserve(struct htable *ht);
+struct htable *htable_get_reserve(void);
+int htable_initial_reserve(unsigned int count);
+void htable_adjust_reserve(void);
+void htable_drain_reserve(void);
+struct page *ptable_alloc(unsigned int order);
+void ptable_free(struct page *pg, unsigned int order);
+
+/* steal.c */
+struct htable *htable_steal(unsigned int cnt);
+
+#endif /* _HTABLE_HTABLE_H */

@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Page-table entries: their bits, and the x86pte_* operations, the only
+ * code that reads or writes an entry (module/x86pte.c).
+ */
+#ifndef _HTABLE_X86PTE_H
+#define _HTABLE_X86PTE_H
+
+#include <linux/compiler.h>
+
+#include <htable/arch.h>
+#include <htable/htable.h>
+
+struct htable_batch;
+
+/* Entry bits, named as in the seed. */
+#define PT_VALID	((x86pte_t)_PAGE_PRESENT)
+#define PT_WRITABLE	((x86pte_t)_PAGE_RW)
+#define PT_USER		((x86pte_t)_PAGE_USER)
+#define PT_REF		((x86pte_t)_PAGE_ACCESSED)
+#define PT_MOD		((x86pte_t)_PAGE_DIRTY)
+#define PT_PAGESIZE	((x86pte_t)_PAGE_PSE)
+#define PT_GLOBAL	((x86pte_t)_PAGE_GLOBAL)
+#define PT_NX		((x86pte_t)_PAGE_NX)
+/*
+ * Bit 9 is ignored by the MMU at every level; htable uses it to mark a
+ * locked mapping (the seed keeps that in the hment; here the entry itself
+ * says so, which lets the checker count ht_lock_cnt independently).
+ */
+#define PT_SOFTLOCK	((x86pte_t)_PAGE_SOFTW1)
+#define PT_PADDR	((x86pte_t)PTE_PFN_MASK)
+
+#define PTE_ISVALID(p)		(((p) & PT_VALID) != 0)
+/* Does entry @p of a level-@l table map a page (rather than link a table)? */
+#define PTE_ISPAGE(p, l)	(PTE_ISVALID(p) && ((l) == 0 || ((p) & PT_PAGESIZE)))
+#define PTE2PFN(p)		((unsigned long)(((p) & PT_PADDR) >> PAGE_SHIFT))
+
+/* x86pte_set()'s answer when a large page would replace a table link. */
+#define LPAGE_ERROR		(~(x86pte_t)0)
+
+/*
+ * Pointer to entry @index of @ht's table. Linux keeps every page in the
+ * direct map, so unlike the seed's per-CPU window this needs no mapin or
+ * mapout and no preemption control: it is the seed's kpm path.
+ */
+static inline x86pte_t *x86pte_access_pagetable(struct htable *ht,
+						unsigned int index)
+{
+	return arch_table_va(ht->ht_page) + index;
+}
+
+/* One entry, read in one access (the MMU may be setting A/D meanwhile). */
+static inline x86pte_t x86pte_get(struct htable *ht, unsigned int entry)
+{
+	return READ_ONCE(*x86pte_access_pagetable(ht, entry));
+}
+
+x86pte_t x86pte_set(struct htable *ht, unsigned int entry, x86pte_t new,
+		    struct htable_batch *b);
+x86pte_t x86pte_cas(struct htable *ht, unsigned int entry, x86pte_t old,
+		    x86pte_t new);
+x86pte_t x86pte_inval(struct htable *ht, unsigned int entry, x86pte_t expect,
+		      struct htable_batch *b);
+x86pte_t x86pte_update(struct htable *ht, unsigned int entry, x86pte_t expect,
+		       x86pte_t new, struct htable_batch *b);
+void x86pte_copy(struct htable *src, struct htable *dest, unsigned int entry,
+		 unsigned int count);
+void x86pte_zero(struct htable *dest, unsigned int entry, unsigned int count);
+
+/* A link to a lower table: never User, never Global, never NX. */
+static inline x86pte_t MAKEPTP(struct page *table)
+{
+	return arch_page_to_phys(table) | PT_VALID | PT_WRITABLE | PT_REF | PT_MOD;
+}
+
+#endif /* _HTABLE_X86PTE_H */

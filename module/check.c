@@ -1,0 +1,213 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The independent checker behind HTABLE_IOC_CHECK, and the tree dump.
+ *
+ * It shares no walking code with the core: it descends from the top
+ * table's page through the raw entries (read here directly, the one place
+ * outside x86pte.c that does, because it must not trust that code), finds
+ * each linked table's structure by its own search of the hash, and
+ * compares what the memory says with what the structures claim.
+ */
+#include <linux/mm.h>
+#include <linux/seq_file.h>
+#include <linux/xarray.h>
+#include <asm/processor.h>
+
+#include <htable/hat.h>
+#include <htable/x86pte.h>
+
+struct check_ctx {
+	struct hat		*hat;
+	struct htable_check	*c;
+	struct seq_file		*dump;	/* set: print the tree instead */
+	x86pte_t		rsvd;	/* bits no entry may have */
+};
+
+static void check_fail(struct check_ctx *x, unsigned int code, unsigned long va)
+{
+	if (!x->c->errors++) {
+		x->c->first_error = code;
+		x->c->first_va = va;
+	}
+}
+
+/* Search bucket @h for (@base, @level). */
+static struct htable *check_bucket(struct hat *hat, unsigned int h,
+				   unsigned long base, unsigned int level)
+{
+	struct htable *ht;
+
+	spin_lock(HTABLE_LOCK(h));
+	for (ht = hat->hat_ht_hash[h]; ht; ht = ht->ht_next)
+		if (ht->ht_vaddr == base && ht->ht_level == level)
+			break;
+	spin_unlock(HTABLE_LOCK(h));
+	return ht;
+}
+
+/*
+ * Find the hashed table of (@va, @level). The bucket the hash names comes
+ * first; a table found only in another bucket is an error all the same,
+ * but searching them all tells a misplaced table from a missing one.
+ * Duplicates are caught by the count of hashed tables.
+ */
+static struct htable *check_find(struct check_ctx *x, unsigned long va,
+				 unsigned int level)
+{
+	unsigned long base = level == mmu.max_level ? 0 :
+			     va & ~((1UL << (PAGE_SHIFT + (level + 1) * 9)) - 1);
+	struct hat *hat = x->hat;
+	struct htable *ht;
+	unsigned int h;
+
+	ht = check_bucket(hat, HTABLE_HASH(hat, base, level), base, level);
+	if (ht)
+		return ht;
+	for (h = 0; h < hat->hat_num_hash; h++) {
+		if (check_bucket(hat, h, base, level)) {
+			check_fail(x, HTABLE_CHECK_HASH, va);
+			break;
+		}
+	}
+	return NULL;
+}
+
+static unsigned long check_entry_va(unsigned long base, unsigned int level,
+				    unsigned int e)
+{
+	return base + ((unsigned long)e << (PAGE_SHIFT + level * 9));
+}
+
+/* Check one table and, recursively, everything below it. */
+static void check_table(struct check_ctx *x, struct htable *ht,
+			struct htable *parent, unsigned long base,
+			unsigned int level)
+{
+	const x86pte_t *ptes = page_address(ht->ht_page);
+	/* The top table's upper half is the kernel's, not the hat's. */
+	unsigned int n = level == mmu.max_level ? 256 : 512;
+	unsigned int e, present = 0, locked = 0;
+	x86pte_t pte;
+
+	x->c->tables++;
+	if (ht->ht_parent != parent || ht->ht_level != level ||
+	    ht->ht_vaddr != (level == mmu.max_level ? 0 : base) ||
+	    ht->ht_hat != x->hat)
+		check_fail(x, HTABLE_CHECK_PARENT, base);
+	if (x->dump)
+		seq_printf(x->dump, "%*sL%u %016lx valid %d locked %d busy %u\n",
+			   2 * (mmu.max_level - level), "", level, base,
+			   atomic_read(&ht->ht_valid_cnt),
+			   atomic_read(&ht->ht_lock_cnt), ht->ht_busy);
+
+	for (e = 0; e < n; e++) {
+		unsigned long va = check_entry_va(base, level, e);
+		struct htable *child;
+		struct page *pg;
+
+		pte = READ_ONCE(ptes[e]);
+		if (!(pte & PT_VALID))
+			continue;
+		present++;
+		x->c->entries++;
+		if (pte & (PT_USER | PT_GLOBAL | x->rsvd))
+			check_fail(x, HTABLE_CHECK_BITS, va);
+		if (level == 0 || (pte & PT_PAGESIZE)) {
+			if (level > mmu.max_page_level)
+				check_fail(x, HTABLE_CHECK_BITS, va);
+			if (pte & PT_SOFTLOCK)
+				locked++;
+			pg = xa_load(&x->hat->hat_pages, va >> PAGE_SHIFT);
+			if (!pg || page_to_pfn(pg) != PTE2PFN(pte))
+				check_fail(x, HTABLE_CHECK_UNOWNED, va);
+			continue;
+		}
+		if ((pte & ~PT_PADDR) != (PT_VALID | PT_WRITABLE | PT_REF | PT_MOD))
+			check_fail(x, HTABLE_CHECK_PARENT, va);
+		child = check_find(x, va, level - 1);
+		if (!child) {
+			check_fail(x, HTABLE_CHECK_HASH, va);
+			continue;
+		}
+		if (page_to_pfn(child->ht_page) != PTE2PFN(pte)) {
+			check_fail(x, HTABLE_CHECK_PARENT, va);
+			continue;
+		}
+		check_table(x, child, ht, va, level - 1);
+	}
+	if (present != atomic_read(&ht->ht_valid_cnt))
+		check_fail(x, HTABLE_CHECK_VALID_CNT, base);
+	if (locked != atomic_read(&ht->ht_lock_cnt))
+		check_fail(x, HTABLE_CHECK_LOCK_CNT, base);
+}
+
+static void check_hat(struct hat *hat, struct htable_check *c,
+		      struct seq_file *dump)
+{
+	struct check_ctx x = { .hat = hat, .c = c, .dump = dump };
+	unsigned int h, phys_bits = boot_cpu_data.x86_phys_bits;
+	unsigned long hashed = 0;
+	struct htable *ht;
+
+	memset(c, 0, sizeof(*c));
+	/* Bits 51..MAXPHYADDR are reserved in every entry (SDM 4.5). */
+	if (phys_bits < 52)
+		x.rsvd = GENMASK_ULL(51, phys_bits);
+
+	down_read(&hat->hat_seg_lock);
+	ht = check_find(&x, 0, mmu.max_level);
+	if (!ht || ht != hat->hat_htable)
+		check_fail(&x, HTABLE_CHECK_HASH, 0);
+	else
+		check_table(&x, ht, NULL, 0, mmu.max_level);
+
+	for (h = 0; h < hat->hat_num_hash; h++) {
+		spin_lock(HTABLE_LOCK(h));
+		for (ht = hat->hat_ht_hash[h]; ht; ht = ht->ht_next)
+			hashed++;
+		spin_unlock(HTABLE_LOCK(h));
+	}
+	if (hashed != c->tables)
+		check_fail(&x, HTABLE_CHECK_ORPHAN, 0);
+
+	spin_lock(&hat->hat_cache_lock);
+	for (ht = hat->hat_ht_cached; ht; ht = ht->ht_next)
+		if (memchr_inv(page_address(ht->ht_page), 0, PAGE_SIZE))
+			check_fail(&x, HTABLE_CHECK_CACHED, ht->ht_vaddr);
+	spin_unlock(&hat->hat_cache_lock);
+	up_read(&hat->hat_seg_lock);
+}
+
+/**
+ * htable_check() - verify every table of @hat against its entries
+ * @hat:	the hat
+ * @c:		out: the report (errors == 0 when sound)
+ *
+ * Checks, per table: ht_valid_cnt and ht_lock_cnt against the entries;
+ * parent, level, va and hat fields against the link that leads to it;
+ * that the table is hashed exactly once; that every present page entry
+ * maps the page the hat records for its va; that no entry has User,
+ * Global or reserved bits; that no hashed table is unreachable; and that
+ * cached free tables are all zero.
+ */
+void htable_check(struct hat *hat, struct htable_check *c)
+{
+	check_hat(hat, c, NULL);
+}
+
+/**
+ * htable_dump_tree() - print @hat's hierarchy, one table per line
+ * @hat:	the hat
+ * @m:		where to print
+ */
+void htable_dump_tree(struct hat *hat, struct seq_file *m)
+{
+	struct htable_check c;
+
+	seq_printf(m, "hat %u pid %d, %u levels, %lu pages owned\n",
+		   hat->hat_id, hat->hat_pid, mmu.max_level + 1,
+		   READ_ONCE(hat->hat_owned_pages));
+	check_hat(hat, &c, m);
+	seq_printf(m, "check: %llu errors, %llu tables, %llu entries\n",
+		   c.errors, c.tables, c.entries);
+}

@@ -1,0 +1,546 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Table lifecycle: allocation, the per-hat hash and its 128 hashed locks,
+ * create/lookup/acquire/release, and linking tables into their parents.
+ * The lock order and the invariants are in include/htable/htable.h.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/bug.h>
+#include <linux/lockdep.h>
+#include <linux/mm.h>
+#include <linux/slab.h>
+#include <linux/spinlock.h>
+
+#include <htable/htable.h>
+#include <htable/stats.h>
+#include <htable/tlb.h>
+#include <htable/x86pte.h>
+
+struct htable_mmu mmu;
+spinlock_t htable_mutex[NUM_HTABLE_MUTEX];
+
+/*
+ * Non-zero while stealing or reaping: htable_free() then returns tables to
+ * the system instead of to their hat's cache.
+ */
+atomic_t htable_dont_cache = ATOMIC_INIT(0);
+atomic_long_t htable_level_tables[HTABLE_MAX_LEVELS];
+
+/* Buckets per hat: enough for a few GiB of mappings with short chains. */
+#define HAT_NUM_HASH	1024
+
+/** htable_mmu_init() - record the running kernel's paging geometry */
+void htable_mmu_init(void)
+{
+	unsigned int l;
+
+	mmu.max_level = arch_paging_levels() - 1;
+	mmu.max_page_level = 0;
+	for (l = 0; l < HTABLE_MAX_LEVELS; l++)
+		mmu.level_shift[l] = PAGE_SHIFT + l * HTABLE_PTE_SHIFT;
+	/* The lower half ends where the top level's sign bit starts. */
+	mmu.hole_start = 1UL << (LEVEL_SHIFT(mmu.max_level) + HTABLE_PTE_SHIFT - 1);
+	mmu.hole_end = -mmu.hole_start - 1;
+	mmu.pt_nx = (__supported_pte_mask & _PAGE_NX) ? PT_NX : 0;
+}
+
+/**
+ * htable_alloc() - get a table for @level at @va of @hat, page zeroed
+ * @hat:	the hat
+ * @va:		first va the table will map
+ * @level:	its level
+ *
+ * Tries, in the seed's order: the hat's cache of free tables; a fresh
+ * structure (topping up the reserve first) and page; and when that fails,
+ * htable_steal(). The reserve is used instead of the slab allocator only
+ * under USE_HAT_RESERVES(). No lock may be held: this sleeps.
+ *
+ * Return: the table with ht_busy = 1 and not yet hashed, or NULL.
+ */
+static struct htable *htable_alloc(struct hat *hat, unsigned long va,
+				   unsigned int level)
+{
+	bool top = level == TOP_LEVEL(hat);
+	unsigned int order = top ? 1 : 0;
+	bool need_zero = true;
+	struct htable *ht = NULL;
+
+	if (WARN_ON_ONCE(level > TOP_LEVEL(hat)))
+		return NULL;
+
+	if (!top && READ_ONCE(hat->hat_ht_cached)) {
+		spin_lock(&hat->hat_cache_lock);
+		ht = hat->hat_ht_cached;
+		if (ht) {
+			hat->hat_ht_cached = ht->ht_next;
+			need_zero = false;
+		}
+		spin_unlock(&hat->hat_cache_lock);
+	}
+
+	if (!ht) {
+		if (USE_HAT_RESERVES()) {
+			ht = htable_get_reserve();
+		} else {
+			/* Successful allocations top up the reserve first. */
+			for (;;) {
+				ht = kmem_cache_zalloc(htable_cache,
+						       GFP_KERNEL | __GFP_NOWARN);
+				if (!ht || USE_HAT_RESERVES() ||
+				    READ_ONCE(htable_reserve_cnt) >=
+				    READ_ONCE(htable_reserve_amount))
+					break;
+				htable_put_reserve(ht);
+			}
+		}
+		if (ht) {
+			ht->ht_page = ptable_alloc(order);
+			if (!ht->ht_page) {
+				if (USE_HAT_RESERVES())
+					htable_put_reserve(ht);
+				else
+					kmem_cache_free(htable_cache, ht);
+				ht = NULL;
+			}
+		}
+	}
+
+	/* A stolen table is empty, so already zero; a top pair is never stolen. */
+	if (!ht && !top) {
+		HATSTAT_INC(hs_steals);
+		ht = htable_steal(1);
+		need_zero = false;
+	}
+	if (!ht)
+		return NULL;
+
+	ht->ht_next = NULL;
+	ht->ht_prev = NULL;
+	ht->ht_parent = NULL;
+	ht->ht_hat = hat;
+	ht->ht_vaddr = va;
+	ht->ht_busy = 1;
+	atomic_set(&ht->ht_valid_cnt, 0);
+	atomic_set(&ht->ht_lock_cnt, 0);
+	ht->ht_level = level;
+	ht->ht_flags = top ? HTABLE_TOP : 0;
+	if (need_zero)
+		x86pte_zero(ht, 0, HTABLE_PTES_PER_TABLE << order);
+	return ht;
+}
+
+/**
+ * htable_free() - give a table back: to its hat's cache, or to the system
+ * @ht:		an unhashed, empty table no CPU can reach any more
+ *
+ * Cached unless the hat is being destroyed or tables are being stolen or
+ * reaped (htable_dont_cache), as in the seed. The structure then goes to
+ * the reserve when it is short, else to the slab.
+ */
+void htable_free(struct htable *ht)
+{
+	struct hat *hat = ht->ht_hat;
+	bool top = ht->ht_flags & HTABLE_TOP;
+
+	WARN_ON_ONCE(atomic_read(&ht->ht_valid_cnt) && hat &&
+		     !(READ_ONCE(hat->hat_flags) & HAT_FREEING));
+	if (hat && !top && !(READ_ONCE(hat->hat_flags) & HAT_FREEING) &&
+	    !atomic_read(&htable_dont_cache)) {
+		spin_lock(&hat->hat_cache_lock);
+		ht->ht_next = hat->hat_ht_cached;
+		hat->hat_ht_cached = ht;
+		spin_unlock(&hat->hat_cache_lock);
+		return;
+	}
+
+	ptable_free(ht->ht_page, top ? 1 : 0);
+	ht->ht_page = NULL;
+	if (USE_HAT_RESERVES() ||
+	    READ_ONCE(htable_reserve_cnt) < READ_ONCE(htable_reserve_amount))
+		htable_put_reserve(ht);
+	else
+		kmem_cache_free(htable_cache, ht);
+}
+
+/* Remove @ht from bucket @h of its hat's hash; that bucket's lock is held. */
+static void htable_unhash(struct htable *ht, unsigned int h)
+{
+	struct hat *hat = ht->ht_hat;
+
+	lockdep_assert_held(HTABLE_LOCK(h));
+	if (ht->ht_next)
+		ht->ht_next->ht_prev = ht->ht_prev;
+	if (ht->ht_prev) {
+		ht->ht_prev->ht_next = ht->ht_next;
+	} else {
+		WARN_ON_ONCE(hat->hat_ht_hash[h] != ht);
+		hat->hat_ht_hash[h] = ht->ht_next;
+	}
+	ht->ht_next = NULL;
+	ht->ht_prev = NULL;
+	atomic_long_dec(&htable_level_tables[ht->ht_level]);
+}
+
+/* Add @ht to bucket @h of its hat's hash; that bucket's lock is held. */
+static void htable_hash(struct htable *ht, unsigned int h)
+{
+	struct hat *hat = ht->ht_hat;
+
+	lockdep_assert_held(HTABLE_LOCK(h));
+	ht->ht_prev = NULL;
+	ht->ht_next = hat->hat_ht_hash[h];
+	if (ht->ht_next)
+		ht->ht_next->ht_prev = ht;
+	hat->hat_ht_hash[h] = ht;
+	atomic_long_inc(&htable_level_tables[ht->ht_level]);
+}
+
+/*
+ * Link @new into @higher's entry for @va. The caller holds @new's bucket
+ * lock and a busy reference on @higher. Returns false, and changes
+ * nothing, if the entry is not empty: that would be a bug, and the seed
+ * panics on it.
+ */
+static bool link_ptp(struct htable *higher, struct htable *new,
+		     unsigned long va)
+{
+	unsigned int entry = htable_va2entry(va, higher);
+	x86pte_t found;
+
+	WARN_ON_ONCE(!higher->ht_busy);
+	atomic_inc(&higher->ht_valid_cnt);
+	/*
+	 * cmpxchg64 is a locked instruction, a full barrier on x86: the
+	 * zeroed table is visible before any CPU can walk into it.
+	 */
+	found = x86pte_cas(higher, entry, 0, MAKEPTP(new->ht_page));
+	if (found) {
+		atomic_dec(&higher->ht_valid_cnt);
+		WARN_ONCE(1, "htable: link over a non-empty entry %#llx at level %u\n",
+			  found, higher->ht_level);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * Clear @higher's link to the empty table @old at @va. The caller holds
+ * @old's bucket lock. Returns false, and changes nothing, if the link is
+ * not the one expected (the seed panics there); the table must then stay.
+ */
+static bool unlink_ptp(struct htable *higher, struct htable *old,
+		       unsigned long va)
+{
+	unsigned int entry = htable_va2entry(va, higher);
+	x86pte_t expect = MAKEPTP(old->ht_page);
+	x86pte_t found;
+
+	WARN_ON_ONCE(atomic_read(&old->ht_valid_cnt));
+	found = x86pte_cas(higher, entry, expect, 0);
+	if (found != expect) {
+		WARN_ONCE(1, "htable: bad link %#llx, expected %#llx\n",
+			  found, expect);
+		return false;
+	}
+	if (WARN_ON_ONCE(atomic_dec_return(&higher->ht_valid_cnt) < 0))
+		atomic_inc(&higher->ht_valid_cnt);
+	return true;
+}
+
+/**
+ * htable_release() - drop a hold; free empty tables upward
+ * @ht:		a table the caller holds
+ * @b:		batch that receives the freed tables and their
+ *		invalidations, or NULL to finish a private batch here
+ *
+ * When the caller's hold is the last and the table is empty, it is
+ * unlinked, unhashed and queued for freeing, and its parent loses the hold
+ * the table had on it; the loop continues there. Every empty table below
+ * the top is freed this way. That is the seed's rule minus its exception
+ * for user tables at and above max_page_level, which it keeps to avoid
+ * churn with large pages; htable frees them (design.rst says why).
+ */
+void htable_release(struct htable *ht, struct htable_batch *b)
+{
+	struct htable_batch local;
+	struct htable *higher;
+	unsigned int h;
+	spinlock_t *lock;
+
+	if (!b) {
+		htable_batch_init(&local, ht->ht_hat);
+		b = &local;
+	}
+	while (ht) {
+		struct hat *hat = ht->ht_hat;
+		unsigned long va = ht->ht_vaddr;
+
+		h = HTABLE_HASH(hat, va, ht->ht_level);
+		lock = HTABLE_LOCK(h);
+		spin_lock(lock);
+		WARN_ON_ONCE(!ht->ht_busy);
+		WARN_ON_ONCE(atomic_read(&ht->ht_lock_cnt) >
+			     atomic_read(&ht->ht_valid_cnt));
+		if (atomic_read(&ht->ht_valid_cnt) > 0 || ht->ht_busy > 1 ||
+		    ht->ht_level == TOP_LEVEL(hat) ||
+		    (READ_ONCE(hat->hat_flags) & HAT_FREEING)) {
+			ht->ht_busy--;
+			spin_unlock(lock);
+			break;
+		}
+		WARN_ON_ONCE(atomic_read(&ht->ht_lock_cnt));
+		higher = ht->ht_parent;
+		if (!unlink_ptp(higher, ht, va)) {
+			/* Leave the table in place: leaking beats corrupting. */
+			ht->ht_busy--;
+			spin_unlock(lock);
+			break;
+		}
+		htable_unhash(ht, h);
+		spin_unlock(lock);
+		htable_batch_free_table(b, ht);
+		/* The freed table's hold on its parent is dropped next. */
+		ht = higher;
+	}
+	if (b == &local)
+		htable_batch_finish(&local);
+}
+
+/* Search bucket @h for (@va, @level); the bucket's lock is held. */
+static struct htable *htable_find(struct hat *hat, unsigned int h,
+				  unsigned long va, unsigned int level)
+{
+	struct htable *ht;
+
+	lockdep_assert_held(HTABLE_LOCK(h));
+	for (ht = hat->hat_ht_hash[h]; ht; ht = ht->ht_next)
+		if (ht->ht_vaddr == va && ht->ht_level == level)
+			return ht;
+	return NULL;
+}
+
+static unsigned long htable_base(unsigned long va, unsigned int level)
+{
+	return level == mmu.max_level ? 0 : va & LEVEL_MASK(level + 1);
+}
+
+/**
+ * htable_lookup() - find the table of @level covering @va, and hold it
+ * @hat:	the hat
+ * @va:		any va the table would map
+ * @level:	0..TOP_LEVEL
+ *
+ * Return: the table with a hold the caller must release, or NULL.
+ */
+struct htable *htable_lookup(struct hat *hat, unsigned long va,
+			     unsigned int level)
+{
+	unsigned long base = htable_base(va, level);
+	unsigned int h = HTABLE_HASH(hat, base, level);
+	struct htable *ht;
+
+	spin_lock(HTABLE_LOCK(h));
+	ht = htable_find(hat, h, base, level);
+	if (ht)
+		ht->ht_busy++;
+	spin_unlock(HTABLE_LOCK(h));
+	return ht;
+}
+
+/**
+ * htable_acquire() - add a hold on a table the caller knows is hashed
+ * @ht:		the table (the caller already holds it, or its lock)
+ */
+void htable_acquire(struct htable *ht)
+{
+	unsigned int h = HTABLE_HASH(ht->ht_hat, ht->ht_vaddr, ht->ht_level);
+
+	spin_lock(HTABLE_LOCK(h));
+	WARN_ON_ONCE(htable_find(ht->ht_hat, h, ht->ht_vaddr, ht->ht_level) != ht);
+	ht->ht_busy++;
+	spin_unlock(HTABLE_LOCK(h));
+}
+
+/**
+ * htable_create() - find or build the tables down to @level for @va
+ * @hat:	the hat
+ * @va:		the va to cover
+ * @level:	the lowest table wanted
+ *
+ * Works top-down. At each level it searches the hash under the bucket's
+ * lock; if the table is missing it drops the lock, allocates, and searches
+ * again, because a hashed lock is never held across an allocation. If
+ * another thread created the table meanwhile, the new one is freed.
+ *
+ * Context: process context, may sleep; no spinlock held.
+ * Return: the table of @level, held, or NULL when a table could not be
+ * allocated (nothing then stays held).
+ */
+struct htable *htable_create(struct hat *hat, unsigned long va,
+			     unsigned int level)
+{
+	struct htable *higher = NULL, *ht = NULL, *new;
+	unsigned int l, h;
+	unsigned long base;
+
+	if (WARN_ON_ONCE(level > TOP_LEVEL(hat)))
+		return NULL;
+
+	for (l = TOP_LEVEL(hat); ; l--) {
+		base = htable_base(va, l);
+		h = HTABLE_HASH(hat, base, l);
+		new = NULL;
+again:
+		spin_lock(HTABLE_LOCK(h));
+		ht = htable_find(hat, h, base, l);
+		if (ht) {
+			ht->ht_busy++;
+			spin_unlock(HTABLE_LOCK(h));
+			if (new)
+				htable_free(new);
+		} else if (!new) {
+			spin_unlock(HTABLE_LOCK(h));
+			new = htable_alloc(hat, base, l);
+			if (!new) {
+				if (higher)
+					htable_release(higher, NULL);
+				return NULL;
+			}
+			goto again;
+		} else {
+			ht = new;
+			if (higher) {
+				if (!link_ptp(higher, ht, base)) {
+					spin_unlock(HTABLE_LOCK(h));
+					htable_free(ht);
+					htable_release(higher, NULL);
+					return NULL;
+				}
+				ht->ht_parent = higher;
+			}
+			htable_hash(ht, h);
+			spin_unlock(HTABLE_LOCK(h));
+			/*
+			 * The new table keeps the hold on @higher taken on
+			 * the way down; htable_release() drops it when the
+			 * table goes. So @higher is not released here.
+			 */
+			higher = NULL;
+		}
+		if (higher)
+			htable_release(higher, NULL);
+		if (l == level)
+			return ht;
+		higher = ht;
+	}
+}
+
+/**
+ * htable_hat_init() - give a new hat its hash and top table
+ * @hat:	the hat, zeroed except for its locks
+ *
+ * Return: 0, or -ENOMEM.
+ */
+int htable_hat_init(struct hat *hat)
+{
+	hat->hat_num_hash = HAT_NUM_HASH;
+	hat->hat_ht_hash = kvcalloc(hat->hat_num_hash, sizeof(*hat->hat_ht_hash),
+				    GFP_KERNEL);
+	if (!hat->hat_ht_hash)
+		return -ENOMEM;
+	/* The top table keeps the hold create took: the hat's own. */
+	hat->hat_htable = htable_create(hat, 0, TOP_LEVEL(hat));
+	if (!hat->hat_htable) {
+		kvfree(hat->hat_ht_hash);
+		hat->hat_ht_hash = NULL;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/**
+ * htable_purge_hat() - free a hat's tables
+ * @hat:	the hat
+ *
+ * Without HAT_FREEING, only the cache of free tables is returned to the
+ * system (reaping). With it, every table goes, without clearing entries or
+ * unlinking: the hat is live nowhere and nobody else can reach it.
+ */
+void htable_purge_hat(struct hat *hat)
+{
+	struct htable *ht;
+	unsigned int h;
+
+	atomic_inc(&htable_dont_cache);
+	for (;;) {
+		spin_lock(&hat->hat_cache_lock);
+		ht = hat->hat_ht_cached;
+		if (ht)
+			hat->hat_ht_cached = ht->ht_next;
+		spin_unlock(&hat->hat_cache_lock);
+		if (!ht)
+			break;
+		htable_free(ht);
+	}
+	atomic_dec(&htable_dont_cache);
+
+	if (!(READ_ONCE(hat->hat_flags) & HAT_FREEING))
+		return;
+	WARN_ON_ONCE(!cpumask_empty(hat->hat_cpus));
+	for (h = 0; h < hat->hat_num_hash; h++) {
+		spin_lock(HTABLE_LOCK(h));
+		while ((ht = hat->hat_ht_hash[h]) != NULL) {
+			htable_unhash(ht, h);
+			spin_unlock(HTABLE_LOCK(h));
+			htable_free(ht);
+			spin_lock(HTABLE_LOCK(h));
+		}
+		spin_unlock(HTABLE_LOCK(h));
+	}
+	hat->hat_htable = NULL;
+}
+
+/**
+ * htable_hat_fini() - free everything htable_hat_init() and later use built
+ * @hat:	a hat with HAT_FREEING set
+ */
+void htable_hat_fini(struct hat *hat)
+{
+	htable_purge_hat(hat);
+	kvfree(hat->hat_ht_hash);
+	hat->hat_ht_hash = NULL;
+}
+
+/**
+ * htable_init() - set up the hashed locks, the slab cache and the reserve
+ *
+ * Return: 0, or -ENOMEM.
+ */
+int htable_init(void)
+{
+	unsigned int i;
+	int err;
+
+	htable_mmu_init();
+	for (i = 0; i < NUM_HTABLE_MUTEX; i++)
+		spin_lock_init(&htable_mutex[i]);
+	htable_cache = KMEM_CACHE(htable, SLAB_HWCACHE_ALIGN);
+	if (!htable_cache)
+		return -ENOMEM;
+	err = htable_initial_reserve(READ_ONCE(htable_reserve_amount));
+	if (err) {
+		htable_drain_reserve();
+		kmem_cache_destroy(htable_cache);
+		htable_cache = NULL;
+	}
+	return err;
+}
+
+/** htable_fini() - undo htable_init(); every hat is gone */
+void htable_fini(void)
+{
+	htable_drain_reserve();
+	kmem_cache_destroy(htable_cache);
+	htable_cache = NULL;
+}

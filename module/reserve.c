@@ -1,0 +1,180 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The reserve of htable structures and the page-table page allocator.
+ *
+ * As in the seed, the reserve holds struct htable objects only, never a
+ * page: it exists so that code that must not re-enter the allocator can
+ * still get the structure, while the page comes from stealing. Successful
+ * allocations top it up to htable_reserve_amount and frees refill it.
+ */
+#include <linux/atomic.h>
+#include <linux/slab.h>
+#include <linux/spinlock.h>
+
+#include <htable/htable.h>
+#include <htable/stats.h>
+
+struct kmem_cache *htable_cache;
+
+/* Tunables; module parameters (main.c) and debugfs files (stats.c). */
+unsigned int htable_reserve_amount = 200;	/* HTABLE_RESERVE_AMOUNT */
+unsigned long htable_throttle_pages;		/* set at load: physmem / 256 */
+unsigned int htable_fail_nth;			/* 0: off */
+bool htable_force_reserve;
+
+static DEFINE_SPINLOCK(htable_reserve_lock);
+static struct htable *htable_reserve_pool;	/* htable_reserve_lock */
+unsigned int htable_reserve_cnt;		/* htable_reserve_lock */
+static atomic_t ptable_fail_count = ATOMIC_INIT(0);
+
+atomic_long_t active_ptables = ATOMIC_LONG_INIT(0);
+
+/**
+ * USE_HAT_RESERVES() - must this allocation avoid the allocator?
+ *
+ * Return: true in reclaim or atomic context (see arch_must_not_allocate()),
+ * or when the force_reserve test knob is set.
+ */
+bool USE_HAT_RESERVES(void)
+{
+	return READ_ONCE(htable_force_reserve) || arch_must_not_allocate();
+}
+
+/**
+ * htable_put_reserve() - put a table structure (with no page) on the reserve
+ * @ht:		the structure; its page must already be freed
+ */
+void htable_put_reserve(struct htable *ht)
+{
+	WARN_ON_ONCE(ht->ht_page);
+	ht->ht_hat = NULL;
+	spin_lock(&htable_reserve_lock);
+	ht->ht_next = htable_reserve_pool;
+	htable_reserve_pool = ht;
+	htable_reserve_cnt++;
+	spin_unlock(&htable_reserve_lock);
+	HATSTAT_INC(hs_htable_rputs);
+}
+
+/**
+ * htable_get_reserve() - take a table structure from the reserve
+ *
+ * Return: a structure with no page, or NULL when the reserve is empty.
+ */
+struct htable *htable_get_reserve(void)
+{
+	struct htable *ht;
+
+	spin_lock(&htable_reserve_lock);
+	ht = htable_reserve_pool;
+	if (ht) {
+		htable_reserve_pool = ht->ht_next;
+		htable_reserve_cnt--;
+	}
+	spin_unlock(&htable_reserve_lock);
+	if (ht) {
+		WARN_ON_ONCE(ht->ht_page);
+		HATSTAT_INC(hs_htable_rgets);
+	}
+	return ht;
+}
+
+/**
+ * htable_initial_reserve() - fill the reserve up to @count structures
+ * @count:	target size
+ *
+ * Context: process context; sleeps.
+ * Return: 0, or -ENOMEM when the slab allocator fails (whatever was added
+ * stays in the reserve and is freed by htable_drain_reserve()).
+ */
+int htable_initial_reserve(unsigned int count)
+{
+	struct htable *ht;
+
+	while (READ_ONCE(htable_reserve_cnt) < count) {
+		ht = kmem_cache_zalloc(htable_cache, GFP_KERNEL);
+		if (!ht)
+			return -ENOMEM;
+		htable_put_reserve(ht);
+	}
+	return 0;
+}
+
+/**
+ * htable_adjust_reserve() - free what the reserve holds beyond its amount
+ *
+ * Called after the tunable shrinks and by reaping, as in the seed.
+ */
+void htable_adjust_reserve(void)
+{
+	struct htable *ht;
+
+	while (READ_ONCE(htable_reserve_cnt) > READ_ONCE(htable_reserve_amount)) {
+		ht = htable_get_reserve();
+		if (!ht)
+			return;
+		kmem_cache_free(htable_cache, ht);
+	}
+}
+
+/** htable_drain_reserve() - free the whole reserve (module unload) */
+void htable_drain_reserve(void)
+{
+	struct htable *ht;
+
+	while ((ht = htable_get_reserve()) != NULL)
+		kmem_cache_free(htable_cache, ht);
+}
+
+/* The fail_nth knob: every Nth page-table allocation fails. */
+static bool ptable_should_fail(void)
+{
+	unsigned int n = READ_ONCE(htable_fail_nth);
+
+	return n && atomic_inc_return(&ptable_fail_count) % n == 0;
+}
+
+/**
+ * ptable_alloc() - allocate a page-table page (or an order-1 pair)
+ * @order:	0, or 1 for a top table (PTI wants its 8 KiB-aligned pair)
+ *
+ * Refused when free memory is at or below htable_throttle_pages, the
+ * seed's throttlefree check: a table is a cache of translations, so below
+ * that watermark htable steals from itself rather than pushing the system
+ * into reclaim. The page is not zeroed here (htable_alloc() does it, as
+ * the seed does). active_ptables counts the page only once the allocation
+ * has succeeded (modern illumos fixed the seed's count-first bug).
+ *
+ * Context: may sleep unless called from atomic context, where it does not.
+ * Return: the page, or NULL.
+ */
+struct page *ptable_alloc(unsigned int order)
+{
+	gfp_t gfp = GFP_KERNEL | __GFP_NOWARN | __GFP_NORETRY;
+	struct page *pg;
+
+	if (arch_free_pages() <= READ_ONCE(htable_throttle_pages))
+		return NULL;
+	if (ptable_should_fail())
+		return NULL;
+	if (arch_must_not_allocate())
+		gfp = GFP_NOWAIT | __GFP_NOWARN;
+	pg = alloc_pages(gfp, order);
+	if (!pg)
+		return NULL;
+	atomic_long_inc(&active_ptables);
+	HATSTAT_INC(hs_ptable_allocs);
+	return pg;
+}
+
+/**
+ * ptable_free() - free a page-table page from ptable_alloc()
+ * @pg:		the page; no CPU may still cache a translation through it
+ * @order:	the order it was allocated with
+ */
+void ptable_free(struct page *pg, unsigned int order)
+{
+	__free_pages(pg, order);
+	atomic_long_dec(&active_ptables);
+	HATSTAT_INC(hs_ptable_frees);
+}

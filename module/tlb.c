@@ -1,0 +1,120 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The batch of one operation's side effects, and the TLB shootdown that
+ * finishes it (the seed's hat_tlb_inval, sent once per batch instead of
+ * once per entry).
+ */
+#include <linux/smp.h>
+#include <linux/spinlock.h>
+
+#include <htable/htable.h>
+#include <htable/stats.h>
+#include <htable/tlb.h>
+
+/**
+ * htable_batch_init() - start an empty batch for @hat
+ * @b:		the batch (usually on the stack)
+ * @hat:	the hat whose live CPUs must see the changes
+ */
+void htable_batch_init(struct htable_batch *b, struct hat *hat)
+{
+	b->hat = hat;
+	b->nva = 0;
+	b->flush_all = false;
+	b->free_tables = NULL;
+}
+
+/**
+ * htable_batch_inval() - queue the invalidation of @va's translation
+ * @b:		the batch
+ * @va:		a va whose entry, or a table on whose path, changed
+ *
+ * INVLPG of one va also drops every paging-structure cache entry of the
+ * current PCID (Intel SDM 4.10.4.1), so one va per unlinked table suffices.
+ */
+void htable_batch_inval(struct htable_batch *b, unsigned long va)
+{
+	if (b->flush_all)
+		return;
+	if (b->nva == HTABLE_BATCH_VAS) {
+		b->flush_all = true;
+		return;
+	}
+	b->va[b->nva++] = va;
+}
+
+/**
+ * htable_batch_free_table() - queue an unlinked table for freeing
+ * @b:		the batch
+ * @ht:		a table already unlinked from its parent and unhashed
+ */
+void htable_batch_free_table(struct htable_batch *b, struct htable *ht)
+{
+	htable_batch_inval(b, ht->ht_vaddr);
+	ht->ht_next = b->free_tables;
+	b->free_tables = ht;
+}
+
+/* Runs on each CPU where the hat is live, with interrupts off. */
+static void htable_tlb_func(void *arg)
+{
+	struct htable_batch *b = arg;
+	unsigned int i;
+
+	/*
+	 * A CPU that already left the window reloaded CR3 on the way out,
+	 * which dropped every translation of the hat.
+	 */
+	if (arch_cr3_table() != arch_page_to_phys(b->hat->hat_htable->ht_page))
+		return;
+	if (b->flush_all) {
+		write_cr3(__read_cr3());
+		return;
+	}
+	for (i = 0; i < b->nva; i++)
+		arch_invlpg(b->va[i]);
+}
+
+/**
+ * htable_batch_flush() - send the queued invalidations, keep the frees
+ * @b:		the batch
+ *
+ * One IPI round to the CPUs in hat_cpus, none when the hat is live nowhere.
+ * hat_switch_lock is held across the round so no CPU joins or leaves the
+ * set mid-way; it is never taken with interrupts off, so a CPU spinning on
+ * it still answers the IPI. May sleep: no spinlock may be held.
+ */
+void htable_batch_flush(struct htable_batch *b)
+{
+	struct hat *hat = b->hat;
+
+	if (!b->nva && !b->flush_all)
+		return;
+	spin_lock(&hat->hat_switch_lock);
+	if (!cpumask_empty(hat->hat_cpus)) {
+		on_each_cpu_mask(hat->hat_cpus, htable_tlb_func, b, true);
+		HATSTAT_INC(hs_shootdowns);
+		if (b->flush_all)
+			HATSTAT_INC(hs_tlb_flush_all);
+		else
+			HATSTAT_ADD(hs_tlb_invals, b->nva);
+	}
+	spin_unlock(&hat->hat_switch_lock);
+	b->nva = 0;
+	b->flush_all = false;
+}
+
+/**
+ * htable_batch_finish() - flush, then free what the batch unlinked
+ * @b:		the batch; empty afterwards
+ */
+void htable_batch_finish(struct htable_batch *b)
+{
+	struct htable *ht;
+
+	htable_batch_flush(b);
+	while ((ht = b->free_tables) != NULL) {
+		b->free_tables = ht->ht_next;
+		htable_free(ht);
+	}
+}

@@ -1,0 +1,176 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * x86pte_*: every read and write of a page-table entry. Entries are 64-bit
+ * and naturally aligned, so READ_ONCE/WRITE_ONCE are single accesses and
+ * cmpxchg64 is the atomic update; the MMU may set A/D bits concurrently,
+ * which is why every change of a live entry is a compare-and-swap loop.
+ */
+#include <linux/atomic.h>
+#include <linux/bug.h>
+#include <linux/string.h>
+
+#include <htable/htable.h>
+#include <htable/tlb.h>
+#include <htable/x86pte.h>
+
+/**
+ * x86pte_set() - install @new in an entry, returning what was there
+ * @ht:		the table; the caller holds a busy reference on it
+ * @entry:	entry number
+ * @new:	a present entry
+ * @b:		batch that receives the invalidation when the old entry was
+ *		present and may be cached
+ *
+ * When the old entry maps the same page, its REF/MOD bits carry over so a
+ * remap loses no hardware history. Never replaces a link to a lower table
+ * with a large page.
+ *
+ * Return: the previous entry (0 when empty), @new when the identical entry
+ * was already there, or LPAGE_ERROR when a large page would replace a link.
+ */
+x86pte_t x86pte_set(struct htable *ht, unsigned int entry, x86pte_t new,
+		    struct htable_batch *b)
+{
+	x86pte_t *ptep = x86pte_access_pagetable(ht, entry);
+	x86pte_t prev, n, old;
+
+	if (WARN_ON_ONCE(!PTE_ISVALID(new)))
+		return LPAGE_ERROR;
+	do {
+		prev = READ_ONCE(*ptep);
+		n = new;
+		if (PTE_ISVALID(prev) && (prev & PT_PADDR) == (new & PT_PADDR))
+			n |= prev & (PT_REF | PT_MOD);
+		if (prev == n)
+			return new;
+		if (ht->ht_level > 0 && PTE_ISVALID(prev) && !(prev & PT_PAGESIZE))
+			return LPAGE_ERROR;
+		old = cmpxchg64(ptep, prev, n);
+	} while (old != prev);
+
+	/* Only an entry the MMU has used (REF set) can be in a TLB. */
+	if (old & PT_REF)
+		htable_batch_inval(b, htable_e2va(ht, entry));
+	return old;
+}
+
+/**
+ * x86pte_cas() - compare-and-swap one entry, with no TLB work
+ * @ht:		the table
+ * @entry:	entry number
+ * @old:	expected value
+ * @new:	replacement
+ *
+ * For links between tables, which are created with REF and MOD already set
+ * so the MMU never changes them.
+ *
+ * Return: the value found (equal to @old on success).
+ */
+x86pte_t x86pte_cas(struct htable *ht, unsigned int entry, x86pte_t old,
+		    x86pte_t new)
+{
+	return cmpxchg64(x86pte_access_pagetable(ht, entry), old, new);
+}
+
+/**
+ * x86pte_inval() - clear an entry if it maps what @expect maps
+ * @ht:		the table; the caller holds a busy reference
+ * @entry:	entry number
+ * @expect:	0 to clear whatever is there, else an entry whose page must
+ *		still be the one mapped
+ * @b:		batch that receives the invalidation
+ *
+ * The seed cross-calls here for each entry; this queues the va so that the
+ * operation sends one shootdown for all of its entries.
+ *
+ * Return: the entry as it was when cleared (with the final REF/MOD bits
+ * the MMU set), or the non-matching entry left in place.
+ */
+x86pte_t x86pte_inval(struct htable *ht, unsigned int entry, x86pte_t expect,
+		      struct htable_batch *b)
+{
+	x86pte_t *ptep = x86pte_access_pagetable(ht, entry);
+	x86pte_t old, found;
+
+	do {
+		old = READ_ONCE(*ptep);
+		if (!PTE_ISVALID(old))
+			return old;
+		if (expect && (old & PT_PADDR) != (expect & PT_PADDR))
+			return old;
+		found = cmpxchg64(ptep, old, 0);
+	} while (found != old);
+
+	if (old & PT_REF)
+		htable_batch_inval(b, htable_e2va(ht, entry));
+	return old;
+}
+
+/**
+ * x86pte_update() - change an entry if it still equals @expect
+ * @ht:		the table; the caller holds a busy reference
+ * @entry:	entry number
+ * @expect:	the value the caller read
+ * @new:	a present replacement
+ * @b:		batch used to flush synchronously
+ *
+ * When write permission and MOD are both being cleared, a CPU may still
+ * write through a stale writable TLB entry until the flush completes. So
+ * the flush is done here, now, and if MOD appeared meanwhile the entry gets
+ * write permission back and the update is reported as failed (as in the
+ * seed).
+ *
+ * Return: @expect on success, else the value found.
+ */
+x86pte_t x86pte_update(struct htable *ht, unsigned int entry, x86pte_t expect,
+		       x86pte_t new, struct htable_batch *b)
+{
+	x86pte_t *ptep = x86pte_access_pagetable(ht, entry);
+	x86pte_t found;
+
+	if (WARN_ON_ONCE(!PTE_ISVALID(new)))
+		return READ_ONCE(*ptep);
+	found = cmpxchg64(ptep, expect, new);
+	if (found != expect)
+		return found;
+
+	htable_batch_inval(b, htable_e2va(ht, entry));
+	if ((expect & (PT_WRITABLE | PT_MOD)) == PT_WRITABLE &&
+	    !(new & (PT_WRITABLE | PT_MOD))) {
+		htable_batch_flush(b);
+		if (READ_ONCE(*ptep) & PT_MOD) {
+			do {
+				found = READ_ONCE(*ptep);
+			} while (cmpxchg64(ptep, found, found | PT_WRITABLE) != found);
+			return found | PT_WRITABLE;
+		}
+	}
+	return expect;
+}
+
+/**
+ * x86pte_copy() - copy @count entries from @src to @dest, starting at @entry
+ * @src:	source table
+ * @dest:	destination table, not yet visible to any CPU
+ * @entry:	first entry
+ * @count:	entries to copy
+ *
+ * Not atomic: only for tables no MMU walks yet.
+ */
+void x86pte_copy(struct htable *src, struct htable *dest, unsigned int entry,
+		 unsigned int count)
+{
+	memcpy(x86pte_access_pagetable(dest, entry),
+	       x86pte_access_pagetable(src, entry), count * sizeof(x86pte_t));
+}
+
+/**
+ * x86pte_zero() - clear @count entries of @dest from @entry, non-atomically
+ * @dest:	a table no MMU walks yet (fresh from ptable_alloc())
+ * @entry:	first entry
+ * @count:	entries to clear
+ */
+void x86pte_zero(struct htable *dest, unsigned int entry, unsigned int count)
+{
+	memset(x86pte_access_pagetable(dest, entry), 0, count * sizeof(x86pte_t));
+}
