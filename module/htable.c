@@ -18,7 +18,7 @@
 #include <htable/x86pte.h>
 
 struct htable_mmu mmu;
-spinlock_t htable_mutex[NUM_HTABLE_MUTEX];
+spinlock_t htable_mutex[NUM_HTABLE_MUTEX];	/* the hashed locks */
 
 /*
  * Non-zero while stealing or reaping: htable_free() then returns tables to
@@ -266,7 +266,7 @@ void htable_release(struct htable *ht, struct htable_batch *b)
 	struct htable_batch local;
 	struct htable *higher;
 	unsigned int h;
-	spinlock_t *lock;
+	spinlock_t *lock;	/* the bucket lock of the table in hand */
 
 	if (!b) {
 		htable_batch_init(&local, ht->ht_hat);

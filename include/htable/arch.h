@@ -51,12 +51,15 @@ static inline unsigned long arch_free_pages(void)
 
 /*
  * True when the caller must not re-enter the page allocator: it is
- * reclaiming (PF_MEMALLOC, so a shrinker of ours may be what called it) or
- * cannot sleep. This is the Linux reading of the seed's USE_HAT_RESERVES().
+ * reclaiming (PF_MEMALLOC, so a shrinker of ours may be what called it),
+ * or not in task context, or has interrupts off. This is the Linux reading
+ * of the seed's USE_HAT_RESERVES(). Holding a spinlock is not tested for:
+ * the lock rules forbid allocating under one, and might_sleep() in the
+ * allocator catches a breach.
  */
 static inline bool arch_must_not_allocate(void)
 {
-	return (current->flags & PF_MEMALLOC) || in_atomic() || irqs_disabled();
+	return (current->flags & PF_MEMALLOC) || !in_task() || irqs_disabled();
 }
 
 static inline void arch_invlpg(unsigned long va)

@@ -112,12 +112,12 @@ struct hat {
 	struct htable		*hat_htable;
 	struct htable		**hat_ht_hash;
 	unsigned int		hat_num_hash;
-	spinlock_t		hat_cache_lock;
+	spinlock_t		hat_cache_lock;		/* hat_ht_cached */
 	struct htable		*hat_ht_cached;
 	unsigned long		hat_flags;
 	struct list_head	hat_list;
 	cpumask_var_t		hat_cpus;
-	spinlock_t		hat_switch_lock;
+	spinlock_t		hat_switch_lock;	/* hat_cpus */
 	struct xarray		hat_pages;
 	unsigned long		hat_owned_pages;
 	unsigned int		hat_id;
@@ -134,20 +134,35 @@ struct htable_mmu {
 	unsigned long	hole_end;	/* last non-canonical va */
 	x86pte_t	pt_nx;		/* PT_NX when the CPU has NX, else 0 */
 };
+
 extern struct htable_mmu mmu;
 
 #define TOP_LEVEL(hat)		(mmu.max_level)
 #define LEVEL_SHIFT(l)		(mmu.level_shift[l])
 #define LEVEL_SIZE(l)		(1UL << LEVEL_SHIFT(l))
-#define LEVEL_OFFSET(l)		(LEVEL_SIZE(l) - 1)
-#define LEVEL_MASK(l)		(~LEVEL_OFFSET(l))
-/* Start of the next level-@l entry after @va; 0 past the end of the space. */
-#define NEXT_ENTRY_VA(va, l)	(((va) & LEVEL_MASK(l)) + LEVEL_SIZE(l))
+
+static inline unsigned long LEVEL_OFFSET(unsigned int level)
+{
+	return LEVEL_SIZE(level) - 1;
+}
+
+static inline unsigned long LEVEL_MASK(unsigned int level)
+{
+	return ~LEVEL_OFFSET(level);
+}
+
+/* Start of the next level-@level entry after @va. */
+static inline unsigned long NEXT_ENTRY_VA(unsigned long va, unsigned int level)
+{
+	return (va & LEVEL_MASK(level)) + LEVEL_SIZE(level);
+}
+
 /* Top of the lower canonical half: the end of what a hat may map. */
 #define HTABLE_USER_END		(mmu.hole_start)
 
 /* The hashed locks, and the hash: bucket index mod 128 is the lock. */
 #define NUM_HTABLE_MUTEX	128
+/* Lock of every hash bucket whose index is congruent mod 128. */
 extern spinlock_t htable_mutex[NUM_HTABLE_MUTEX];
 
 static inline unsigned int HTABLE_HASH(struct hat *hat, unsigned long va,
@@ -175,6 +190,7 @@ static inline unsigned long HTABLE_LAST_PAGE(struct htable *ht)
 	return ht->ht_vaddr + LEVEL_SIZE(ht->ht_level + 1) - 1;
 }
 
+/* Protects htable_hat_list and each hat's hat_flags. */
 extern spinlock_t htable_hat_list_lock;
 extern struct list_head htable_hat_list;
 extern atomic_long_t active_ptables;

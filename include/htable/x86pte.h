@@ -30,10 +30,21 @@ struct htable_batch;
 #define PT_SOFTLOCK	((x86pte_t)_PAGE_SOFTW1)
 #define PT_PADDR	((x86pte_t)PTE_PFN_MASK)
 
-#define PTE_ISVALID(p)		(((p) & PT_VALID) != 0)
-/* Does entry @p of a level-@l table map a page (rather than link a table)? */
-#define PTE_ISPAGE(p, l)	(PTE_ISVALID(p) && ((l) == 0 || ((p) & PT_PAGESIZE)))
-#define PTE2PFN(p)		((unsigned long)(((p) & PT_PADDR) >> PAGE_SHIFT))
+static inline bool PTE_ISVALID(x86pte_t pte)
+{
+	return pte & PT_VALID;
+}
+
+/* Does entry @pte of a level-@level table map a page (not link a table)? */
+static inline bool PTE_ISPAGE(x86pte_t pte, unsigned int level)
+{
+	return PTE_ISVALID(pte) && (level == 0 || (pte & PT_PAGESIZE));
+}
+
+static inline unsigned long PTE2PFN(x86pte_t pte)
+{
+	return (pte & PT_PADDR) >> PAGE_SHIFT;
+}
 
 /* x86pte_set()'s answer when a large page would replace a table link. */
 #define LPAGE_ERROR		(~(x86pte_t)0)

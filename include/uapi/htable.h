@@ -38,13 +38,13 @@ struct htable_version {
 #define HTABLE_MAX_LEVELS	5
 
 /* Largest npages one MAP or UNMAP accepts (16 GiB of 4 KiB pages). */
-#define HTABLE_MAX_NPAGES	(1ULL << 22)
+#define HTABLE_MAX_NPAGES	0x400000ULL
 
 /* htable_map.flags */
-#define HTABLE_MAP_WRITE	(1U << 0)	/* writable */
-#define HTABLE_MAP_EXEC		(1U << 1)	/* executable (no NX) */
-#define HTABLE_MAP_LOCK		(1U << 2)	/* locked: counted in ht_lock_cnt */
-#define HTABLE_MAP_ALIAS	(1U << 3)	/* reuse pages mapped at alias_va */
+#define HTABLE_MAP_WRITE	0x01	/* writable */
+#define HTABLE_MAP_EXEC		0x02	/* executable (no NX) */
+#define HTABLE_MAP_LOCK		0x04	/* locked: counted in ht_lock_cnt */
+#define HTABLE_MAP_ALIAS	0x08	/* reuse pages mapped at alias_va */
 #define HTABLE_MAP_FLAGS	(HTABLE_MAP_WRITE | HTABLE_MAP_EXEC | \
 				 HTABLE_MAP_LOCK | HTABLE_MAP_ALIAS)
 
@@ -93,13 +93,13 @@ struct htable_unmap {
 };
 
 /* htable_probe.flags (out) */
-#define HTABLE_PROBE_PRESENT	(1U << 0)	/* a translation exists */
-#define HTABLE_PROBE_WRITE	(1U << 1)
-#define HTABLE_PROBE_EXEC	(1U << 2)
-#define HTABLE_PROBE_LOCKED	(1U << 3)
-#define HTABLE_PROBE_ACCESSED	(1U << 4)	/* hardware A bit (REF) */
-#define HTABLE_PROBE_DIRTY	(1U << 5)	/* hardware D bit (MOD) */
-#define HTABLE_PROBE_OWNED	(1U << 6)	/* the hat holds a page for @va */
+#define HTABLE_PROBE_PRESENT	0x01	/* a translation exists */
+#define HTABLE_PROBE_WRITE	0x02
+#define HTABLE_PROBE_EXEC	0x04
+#define HTABLE_PROBE_LOCKED	0x08
+#define HTABLE_PROBE_ACCESSED	0x10	/* hardware A bit (REF) */
+#define HTABLE_PROBE_DIRTY	0x20	/* hardware D bit (MOD) */
+#define HTABLE_PROBE_OWNED	0x40	/* the hat holds a page for @va */
 
 /**
  * struct htable_probe - HTABLE_IOC_PROBE: translate one va (hat_probe)

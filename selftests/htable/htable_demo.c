@@ -14,7 +14,7 @@
 
 #include <uapi/htable.h>
 
-#define GIB	(1ULL << 30)
+#define GIB	0x40000000ULL
 #define PAGE	4096ULL
 
 static int xioctl(int fd, unsigned long cmd, void *arg, const char *what)
