@@ -5,7 +5,7 @@
  *   stats		one "name value" line per counter and gauge, so a test
  *			or htablectl reads them all with one read()
  *   hats		one line per open hat
- *   hats/<id>		that hat's tree, one table per line
+ *   hat/<id>		that hat's tree, one table per line
  *   fail_nth, force_reserve, throttle_pages	tunables for tests
  *
  * Documentation/debugfs.rst documents every line.
@@ -99,7 +99,7 @@ static int tree_show(struct seq_file *m, void *unused)
 DEFINE_SHOW_ATTRIBUTE(tree);
 
 /**
- * htable_debugfs_add_hat() - create hats/<id>, the hat's tree dump
+ * htable_debugfs_add_hat() - create hat/<id>, the hat's tree dump
  * @hat:	a new hat
  *
  * debugfs failures are not fatal: the hat works without its file.
@@ -114,7 +114,7 @@ void htable_debugfs_add_hat(struct hat *hat)
 }
 
 /**
- * htable_debugfs_remove_hat() - remove hats/<id>
+ * htable_debugfs_remove_hat() - remove hat/<id>
  * @hat:	the hat; returns once no reader is inside its file
  */
 void htable_debugfs_remove_hat(struct hat *hat)

@@ -67,11 +67,13 @@ sparse_build() {
 	! grep -E '^[^ ]+:[0-9]+:[0-9]+: (warning|error)' "$log"
 }
 
+# Relative paths, so checkpatch applies its include/uapi/ rules.
 checkpatch() {
 	local f rc=0
+	cd "$HTABLE_TOP" || return 1
 	for f in $(sources); do
 		perl "$KTOOLS/scripts/checkpatch.pl" --strict --no-tree --quiet \
-			--no-summary --show-types -f "$HTABLE_TOP/$f" || rc=1
+			--no-summary --show-types -f "$f" || rc=1
 	done
 	return $rc
 }
@@ -91,6 +93,10 @@ if [ $static = 1 ]; then
 	static_check "build-6.12-$(basename "$LTS_KDIR" | sed 's/linux-headers-//')" lts_build
 	static_check "selftests-build" selftests_build
 fi
+
+for r in $rows; do
+	grep -q "^$r[[:space:]]" <<< "$HTABLE_MATRIX" || die "no matrix row named $r"
+done
 
 if [ $vm = 1 ]; then
 	debug_vars=

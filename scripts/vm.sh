@@ -77,7 +77,9 @@ chmod +x "$root/init" "$root/kselftest/timeout-shim" "$root/kselftest/demo.sh"
 (cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) > "$work/initramfs.cpio.gz"
 
 # -- boot -------------------------------------------------------------------
-cmdline="console=ttyS0 loglevel=4 panic=-1 oops=panic-no softlockup_panic=0"
+# loglevel=5: warnings (WARN, lockdep, KASAN) reach the console, so a hang's
+# console tail shows them; oops=panic ends the VM at the first oops.
+cmdline="console=ttyS0 loglevel=5 panic=-1 oops=panic"
 cmdline+=" slub_debug=FZPU page_poison=1 preempt=full htmode=$mode $append"
 qemu=(qemu-system-x86_64 -machine q35 -accel tcg -cpu "$cpu" -smp "$smp"
 	-m "$mem" -no-reboot -kernel "$kernel" -initrd "$work/initramfs.cpio.gz"
@@ -160,6 +162,7 @@ if grep -q '^HTABLE-KMEMLEAK-BEGIN' "$out.clean"; then
 fi
 
 if [ "$mode" = demo ]; then
+	grep -q '^HTABLE-DEMO-OK' "$out.clean" || row_check FAIL "the demo workload failed"
 	[ $row_fail = 0 ] || die "demo failed"
 	exit 0
 fi

@@ -3,8 +3,10 @@
 #
 # The guest half of `make demo`: load htable, run a small workload through
 # /dev/htable, and print the counters.
+# Exits non-zero when any step fails; init reports that to the host.
+set -e
 T=/kselftest/htable
-cd $T || exit 1
+cd $T
 echo "== insmod htable.ko"
 insmod ./htable.ko || exit 1
 dmesg | grep 'htable: loaded' | tail -n 1
