@@ -77,7 +77,7 @@ static void hat_drop_records(struct hat *hat, unsigned long first,
 	xa_for_each_range(&hat->hat_pages, i, pg, first, last) {
 		xa_erase(&hat->hat_pages, i);
 		put_page(pg);
-		hat->hat_owned_pages--;
+		WRITE_ONCE(hat->hat_owned_pages, hat->hat_owned_pages - 1);
 	}
 }
 
@@ -173,7 +173,7 @@ static int hat_record_pages(struct hat *hat, const struct htable_map *m)
 			put_page(pg);
 			goto undo;
 		}
-		hat->hat_owned_pages++;
+		WRITE_ONCE(hat->hat_owned_pages, hat->hat_owned_pages + 1);
 	}
 	return 0;
 undo:

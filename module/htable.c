@@ -42,7 +42,7 @@ void htable_mmu_init(void)
 	/* The lower half ends where the top level's sign bit starts. */
 	mmu.hole_start = 1UL << (LEVEL_SHIFT(mmu.max_level) + HTABLE_PTE_SHIFT - 1);
 	mmu.hole_end = -mmu.hole_start - 1;
-	mmu.pt_nx = (__supported_pte_mask & _PAGE_NX) ? PT_NX : 0;
+	mmu.pt_nx = arch_has_nx() ? PT_NX : 0;
 }
 
 /**

@@ -25,7 +25,7 @@ bool htable_force_reserve;
 static DEFINE_SPINLOCK(htable_reserve_lock);
 static struct htable *htable_reserve_pool;	/* htable_reserve_lock */
 unsigned int htable_reserve_cnt;		/* htable_reserve_lock */
-static atomic_t ptable_fail_count = ATOMIC_INIT(0);
+atomic_t htable_fail_count = ATOMIC_INIT(0);	/* reset when fail_nth is set */
 
 atomic_long_t active_ptables = ATOMIC_LONG_INIT(0);
 
@@ -131,7 +131,7 @@ static bool ptable_should_fail(void)
 {
 	unsigned int n = READ_ONCE(htable_fail_nth);
 
-	return n && atomic_inc_return(&ptable_fail_count) % n == 0;
+	return n && atomic_inc_return(&htable_fail_count) % n == 0;
 }
 
 /**
@@ -141,7 +141,8 @@ static bool ptable_should_fail(void)
  * Refused when free memory is at or below htable_throttle_pages, the
  * seed's throttlefree check: a table is a cache of translations, so below
  * that watermark htable steals from itself rather than pushing the system
- * into reclaim. The page is not zeroed here (htable_alloc() does it, as
+ * into reclaim. As in the seed, a thread that is itself reclaiming is
+ * exempt. The page is not zeroed here (htable_alloc() does it, as
  * the seed does). active_ptables counts the page only once the allocation
  * has succeeded (modern illumos fixed the seed's count-first bug).
  *
@@ -150,16 +151,14 @@ static bool ptable_should_fail(void)
  */
 struct page *ptable_alloc(unsigned int order)
 {
-	gfp_t gfp = GFP_KERNEL | __GFP_NOWARN | __GFP_NORETRY;
 	struct page *pg;
 
-	if (arch_free_pages() <= READ_ONCE(htable_throttle_pages))
+	if (!arch_in_reclaim() &&
+	    arch_free_pages() <= READ_ONCE(htable_throttle_pages))
 		return NULL;
 	if (ptable_should_fail())
 		return NULL;
-	if (arch_must_not_allocate())
-		gfp = GFP_NOWAIT | __GFP_NOWARN;
-	pg = alloc_pages(gfp, order);
+	pg = arch_alloc_table(order, arch_must_not_allocate());
 	if (!pg)
 		return NULL;
 	atomic_long_inc(&active_ptables);
@@ -174,7 +173,7 @@ struct page *ptable_alloc(unsigned int order)
  */
 void ptable_free(struct page *pg, unsigned int order)
 {
-	__free_pages(pg, order);
+	arch_free_table(pg, order);
 	atomic_long_dec(&active_ptables);
 	HATSTAT_INC(hs_ptable_frees);
 }

@@ -77,6 +77,23 @@ static int stats_show(struct seq_file *m, void *unused)
 }
 DEFINE_SHOW_ATTRIBUTE(stats);
 
+/* fail_nth: writing it restarts the count, so failure N comes N calls later. */
+static int fail_nth_get(void *data, u64 *val)
+{
+	*val = READ_ONCE(htable_fail_nth);
+	return 0;
+}
+
+static int fail_nth_set(void *data, u64 val)
+{
+	if (val > UINT_MAX)
+		return -ERANGE;
+	atomic_set(&htable_fail_count, 0);
+	WRITE_ONCE(htable_fail_nth, val);
+	return 0;
+}
+DEFINE_DEBUGFS_ATTRIBUTE(fail_nth_fops, fail_nth_get, fail_nth_set, "%llu\n");
+
 static int hats_show(struct seq_file *m, void *unused)
 {
 	struct hat *hat;
@@ -139,7 +156,7 @@ int htable_debugfs_init(void)
 	debugfs_create_file("stats", 0444, dir, NULL, &stats_fops);
 	debugfs_create_file("hats", 0400, dir, NULL, &hats_fops);
 	htable_debugfs_hats = debugfs_create_dir("hat", dir);
-	debugfs_create_u32("fail_nth", 0600, dir, &htable_fail_nth);
+	debugfs_create_file_unsafe("fail_nth", 0600, dir, NULL, &fail_nth_fops);
 	debugfs_create_bool("force_reserve", 0600, dir, &htable_force_reserve);
 	debugfs_create_ulong("throttle_pages", 0600, dir, &htable_throttle_pages);
 	htable_debugfs_dir = dir;

@@ -68,7 +68,7 @@ static void htable_tlb_func(void *arg)
 	if (arch_cr3_table() != arch_page_to_phys(b->hat->hat_htable->ht_page))
 		return;
 	if (b->flush_all) {
-		write_cr3(__read_cr3());
+		arch_flush_tlb_local();
 		return;
 	}
 	for (i = 0; i < b->nva; i++)
@@ -82,7 +82,8 @@ static void htable_tlb_func(void *arg)
  * One IPI round to the CPUs in hat_cpus, none when the hat is live nowhere.
  * hat_switch_lock is held across the round so no CPU joins or leaves the
  * set mid-way; it is never taken with interrupts off, so a CPU spinning on
- * it still answers the IPI. May sleep: no spinlock may be held.
+ * it still answers the IPI. Does not sleep, but waits for the other CPUs:
+ * the caller must have interrupts on and hold no lock numbered 2-5.
  */
 void htable_batch_flush(struct htable_batch *b)
 {
@@ -92,7 +93,7 @@ void htable_batch_flush(struct htable_batch *b)
 		return;
 	spin_lock(&hat->hat_switch_lock);
 	if (!cpumask_empty(hat->hat_cpus)) {
-		on_each_cpu_mask(hat->hat_cpus, htable_tlb_func, b, true);
+		arch_call_on_cpus(hat->hat_cpus, htable_tlb_func, b);
 		HATSTAT_INC(hs_shootdowns);
 		if (b->flush_all)
 			HATSTAT_INC(hs_tlb_flush_all);

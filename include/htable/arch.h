@@ -11,6 +11,7 @@
 #include <linux/gfp.h>
 #include <linux/mm.h>
 #include <linux/vmstat.h>
+#include <linux/smp.h>
 #include <asm/io.h>
 #include <asm/pgtable.h>
 #include <asm/tlbflush.h>
@@ -38,9 +39,24 @@ static inline u64 arch_page_to_phys(struct page *pg)
 	return page_to_phys(pg);
 }
 
-static inline struct page *arch_pfn_to_page(unsigned long pfn)
+/* Pages for page tables: 2^@order of them, not zeroed. */
+static inline struct page *arch_alloc_table(unsigned int order, bool atomic)
 {
-	return pfn_valid(pfn) ? pfn_to_page(pfn) : NULL;
+	gfp_t gfp = atomic ? GFP_NOWAIT | __GFP_NOWARN :
+			     GFP_KERNEL | __GFP_NOWARN | __GFP_NORETRY;
+
+	return alloc_pages(gfp, order);
+}
+
+static inline void arch_free_table(struct page *pg, unsigned int order)
+{
+	__free_pages(pg, order);
+}
+
+/* Does the CPU support no-execute (so that PT_NX may be set)? */
+static inline bool arch_has_nx(void)
+{
+	return __supported_pte_mask & _PAGE_NX;
 }
 
 /* Free pages now, for ptable_alloc()'s throttle. */
@@ -62,9 +78,28 @@ static inline bool arch_must_not_allocate(void)
 	return (current->flags & PF_MEMALLOC) || !in_task() || irqs_disabled();
 }
 
+/* True while the caller is reclaiming memory (the seed's NOMEMWAIT()). */
+static inline bool arch_in_reclaim(void)
+{
+	return current->flags & PF_MEMALLOC;
+}
+
 static inline void arch_invlpg(unsigned long va)
 {
 	asm volatile("invlpg (%0)" : : "r" (va) : "memory");
+}
+
+/* Drop this CPU's non-global translations of the current address space. */
+static inline void arch_flush_tlb_local(void)
+{
+	write_cr3(__read_cr3());
+}
+
+/* Run @fn(@arg) on each CPU of @cpus, this one included, and wait. */
+static inline void arch_call_on_cpus(const struct cpumask *cpus,
+				     smp_call_func_t fn, void *arg)
+{
+	on_each_cpu_mask(cpus, fn, arg, true);
 }
 
 /* Physical address of the page table that CR3 points at on this CPU. */

@@ -11,10 +11,15 @@
  *   3. htable_mutex[128]	spinlocks; one per hash bucket index mod 128
  *   4. hat->hat_cache_lock	spinlock; the hat's cache of free tables
  *   5. htable_reserve_lock	spinlock; the reserve pool
+ *   6. hat->hat_switch_lock	spinlock; the hat's CPU set. Taken under 1
+ *				at most, never with 2-5, never with
+ *				interrupts off (it is held across an IPI
+ *				round, see htable_batch_flush())
  *
- * No allocation happens under 2-5. Allocations under 1 use GFP_KERNEL: if
- * direct reclaim enters htable's shrinker, the shrinker only trylocks a
- * hat_seg_lock, so it can't wait on the lock its caller holds.
+ * No allocation happens under 2-6. Allocations under 1 use GFP_KERNEL.
+ * Whatever direct reclaim can reach in htable (htable_steal() now, the
+ * shrinker later) must never sleep on a hat_seg_lock, only trylock it, so
+ * it can't wait on the lock its caller holds.
  *
  * Invariants of a table (checked with WARN_ON_ONCE where they change):
  *
@@ -230,6 +235,7 @@ extern unsigned int htable_reserve_amount;
 extern unsigned int htable_reserve_cnt;
 extern unsigned long htable_throttle_pages;
 extern unsigned int htable_fail_nth;
+extern atomic_t htable_fail_count;
 extern bool htable_force_reserve;
 extern struct kmem_cache *htable_cache;
 bool USE_HAT_RESERVES(void);

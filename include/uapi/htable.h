@@ -58,7 +58,7 @@ struct htable_version {
  *		by the page already mapped at alias_va + (i % alias_npages)
  *		pages; without it, zero (the module allocates fresh pages)
  * @alias_npages: (in) with HTABLE_MAP_ALIAS: 1..npages; else zero
- * @mapped:	(out) pages mapped (npages on success, 0 on error)
+ * @mapped:	(out) pages mapped: npages; written back on success only
  *
  * Nothing already mapped is ever overwritten: a range that meets an
  * existing mapping fails with EEXIST and changes nothing.
@@ -79,7 +79,7 @@ struct htable_map {
  * @npages:	(in) 1..HTABLE_MAX_NPAGES
  * @flags:	(in) zero (no flags defined yet)
  * @reserved0:	(in) zero
- * @unmapped:	(out) pages unmapped
+ * @unmapped:	(out) pages unmapped: npages; written back on success only
  *
  * Every page of the range must be mapped: a hole fails with ENOENT and
  * changes nothing. Locked mappings are unlocked and unmapped.
@@ -108,7 +108,8 @@ struct htable_unmap {
  * @flags:	(out) HTABLE_PROBE_*; zero when nothing is mapped
  * @level:	(out) level of the entry that maps @va (0 = 4 KiB page)
  * @pfn:	(out) page frame number of the page at @va, when present
- * @pte:	(out) the raw entry, when present (for study; root only)
+ * @pte:	(out) the raw entry, when present (for study; the device is
+ *		root-only, mode 0600)
  */
 struct htable_probe {
 	__u64 va;
