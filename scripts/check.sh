@@ -120,11 +120,22 @@ if [ $vm = 1 ]; then
 		log "row $name: -cpu $cpu, $smp vCPUs, $kernel kernel, $append"
 		if ! "$HTABLE_TOP/scripts/vm.sh" --row "$name" --cpu "$cpu" --smp "$smp" \
 			--append "$append" --timeout $timeout --results "$results" \
-			"${kargs[@]}"; then
+			"${kargs[@]}" < /dev/null; then
 			grep -q "^$name " "$results" || echo "$name 0 1 0" >> "$results"
 		fi
 	done <<< "$HTABLE_MATRIX"
 fi
+
+# Every row that should have run must have reported.
+while read -r name _; do
+	[ -n "$name" ] || continue
+	[ -n "$rows" ] && ! [[ " $rows " == *" $name "* ]] && continue
+	[ $vm = 1 ] || continue
+	grep -q "^$name " "$results" || {
+		log "FAIL: row $name never reported"
+		echo "$name 0 1 0" >> "$results"
+	}
+done <<< "$HTABLE_MATRIX"
 
 echo
 echo "== summary ($(($(date +%s) - t0)) s)"
