@@ -781,6 +781,7 @@ struct ht_rnd {
 	const struct ht_seg *seg;
 	int nseg;
 	__u64 pages;		/* pages in the window */
+	__u64 maxlen;		/* longest range to MAP or UNMAP; 0: 2048 */
 	__u64 rng;
 	unsigned long op;	/* operations done */
 	/* Outcomes, for the log and for blind mode's page balance. */
@@ -813,6 +814,8 @@ static inline void ht_rnd_range(struct ht_rnd *r, __u64 *va, __u64 *npages)
 	while (idx >= r->seg[s].npages)
 		idx -= r->seg[s++].npages;
 	max = k < 50 ? 8 : k < 85 ? 64 : k < 97 ? 520 : 2048;
+	if (r->maxlen && max > r->maxlen)
+		max = r->maxlen;
 	room = r->seg[s].npages - idx;
 	*va = r->seg[s].va + idx * HT_PAGE_SIZE;
 	*npages = 1 + ht_rand_below(&r->rng, max < room ? max : room);
