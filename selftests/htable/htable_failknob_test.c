@@ -15,6 +15,7 @@
  */
 #include "kselftest_harness.h"
 #include "htable_test.h"
+#include "htable_model.h"
 
 #define KNOB_TIMEOUT	300
 

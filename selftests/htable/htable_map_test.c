@@ -11,6 +11,7 @@
  */
 #include "kselftest_harness.h"
 #include "htable_test.h"
+#include "htable_model.h"
 
 #define MAP_TIMEOUT	300
 

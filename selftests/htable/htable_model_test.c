@@ -11,6 +11,8 @@
  */
 #include "kselftest_harness.h"
 #include "htable_test.h"
+#include "htable_model.h"
+#include "htable_random.h"
 
 #define MODEL_TIMEOUT	300
 #define MODEL_OPS	2500

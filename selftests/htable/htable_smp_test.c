@@ -23,6 +23,8 @@
 
 #include "kselftest_harness.h"
 #include "htable_test.h"
+#include "htable_model.h"
+#include "htable_random.h"
 
 #define SMP_TIMEOUT	300
 #define NTHREADS	4

@@ -1,0 +1,104 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The out-of-line helpers declared in htable_test.h: debugfs and sysfs
+ * access, and the MAP and UNMAP wrappers that cross-check the out fields.
+ */
+#include "htable_test.h"
+
+/* Read one counter from debugfs stats; -1 when it is missing. */
+long long htable_stat(const char *name)
+{
+	char key[128];
+	long long val, found = -1;
+	FILE *f = fopen(HTABLE_STATS_PATH, "r");
+
+	if (!f)
+		return -1;
+	while (fscanf(f, "%127s %lld", key, &val) == 2) {
+		if (!strcmp(key, name)) {
+			found = val;
+			break;
+		}
+	}
+	fclose(f);
+	return found;
+}
+
+/* Write a decimal value to a debugfs or sysfs tunable: 0 or -errno. */
+int htable_knob_write(const char *path, long long val)
+{
+	char buf[32];
+	int fd, len, err = 0;
+
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	len = snprintf(buf, sizeof(buf), "%lld\n", val);
+	if (write(fd, buf, len) != len)
+		err = errno ? -errno : -EIO;
+	close(fd);
+	return err;
+}
+
+/* Read a decimal tunable; -1 when it cannot be read. */
+long long htable_knob_read(const char *path)
+{
+	char buf[32];
+	char *end;
+	long long val;
+	ssize_t len;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	len = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (len <= 0)
+		return -1;
+	buf[len] = '\0';
+	val = strtoll(buf, &end, 0);
+	if (end == buf)
+		return -1;
+	return val;
+}
+
+/* MAP as described by @m; see htable_test.h for the return value. */
+int ht_map_req(int fd, struct htable_map *m)
+{
+	__u64 want = m->npages;
+	int err;
+
+	m->mapped = 0;
+	if (ioctl(fd, HTABLE_IOC_MAP, m)) {
+		err = errno;
+		if (m->mapped) {
+			fprintf(stderr, "# MAP va %#llx failed (%s) but mapped %llu\n",
+				m->va, strerror(err), m->mapped);
+			return HT_BADOUT;
+		}
+		return -err;
+	}
+	if (m->mapped != want) {
+		fprintf(stderr, "# MAP va %#llx npages %llu: mapped %llu\n",
+			m->va, want, m->mapped);
+		return HT_BADOUT;
+	}
+	return 0;
+}
+
+/* UNMAP as described by @u; see htable_test.h for the return value. */
+int ht_unmap_req(int fd, struct htable_unmap *u)
+{
+	__u64 want = u->npages;
+
+	u->unmapped = 0;
+	if (ioctl(fd, HTABLE_IOC_UNMAP, u))
+		return -errno;
+	if (u->unmapped != want) {
+		fprintf(stderr, "# UNMAP va %#llx npages %llu: unmapped %llu\n",
+			u->va, want, u->unmapped);
+		return HT_BADOUT;
+	}
+	return 0;
+}
