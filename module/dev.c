@@ -8,7 +8,9 @@
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
+#include <linux/mm.h>
 #include <linux/overflow.h>
+#include <linux/slab.h>
 #include <linux/uaccess.h>
 
 #include <uapi/htable.h>
@@ -179,6 +181,122 @@ static long htable_ioc_check(struct hat *hat, void __user *uarg)
 	return copy_to_user(uarg, &c, sizeof(c)) ? -EFAULT : 0;
 }
 
+static long htable_ioc_rw(struct hat *hat, void __user *uarg)
+{
+	struct htable_rw rw;
+	int err;
+
+	if (copy_from_user(&rw, uarg, sizeof(rw)))
+		return -EFAULT;
+	if (rw.flags & ~HTABLE_RW_WRITE || !rw.len || rw.len > PAGE_SIZE ||
+	    offset_in_page(rw.va) + rw.len > PAGE_SIZE) {
+		htable_bad_input("rw: flags %#x, %u bytes at %#llx", rw.flags,
+				 rw.len, rw.va);
+		return -EINVAL;
+	}
+	if (rw.va >= HTABLE_USER_END) {
+		htable_bad_input("rw: va %#llx is outside the lower half", rw.va);
+		return -ERANGE;
+	}
+	err = hat_rw(hat, &rw);
+	if (err == -ENOENT)
+		htable_bad_input("rw: no page at %#llx", rw.va);
+	return err;
+}
+
+/* Check a RUN request; the mode decides which fields must be zero. */
+static int htable_check_run(const struct htable_run *r)
+{
+	if (r->cpu >= nr_cpu_ids) {
+		htable_bad_input("run: no CPU %u", r->cpu);
+		return -EINVAL;
+	}
+	if (r->reserved) {
+		htable_bad_input("run: reserved field set");
+		return -EINVAL;
+	}
+	switch (r->mode) {
+	case HTABLE_RUN_VERIFY:
+		if (r->flags & ~HTABLE_RUN_WRITE || r->duration_ms || r->samples ||
+		    r->max_samples) {
+			htable_bad_input("run: verify with resident fields or flags %#x",
+					 r->flags);
+			return -EINVAL;
+		}
+		return htable_check_range("run", r->va, r->npages);
+	case HTABLE_RUN_RESIDENT:
+		if (r->flags || r->npages != 1 || r->seed || !r->samples ||
+		    !r->duration_ms || r->duration_ms > 5000 || !r->max_samples ||
+		    r->max_samples > HTABLE_MAX_SAMPLES) {
+			htable_bad_input("run: bad resident request (%u ms, %u samples)",
+					 r->duration_ms, r->max_samples);
+			return -EINVAL;
+		}
+		return htable_check_range("run", r->va, 1);
+	default:
+		htable_bad_input("run: unknown mode %u", r->mode);
+		return -EINVAL;
+	}
+}
+
+static long htable_ioc_run(struct hat *hat, void __user *uarg)
+{
+	struct htable_sample *samples = NULL;
+	struct htable_run r;
+	int err;
+
+	if (copy_from_user(&r, uarg, sizeof(r)))
+		return -EFAULT;
+	err = htable_check_run(&r);
+	if (err)
+		return err;
+	r.nsamples = 0;
+	r.verified = 0;
+	r.mismatches = 0;
+	r.faults = 0;
+	r.first_fault_va = 0;
+	r.first_mismatch_va = 0;
+	r.reads = 0;
+	r.valid_reads = 0;
+	r.clobbers = 0;
+	r.elapsed_ns = 0;
+	r.watchdog = 0;
+	if (r.mode == HTABLE_RUN_RESIDENT) {
+		samples = kvcalloc(r.max_samples, sizeof(*samples), GFP_KERNEL);
+		if (!samples)
+			return -ENOMEM;
+	}
+	err = htable_window_run(hat, &r, samples);
+	if (err == -ENXIO)
+		htable_bad_input("run: CPU %u is offline", r.cpu);
+	if (!err && samples &&
+	    copy_to_user(u64_to_user_ptr(r.samples), samples,
+			 r.nsamples * sizeof(*samples)))
+		err = -EFAULT;
+	kvfree(samples);
+	if (err)
+		return err;
+	return copy_to_user(uarg, &r, sizeof(r)) ? -EFAULT : 0;
+}
+
+static long htable_ioc_sync(struct hat *hat, void __user *uarg)
+{
+	struct htable_sync s;
+	int err;
+
+	if (copy_from_user(&s, uarg, sizeof(s)))
+		return -EFAULT;
+	if (s.flags & ~HTABLE_SYNC_CLEAR || s.reserved0) {
+		htable_bad_input("sync: flags %#x or reserved field set", s.flags);
+		return -EINVAL;
+	}
+	err = htable_check_range("sync", s.va, s.npages);
+	if (err)
+		return err;
+	hat_pagesync(hat, &s);
+	return copy_to_user(uarg, &s, sizeof(s)) ? -EFAULT : 0;
+}
+
 static long htable_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
 	struct hat *hat = file->private_data;
@@ -197,6 +315,12 @@ static long htable_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return htable_ioc_info(hat, uarg);
 	case HTABLE_IOC_CHECK:
 		return htable_ioc_check(hat, uarg);
+	case HTABLE_IOC_RW:
+		return htable_ioc_rw(hat, uarg);
+	case HTABLE_IOC_RUN:
+		return htable_ioc_run(hat, uarg);
+	case HTABLE_IOC_SYNC:
+		return htable_ioc_sync(hat, uarg);
 	default:
 		htable_bad_input("unknown ioctl %#x", cmd);
 		return -ENOTTY;

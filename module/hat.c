@@ -14,6 +14,7 @@
 #include <linux/mm.h>
 #include <linux/sched.h>
 #include <linux/slab.h>
+#include <linux/uaccess.h>
 #include <linux/xarray.h>
 
 #include <htable/hat.h>
@@ -369,11 +370,93 @@ void hat_info(struct hat *hat, struct htable_info *info)
 		spin_unlock(HTABLE_LOCK(h));
 	}
 	info->owned_pages = hat->hat_owned_pages;
+	spin_lock(&hat->hat_switch_lock);
+	info->live_cpus = cpumask_bits(hat->hat_cpus)[0];
+	spin_unlock(&hat->hat_switch_lock);
 	spin_lock(&hat->hat_cache_lock);
 	for (ht = hat->hat_ht_cached; ht; ht = ht->ht_next)
 		info->cached++;
 	spin_unlock(&hat->hat_cache_lock);
 	up_read(&hat->hat_seg_lock);
+}
+
+/**
+ * hat_rw() - copy between user memory and a page the hat owns
+ * @hat:	the hat
+ * @rw:		the validated request (within one page)
+ *
+ * Goes through the kernel's direct map of the recorded page, never through
+ * the hat's tables, so tests can check what a window did independently.
+ *
+ * Return: 0; -ENOENT when the hat owns no page at @rw->va; -EFAULT.
+ */
+int hat_rw(struct hat *hat, const struct htable_rw *rw)
+{
+	void __user *buf = u64_to_user_ptr(rw->buf);
+	struct page *pg;
+	void *kva;
+	int err = 0;
+
+	down_read(&hat->hat_seg_lock);
+	pg = xa_load(&hat->hat_pages, rw->va >> PAGE_SHIFT);
+	if (!pg) {
+		err = -ENOENT;
+		goto out;
+	}
+	kva = page_address(pg) + offset_in_page(rw->va);
+	if (rw->flags & HTABLE_RW_WRITE)
+		err = copy_from_user(kva, buf, rw->len) ? -EFAULT : 0;
+	else
+		err = copy_to_user(buf, kva, rw->len) ? -EFAULT : 0;
+out:
+	up_read(&hat->hat_seg_lock);
+	return err;
+}
+
+/**
+ * hat_pagesync() - gather the hardware A/D bits of a range (hat_pagesync)
+ * @hat:	the hat
+ * @s:		the validated request; referenced and modified are set
+ *
+ * With HTABLE_SYNC_CLEAR, each entry loses A and D through
+ * x86pte_update(), retried when the MMU sets a bit meanwhile, and the
+ * cleared vas are invalidated on every CPU where the hat is live, so the
+ * next access sets the bits again.
+ */
+void hat_pagesync(struct hat *hat, struct htable_sync *s)
+{
+	unsigned long va = s->va, eaddr = s->va + (s->npages << PAGE_SHIFT);
+	struct htable *ht = NULL;
+	struct htable_batch b;
+	x86pte_t pte, found;
+	unsigned int e;
+
+	s->referenced = 0;
+	s->modified = 0;
+	htable_batch_init(&b, hat);
+	down_write(&hat->hat_seg_lock);
+	while (va < eaddr) {
+		pte = htable_walk(hat, &ht, &va, eaddr, &b);
+		if (!ht)
+			break;
+		e = htable_va2entry(va, ht);
+		if (pte & PT_REF)
+			s->referenced++;
+		if (pte & PT_MOD)
+			s->modified++;
+		while ((s->flags & HTABLE_SYNC_CLEAR) && (pte & (PT_REF | PT_MOD))) {
+			found = x86pte_update(ht, e, pte, pte & ~(PT_REF | PT_MOD), &b);
+			if (found == pte)
+				break;
+			pte = found;
+		}
+		va += LEVEL_SIZE(ht->ht_level);
+	}
+	if (ht)
+		htable_release(ht, &b);
+	htable_batch_finish(&b);
+	up_write(&hat->hat_seg_lock);
+	HATSTAT_INC(hs_ad_syncs);
 }
 
 /** hat_init() - create the hat slab cache */

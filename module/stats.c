@@ -18,6 +18,7 @@
 #include <htable/hat.h>
 #include <htable/module.h>
 #include <htable/stats.h>
+#include <htable/tlb.h>
 
 DEFINE_PER_CPU(struct htable_stats, htable_stats);
 
@@ -57,6 +58,14 @@ static const char * const htable_stat_names[] = {
 	[STAT_hs_tlb_invals]		= "hs_tlb_invals",
 	[STAT_hs_tlb_flush_all]		= "hs_tlb_flush_all",
 	[STAT_hs_enomem]		= "hs_enomem",
+	[STAT_hs_shootdown_cpus]	= "hs_shootdown_cpus",
+	[STAT_hs_shootdowns_skipped]	= "hs_shootdowns_skipped",
+	[STAT_hs_windows]		= "hs_windows",
+	[STAT_hs_pages_verified]	= "hs_pages_verified",
+	[STAT_hs_window_faults]		= "hs_window_faults",
+	[STAT_hs_ad_syncs]		= "hs_ad_syncs",
+	[STAT_hs_cr3_clobbers]		= "hs_cr3_clobbers",
+	[STAT_hs_watchdog_ends]		= "hs_watchdog_ends",
 };
 
 static_assert(ARRAY_SIZE(htable_stat_names) == HTABLE_NR_STATS);
@@ -158,6 +167,7 @@ int htable_debugfs_init(void)
 	htable_debugfs_hats = debugfs_create_dir("hat", dir);
 	debugfs_create_file_unsafe("fail_nth", 0600, dir, NULL, &fail_nth_fops);
 	debugfs_create_bool("force_reserve", 0600, dir, &htable_force_reserve);
+	debugfs_create_bool("tlb_skip_remote", 0600, dir, &htable_tlb_skip_remote);
 	debugfs_create_ulong("throttle_pages", 0600, dir, &htable_throttle_pages);
 	htable_debugfs_dir = dir;
 	return 0;

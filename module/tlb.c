@@ -11,6 +11,8 @@
 #include <htable/stats.h>
 #include <htable/tlb.h>
 
+bool htable_tlb_skip_remote;
+
 /**
  * htable_batch_init() - start an empty batch for @hat
  * @b:		the batch (usually on the stack)
@@ -92,9 +94,14 @@ void htable_batch_flush(struct htable_batch *b)
 	if (!b->nva && !b->flush_all)
 		return;
 	spin_lock(&hat->hat_switch_lock);
-	if (!cpumask_empty(hat->hat_cpus)) {
+	if (cpumask_empty(hat->hat_cpus)) {
+		/* Live nowhere: no CPU can hold a translation of the hat. */
+	} else if (READ_ONCE(htable_tlb_skip_remote)) {
+		HATSTAT_INC(hs_shootdowns_skipped);
+	} else {
 		arch_call_on_cpus(hat->hat_cpus, htable_tlb_func, b);
 		HATSTAT_INC(hs_shootdowns);
+		HATSTAT_ADD(hs_shootdown_cpus, cpumask_weight(hat->hat_cpus));
 		if (b->flush_all)
 			HATSTAT_INC(hs_tlb_flush_all);
 		else

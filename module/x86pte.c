@@ -149,19 +149,37 @@ x86pte_t x86pte_update(struct htable *ht, unsigned int entry, x86pte_t expect,
 }
 
 /**
- * x86pte_copy() - copy @count entries from @src to @dest, starting at @entry
- * @src:	source table
- * @dest:	destination table, not yet visible to any CPU
+ * x86pte_copy_raw() - copy @count entries from @src into @dest at @entry
+ * @dest:	destination table
  * @entry:	first entry
+ * @src:	entries from a table htable does not own (the kernel's)
  * @count:	entries to copy
  *
- * Not atomic: only for tables no MMU walks yet.
+ * Each entry is one 64-bit store, so a CPU walking @dest sees either the
+ * old or the new entry, never a torn one. Used to give a hat's top table
+ * the kernel half of the running kernel's, which never changes under it.
+ */
+void x86pte_copy_raw(struct htable *dest, unsigned int entry,
+		     const x86pte_t *src, unsigned int count)
+{
+	x86pte_t *d = x86pte_access_pagetable(dest, entry);
+	unsigned int i;
+
+	for (i = 0; i < count; i++)
+		WRITE_ONCE(d[i], READ_ONCE(src[i]));
+}
+
+/**
+ * x86pte_copy() - copy @count entries from @src to @dest, starting at @entry
+ * @src:	source table
+ * @dest:	destination table
+ * @entry:	first entry
+ * @count:	entries to copy
  */
 void x86pte_copy(struct htable *src, struct htable *dest, unsigned int entry,
 		 unsigned int count)
 {
-	memcpy(x86pte_access_pagetable(dest, entry),
-	       x86pte_access_pagetable(src, entry), count * sizeof(x86pte_t));
+	x86pte_copy_raw(dest, entry, x86pte_access_pagetable(src, entry), count);
 }
 
 /**

@@ -108,4 +108,27 @@ static inline u64 arch_cr3_table(void)
 	return __read_cr3() & CR3_ADDR_MASK;
 }
 
+/* CR3 as loaded on this CPU (bit 63 always reads as 0). */
+static inline u64 arch_read_cr3(void)
+{
+	return __read_cr3();
+}
+
+static inline void arch_write_cr3(u64 cr3)
+{
+	write_cr3(cr3);
+}
+
+/* Is CR4.PCIDE set on this CPU? (Never under QEMU TCG.) */
+static inline bool arch_pcide(void)
+{
+	return boot_cpu_has(X86_FEATURE_PCID) && (__read_cr4() & X86_CR4_PCIDE);
+}
+
+/* The running kernel's top table, whose upper half every hat borrows. */
+static inline const x86pte_t *arch_kernel_top_table(void)
+{
+	return __va(arch_cr3_table());
+}
+
 #endif /* _HTABLE_ARCH_H */

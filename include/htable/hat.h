@@ -20,6 +20,13 @@ int hat_memload(struct hat *hat, const struct htable_map *m);
 int hat_unload(struct hat *hat, struct htable_unmap *u);
 void hat_probe(struct hat *hat, struct htable_probe *p);
 void hat_info(struct hat *hat, struct htable_info *info);
+int hat_rw(struct hat *hat, const struct htable_rw *rw);
+void hat_pagesync(struct hat *hat, struct htable_sync *s);
+
+/* cr3.c: windows */
+extern unsigned int htable_window_budget_ms;
+int htable_window_run(struct hat *hat, struct htable_run *r,
+		      struct htable_sample *samples);
 
 /* check.c: the independent checker and the tree dump */
 void htable_check(struct hat *hat, struct htable_check *c);

@@ -35,6 +35,14 @@ enum htable_stat {
 	STAT_hs_tlb_invals,
 	STAT_hs_tlb_flush_all,
 	STAT_hs_enomem,
+	STAT_hs_shootdown_cpus,
+	STAT_hs_shootdowns_skipped,
+	STAT_hs_windows,
+	STAT_hs_pages_verified,
+	STAT_hs_window_faults,
+	STAT_hs_ad_syncs,
+	STAT_hs_cr3_clobbers,
+	STAT_hs_watchdog_ends,
 	HTABLE_NR_STATS
 };
 

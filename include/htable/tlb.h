@@ -29,6 +29,9 @@ struct htable_batch {
 	struct htable	*free_tables;
 };
 
+/* Debug knob: skip the IPI round (to show the stale-TLB test can fail). */
+extern bool htable_tlb_skip_remote;
+
 void htable_batch_init(struct htable_batch *b, struct hat *hat);
 void htable_batch_inval(struct htable_batch *b, unsigned long va);
 void htable_batch_free_table(struct htable_batch *b, struct htable *ht);

@@ -131,6 +131,8 @@ struct htable_probe {
  * @mapped_pages: (out) present 4 KiB translations
  * @owned_pages: (out) pages recorded as the hat's (the segment layer)
  * @cached:	(out) free tables held in the hat's cache (hat_ht_cached)
+ * @live_cpus:	(out) bit N set while the hat is loaded in CR3 on CPU N
+ *		(CPUs 0..63)
  */
 struct htable_info {
 	__u32 levels;
@@ -141,6 +143,7 @@ struct htable_info {
 	__u64 mapped_pages;
 	__u64 owned_pages;
 	__u64 cached;
+	__u64 live_cpus;
 };
 
 /* htable_check.first_error codes */
@@ -172,6 +175,124 @@ struct htable_check {
 	__u64 first_va;
 };
 
+/* htable_rw.flags */
+#define HTABLE_RW_WRITE		0x01	/* copy from buf into the page */
+
+/**
+ * struct htable_rw - HTABLE_IOC_RW: read or write a page the hat owns,
+ *	through the kernel's direct map (not through the hat's tables)
+ * @va:		(in) any address; [va, va + len) must lie in one page
+ * @buf:	(in) user buffer of @len bytes
+ * @len:	(in) 1..4096
+ * @flags:	(in) HTABLE_RW_WRITE, or 0 to read
+ */
+struct htable_rw {
+	__u64 va;
+	__u64 buf;
+	__u32 len;
+	__u32 flags;
+};
+
+/* htable_run.mode */
+#define HTABLE_RUN_VERIFY	0	/* touch every page of a range */
+#define HTABLE_RUN_RESIDENT	1	/* stay live, reading one word */
+
+/* htable_run.flags */
+#define HTABLE_RUN_WRITE	0x01	/* verify: also write writable pages */
+
+/* htable_sample.flags */
+#define HTABLE_SAMPLE_FAULT	0x01	/* the read faulted (no translation) */
+#define HTABLE_SAMPLE_VALID	0x02	/* CR3 held the hat around the read */
+
+/**
+ * struct htable_sample - one observation of a resident window
+ * @t_ns:	(out) CLOCK_MONOTONIC time at which the read started
+ * @value:	(out) the word read (0 when it faulted)
+ * @flags:	(out) HTABLE_SAMPLE_*
+ * @reserved:	(out) zero
+ */
+struct htable_sample {
+	__u64 t_ns;
+	__u64 value;
+	__u32 flags;
+	__u32 reserved;
+};
+
+/* Most samples one resident window records. */
+#define HTABLE_MAX_SAMPLES	65536
+
+/**
+ * struct htable_run - HTABLE_IOC_RUN: load the hat into CR3 on one CPU
+ * @cpu:	(in) an online CPU
+ * @mode:	(in) HTABLE_RUN_VERIFY or HTABLE_RUN_RESIDENT
+ * @va:		(in) page-aligned start of the range (verify) or the page
+ *		whose first word is read (resident)
+ * @npages:	(in) verify: pages to touch, 1..HTABLE_MAX_NPAGES;
+ *		resident: 1
+ * @flags:	(in) HTABLE_RUN_*
+ * @duration_ms: (in) resident: how long to stay live, 1..5000; verify: 0
+ * @seed:	(in) verify: the pattern seed (see Documentation/cr3.rst)
+ * @samples:	(in) resident: user array of @max_samples struct
+ *		htable_sample; verify: 0
+ * @max_samples: (in) resident: 1..HTABLE_MAX_SAMPLES; verify: 0
+ * @nsamples:	(out) resident: samples written
+ * @verified:	(out) pages whose data matched through the hat's tables
+ * @mismatches:	(out) pages whose data did not
+ * @faults:	(out) accesses that faulted
+ * @first_fault_va: (out) va of the first fault
+ * @first_mismatch_va: (out) va of the first mismatch
+ * @reads:	(out) resident: reads done
+ * @valid_reads: (out) resident: reads with HTABLE_SAMPLE_VALID
+ * @clobbers:	(out) times the kernel replaced CR3 during the window
+ * @elapsed_ns:	(out) time the window took
+ * @watchdog:	(out) 1 when the watchdog ended the window early
+ * @reserved:	(out) zero
+ */
+struct htable_run {
+	__u32 cpu;
+	__u32 mode;
+	__u64 va;
+	__u64 npages;
+	__u32 flags;
+	__u32 duration_ms;
+	__u64 seed;
+	__u64 samples;
+	__u32 max_samples;
+	__u32 nsamples;
+	__u64 verified;
+	__u64 mismatches;
+	__u64 faults;
+	__u64 first_fault_va;
+	__u64 first_mismatch_va;
+	__u64 reads;
+	__u64 valid_reads;
+	__u64 clobbers;
+	__u64 elapsed_ns;
+	__u32 watchdog;
+	__u32 reserved;
+};
+
+/* htable_sync.flags */
+#define HTABLE_SYNC_CLEAR	0x01	/* clear A and D after reading them */
+
+/**
+ * struct htable_sync - HTABLE_IOC_SYNC: gather hardware A/D (hat_pagesync)
+ * @va:		(in) page-aligned start
+ * @npages:	(in) 1..HTABLE_MAX_NPAGES
+ * @flags:	(in) HTABLE_SYNC_*
+ * @reserved0:	(in) zero
+ * @referenced:	(out) mapped pages with A (REF) set
+ * @modified:	(out) mapped pages with D (MOD) set
+ */
+struct htable_sync {
+	__u64 va;
+	__u64 npages;
+	__u32 flags;
+	__u32 reserved0;
+	__u64 referenced;
+	__u64 modified;
+};
+
 #define HTABLE_IOC_MAGIC	0xB7
 #define HTABLE_IOC_VERSION	_IOR(HTABLE_IOC_MAGIC, 0x00, struct htable_version)
 #define HTABLE_IOC_MAP		_IOWR(HTABLE_IOC_MAGIC, 0x01, struct htable_map)
@@ -179,5 +300,8 @@ struct htable_check {
 #define HTABLE_IOC_PROBE	_IOWR(HTABLE_IOC_MAGIC, 0x03, struct htable_probe)
 #define HTABLE_IOC_INFO		_IOR(HTABLE_IOC_MAGIC, 0x04, struct htable_info)
 #define HTABLE_IOC_CHECK	_IOR(HTABLE_IOC_MAGIC, 0x05, struct htable_check)
+#define HTABLE_IOC_RW		_IOW(HTABLE_IOC_MAGIC, 0x06, struct htable_rw)
+#define HTABLE_IOC_RUN		_IOWR(HTABLE_IOC_MAGIC, 0x07, struct htable_run)
+#define HTABLE_IOC_SYNC		_IOWR(HTABLE_IOC_MAGIC, 0x08, struct htable_sync)
 
 #endif /* _UAPI_HTABLE_H */

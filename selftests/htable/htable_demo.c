@@ -54,6 +54,34 @@ static int check(int fd)
 	return c.errors ? -1 : 0;
 }
 
+/*
+ * Load the hat into CR3 on CPU 1 (CPU 0 if it is alone): the MMU walks its
+ * tables while every page is read and written through them. Then gather
+ * the Accessed/Dirty bits the MMU set.
+ */
+static int window(int fd, unsigned long long va, unsigned long long npages)
+{
+	struct htable_run r = {
+		.cpu = sysconf(_SC_NPROCESSORS_ONLN) > 1, .mode = HTABLE_RUN_VERIFY,
+		.va = va, .npages = npages, .flags = HTABLE_RUN_WRITE,
+		.seed = 0x5eed,
+	};
+	struct htable_sync s = { .va = va, .npages = npages };
+
+	if (xioctl(fd, HTABLE_IOC_RUN, &r, "RUN"))
+		return -1;
+	printf("CR3 live on CPU %u: %llu pages verified through the MMU, ",
+	       r.cpu, (unsigned long long)r.verified);
+	printf("%llu mismatches, %llu faults, %llu us\n",
+	       (unsigned long long)r.mismatches, (unsigned long long)r.faults,
+	       (unsigned long long)r.elapsed_ns / 1000);
+	if (xioctl(fd, HTABLE_IOC_SYNC, &s, "SYNC"))
+		return -1;
+	printf("A/D bits set by the MMU: %llu pages accessed, %llu dirty\n",
+	       (unsigned long long)s.referenced, (unsigned long long)s.modified);
+	return r.verified == npages && !r.mismatches && !r.faults ? 0 : -1;
+}
+
 int main(void)
 {
 	struct htable_map m = {
@@ -91,6 +119,8 @@ int main(void)
 	printf("unmapped %llu pages below 4 GiB\n", (unsigned long long)u.unmapped);
 	show_info(fd, "after unmap:");
 	if (check(fd))
+		return 1;
+	if (window(fd, 4 * GIB, 2048))
 		return 1;
 
 	/* A second hat: one real page, aliased at 511 more vas. */

@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The CR3 values of a window, computed in one pure function so that a host
+ * unit test (selftests/host/cr3_values_test.c) checks both cases, PCID on
+ * and off. Documentation/cr3.rst cites the SDM for each bit.
+ */
+#ifndef _HTABLE_CR3_H
+#define _HTABLE_CR3_H
+
+#include <linux/types.h>
+#ifndef __KERNEL__
+#include <stdbool.h>
+#endif
+
+/*
+ * The PCID a window uses when CR4.PCIDE is set: the highest one with bit 11
+ * clear. The kernel uses PCIDs 1..TLB_NR_DYN_ASIDS (6) for its own address
+ * spaces, and with PTI their user twins have bit 11 set; PTI's entry code
+ * masks bits 11 and 12, so neither may be set here.
+ */
+#define HTABLE_CR3_PCID		0x7ffULL
+#define HTABLE_CR3_PCID_MASK	0xfffULL
+/* CR3 bit 63 on a load with PCIDE: keep the PCID's cached translations. */
+#define HTABLE_CR3_NOFLUSH	0x8000000000000000ULL
+
+struct htable_cr3 {
+	__u64 load;	/* what the window writes to enter the hat */
+	__u64 restore;	/* what it writes to leave it */
+};
+
+/**
+ * htable_cr3_values() - CR3 to enter a hat's window and to leave it
+ * @table_pa:	physical address of the hat's top table, 8 KiB aligned
+ * @saved:	the CR3 the kernel had loaded (as read, bit 63 clear)
+ * @pcide:	CR4.PCIDE is set
+ *
+ * Without PCID, a CR3 write flushes every non-global translation, so the
+ * values are the plain table addresses. With PCID, the hat is loaded with
+ * HTABLE_CR3_PCID and without NOFLUSH, so it starts with no stale entry of
+ * an earlier window; the kernel's CR3 comes back with NOFLUSH, so its own
+ * translations survive the window.
+ *
+ * Return: the two values.
+ */
+static inline struct htable_cr3 htable_cr3_values(__u64 table_pa, __u64 saved,
+						  bool pcide)
+{
+	struct htable_cr3 v;
+
+	if (pcide) {
+		v.load = table_pa | HTABLE_CR3_PCID;
+		v.restore = saved | HTABLE_CR3_NOFLUSH;
+	} else {
+		v.load = table_pa;
+		v.restore = saved;
+	}
+	return v;
+}
+
+#endif /* _HTABLE_CR3_H */

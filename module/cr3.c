@@ -1,0 +1,357 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Windows: a hat's hierarchy live in CR3 on one pinned CPU, walked by the
+ * MMU. Documentation/cr3.rst explains the design and each hazard.
+ *
+ * The window runs in a kworker bound to the CPU (smp_call_on_cpu()) that
+ * borrows the caller's mm with kthread_use_mm(): the kernel's TLB code then
+ * sees a CPU running a real mm, not a lazy one, and leaves CR3 alone. CR3
+ * itself holds the hat's top table, whose upper half is the kernel's.
+ *
+ * Preemption is off whenever the hat is in CR3: a switch to another thread
+ * of the borrowed mm would skip the CR3 load and run user code, and PTI's
+ * return to user mode, on the hat's tables. Interrupts are off only in
+ * verify chunks of HTABLE_CHUNK_PAGES pages.
+ *
+ * Accesses through the hat use __get_user()/__put_user() under
+ * pagefault_disable(): they set EFLAGS.AC (SMAP), are fixed up through the
+ * exception table when they fault, and are not instrumented by KASAN.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/hrtimer.h>
+#include <linux/kthread.h>
+#include <linux/ktime.h>
+#include <linux/sched/mm.h>
+#include <linux/slab.h>
+#include <linux/smp.h>
+#include <linux/uaccess.h>
+#include <linux/xarray.h>
+
+#include <htable/cr3.h>
+#include <htable/hat.h>
+#include <htable/stats.h>
+#include <htable/tlb.h>
+#include <htable/x86pte.h>
+
+/* Pages per interrupts-off verify chunk; cr3.rst states the time bound. */
+#define HTABLE_CHUNK_PAGES	64
+/* A resident window logs a sample at least this often. */
+#define HTABLE_SAMPLE_NS	NSEC_PER_MSEC
+/* Slack the watchdog gives a resident window beyond its duration. */
+#define HTABLE_RESIDENT_SLACK_MS 1000
+
+/* Longest a verify window may run before the watchdog ends it (tunable). */
+unsigned int htable_window_budget_ms = 60000;
+
+/* The words of each page a verify window checks. */
+static const unsigned int verify_words[] = { 0, 257, 511 };
+
+/* The value word @word of page @pfn holds for @seed (uapi.rst, cr3.rst). */
+static u64 htable_pattern(u64 seed, unsigned long pfn, unsigned int word)
+{
+	return seed ^ ((u64)pfn << 16) ^ (word * 0x9E3779B97F4A7C15ULL);
+}
+
+struct chunk_page {
+	unsigned long	pfn;		/* the hat's page there; 0: none */
+	bool		writable;	/* its entry allows writes */
+};
+
+struct htable_window {
+	struct hat		*hat;
+	struct mm_struct	*mm;
+	struct htable_run	*run;
+	struct htable_sample	*samples;
+	u64			table_pa;
+	bool			expired;
+	struct hrtimer		watchdog;
+	struct chunk_page	chunk[HTABLE_CHUNK_PAGES];
+};
+
+static enum hrtimer_restart htable_watchdog_fire(struct hrtimer *t)
+{
+	struct htable_window *w = container_of(t, struct htable_window, watchdog);
+
+	WRITE_ONCE(w->expired, true);
+	return HRTIMER_NORESTART;
+}
+
+/* Record what the chunk at @va needs: each page's pfn and writability. */
+static void window_prepare_chunk(struct htable_window *w, unsigned long va,
+				 unsigned int n)
+{
+	struct hat *hat = w->hat;
+	struct htable *ht;
+	struct page *pg;
+	unsigned int i, e;
+	x86pte_t pte;
+
+	for (i = 0; i < n; i++, va += PAGE_SIZE) {
+		pg = xa_load(&hat->hat_pages, va >> PAGE_SHIFT);
+		w->chunk[i].pfn = pg ? page_to_pfn(pg) : 0;
+		w->chunk[i].writable = false;
+		ht = htable_getpte(hat, va, &e, &pte, mmu.max_page_level);
+		if (ht) {
+			w->chunk[i].writable = PTE_ISPAGE(pte, ht->ht_level) &&
+					       (pte & PT_WRITABLE);
+			htable_release(ht, NULL);
+		}
+	}
+}
+
+/* Touch one page through the hat; interrupts are off, CR3 is the hat's. */
+static void window_touch(struct htable_window *w, unsigned long va,
+			 const struct chunk_page *cp)
+{
+	struct htable_run *r = w->run;
+	bool ok = true, faulted = false;
+	unsigned int i;
+	u64 v;
+
+	for (i = 0; i < ARRAY_SIZE(verify_words); i++) {
+		u64 __user *p = (u64 __user *)(va + verify_words[i] * sizeof(u64));
+
+		if (__get_user(v, p)) {
+			faulted = true;
+			break;
+		}
+		if (!cp->pfn || v != htable_pattern(r->seed, cp->pfn, verify_words[i]))
+			ok = false;
+	}
+	if (faulted) {
+		if (!r->faults++)
+			r->first_fault_va = va;
+		return;
+	}
+	if (!ok) {
+		if (!r->mismatches++)
+			r->first_mismatch_va = va;
+		return;
+	}
+	r->verified++;
+	if (!(r->flags & HTABLE_RUN_WRITE) || !cp->writable)
+		return;
+	for (i = 0; i < ARRAY_SIZE(verify_words); i++) {
+		u64 __user *p = (u64 __user *)(va + verify_words[i] * sizeof(u64));
+
+		if (__put_user(htable_pattern(~r->seed, cp->pfn, verify_words[i]), p)) {
+			if (!r->faults++)
+				r->first_fault_va = va;
+			return;
+		}
+	}
+}
+
+static void window_verify(struct htable_window *w)
+{
+	struct htable_run *r = w->run;
+	unsigned long va = r->va, end = r->va + (r->npages << PAGE_SHIFT);
+	bool pcide = arch_pcide();
+	struct htable_cr3 v;
+	unsigned long flags;
+	unsigned int n, i;
+
+	while (va < end && !READ_ONCE(w->expired)) {
+		n = min_t(unsigned long, HTABLE_CHUNK_PAGES, (end - va) >> PAGE_SHIFT);
+		window_prepare_chunk(w, va, n);
+
+		preempt_disable();
+		local_irq_save(flags);
+		v = htable_cr3_values(w->table_pa, arch_read_cr3(), pcide);
+		arch_write_cr3(v.load);
+		pagefault_disable();
+		for (i = 0; i < n; i++)
+			window_touch(w, va + ((unsigned long)i << PAGE_SHIFT), &w->chunk[i]);
+		pagefault_enable();
+		arch_write_cr3(v.restore);
+		local_irq_restore(flags);
+		preempt_enable();
+
+		va += (unsigned long)n << PAGE_SHIFT;
+		cond_resched();
+	}
+}
+
+/*
+ * Stay live with interrupts on, reading the first word of the page. A read
+ * is valid only if CR3 held the hat before and after it: a CR3 the kernel
+ * put back would have dropped every translation, stale ones included, and
+ * could hide a missing shootdown.
+ */
+static void window_resident(struct htable_window *w)
+{
+	struct htable_run *r = w->run;
+	u64 __user *p = (u64 __user *)r->va;
+	u64 end = ktime_get_ns() + (u64)r->duration_ms * NSEC_PER_MSEC;
+	u64 last_t = 0, last_v = 0, t, val;
+	u32 last_f = ~0U, f;
+	bool pcide = arch_pcide();
+	struct htable_cr3 v;
+	int err;
+
+	preempt_disable();
+	local_irq_disable();
+	v = htable_cr3_values(w->table_pa, arch_read_cr3(), pcide);
+	arch_write_cr3(v.load);
+	local_irq_enable();
+
+	while (!READ_ONCE(w->expired) && (t = ktime_get_ns()) < end) {
+		u64 clobbers = r->clobbers;
+
+		if (arch_cr3_table() != w->table_pa) {
+			/* The kernel replaced CR3: adopt its choice to restore. */
+			local_irq_disable();
+			v = htable_cr3_values(w->table_pa, arch_read_cr3(), pcide);
+			arch_write_cr3(v.load);
+			local_irq_enable();
+			r->clobbers++;
+			continue;
+		}
+		pagefault_disable();
+		err = __get_user(val, p);
+		pagefault_enable();
+		f = err ? HTABLE_SAMPLE_FAULT : 0;
+		if (err)
+			val = 0;
+		if (arch_cr3_table() == w->table_pa && clobbers == r->clobbers) {
+			f |= HTABLE_SAMPLE_VALID;
+			r->valid_reads++;
+		}
+		r->reads++;
+		if (r->nsamples < r->max_samples &&
+		    (val != last_v || f != last_f || t - last_t >= HTABLE_SAMPLE_NS)) {
+			struct htable_sample *s = &w->samples[r->nsamples++];
+
+			s->t_ns = t;
+			s->value = val;
+			s->flags = f;
+			last_t = t;
+			last_v = val;
+			last_f = f;
+		}
+		cpu_relax();
+	}
+
+	local_irq_disable();
+	if (arch_cr3_table() == w->table_pa)
+		arch_write_cr3(v.restore);
+	else
+		r->clobbers++;
+	local_irq_enable();
+	preempt_enable();
+}
+
+/* Runs on the window's CPU, in a kworker bound to it. */
+static int window_fn(void *arg)
+{
+	struct htable_window *w = arg;
+	struct hat *hat = w->hat;
+	struct htable_run *r = w->run;
+	int cpu = raw_smp_processor_id();
+	u64 budget_ms, start;
+
+	kthread_use_mm(w->mm);
+	/* Kernel half first, then join the set, then load: see cr3.rst. */
+	x86pte_copy_raw(hat->hat_htable, HTABLE_PTES_PER_TABLE / 2,
+			arch_kernel_top_table() + HTABLE_PTES_PER_TABLE / 2,
+			HTABLE_PTES_PER_TABLE / 2);
+	spin_lock(&hat->hat_switch_lock);
+	cpumask_set_cpu(cpu, hat->hat_cpus);
+	spin_unlock(&hat->hat_switch_lock);
+
+	budget_ms = r->mode == HTABLE_RUN_RESIDENT ?
+		    r->duration_ms + HTABLE_RESIDENT_SLACK_MS :
+		    READ_ONCE(htable_window_budget_ms);
+	hrtimer_init(&w->watchdog, CLOCK_MONOTONIC, HRTIMER_MODE_REL_PINNED);
+	w->watchdog.function = htable_watchdog_fire;
+	hrtimer_start(&w->watchdog, ms_to_ktime(budget_ms), HRTIMER_MODE_REL_PINNED);
+
+	start = ktime_get_ns();
+	if (r->mode == HTABLE_RUN_RESIDENT)
+		window_resident(w);
+	else
+		window_verify(w);
+	r->elapsed_ns = ktime_get_ns() - start;
+
+	hrtimer_cancel(&w->watchdog);
+	if (READ_ONCE(w->expired)) {
+		r->watchdog = 1;
+		HATSTAT_INC(hs_watchdog_ends);
+	}
+	spin_lock(&hat->hat_switch_lock);
+	cpumask_clear_cpu(cpu, hat->hat_cpus);
+	spin_unlock(&hat->hat_switch_lock);
+	kthread_unuse_mm(w->mm);
+	return 0;
+}
+
+/* Write the verify pattern into every owned page of the range. */
+static void window_write_patterns(struct hat *hat, const struct htable_run *r)
+{
+	unsigned long first = r->va >> PAGE_SHIFT, i;
+	struct page *pg;
+	unsigned int k;
+
+	xa_for_each_range(&hat->hat_pages, i, pg, first, first + r->npages - 1) {
+		u64 *words = page_address(pg);
+
+		for (k = 0; k < ARRAY_SIZE(verify_words); k++)
+			words[verify_words[k]] = htable_pattern(r->seed, page_to_pfn(pg),
+								verify_words[k]);
+	}
+}
+
+/**
+ * htable_window_run() - run a window of @r->mode on CPU @r->cpu
+ * @hat:	the hat
+ * @r:		the validated request; its (out) fields are filled in
+ * @samples:	resident mode: room for @r->max_samples samples
+ *
+ * Context: process context of a user task (its mm is borrowed); sleeps.
+ * Return: 0; -EUCLEAN when the checker finds the hat unsound (a window on
+ * bad tables could take a reserved-bit fault, which no fixup can catch);
+ * -ENXIO when the CPU is offline; -ENOMEM.
+ */
+int htable_window_run(struct hat *hat, struct htable_run *r,
+		      struct htable_sample *samples)
+{
+	struct htable_window *w;
+	struct htable_check c;
+	int err;
+
+	htable_check(hat, &c);
+	if (c.errors) {
+		pr_warn_ratelimited("window refused: CHECK found %llu errors (first %u at %#llx)\n",
+				    c.errors, c.first_error, c.first_va);
+		return -EUCLEAN;
+	}
+	w = kzalloc(sizeof(*w), GFP_KERNEL);
+	if (!w)
+		return -ENOMEM;
+	w->hat = hat;
+	w->run = r;
+	w->samples = samples;
+	w->table_pa = arch_page_to_phys(hat->hat_htable->ht_page);
+	w->mm = current->mm;
+	mmget(w->mm);
+
+	/* Verify reads pages it owns: keep MAP and UNMAP out meanwhile. */
+	if (r->mode == HTABLE_RUN_VERIFY) {
+		down_read(&hat->hat_seg_lock);
+		window_write_patterns(hat, r);
+	}
+	err = smp_call_on_cpu(r->cpu, window_fn, w, false);
+	if (r->mode == HTABLE_RUN_VERIFY)
+		up_read(&hat->hat_seg_lock);
+
+	mmput(w->mm);
+	kfree(w);
+	if (!err) {
+		HATSTAT_INC(hs_windows);
+		HATSTAT_ADD(hs_pages_verified, r->verified);
+		HATSTAT_ADD(hs_window_faults, r->faults);
+		HATSTAT_ADD(hs_cr3_clobbers, r->clobbers);
+	}
+	return err;
+}
