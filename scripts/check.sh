@@ -86,7 +86,37 @@ selftests_build() {
 	make -s -C "$HTABLE_TOP/selftests/htable" KTOOLS="$KTOOLS" clean all
 }
 
+# Host unit tests: pure logic built for the host under ASan and UBSan; each
+# test case counts in the totals.
+host_tests() {
+	local t bin out p f
+	for t in "$HTABLE_TOP"/selftests/host/*_test.c; do
+		bin="$HTABLE_TOP/.build/host/$(basename "$t" .c)"
+		mkdir -p "$(dirname "$bin")"
+		log "host: $(basename "$bin")"
+		if ! gcc -O1 -g -Wall -Wextra -Werror -Wno-sign-compare -Wno-unused-parameter \
+			-fsanitize=address,undefined -fno-sanitize-recover=all \
+			-I"$HTABLE_TOP/include" -I"$KTOOLS/tools/testing/selftests" \
+			-o "$bin" "$t" 2> "$bin.log"; then
+			cat "$bin.log" >&2
+			echo "host-$(basename "$bin") 0 1 0" >> "$results"
+			continue
+		fi
+		out=$("$bin" 2>&1)
+		p=$(grep -c '^ok ' <<< "$out")
+		f=$(grep -c '^not ok ' <<< "$out")
+		grep -E '^(not )?ok ' <<< "$out" | sed 's/^/  [host] /' >&2
+		# A crash or sanitizer report with no failed case still fails.
+		if [ "$f" = 0 ] && ! grep -q '^# PASSED' <<< "$out"; then
+			f=1
+			printf '%s\n' "$out" | tail -n 20 >&2
+		fi
+		echo "host-$(basename "$bin") $p $f 0" >> "$results"
+	done
+}
+
 if [ $static = 1 ]; then
+	host_tests
 	static_check "build-W=1" w1_build
 	static_check "sparse-C=2" sparse_build
 	static_check "checkpatch" checkpatch
