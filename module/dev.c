@@ -297,6 +297,28 @@ static long htable_ioc_sync(struct hat *hat, void __user *uarg)
 	return copy_to_user(uarg, &s, sizeof(s)) ? -EFAULT : 0;
 }
 
+static long htable_ioc_reload(struct hat *hat, void __user *uarg)
+{
+	struct htable_reload r;
+	int err;
+
+	if (copy_from_user(&r, uarg, sizeof(r)))
+		return -EFAULT;
+	if (r.flags || r.reserved0) {
+		htable_bad_input("reload: flags %#x or reserved field set", r.flags);
+		return -EINVAL;
+	}
+	err = htable_check_range("reload", r.va, r.npages);
+	if (err)
+		return err;
+	err = hat_reload(hat, &r);
+	if (err == -ENOMEM)
+		HATSTAT_INC(hs_enomem);
+	if (err)
+		return err;
+	return copy_to_user(uarg, &r, sizeof(r)) ? -EFAULT : 0;
+}
+
 static long htable_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
 	struct hat *hat = file->private_data;
@@ -321,6 +343,8 @@ static long htable_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return htable_ioc_run(hat, uarg);
 	case HTABLE_IOC_SYNC:
 		return htable_ioc_sync(hat, uarg);
+	case HTABLE_IOC_RELOAD:
+		return htable_ioc_reload(hat, uarg);
 	default:
 		htable_bad_input("unknown ioctl %#x", cmd);
 		return -ENOTTY;

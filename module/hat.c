@@ -28,6 +28,15 @@ atomic_t htable_nr_hats = ATOMIC_INIT(0);
 
 DEFINE_SPINLOCK(htable_hat_list_lock);
 LIST_HEAD(htable_hat_list);
+DECLARE_WAIT_QUEUE_HEAD(htable_victim_wq);
+
+/*
+ * A record keeps the flags its page was mapped with as xarray marks, so a
+ * stolen translation can be rebuilt exactly (hat_reload()).
+ */
+#define HAT_MARK_WRITE	XA_MARK_0
+#define HAT_MARK_EXEC	XA_MARK_1
+#define HAT_MARK_LOCK	XA_MARK_2
 
 /**
  * hat_alloc() - create an empty address space
@@ -88,8 +97,17 @@ static void hat_drop_records(struct hat *hat, unsigned long first,
  */
 void hat_free(struct hat *hat)
 {
+	/*
+	 * HAT_FREEING keeps new steals away; a steal already working on the
+	 * hat (HAT_VICTIM) pins it until it lets go, as in the seed.
+	 */
 	spin_lock(&htable_hat_list_lock);
 	hat->hat_flags |= HAT_FREEING;
+	while (hat->hat_flags & HAT_VICTIM) {
+		spin_unlock(&htable_hat_list_lock);
+		wait_event(htable_victim_wq, !(READ_ONCE(hat->hat_flags) & HAT_VICTIM));
+		spin_lock(&htable_hat_list_lock);
+	}
 	list_del_init(&hat->hat_list);
 	spin_unlock(&htable_hat_list_lock);
 
@@ -174,6 +192,12 @@ static int hat_record_pages(struct hat *hat, const struct htable_map *m)
 			put_page(pg);
 			goto undo;
 		}
+		if (m->flags & HTABLE_MAP_WRITE)
+			xa_set_mark(&hat->hat_pages, first + i, HAT_MARK_WRITE);
+		if (m->flags & HTABLE_MAP_EXEC)
+			xa_set_mark(&hat->hat_pages, first + i, HAT_MARK_EXEC);
+		if (m->flags & HTABLE_MAP_LOCK)
+			xa_set_mark(&hat->hat_pages, first + i, HAT_MARK_LOCK);
 		WRITE_ONCE(hat->hat_owned_pages, hat->hat_owned_pages + 1);
 	}
 	return 0;
@@ -370,6 +394,7 @@ void hat_info(struct hat *hat, struct htable_info *info)
 		spin_unlock(HTABLE_LOCK(h));
 	}
 	info->owned_pages = hat->hat_owned_pages;
+	info->stolen = atomic_long_read(&hat->hat_stolen);
 	spin_lock(&hat->hat_switch_lock);
 	info->live_cpus = cpumask_bits(hat->hat_cpus)[0];
 	spin_unlock(&hat->hat_switch_lock);
@@ -457,6 +482,70 @@ void hat_pagesync(struct hat *hat, struct htable_sync *s)
 	htable_batch_finish(&b);
 	up_write(&hat->hat_seg_lock);
 	HATSTAT_INC(hs_ad_syncs);
+}
+
+/* The map flags recorded for page number @idx. */
+static u32 hat_record_flags(struct hat *hat, unsigned long idx)
+{
+	u32 flags = 0;
+
+	if (xa_get_mark(&hat->hat_pages, idx, HAT_MARK_WRITE))
+		flags |= HTABLE_MAP_WRITE;
+	if (xa_get_mark(&hat->hat_pages, idx, HAT_MARK_EXEC))
+		flags |= HTABLE_MAP_EXEC;
+	if (xa_get_mark(&hat->hat_pages, idx, HAT_MARK_LOCK))
+		flags |= HTABLE_MAP_LOCK;
+	return flags;
+}
+
+/**
+ * hat_reload() - rebuild the translations of a range that were stolen
+ * @hat:	the hat
+ * @r:		the validated request; @r->reloaded is set
+ *
+ * The seed's fault path, hat_memload() again from the segment's record:
+ * each owned page without a translation gets one, with the flags it was
+ * first mapped with. The page itself never left the hat, so neither did
+ * its data.
+ *
+ * Return: 0, or -ENOMEM when a table can't be had (the pages rebuilt so
+ * far stay mapped: a reload only ever adds what the record already says).
+ */
+int hat_reload(struct hat *hat, struct htable_reload *r)
+{
+	unsigned long first = r->va >> PAGE_SHIFT, i;
+	struct htable_batch b;
+	struct htable *ht;
+	struct page *pg;
+	unsigned int e;
+	u32 flags;
+	int err = 0;
+
+	r->reloaded = 0;
+	htable_batch_init(&b, hat);
+	down_write(&hat->hat_seg_lock);
+	xa_for_each_range(&hat->hat_pages, i, pg, first, first + r->npages - 1) {
+		unsigned long va = i << PAGE_SHIFT;
+
+		ht = htable_create(hat, va, 0);
+		if (!ht) {
+			err = -ENOMEM;
+			break;
+		}
+		e = htable_va2entry(va, ht);
+		if (!PTE_ISVALID(x86pte_get(ht, e))) {
+			flags = hat_record_flags(hat, i);
+			atomic_inc(&ht->ht_valid_cnt);
+			if (flags & HTABLE_MAP_LOCK)
+				atomic_inc(&ht->ht_lock_cnt);
+			x86pte_set(ht, e, hat_make_pte(pg, flags), &b);
+			r->reloaded++;
+		}
+		htable_release(ht, &b);
+	}
+	htable_batch_finish(&b);
+	up_write(&hat->hat_seg_lock);
+	return err;
 }
 
 /** hat_init() - create the hat slab cache */

@@ -27,6 +27,16 @@ spinlock_t htable_mutex[NUM_HTABLE_MUTEX];	/* the hashed locks */
  */
 atomic_t htable_dont_cache = ATOMIC_INIT(0);
 atomic_long_t htable_level_tables[HTABLE_MAX_LEVELS];
+atomic_long_t htable_nr_cached = ATOMIC_LONG_INIT(0);
+static atomic_t htable_force_steal_count = ATOMIC_INIT(0);
+
+/* The force_steal knob: every Nth table allocation steals first. */
+static bool htable_should_force_steal(void)
+{
+	unsigned int n = READ_ONCE(htable_force_steal);
+
+	return n && atomic_inc_return(&htable_force_steal_count) % n == 0;
+}
 
 /* Buckets per hat: enough for a few GiB of mappings with short chains. */
 #define HAT_NUM_HASH	1024
@@ -70,11 +80,18 @@ static struct htable *htable_alloc(struct hat *hat, unsigned long va,
 	if (WARN_ON_ONCE(level > TOP_LEVEL(hat)))
 		return NULL;
 
-	if (!top && READ_ONCE(hat->hat_ht_cached)) {
+	if (!top && htable_should_force_steal()) {
+		HATSTAT_INC(hs_steals);
+		ht = htable_steal(1, false);
+		need_zero = false;
+	}
+
+	if (!ht && !top && READ_ONCE(hat->hat_ht_cached)) {
 		spin_lock(&hat->hat_cache_lock);
 		ht = hat->hat_ht_cached;
 		if (ht) {
 			hat->hat_ht_cached = ht->ht_next;
+			atomic_long_dec(&htable_nr_cached);
 			need_zero = false;
 		}
 		spin_unlock(&hat->hat_cache_lock);
@@ -110,7 +127,7 @@ static struct htable *htable_alloc(struct hat *hat, unsigned long va,
 	/* A stolen table is empty, so already zero; a top pair is never stolen. */
 	if (!ht && !top) {
 		HATSTAT_INC(hs_steals);
-		ht = htable_steal(1);
+		ht = htable_steal(1, false);
 		need_zero = false;
 	}
 	if (!ht)
@@ -151,6 +168,7 @@ void htable_free(struct htable *ht)
 		spin_lock(&hat->hat_cache_lock);
 		ht->ht_next = hat->hat_ht_cached;
 		hat->hat_ht_cached = ht;
+		atomic_long_inc(&htable_nr_cached);
 		spin_unlock(&hat->hat_cache_lock);
 		return;
 	}
@@ -306,6 +324,25 @@ void htable_release(struct htable *ht, struct htable_batch *b)
 	}
 	if (b == &local)
 		htable_batch_finish(&local);
+}
+
+/**
+ * htable_unlink() - unlink an empty, held table from its parent and hash
+ * @ht:		the table; its bucket lock is held and it has no entry
+ * @h:		its bucket
+ *
+ * The parent keeps the hold the table had on it: the caller releases it.
+ *
+ * Return: false, changing nothing, when the parent's link is not the one
+ * expected (a bug, WARNed).
+ */
+bool htable_unlink(struct htable *ht, unsigned int h)
+{
+	lockdep_assert_held(HTABLE_LOCK(h));
+	if (!unlink_ptp(ht->ht_parent, ht, ht->ht_vaddr))
+		return false;
+	htable_unhash(ht, h);
+	return true;
 }
 
 /* Search bucket @h for (@va, @level); the bucket's lock is held. */
@@ -477,8 +514,10 @@ void htable_purge_hat(struct hat *hat)
 	for (;;) {
 		spin_lock(&hat->hat_cache_lock);
 		ht = hat->hat_ht_cached;
-		if (ht)
+		if (ht) {
 			hat->hat_ht_cached = ht->ht_next;
+			atomic_long_dec(&htable_nr_cached);
+		}
 		spin_unlock(&hat->hat_cache_lock);
 		if (!ht)
 			break;

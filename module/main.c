@@ -60,9 +60,12 @@ static int __init htable_module_init(void)
 	err = hat_init();
 	if (err)
 		goto out_htable;
-	err = htable_debugfs_init();
+	err = htable_shrinker_init();
 	if (err)
 		goto out_hat;
+	err = htable_debugfs_init();
+	if (err)
+		goto out_shrinker;
 	err = htable_dev_init();
 	if (err)
 		goto out_debugfs;
@@ -74,6 +77,8 @@ static int __init htable_module_init(void)
 
 out_debugfs:
 	htable_debugfs_exit();
+out_shrinker:
+	htable_shrinker_exit();
 out_hat:
 	hat_fini();
 out_htable:
@@ -86,6 +91,7 @@ static void __exit htable_module_exit(void)
 {
 	htable_dev_exit();
 	htable_debugfs_exit();
+	htable_shrinker_exit();
 	hat_fini();
 	htable_fini();
 	WARN_ON(atomic_long_read(&active_ptables));

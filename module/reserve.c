@@ -104,17 +104,22 @@ int htable_initial_reserve(unsigned int count)
  * htable_adjust_reserve() - free what the reserve holds beyond its amount
  *
  * Called after the tunable shrinks and by reaping, as in the seed.
+ *
+ * Return: structures freed.
  */
-void htable_adjust_reserve(void)
+unsigned long htable_adjust_reserve(void)
 {
+	unsigned long n = 0;
 	struct htable *ht;
 
 	while (READ_ONCE(htable_reserve_cnt) > READ_ONCE(htable_reserve_amount)) {
 		ht = htable_get_reserve();
 		if (!ht)
-			return;
+			break;
 		kmem_cache_free(htable_cache, ht);
+		n++;
 	}
+	return n;
 }
 
 /** htable_drain_reserve() - free the whole reserve (module unload) */
@@ -155,6 +160,13 @@ struct page *ptable_alloc(unsigned int order)
 
 	if (!arch_in_reclaim() &&
 	    arch_free_pages() <= READ_ONCE(htable_throttle_pages))
+		return NULL;
+	/*
+	 * The ptable_cap knob: a ceiling that makes steals happen on demand.
+	 * Top tables can't be stolen, so only lower tables count against it.
+	 */
+	if (!order && READ_ONCE(htable_ptable_cap) &&
+	    atomic_long_read(&active_ptables) >= READ_ONCE(htable_ptable_cap))
 		return NULL;
 	if (ptable_should_fail())
 		return NULL;

@@ -78,6 +78,7 @@ static int stats_show(struct seq_file *m, void *unused)
 		seq_printf(m, "%s %llu\n", htable_stat_names[i], htable_stat_sum(i));
 	seq_printf(m, "active_ptables %ld\n", atomic_long_read(&active_ptables));
 	seq_printf(m, "reserve_cnt %u\n", READ_ONCE(htable_reserve_cnt));
+	seq_printf(m, "cached_tables %ld\n", atomic_long_read(&htable_nr_cached));
 	seq_printf(m, "hats %d\n", atomic_read(&htable_nr_hats));
 	for (i = 0; i < HTABLE_MAX_LEVELS; i++)
 		seq_printf(m, "tables_l%d %ld\n", i,
@@ -103,15 +104,24 @@ static int fail_nth_set(void *data, u64 val)
 }
 DEFINE_DEBUGFS_ATTRIBUTE(fail_nth_fops, fail_nth_get, fail_nth_set, "%llu\n");
 
+/* reap: writing N runs htable_reap(N) now (0: the seed's own count). */
+static int reap_set(void *data, u64 val)
+{
+	htable_reap(val);
+	return 0;
+}
+DEFINE_DEBUGFS_ATTRIBUTE(reap_fops, NULL, reap_set, "%llu\n");
+
 static int hats_show(struct seq_file *m, void *unused)
 {
 	struct hat *hat;
 
-	seq_puts(m, "id pid owned_pages flags\n");
+	seq_puts(m, "id pid owned_pages stolen flags\n");
 	spin_lock(&htable_hat_list_lock);
 	list_for_each_entry(hat, &htable_hat_list, hat_list)
-		seq_printf(m, "%u %d %lu %#lx\n", hat->hat_id, hat->hat_pid,
-			   READ_ONCE(hat->hat_owned_pages), hat->hat_flags);
+		seq_printf(m, "%u %d %lu %ld %#lx\n", hat->hat_id, hat->hat_pid,
+			   READ_ONCE(hat->hat_owned_pages),
+			   atomic_long_read(&hat->hat_stolen), hat->hat_flags);
 	spin_unlock(&htable_hat_list_lock);
 	return 0;
 }
@@ -168,6 +178,10 @@ int htable_debugfs_init(void)
 	debugfs_create_file_unsafe("fail_nth", 0600, dir, NULL, &fail_nth_fops);
 	debugfs_create_bool("force_reserve", 0600, dir, &htable_force_reserve);
 	debugfs_create_bool("tlb_skip_remote", 0600, dir, &htable_tlb_skip_remote);
+	debugfs_create_u32("steal_passes", 0600, dir, &htable_steal_passes);
+	debugfs_create_u32("force_steal", 0600, dir, &htable_force_steal);
+	debugfs_create_ulong("ptable_cap", 0600, dir, &htable_ptable_cap);
+	debugfs_create_file("reap", 0200, dir, NULL, &reap_fops);
 	debugfs_create_ulong("throttle_pages", 0600, dir, &htable_throttle_pages);
 	htable_debugfs_dir = dir;
 	return 0;

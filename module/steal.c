@@ -1,53 +1,264 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * htable_steal(): take tables back from hats when allocation fails.
- *
- * This is the seed's first pass: free tables sitting in other hats'
- * caches. Victims rotate: a hat that gave tables moves to the tail of the
- * hat list, so the next steal starts with another hat (the seed's spread of
- * "the pain of stealing").
+ * Stealing and reaping: page-table memory is a cache of translations, so
+ * when memory is short htable takes tables back from hats (htable_steal())
+ * and gives free ones back to the system (htable_reap(), behind a Linux
+ * shrinker). The structure follows modern illumos: passes with rising
+ * thresholds, htable_steal_active() for tables in use, and victims that
+ * rotate so no single hat pays for everyone. Documentation/steal-reap.rst
+ * has the policy and what differs from the seed.
  */
 #include <linux/list.h>
+#include <linux/minmax.h>
+#include <linux/mm.h>
+#include <linux/rwsem.h>
 #include <linux/spinlock.h>
+#include <linux/wait.h>
 
+#include <htable/compat.h>
 #include <htable/htable.h>
+#include <htable/stats.h>
+#include <htable/tlb.h>
+#include <htable/x86pte.h>
+
+/* Tunables (debugfs): see Documentation/debugfs.rst. */
+unsigned int htable_steal_passes = 8;	/* the seed's htable_steal_passes */
+unsigned int htable_force_steal;	/* every Nth allocation steals first */
+unsigned long htable_ptable_cap;	/* most lower tables; 0: no cap */
+
+/* Where the next search of a hat's hash starts (the seed's h_seed). */
+static atomic_t htable_steal_seed = ATOMIC_INIT(0);
+
+static struct shrinker *htable_shrinker;
+
+/* Take up to @cnt free tables from @hat's cache onto @list. */
+static unsigned int steal_cached(struct hat *hat, unsigned int cnt,
+				 struct htable **list)
+{
+	unsigned int n = 0;
+	struct htable *ht;
+
+	spin_lock(&hat->hat_cache_lock);
+	while (n < cnt && (ht = hat->hat_ht_cached) != NULL) {
+		hat->hat_ht_cached = ht->ht_next;
+		atomic_long_dec(&htable_nr_cached);
+		ht->ht_next = *list;
+		*list = ht;
+		n++;
+	}
+	spin_unlock(&hat->hat_cache_lock);
+	return n;
+}
+
+/*
+ * Take up to @cnt leaf tables in use by @hat that hold at most @threshold
+ * entries and no locked one: clear their entries (the pages stay the
+ * hat's, recorded for hat_reload()), unlink them, and after the shootdown
+ * to the hat's CPUs put them on @list. The hat is skipped when its
+ * hat_seg_lock is taken: the allocating caller may hold it, and reclaim
+ * must never wait for it.
+ */
+static unsigned int htable_steal_active(struct hat *hat, unsigned int cnt,
+					unsigned int threshold,
+					struct htable **list)
+{
+	struct htable *mine = NULL, *ht, *higher;
+	unsigned int h, h_start, e, n = 0;
+	struct htable_batch b;
+	spinlock_t *lock;	/* the bucket lock of the chain being searched */
+
+	if (!down_write_trylock(&hat->hat_seg_lock))
+		return 0;
+	htable_batch_init(&b, hat);
+	h_start = (unsigned int)atomic_inc_return(&htable_steal_seed) &
+		  (hat->hat_num_hash - 1);
+	h = h_start;
+	do {
+		higher = NULL;
+		lock = HTABLE_LOCK(h);
+		spin_lock(lock);
+		for (ht = hat->hat_ht_hash[h]; ht; ht = ht->ht_next) {
+			if (ht->ht_busy || ht->ht_level > 0 ||
+			    atomic_read(&ht->ht_valid_cnt) > threshold ||
+			    atomic_read(&ht->ht_lock_cnt))
+				continue;
+			/* Held, the table can't go while the lock is dropped. */
+			ht->ht_busy++;
+			spin_unlock(lock);
+			for (e = 0; e < HTABLE_NUM_PTES(ht) &&
+			     atomic_read(&ht->ht_valid_cnt) > 0; e++) {
+				if (PTE_ISVALID(x86pte_inval(ht, e, 0, &b)))
+					atomic_dec(&ht->ht_valid_cnt);
+			}
+			spin_lock(lock);
+			if (ht->ht_busy != 1 || atomic_read(&ht->ht_valid_cnt) ||
+			    atomic_read(&ht->ht_lock_cnt)) {
+				ht->ht_busy--;
+				continue;
+			}
+			higher = ht->ht_parent;
+			if (!htable_unlink(ht, h)) {
+				ht->ht_busy--;
+				higher = NULL;
+				continue;
+			}
+			ht->ht_busy = 0;
+			htable_batch_inval(&b, ht->ht_vaddr);
+			ht->ht_next = mine;
+			mine = ht;
+			n++;
+			/* Release the parent now: spread the pain of faults. */
+			break;
+		}
+		spin_unlock(lock);
+		if (higher)
+			htable_release(higher, &b);
+		h = (h + 1) & (hat->hat_num_hash - 1);
+	} while (n < cnt && h != h_start);
+
+	/* No stolen table is reused before the hat's CPUs dropped it. */
+	htable_batch_finish(&b);
+	up_write(&hat->hat_seg_lock);
+	while ((ht = mine) != NULL) {
+		mine = ht->ht_next;
+		ht->ht_next = *list;
+		*list = ht;
+	}
+	return n;
+}
+
+static struct hat *next_hat(struct hat *hat)
+{
+	lockdep_assert_held(&htable_hat_list_lock);
+	if (list_is_last(&hat->hat_list, &htable_hat_list))
+		return NULL;
+	return list_next_entry(hat, hat_list);
+}
 
 /**
- * htable_steal() - take up to @cnt free tables from hats' caches
+ * htable_steal() - take up to @cnt tables back from hats
  * @cnt:	how many are wanted
+ * @reap:	called by htable_reap(); the tables go back to the system
  *
- * Cached tables are empty and zeroed, linked nowhere, so no CPU can hold a
- * translation through them and no shootdown is needed. Hats being freed
- * are skipped.
+ * Pass 0 takes only free tables from hats' caches. Pass p > 0 also takes
+ * leaf tables in use with at most p * 512 / htable_steal_passes entries
+ * and none locked. Each hat being worked on is marked HAT_VICTIM, which
+ * keeps hat_free() waiting, and hats being freed are skipped. Following
+ * the fix for illumos #4110, every table taken from a hat forgets the hat
+ * (ht_hat = NULL) while HAT_VICTIM still pins it, so nothing touches the
+ * hat once the flag is cleared. The hat that gave the last table moves to
+ * the back of the list, so the next steal starts elsewhere.
  *
- * Context: any; takes htable_hat_list_lock and the hats' cache locks.
- * Return: a list of tables linked through ht_next (ht_hat cleared), or NULL.
+ * Context: process context, no htable lock held; may be reclaim.
+ * Return: a list of empty, zeroed tables linked through ht_next, or NULL.
  */
-struct htable *htable_steal(unsigned int cnt)
+struct htable *htable_steal(unsigned int cnt, bool reap)
 {
+	unsigned int passes = clamp_val(READ_ONCE(htable_steal_passes), 1,
+					HTABLE_PTES_PER_TABLE);
+	unsigned int stolen = 0, pass, threshold, n;
 	struct htable *list = NULL, *ht;
-	struct hat *hat, *victim = NULL;
-	unsigned int stolen = 0;
+	struct hat *hat, *next;
 
-	spin_lock(&htable_hat_list_lock);
-	list_for_each_entry(hat, &htable_hat_list, hat_list) {
-		if (stolen == cnt)
-			break;
-		if (hat->hat_flags & (HAT_FREEING | HAT_VICTIM))
-			continue;
-		spin_lock(&hat->hat_cache_lock);
-		while (stolen < cnt && (ht = hat->hat_ht_cached) != NULL) {
-			hat->hat_ht_cached = ht->ht_next;
-			ht->ht_hat = NULL;
-			ht->ht_next = list;
-			list = ht;
-			stolen++;
-			victim = hat;
+	atomic_inc(&htable_dont_cache);
+	for (pass = 0; pass <= passes && stolen < cnt; pass++) {
+		threshold = pass * HTABLE_PTES_PER_TABLE / passes;
+		spin_lock(&htable_hat_list_lock);
+		hat = list_first_entry_or_null(&htable_hat_list, struct hat, hat_list);
+		while (hat && stolen < cnt) {
+			if (hat->hat_flags & (HAT_VICTIM | HAT_FREEING)) {
+				hat = next_hat(hat);
+				continue;
+			}
+			hat->hat_flags |= HAT_VICTIM;
+			spin_unlock(&htable_hat_list_lock);
+
+			n = steal_cached(hat, cnt - stolen, &list);
+			if (pass && stolen + n < cnt)
+				n += htable_steal_active(hat, cnt - stolen - n,
+							 threshold, &list);
+			stolen += n;
+			atomic_long_add(n, &hat->hat_stolen);
+			for (ht = list; ht; ht = ht->ht_next)
+				if (ht->ht_hat == hat)
+					ht->ht_hat = NULL;
+
+			spin_lock(&htable_hat_list_lock);
+			hat->hat_flags &= ~HAT_VICTIM;
+			next = next_hat(hat);
+			if (n && stolen == cnt)
+				list_move_tail(&hat->hat_list, &htable_hat_list);
+			wake_up_all(&htable_victim_wq);
+			hat = next;
 		}
-		spin_unlock(&hat->hat_cache_lock);
+		spin_unlock(&htable_hat_list_lock);
 	}
-	if (victim)
-		list_move_tail(&victim->hat_list, &htable_hat_list);
-	spin_unlock(&htable_hat_list_lock);
+	atomic_dec(&htable_dont_cache);
 	return list;
+}
+
+/**
+ * htable_reap() - give page-table memory back to the system
+ * @nr:		most tables the caller (the shrinker) asks for; 0: no limit
+ *
+ * Reaps MAX(MIN(physmem / 20, active / 20), 10) tables (modern illumos
+ * fixed the seed's MIN/MAX inversion, which capped every reap at 10),
+ * bounded by @nr, through htable_steal(); they go to the system, not to a
+ * hat's cache. Then trims the reserve to its amount.
+ *
+ * Return: tables and reserve structures freed.
+ */
+unsigned long htable_reap(unsigned long nr)
+{
+	unsigned long active = atomic_long_read(&active_ptables);
+	unsigned long cnt = max(min(totalram_pages() / 20, active / 20), 10UL);
+	unsigned long freed = 0;
+	struct htable *list, *ht;
+
+	HATSTAT_INC(hs_reap_attempts);
+	if (nr)
+		cnt = min(cnt, nr);
+	list = htable_steal(cnt, true);
+	while ((ht = list) != NULL) {
+		list = ht->ht_next;
+		WARN_ON_ONCE(ht->ht_hat);
+		htable_free(ht);
+		HATSTAT_INC(hs_reaped);
+		freed++;
+	}
+	return freed + htable_adjust_reserve();
+}
+
+/* What can go at once: free tables in caches and the reserve's surplus. */
+static unsigned long htable_shrink_count(struct shrinker *s,
+					 struct shrink_control *sc)
+{
+	long surplus = (long)READ_ONCE(htable_reserve_cnt) -
+		       (long)READ_ONCE(htable_reserve_amount);
+	unsigned long n = atomic_long_read(&htable_nr_cached) + max(surplus, 0L);
+
+	return n ? n : SHRINK_EMPTY;
+}
+
+static unsigned long htable_shrink_scan(struct shrinker *s,
+					struct shrink_control *sc)
+{
+	unsigned long freed = htable_reap(sc->nr_to_scan);
+
+	return freed ? freed : SHRINK_STOP;
+}
+
+/** htable_shrinker_init() - register htable_reap() with the kernel */
+int htable_shrinker_init(void)
+{
+	htable_shrinker = htable_shrinker_create(htable_shrink_count,
+						 htable_shrink_scan, "htable");
+	return htable_shrinker ? 0 : -ENOMEM;
+}
+
+/** htable_shrinker_exit() - unregister the shrinker */
+void htable_shrinker_exit(void)
+{
+	htable_shrinker_destroy(htable_shrinker);
+	htable_shrinker = NULL;
 }

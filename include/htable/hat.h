@@ -22,6 +22,7 @@ void hat_probe(struct hat *hat, struct htable_probe *p);
 void hat_info(struct hat *hat, struct htable_info *info);
 int hat_rw(struct hat *hat, const struct htable_rw *rw);
 void hat_pagesync(struct hat *hat, struct htable_sync *s);
+int hat_reload(struct hat *hat, struct htable_reload *r);
 
 /* cr3.c: windows */
 extern unsigned int htable_window_budget_ms;

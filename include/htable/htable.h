@@ -47,6 +47,7 @@
 #include <linux/rwsem.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
+#include <linux/wait.h>
 #include <linux/xarray.h>
 
 #include <uapi/htable.h>
@@ -108,6 +109,7 @@ struct htable {
  *		owns there, one reference per va (hat_seg_lock held for
  *		write to change it; the xarray's own lock for readers)
  * @hat_owned_pages: records in @hat_pages (hat_seg_lock)
+ * @hat_stolen:	tables htable_steal() took from the hat (atomic)
  * @hat_id:	number shown in debugfs (constant)
  * @hat_pid:	tgid of the opener (constant)
  * @hat_debugfs: the hat's debugfs tree file
@@ -125,6 +127,7 @@ struct hat {
 	spinlock_t		hat_switch_lock;	/* hat_cpus */
 	struct xarray		hat_pages;
 	unsigned long		hat_owned_pages;
+	atomic_long_t		hat_stolen;
 	unsigned int		hat_id;
 	pid_t			hat_pid;
 	struct dentry		*hat_debugfs;
@@ -197,6 +200,10 @@ static inline unsigned long HTABLE_LAST_PAGE(struct htable *ht)
 
 /* Protects htable_hat_list and each hat's hat_flags. */
 extern spinlock_t htable_hat_list_lock;
+/* hat_free() waits here for a steal to let go of its hat (HAT_VICTIM). */
+extern wait_queue_head_t htable_victim_wq;
+/* Free tables in all hats' caches (what the shrinker can reap at once). */
+extern atomic_long_t htable_nr_cached;
 extern struct list_head htable_hat_list;
 extern atomic_long_t active_ptables;
 extern atomic_t htable_dont_cache;
@@ -215,6 +222,7 @@ void htable_acquire(struct htable *ht);
 struct htable_batch;
 void htable_release(struct htable *ht, struct htable_batch *b);
 void htable_free(struct htable *ht);
+bool htable_unlink(struct htable *ht, unsigned int h);
 int htable_hat_init(struct hat *hat);
 void htable_purge_hat(struct hat *hat);
 void htable_hat_fini(struct hat *hat);
@@ -242,12 +250,18 @@ bool USE_HAT_RESERVES(void);
 void htable_put_reserve(struct htable *ht);
 struct htable *htable_get_reserve(void);
 int htable_initial_reserve(unsigned int count);
-void htable_adjust_reserve(void);
+unsigned long htable_adjust_reserve(void);
 void htable_drain_reserve(void);
 struct page *ptable_alloc(unsigned int order);
 void ptable_free(struct page *pg, unsigned int order);
 
-/* steal.c */
-struct htable *htable_steal(unsigned int cnt);
+/* steal.c: stealing, reaping and the shrinker */
+extern unsigned int htable_steal_passes;
+extern unsigned int htable_force_steal;
+extern unsigned long htable_ptable_cap;
+struct htable *htable_steal(unsigned int cnt, bool reap);
+unsigned long htable_reap(unsigned long nr);
+int htable_shrinker_init(void);
+void htable_shrinker_exit(void);
 
 #endif /* _HTABLE_HTABLE_H */

@@ -133,6 +133,7 @@ struct htable_probe {
  * @cached:	(out) free tables held in the hat's cache (hat_ht_cached)
  * @live_cpus:	(out) bit N set while the hat is loaded in CR3 on CPU N
  *		(CPUs 0..63)
+ * @stolen:	(out) tables htable_steal() has taken from this hat
  */
 struct htable_info {
 	__u32 levels;
@@ -144,6 +145,7 @@ struct htable_info {
 	__u64 owned_pages;
 	__u64 cached;
 	__u64 live_cpus;
+	__u64 stolen;
 };
 
 /* htable_check.first_error codes */
@@ -293,6 +295,26 @@ struct htable_sync {
 	__u64 modified;
 };
 
+/**
+ * struct htable_reload - HTABLE_IOC_RELOAD: rebuild stolen translations
+ * @va:		(in) page-aligned start
+ * @npages:	(in) 1..HTABLE_MAX_NPAGES
+ * @flags:	(in) zero
+ * @reserved0:	(in) zero
+ * @reloaded:	(out) translations rebuilt from the hat's page record
+ *
+ * The seed's fault path: every page the hat owns in the range but has no
+ * translation for (it was stolen) is mapped again, with its data and its
+ * original WRITE/EXEC/LOCK flags. Pages already mapped are left alone.
+ */
+struct htable_reload {
+	__u64 va;
+	__u64 npages;
+	__u32 flags;
+	__u32 reserved0;
+	__u64 reloaded;
+};
+
 #define HTABLE_IOC_MAGIC	0xB7
 #define HTABLE_IOC_VERSION	_IOR(HTABLE_IOC_MAGIC, 0x00, struct htable_version)
 #define HTABLE_IOC_MAP		_IOWR(HTABLE_IOC_MAGIC, 0x01, struct htable_map)
@@ -303,5 +325,6 @@ struct htable_sync {
 #define HTABLE_IOC_RW		_IOW(HTABLE_IOC_MAGIC, 0x06, struct htable_rw)
 #define HTABLE_IOC_RUN		_IOWR(HTABLE_IOC_MAGIC, 0x07, struct htable_run)
 #define HTABLE_IOC_SYNC		_IOWR(HTABLE_IOC_MAGIC, 0x08, struct htable_sync)
+#define HTABLE_IOC_RELOAD	_IOWR(HTABLE_IOC_MAGIC, 0x09, struct htable_reload)
 
 #endif /* _UAPI_HTABLE_H */

@@ -82,6 +82,96 @@ static int window(int fd, unsigned long long va, unsigned long long npages)
 	return r.verified == npages && !r.mismatches && !r.faults ? 0 : -1;
 }
 
+static long long stat(const char *name)
+{
+	char key[64];
+	long long v, found = -1;
+	FILE *f = fopen("/sys/kernel/debug/htable/stats", "r");
+
+	while (f && fscanf(f, "%63s %lld", key, &v) == 2)
+		if (!strcmp(key, name))
+			found = v;
+	if (f)
+		fclose(f);
+	return found;
+}
+
+static int knob(const char *name, long long v)
+{
+	char path[128];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/kernel/debug/htable/%s", name);
+	f = fopen(path, "w");
+	if (!f || fprintf(f, "%lld\n", v) < 0) {
+		perror(path);
+		return -1;
+	}
+	return fclose(f);
+}
+
+/*
+ * Memory pressure, made on demand: cap the page tables, map past the cap
+ * in @fd2 so that htable_steal() takes tables from @fd's idle mappings,
+ * rebuild what was stolen from the hat's page record, then let the
+ * shrinker reap the free tables.
+ */
+static int reap_by_shrinker(void)
+{
+	long long reaped = stat("hs_reaped");
+	FILE *f = fopen("/proc/sys/vm/drop_caches", "w");
+
+	if (!f || fputs("2\n", f) < 0 || fclose(f))
+		return -1;
+	printf("%s: the shrinker reaped %lld tables (cached ones first, then idle ones)\n",
+	       "echo 2 > drop_caches", stat("hs_reaped") - reaped);
+	return 0;
+}
+
+static int pressure(int fd, int fd2)
+{
+	struct htable_map m = { .va = 8 * GIB, .npages = 3 * 512,
+				.flags = HTABLE_MAP_WRITE };
+	struct htable_reload rl = { .va = 4 * GIB, .npages = 2048 };
+	struct htable_probe p = { .va = 4 * GIB };
+	struct htable_unmap u = { .va = 8 * GIB, .npages = 3 * 512 };
+	struct htable_info info;
+	long long steals, stolen;
+
+	/* Free exactly the cached tables, so the steals below take live ones. */
+	if (knob("reap", stat("cached_tables")))
+		return -1;
+	if (xioctl(fd, HTABLE_IOC_INFO, &info, "INFO"))
+		return -1;
+	stolen = info.stolen;
+	steals = stat("hs_steals");
+	if (knob("ptable_cap", stat("active_ptables")))
+		return -1;
+	if (xioctl(fd2, HTABLE_IOC_MAP, &m, "MAP past the cap"))
+		return -1;
+	knob("ptable_cap", 0);
+	if (xioctl(fd, HTABLE_IOC_INFO, &info, "INFO") ||
+	    xioctl(fd, HTABLE_IOC_PROBE, &p, "PROBE"))
+		return -1;
+	printf("cap = tables in use; hat 2 maps 1536 more pages: ");
+	printf("%lld steals took %lld tables from hat 1\n",
+	       stat("hs_steals") - steals, (long long)info.stolen - stolen);
+	printf("hat 1 at %#llx: flags %#x (owned, no translation: stolen)\n",
+	       (unsigned long long)p.va, p.flags);
+	show_info(fd, "hat 1 after the steal:");
+	if (xioctl(fd, HTABLE_IOC_RELOAD, &rl, "RELOAD"))
+		return -1;
+	printf("hat 1 reloaded %llu translations from its page record\n",
+	       (unsigned long long)rl.reloaded);
+	/* The data written by the first window must have survived. */
+	if (window(fd, 4 * GIB, 2048))
+		return -1;
+	/* Unmapping leaves free tables in hat 2's cache; the shrinker reaps them. */
+	if (xioctl(fd2, HTABLE_IOC_UNMAP, &u, "UNMAP"))
+		return -1;
+	return reap_by_shrinker();
+}
+
 int main(void)
 {
 	struct htable_map m = {
@@ -134,6 +224,8 @@ int main(void)
 		return 1;
 	show_info(fd2, "hat 2, aliased:");
 	if (check(fd2))
+		return 1;
+	if (pressure(fd, fd2) || check(fd) || check(fd2))
 		return 1;
 	close(fd);
 	close(fd2);
