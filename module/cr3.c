@@ -64,7 +64,8 @@ struct htable_window {
 	struct htable_run	*run;
 	struct htable_sample	*samples;
 	u64			table_pa;
-	bool			expired;
+	bool			expired;	/* the watchdog fired */
+	bool			cut_short;	/* ...and ended a loop early */
 	struct hrtimer		watchdog;
 	struct chunk_page	chunk[HTABLE_CHUNK_PAGES];
 };
@@ -116,7 +117,15 @@ static void window_touch(struct htable_window *w, unsigned long va,
 			faulted = true;
 			break;
 		}
-		if (!cp->pfn || v != htable_pattern(r->seed, cp->pfn, verify_words[i]))
+		/*
+		 * With WRITE, a page aliased earlier in the range already holds
+		 * the second pattern. Either still names this pfn, so a wrong
+		 * translation is caught all the same.
+		 */
+		if (!cp->pfn ||
+		    (v != htable_pattern(r->seed, cp->pfn, verify_words[i]) &&
+		     (!(r->flags & HTABLE_RUN_WRITE) ||
+		      v != htable_pattern(~r->seed, cp->pfn, verify_words[i]))))
 			ok = false;
 	}
 	if (faulted) {
@@ -158,7 +167,7 @@ static void window_verify(struct htable_window *w)
 
 		preempt_disable();
 		local_irq_save(flags);
-		v = htable_cr3_values(w->table_pa, arch_read_cr3(), pcide);
+		v = htable_cr3_values(w->table_pa, arch_read_cr3(), pcide, true);
 		arch_write_cr3(v.load);
 		pagefault_disable();
 		for (i = 0; i < n; i++)
@@ -171,13 +180,15 @@ static void window_verify(struct htable_window *w)
 		va += (unsigned long)n << PAGE_SHIFT;
 		cond_resched();
 	}
+	w->cut_short = va < end;
 }
 
 /*
  * Stay live with interrupts on, reading the first word of the page. A read
- * is valid only if CR3 held the hat before and after it: a CR3 the kernel
- * put back would have dropped every translation, stale ones included, and
- * could hide a missing shootdown.
+ * is valid only if CR3 held the hat before and after it and the kernel has
+ * not replaced CR3 at any time in the window: a CR3 load drops every
+ * translation, stale ones included, so after one no read can show that a
+ * shootdown happened. With the borrowed mm no clobber is expected.
  */
 static void window_resident(struct htable_window *w)
 {
@@ -192,17 +203,19 @@ static void window_resident(struct htable_window *w)
 
 	preempt_disable();
 	local_irq_disable();
-	v = htable_cr3_values(w->table_pa, arch_read_cr3(), pcide);
+	v = htable_cr3_values(w->table_pa, arch_read_cr3(), pcide, false);
 	arch_write_cr3(v.load);
 	local_irq_enable();
 
-	while (!READ_ONCE(w->expired) && (t = ktime_get_ns()) < end) {
-		u64 clobbers = r->clobbers;
-
+	while ((t = ktime_get_ns()) < end) {
+		if (READ_ONCE(w->expired)) {
+			w->cut_short = true;
+			break;
+		}
 		if (arch_cr3_table() != w->table_pa) {
 			/* The kernel replaced CR3: adopt its choice to restore. */
 			local_irq_disable();
-			v = htable_cr3_values(w->table_pa, arch_read_cr3(), pcide);
+			v = htable_cr3_values(w->table_pa, arch_read_cr3(), pcide, false);
 			arch_write_cr3(v.load);
 			local_irq_enable();
 			r->clobbers++;
@@ -214,7 +227,7 @@ static void window_resident(struct htable_window *w)
 		f = err ? HTABLE_SAMPLE_FAULT : 0;
 		if (err)
 			val = 0;
-		if (arch_cr3_table() == w->table_pa && clobbers == r->clobbers) {
+		if (arch_cr3_table() == w->table_pa && !r->clobbers) {
 			f |= HTABLE_SAMPLE_VALID;
 			r->valid_reads++;
 		}
@@ -275,7 +288,7 @@ static int window_fn(void *arg)
 	r->elapsed_ns = ktime_get_ns() - start;
 
 	hrtimer_cancel(&w->watchdog);
-	if (READ_ONCE(w->expired)) {
+	if (w->cut_short) {
 		r->watchdog = 1;
 		HATSTAT_INC(hs_watchdog_ends);
 	}
@@ -320,6 +333,8 @@ int htable_window_run(struct hat *hat, struct htable_run *r,
 	struct htable_check c;
 	int err;
 
+	if (!cpu_online(r->cpu))
+		return -ENXIO;
 	htable_check(hat, &c);
 	if (c.errors) {
 		pr_warn_ratelimited("window refused: CHECK found %llu errors (first %u at %#llx)\n",

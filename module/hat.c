@@ -465,16 +465,17 @@ void hat_pagesync(struct hat *hat, struct htable_sync *s)
 		if (!ht)
 			break;
 		e = htable_va2entry(va, ht);
-		if (pte & PT_REF)
-			s->referenced++;
-		if (pte & PT_MOD)
-			s->modified++;
+		/* Count what is cleared: the MMU may set a bit until the swap. */
 		while ((s->flags & HTABLE_SYNC_CLEAR) && (pte & (PT_REF | PT_MOD))) {
 			found = x86pte_update(ht, e, pte, pte & ~(PT_REF | PT_MOD), &b);
 			if (found == pte)
 				break;
 			pte = found;
 		}
+		if (pte & PT_REF)
+			s->referenced++;
+		if (pte & PT_MOD)
+			s->modified++;
 		va += LEVEL_SIZE(ht->ht_level);
 	}
 	if (ht)

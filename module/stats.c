@@ -6,7 +6,8 @@
  *			or htablectl reads them all with one read()
  *   hats		one line per open hat
  *   hat/<id>		that hat's tree, one table per line
- *   fail_nth, force_reserve, throttle_pages	tunables for tests
+ *   fail_nth, force_reserve, throttle_pages, tlb_skip_remote,
+ *   steal_passes, force_steal, ptable_cap, reap	tunables for tests
  *
  * Documentation/debugfs.rst documents every line.
  */

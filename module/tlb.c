@@ -64,8 +64,10 @@ static void htable_tlb_func(void *arg)
 	unsigned int i;
 
 	/*
-	 * A CPU that already left the window reloaded CR3 on the way out,
-	 * which dropped every translation of the hat.
+	 * A CPU whose CR3 no longer holds the hat uses none of its
+	 * translations: without PCID, the CR3 load on the way out dropped
+	 * them; with PCID, the next window loads HTABLE_CR3_PCID without
+	 * NOFLUSH, which drops them before any use.
 	 */
 	if (arch_cr3_table() != arch_page_to_phys(b->hat->hat_htable->ht_page))
 		return;

@@ -33,23 +33,26 @@ struct htable_cr3 {
  * @table_pa:	physical address of the hat's top table, 8 KiB aligned
  * @saved:	the CR3 the kernel had loaded (as read, bit 63 clear)
  * @pcide:	CR4.PCIDE is set
+ * @irqs_off:	interrupts stayed off for the whole window
  *
  * Without PCID, a CR3 write flushes every non-global translation, so the
  * values are the plain table addresses. With PCID, the hat is loaded with
  * HTABLE_CR3_PCID and without NOFLUSH, so it starts with no stale entry of
- * an earlier window; the kernel's CR3 comes back with NOFLUSH, so its own
- * translations survive the window.
+ * an earlier window. The kernel's CR3 comes back with NOFLUSH, keeping its
+ * translations, only when interrupts stayed off: otherwise a TLB flush IPI
+ * for the kernel's PCID may have run during the window and acted on
+ * HTABLE_CR3_PCID instead, and NOFLUSH would bring back what it flushed.
  *
  * Return: the two values.
  */
 static inline struct htable_cr3 htable_cr3_values(__u64 table_pa, __u64 saved,
-						  bool pcide)
+						  bool pcide, bool irqs_off)
 {
 	struct htable_cr3 v;
 
 	if (pcide) {
 		v.load = table_pa | HTABLE_CR3_PCID;
-		v.restore = saved | HTABLE_CR3_NOFLUSH;
+		v.restore = irqs_off ? saved | HTABLE_CR3_NOFLUSH : saved;
 	} else {
 		v.load = table_pa;
 		v.restore = saved;

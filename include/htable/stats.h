@@ -15,7 +15,7 @@
 
 /*
  * One enumerator per counter, named after the counter (STAT_<name>). The
- * names and descriptions shown in debugfs are in module/stats.c, and
+ * names shown in debugfs are in module/stats.c, and
  * Documentation/debugfs.rst documents each.
  */
 enum htable_stat {

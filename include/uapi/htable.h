@@ -131,8 +131,9 @@ struct htable_probe {
  * @mapped_pages: (out) present 4 KiB translations
  * @owned_pages: (out) pages recorded as the hat's (the segment layer)
  * @cached:	(out) free tables held in the hat's cache (hat_ht_cached)
- * @live_cpus:	(out) bit N set while the hat is loaded in CR3 on CPU N
- *		(CPUs 0..63)
+ * @live_cpus:	(out) bit N set while CPU N is in the hat's CPU set: from
+ *		before a window loads CR3 until after it restores it, which
+ *		is all the time the hat can be in CR3 there (CPUs 0..63)
  * @stolen:	(out) tables htable_steal() has taken from this hat
  */
 struct htable_info {

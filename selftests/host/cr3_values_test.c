@@ -23,10 +23,15 @@ TEST(no_pcid_is_plain)
 
 	for (i = 0; i < ARRAY_SIZE(tables); i++) {
 		for (j = 0; j < ARRAY_SIZE(saved); j++) {
-			struct htable_cr3 v = htable_cr3_values(tables[i], saved[j], false);
+			struct htable_cr3 v = htable_cr3_values(tables[i], saved[j],
+								false, true);
+			struct htable_cr3 w = htable_cr3_values(tables[i], saved[j],
+								false, false);
 
 			EXPECT_EQ(tables[i], v.load);
 			EXPECT_EQ(saved[j], v.restore);
+			EXPECT_EQ(tables[i], w.load);
+			EXPECT_EQ(saved[j], w.restore);
 		}
 	}
 }
@@ -36,7 +41,7 @@ TEST(pcid_load_is_clean_and_pti_safe)
 	unsigned int i;
 
 	for (i = 0; i < ARRAY_SIZE(tables); i++) {
-		struct htable_cr3 v = htable_cr3_values(tables[i], saved[0], true);
+		struct htable_cr3 v = htable_cr3_values(tables[i], saved[0], true, true);
 		__u64 pcid = v.load & HTABLE_CR3_PCID_MASK;
 
 		/* The table address is intact. */
@@ -56,7 +61,7 @@ TEST(pcid_restore_keeps_kernel_translations)
 	unsigned int j;
 
 	for (j = 0; j < ARRAY_SIZE(saved); j++) {
-		struct htable_cr3 v = htable_cr3_values(tables[1], saved[j], true);
+		struct htable_cr3 v = htable_cr3_values(tables[1], saved[j], true, true);
 
 		/* NOFLUSH set, and otherwise exactly what the kernel had. */
 		EXPECT_EQ(HTABLE_CR3_NOFLUSH, v.restore & HTABLE_CR3_NOFLUSH);
@@ -64,9 +69,25 @@ TEST(pcid_restore_keeps_kernel_translations)
 	}
 }
 
+/*
+ * After a window with interrupts on, a flush IPI for the kernel's PCID may
+ * have acted on the hat's PCID instead: the restore must flush.
+ */
+TEST(pcid_restore_flushes_after_irqs_on)
+{
+	unsigned int j;
+
+	for (j = 0; j < ARRAY_SIZE(saved); j++) {
+		struct htable_cr3 v = htable_cr3_values(tables[1], saved[j], true, false);
+
+		EXPECT_EQ(saved[j], v.restore);
+		EXPECT_EQ(tables[1] | HTABLE_CR3_PCID, v.load);
+	}
+}
+
 TEST(pcid_differs_from_the_kernels)
 {
-	struct htable_cr3 v = htable_cr3_values(tables[1], saved[2], true);
+	struct htable_cr3 v = htable_cr3_values(tables[1], saved[2], true, true);
 
 	EXPECT_NE(saved[2] & HTABLE_CR3_PCID_MASK, v.load & HTABLE_CR3_PCID_MASK);
 }
