@@ -28,7 +28,7 @@ spinlock_t htable_mutex[NUM_HTABLE_MUTEX];	/* the hashed locks */
 atomic_t htable_dont_cache = ATOMIC_INIT(0);
 atomic_long_t htable_level_tables[HTABLE_MAX_LEVELS];
 atomic_long_t htable_nr_cached = ATOMIC_LONG_INIT(0);
-static atomic_t htable_force_steal_count = ATOMIC_INIT(0);
+atomic_t htable_force_steal_count = ATOMIC_INIT(0);	/* reset on each write */
 
 /* The force_steal knob: every Nth table allocation steals first. */
 static bool htable_should_force_steal(void)

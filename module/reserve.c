@@ -162,8 +162,9 @@ struct page *ptable_alloc(unsigned int order)
 	    arch_free_pages() <= READ_ONCE(htable_throttle_pages))
 		return NULL;
 	/*
-	 * The ptable_cap knob: a ceiling that makes steals happen on demand.
-	 * Top tables can't be stolen, so only lower tables count against it.
+	 * The ptable_cap knob: a ceiling on active_ptables (top tables
+	 * included) that makes steals happen on demand. Top tables can't be
+	 * stolen, so only lower tables are refused at the cap.
 	 */
 	if (!order && READ_ONCE(htable_ptable_cap) &&
 	    atomic_long_read(&active_ptables) >= READ_ONCE(htable_ptable_cap))

@@ -105,6 +105,23 @@ static int fail_nth_set(void *data, u64 val)
 }
 DEFINE_DEBUGFS_ATTRIBUTE(fail_nth_fops, fail_nth_get, fail_nth_set, "%llu\n");
 
+/* force_steal: the same, for every Nth table allocation stealing first. */
+static int force_steal_get(void *data, u64 *val)
+{
+	*val = READ_ONCE(htable_force_steal);
+	return 0;
+}
+
+static int force_steal_set(void *data, u64 val)
+{
+	if (val > UINT_MAX)
+		return -ERANGE;
+	atomic_set(&htable_force_steal_count, 0);
+	WRITE_ONCE(htable_force_steal, val);
+	return 0;
+}
+DEFINE_DEBUGFS_ATTRIBUTE(force_steal_fops, force_steal_get, force_steal_set, "%llu\n");
+
 /* reap: writing N runs htable_reap(N) now (0: the seed's own count). */
 static int reap_set(void *data, u64 val)
 {
@@ -180,9 +197,9 @@ int htable_debugfs_init(void)
 	debugfs_create_bool("force_reserve", 0600, dir, &htable_force_reserve);
 	debugfs_create_bool("tlb_skip_remote", 0600, dir, &htable_tlb_skip_remote);
 	debugfs_create_u32("steal_passes", 0600, dir, &htable_steal_passes);
-	debugfs_create_u32("force_steal", 0600, dir, &htable_force_steal);
+	debugfs_create_file_unsafe("force_steal", 0600, dir, NULL, &force_steal_fops);
 	debugfs_create_ulong("ptable_cap", 0600, dir, &htable_ptable_cap);
-	debugfs_create_file("reap", 0200, dir, NULL, &reap_fops);
+	debugfs_create_file_unsafe("reap", 0200, dir, NULL, &reap_fops);
 	debugfs_create_ulong("throttle_pages", 0600, dir, &htable_throttle_pages);
 	htable_debugfs_dir = dir;
 	return 0;

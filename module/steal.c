@@ -146,8 +146,10 @@ static struct hat *next_hat(struct hat *hat)
  * keeps hat_free() waiting, and hats being freed are skipped. Following
  * the fix for illumos #4110, every table taken from a hat forgets the hat
  * (ht_hat = NULL) while HAT_VICTIM still pins it, so nothing touches the
- * hat once the flag is cleared. The hat that gave the last table moves to
- * the back of the list, so the next steal starts elsewhere.
+ * hat once the flag is cleared. For an allocation's steal (not a reap),
+ * the hat that gave the last table moves to the back of the list, so the
+ * next steal starts elsewhere: the seed's spreading of the pain, which it
+ * too applies only to the single-table steals of htable_alloc().
  *
  * Context: process context, no htable lock held; may be reclaim.
  * Return: a list of empty, zeroed tables linked through ht_next, or NULL.
@@ -186,7 +188,7 @@ struct htable *htable_steal(unsigned int cnt, bool reap)
 			spin_lock(&htable_hat_list_lock);
 			hat->hat_flags &= ~HAT_VICTIM;
 			next = next_hat(hat);
-			if (n && stolen == cnt)
+			if (!reap && n && stolen == cnt)
 				list_move_tail(&hat->hat_list, &htable_hat_list);
 			wake_up_all(&htable_victim_wq);
 			hat = next;

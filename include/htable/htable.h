@@ -3,10 +3,14 @@
  * htable: the hat and its page tables, after the illumos i86pc hat layer
  * (see Documentation/design.rst for the mapping, function by function).
  *
- * Lock order (take them top to bottom; never two of one kind at once):
+ * Lock order (take them top to bottom; never two of one kind at once,
+ * except that htable_steal_active() may trylock a victim's hat_seg_lock
+ * while its caller holds its own):
  *
- *   1. hat->hat_seg_lock	rw_semaphore; write for MAP/UNMAP, read for
- *				PROBE/INFO/CHECK (the as_lock of illumos)
+ *   1. hat->hat_seg_lock	rw_semaphore (the as_lock of illumos); write
+ *				for MAP, UNMAP, SYNC, RELOAD; read for PROBE,
+ *				INFO, CHECK, RW and a whole verify window;
+ *				only ever trylocked by stealing
  *   2. htable_hat_list_lock	spinlock; the list of hats and HAT_VICTIM
  *   3. htable_mutex[128]	spinlocks; one per hash bucket index mod 128
  *   4. hat->hat_cache_lock	spinlock; the hat's cache of free tables
@@ -17,9 +21,9 @@
  *				round, see htable_batch_flush())
  *
  * No allocation happens under 2-6. Allocations under 1 use GFP_KERNEL.
- * Whatever direct reclaim can reach in htable (htable_steal() now, the
- * shrinker later) must never sleep on a hat_seg_lock, only trylock it, so
- * it can't wait on the lock its caller holds.
+ * Whatever direct reclaim can reach in htable (htable_steal() and the
+ * shrinker) never sleeps on a hat_seg_lock, only trylocks it, so it can't
+ * wait on the lock its caller holds.
  *
  * Invariants of a table (checked with WARN_ON_ONCE where they change):
  *
@@ -258,6 +262,7 @@ void ptable_free(struct page *pg, unsigned int order);
 /* steal.c: stealing, reaping and the shrinker */
 extern unsigned int htable_steal_passes;
 extern unsigned int htable_force_steal;
+extern atomic_t htable_force_steal_count;
 extern unsigned long htable_ptable_cap;
 struct htable *htable_steal(unsigned int cnt, bool reap);
 unsigned long htable_reap(unsigned long nr);

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The workload of `make demo`: one hat maps a few thousand pages across a
- * 1 GiB boundary, probes some, shows the tree it built, checks it with the
+ * The workload of `make demo`: one hat maps a few thousand pages across the
+ * 4 GiB boundary, probes some, shows the tree it built, checks it with the
  * independent checker, and unmaps half; a second hat aliases one page many
  * times. The counters printed afterwards move accordingly.
  */
@@ -163,7 +163,7 @@ static int pressure(int fd, int fd2)
 		return -1;
 	printf("hat 1 reloaded %llu translations from its page record\n",
 	       (unsigned long long)rl.reloaded);
-	/* The data written by the first window must have survived. */
+	/* Each rebuilt translation must reach the page the record names. */
 	if (window(fd, 4 * GIB, 2048))
 		return -1;
 	/* Unmapping leaves free tables in hat 2's cache; the shrinker reaps them. */
