@@ -234,7 +234,8 @@ struct htable_sample {
  *		resident: 1
  * @flags:	(in) HTABLE_RUN_*
  * @duration_ms: (in) resident: how long to stay live, 1..5000; verify: 0
- * @seed:	(in) verify: the pattern seed (see Documentation/cr3.rst)
+ * @seed:	(in) verify: the pattern seed (see Documentation/cr3.rst);
+ *		resident: 0
  * @samples:	(in) resident: user array of @max_samples struct
  *		htable_sample; verify: 0
  * @max_samples: (in) resident: 1..HTABLE_MAX_SAMPLES; verify: 0
