@@ -80,10 +80,11 @@ static struct htable *htable_alloc(struct hat *hat, unsigned long va,
 	if (WARN_ON_ONCE(level > TOP_LEVEL(hat)))
 		return NULL;
 
+	/* A stolen table is empty, so already zero; a top pair is never stolen. */
 	if (!top && htable_should_force_steal()) {
 		HATSTAT_INC(hs_steals);
 		ht = htable_steal(1, false);
-		need_zero = false;
+		need_zero = !ht;
 	}
 
 	if (!ht && !top && READ_ONCE(hat->hat_ht_cached)) {
@@ -124,11 +125,10 @@ static struct htable *htable_alloc(struct hat *hat, unsigned long va,
 		}
 	}
 
-	/* A stolen table is empty, so already zero; a top pair is never stolen. */
 	if (!ht && !top) {
 		HATSTAT_INC(hs_steals);
 		ht = htable_steal(1, false);
-		need_zero = false;
+		need_zero = !ht;
 	}
 	if (!ht)
 		return NULL;
