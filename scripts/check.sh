@@ -130,7 +130,7 @@ done
 
 if [ $vm = 1 ]; then
 	debug_vars=
-	while read -r name kernel cpu smp append; do
+	while read -r name kernel cpu smp mem append tests; do
 		[ -n "$name" ] || continue
 		if [ -n "$rows" ] && ! [[ " $rows " == *" $name "* ]]; then
 			continue
@@ -147,10 +147,11 @@ if [ $vm = 1 ]; then
 			kargs=(--kernel "$DEBUG_KERNEL" --kdir "$DEBUG_KDIR")
 			timeout=1500
 		fi
-		log "row $name: -cpu $cpu, $smp vCPUs, $kernel kernel, $append"
+		[ "$tests" = all ] || kargs+=(--tests "${tests//,/ }")
+		log "row $name: -cpu $cpu, $smp vCPUs, $mem, $kernel kernel, $append"
 		if ! "$HTABLE_TOP/scripts/vm.sh" --row "$name" --cpu "$cpu" --smp "$smp" \
-			--append "$append" --timeout $timeout --results "$results" \
-			"${kargs[@]}" < /dev/null; then
+			--mem "$mem" --append "$append" --timeout $timeout \
+			--results "$results" "${kargs[@]}" < /dev/null; then
 			grep -q "^$name " "$results" || echo "$name 0 1 0" >> "$results"
 		fi
 	done <<< "$HTABLE_MATRIX"

@@ -1,0 +1,1207 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The hat in CR3: HTABLE_IOC_RUN (VERIFY and RESIDENT windows),
+ * HTABLE_IOC_SYNC (hardware A/D) and HTABLE_IOC_RW (a page through the
+ * direct map).
+ *
+ * Every result is checked against something the test knows by itself:
+ * the pattern VERIFY leaves in a page is computed here from the pfn PROBE
+ * reports and read back with RW; words VERIFY must not touch hold a fill
+ * the test wrote; A and D are compared with the raw PTE; the counters in
+ * debugfs stats must move by exactly what the windows reported; a
+ * RESIDENT window's samples must lie inside the time the ioctl took.
+ */
+#include <pthread.h>
+#include <sched.h>
+#include <stdint.h>
+
+#include "kselftest_harness.h"
+#include "htable_test.h"
+
+#define CR3_TIMEOUT	120
+
+#define POISON64	0xa5a5a5a5a5a5a5a5ULL
+#define POISON32	0xa5a5a5a5U
+#define GOLDEN		0x9E3779B97F4A7C15ULL
+#define WORDS		(HT_PAGE_SIZE / sizeof(__u64))
+#define PTE_A		_BITULL(5)
+#define PTE_D		_BITULL(6)
+#define CPU_ONLINE_FMT	"/sys/devices/system/cpu/cpu%d/online"
+
+/* The words VERIFY writes its pattern into (u64 index). */
+static const unsigned int pat_word[] = { 0, 257, 511 };
+
+/* Where the tests map: a 1 GiB slot with nothing else in it. */
+#define VA0		(5 * HT_SZ_1G)
+
+/* The pattern VERIFY writes: all u64 arithmetic, wrapping. */
+static __u64 pattern(__u64 seed, __u64 pfn, __u64 word)
+{
+	return seed ^ (pfn << 16) ^ (word * GOLDEN);
+}
+
+static int is_pat_word(unsigned int w)
+{
+	return w == pat_word[0] || w == pat_word[1] || w == pat_word[2];
+}
+
+/* What the test writes into every other word of a page at @va. */
+static __u64 fill_word(__u64 va, unsigned int w)
+{
+	return 0x0123456789abcdefULL ^ va ^ w;
+}
+
+static __u64 now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+/* HTABLE_IOC_RW: 0 or -errno. */
+static int rw(int fd, __u64 va, void *buf, __u32 len, __u32 flags)
+{
+	struct htable_rw r = {
+		.va = va,
+		.buf = (uintptr_t)buf,
+		.len = len,
+		.flags = flags,
+	};
+
+	return ioctl(fd, HTABLE_IOC_RW, &r) ? -errno : 0;
+}
+
+/* HTABLE_IOC_SYNC: 0 or -errno; the out fields are poisoned first. */
+static int sync_req(int fd, __u64 va, __u64 npages, __u32 flags,
+		    struct htable_sync *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->va = va;
+	s->npages = npages;
+	s->flags = flags;
+	s->referenced = POISON64;
+	s->modified = POISON64;
+	return ioctl(fd, HTABLE_IOC_SYNC, s) ? -errno : 0;
+}
+
+/* HTABLE_IOC_RUN as filled in: 0 or -errno; out fields poisoned first. */
+static int run_req(int fd, struct htable_run *r)
+{
+	r->nsamples = POISON32;
+	r->verified = POISON64;
+	r->mismatches = POISON64;
+	r->faults = POISON64;
+	r->first_fault_va = POISON64;
+	r->first_mismatch_va = POISON64;
+	r->reads = POISON64;
+	r->valid_reads = POISON64;
+	r->clobbers = POISON64;
+	r->elapsed_ns = POISON64;
+	r->watchdog = POISON32;
+	return ioctl(fd, HTABLE_IOC_RUN, r) ? -errno : 0;
+}
+
+static void verify_fill(struct htable_run *r, __u32 cpu, __u64 va,
+			__u64 npages, __u32 flags, __u64 seed)
+{
+	memset(r, 0, sizeof(*r));
+	r->cpu = cpu;
+	r->mode = HTABLE_RUN_VERIFY;
+	r->va = va;
+	r->npages = npages;
+	r->flags = flags;
+	r->seed = seed;
+}
+
+static int run_verify(int fd, __u32 cpu, __u64 va, __u64 npages,
+		      __u32 flags, __u64 seed, struct htable_run *r)
+{
+	verify_fill(r, cpu, va, npages, flags, seed);
+	return run_req(fd, r);
+}
+
+/*
+ * What a VERIFY that must find @verified pages and fault on @faults
+ * (the first at @first_fault) reports. Returns the number of problems.
+ */
+static int verify_result(const struct htable_run *r, __u64 verified,
+			 __u64 faults, __u64 first_fault)
+{
+	int bad = 0;
+
+	if (r->verified != verified || r->mismatches || r->faults != faults) {
+		fprintf(stderr,
+			"# VERIFY va %#llx x %llu: verified %llu mismatches %llu (first %#llx) faults %llu, want %llu/0/%llu\n",
+			r->va, r->npages, r->verified, r->mismatches,
+			r->first_mismatch_va, r->faults, verified, faults);
+		bad++;
+	}
+	if (faults && r->first_fault_va != first_fault) {
+		fprintf(stderr, "# VERIFY first_fault_va %#llx, want %#llx\n",
+			r->first_fault_va, first_fault);
+		bad++;
+	}
+	if (!r->elapsed_ns || r->elapsed_ns == POISON64) {
+		fprintf(stderr, "# VERIFY elapsed_ns %#llx\n", r->elapsed_ns);
+		bad++;
+	}
+	if (r->watchdog || r->reserved || r->clobbers == POISON64) {
+		fprintf(stderr, "# VERIFY watchdog %u reserved %u clobbers %#llx\n",
+			r->watchdog, r->reserved, r->clobbers);
+		bad++;
+	}
+	return bad;
+}
+
+/* PROBE @va: the pfn of a present, owned page, or 0 (and a message). */
+static __u64 pfn_of(int fd, __u64 va)
+{
+	struct htable_probe p;
+
+	if (ht_probe(fd, va, &p) ||
+	    (p.flags & (HTABLE_PROBE_PRESENT | HTABLE_PROBE_OWNED)) !=
+	    (HTABLE_PROBE_PRESENT | HTABLE_PROBE_OWNED)) {
+		fprintf(stderr, "# PROBE %#llx: flags %#x (%s)\n", va, p.flags,
+			strerror(errno));
+		return 0;
+	}
+	return p.pfn;
+}
+
+/* Fill the @n pages at @va (all the hat's) with fill_word(): 0 or -errno. */
+static int fill_pages(int fd, __u64 va, __u64 n)
+{
+	__u64 buf[WORDS];
+	__u64 i;
+	unsigned int w;
+	int ret;
+
+	for (i = 0; i < n; i++, va += HT_PAGE_SIZE) {
+		for (w = 0; w < WORDS; w++)
+			buf[w] = fill_word(va, w);
+		ret = rw(fd, va, buf, sizeof(buf), HTABLE_RW_WRITE);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/*
+ * Read the page at @va through the direct map: its pattern words must
+ * hold pattern(@seed, its pfn), and, when @filled, every other word the
+ * fill the test wrote there from @fill_va. Returns the number of words
+ * that differ (1 when the page cannot be read).
+ */
+static int check_page(int fd, __u64 va, __u64 seed, int filled, __u64 fill_va)
+{
+	__u64 buf[WORDS];
+	__u64 pfn = pfn_of(fd, va);
+	unsigned int w;
+	int ret, bad = 0;
+
+	if (!pfn)
+		return 1;
+	memset(buf, 0, sizeof(buf));
+	ret = rw(fd, va, buf, sizeof(buf), 0);
+	if (ret) {
+		fprintf(stderr, "# RW read %#llx: %s\n", va, strerror(-ret));
+		return 1;
+	}
+	for (w = 0; w < WORDS; w++) {
+		__u64 want;
+
+		if (is_pat_word(w))
+			want = pattern(seed, pfn, w);
+		else if (filled)
+			want = fill_word(fill_va, w);
+		else
+			continue;
+		if (buf[w] != want) {
+			if (bad < 3)
+				fprintf(stderr,
+					"# va %#llx pfn %#llx word %u: %#llx, want %#llx\n",
+					va, pfn, w, buf[w], want);
+			bad++;
+		}
+	}
+	return bad;
+}
+
+/*
+ * PROBE's A and D for @va, cross-checked with the raw PTE: the
+ * HTABLE_PROBE_ACCESSED/DIRTY bits, or -1 (and a message).
+ */
+static int ad_of(int fd, __u64 va)
+{
+	struct htable_probe p;
+	int ad;
+
+	if (ht_probe(fd, va, &p) || !(p.flags & HTABLE_PROBE_PRESENT)) {
+		fprintf(stderr, "# PROBE %#llx: not present\n", va);
+		return -1;
+	}
+	ad = p.flags & HT_PROBE_HW;
+	if (!!(ad & HTABLE_PROBE_ACCESSED) != !!(p.pte & PTE_A) ||
+	    !!(ad & HTABLE_PROBE_DIRTY) != !!(p.pte & PTE_D)) {
+		fprintf(stderr, "# PROBE %#llx: flags %#x but pte %#llx\n", va,
+			p.flags, p.pte);
+		return -1;
+	}
+	return ad;
+}
+
+/* Pages of [va, va + n pages) whose A/D bits are not @want. */
+static int ad_expect(int fd, __u64 va, __u64 n, int want)
+{
+	int bad = 0;
+	__u64 i;
+
+	for (i = 0; i < n; i++) {
+		int ad = ad_of(fd, va + i * HT_PAGE_SIZE);
+
+		if (ad != want) {
+			if (bad < 3)
+				fprintf(stderr, "# va %#llx: A/D %#x, want %#x\n",
+					va + i * HT_PAGE_SIZE, ad, want);
+			bad++;
+		}
+	}
+	return bad;
+}
+
+static __u64 live_cpus(int fd)
+{
+	struct htable_info info;
+
+	if (ht_info(fd, &info))
+		return POISON64;
+	return info.live_cpus;
+}
+
+/* Pin the calling thread to @cpu: 0 or -errno. */
+static int pin_to(int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	return sched_setaffinity(0, sizeof(set), &set) ? -errno : 0;
+}
+
+/* The number of possible CPUs, from sysfs ("0-3" gives 4), or -1. */
+static int possible_cpus(void)
+{
+	char buf[256], *p;
+	long last = -1;
+	int fd;
+	ssize_t n;
+
+	fd = open("/sys/devices/system/cpu/possible", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	/* The last number of the list is the highest possible CPU. */
+	for (p = buf; *p; p++) {
+		if (*p >= '0' && *p <= '9') {
+			last = strtol(p, &p, 10);
+			if (!*p)
+				break;
+		}
+	}
+	return last < 0 ? -1 : (int)last + 1;
+}
+
+/* Counters the windows and SYNC move. */
+enum { ST_WINDOWS, ST_VERIFIED, ST_FAULTS, ST_SYNCS, ST_CLOBBERS, ST_WATCHDOG, NR_ST };
+
+static const char * const st_name[NR_ST] = {
+	"hs_windows", "hs_pages_verified", "hs_window_faults", "hs_ad_syncs",
+	"hs_cr3_clobbers", "hs_watchdog_ends",
+};
+
+/* Read every counter: 0, or the number missing. */
+static int stats_read(long long *v)
+{
+	int i, bad = 0;
+
+	for (i = 0; i < NR_ST; i++) {
+		v[i] = htable_stat(st_name[i]);
+		if (v[i] < 0) {
+			fprintf(stderr, "# counter %s missing\n", st_name[i]);
+			bad++;
+		}
+	}
+	return bad;
+}
+
+/* Compare the counters' moves since @before with @want: the problems. */
+static int stats_moved(const long long *before, const long long *want)
+{
+	long long now[NR_ST];
+	int i, bad = stats_read(now);
+
+	for (i = 0; i < NR_ST && !bad; i++) {
+		if (now[i] - before[i] != want[i]) {
+			fprintf(stderr, "# %s moved by %lld, want %lld\n",
+				st_name[i], now[i] - before[i], want[i]);
+			bad++;
+		}
+	}
+	return bad;
+}
+
+/* One RESIDENT window, run by a thread. */
+#define GUARD_SAMPLES	4
+
+struct window {
+	pthread_t tid;
+	int fd;
+	__u32 cpu;
+	__u64 va;
+	__u32 duration_ms;
+	__u32 max_samples;
+	struct htable_sample *s;	/* max_samples + GUARD_SAMPLES */
+	struct htable_run r;
+	int err;			/* 0 or -errno of the RUN */
+	__u64 t_start, t_end;		/* CLOCK_MONOTONIC around the ioctl */
+	int done;			/* set (atomically) when it returned */
+};
+
+static void *window_thread(void *arg)
+{
+	struct window *w = arg;
+
+	/* Best effort: the caller runs where its window does. */
+	pin_to(w->cpu);
+	memset(&w->r, 0, sizeof(w->r));
+	w->r.cpu = w->cpu;
+	w->r.mode = HTABLE_RUN_RESIDENT;
+	w->r.va = w->va;
+	w->r.npages = 1;
+	w->r.duration_ms = w->duration_ms;
+	w->r.samples = (uintptr_t)w->s;
+	w->r.max_samples = w->max_samples;
+	w->t_start = now_ns();
+	w->err = run_req(w->fd, &w->r);
+	w->t_end = now_ns();
+	__atomic_store_n(&w->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/* Start a window of @ms on @cpu reading @va: 0 or -errno. */
+static int window_start(struct window *w, int fd, __u32 cpu, __u64 va,
+			__u32 ms, __u32 max_samples)
+{
+	int ret;
+
+	memset(w, 0, sizeof(*w));
+	w->fd = fd;
+	w->cpu = cpu;
+	w->va = va;
+	w->duration_ms = ms;
+	w->max_samples = max_samples;
+	w->s = malloc((max_samples + GUARD_SAMPLES) * sizeof(*w->s));
+	if (!w->s)
+		return -ENOMEM;
+	memset(w->s, 0xa5, (max_samples + GUARD_SAMPLES) * sizeof(*w->s));
+	ret = pthread_create(&w->tid, NULL, window_thread, w);
+	if (ret) {
+		free(w->s);
+		w->s = NULL;
+		return -ret;
+	}
+	return 0;
+}
+
+static void window_join(struct window *w)
+{
+	pthread_join(w->tid, NULL);
+}
+
+/* Wait until INFO shows @w's CPU live on @fd: 0, or -1 when it never did. */
+static int wait_live(int fd, struct window *w, double timeout_s)
+{
+	double end = ht_now() + timeout_s;
+
+	while (ht_now() < end && !__atomic_load_n(&w->done, __ATOMIC_ACQUIRE)) {
+		__u64 live = live_cpus(fd);
+
+		if (live != POISON64 && (live & _BITULL(w->cpu)))
+			return 0;
+		usleep(1000);
+	}
+	return -1;
+}
+
+/*
+ * What every RESIDENT window must satisfy: sane out fields, samples in
+ * time order inside the ioctl's time, nothing written past nsamples.
+ * @nvalid gets the number of VALID samples. Returns the problems.
+ */
+static int window_sane(const struct window *w, __u64 *nvalid)
+{
+	const struct htable_run *r = &w->r;
+	struct htable_sample poison;
+	__u64 i, prev = 0;
+	int bad = 0;
+
+	memset(&poison, 0xa5, sizeof(poison));
+	*nvalid = 0;
+	if (r->nsamples > w->max_samples) {
+		fprintf(stderr, "# nsamples %u > max_samples %u\n", r->nsamples,
+			w->max_samples);
+		return 1;
+	}
+	for (i = 0; i < r->nsamples; i++) {
+		const struct htable_sample *s = &w->s[i];
+		int sbad = 0;
+
+		if ((s->flags & ~(HTABLE_SAMPLE_FAULT | HTABLE_SAMPLE_VALID)) ||
+		    s->reserved || ((s->flags & HTABLE_SAMPLE_FAULT) && s->value))
+			sbad++;
+		if (s->t_ns < prev || s->t_ns < w->t_start || s->t_ns > w->t_end)
+			sbad++;
+		if (sbad && bad < 5)
+			fprintf(stderr,
+				"# sample %llu: t %llu (prev %llu, ioctl %llu..%llu) value %#llx flags %#x reserved %u\n",
+				i, s->t_ns, prev, w->t_start, w->t_end, s->value,
+				s->flags, s->reserved);
+		bad += sbad;
+		prev = s->t_ns;
+		*nvalid += !!(s->flags & HTABLE_SAMPLE_VALID);
+	}
+	for (i = w->max_samples; i < w->max_samples + GUARD_SAMPLES; i++) {
+		if (memcmp(&w->s[i], &poison, sizeof(poison))) {
+			fprintf(stderr, "# sample %llu written past max_samples\n", i);
+			bad++;
+		}
+	}
+	if (r->reads < r->nsamples || r->valid_reads > r->reads ||
+	    r->valid_reads < *nvalid) {
+		fprintf(stderr, "# reads %llu valid_reads %llu nsamples %u valid samples %llu\n",
+			r->reads, r->valid_reads, r->nsamples, *nvalid);
+		bad++;
+	}
+	if (r->elapsed_ns < w->duration_ms * 900000ULL ||
+	    r->elapsed_ns > w->t_end - w->t_start) {
+		fprintf(stderr, "# elapsed_ns %llu for %u ms (ioctl took %llu ns)\n",
+			r->elapsed_ns, w->duration_ms, w->t_end - w->t_start);
+		bad++;
+	}
+	if (r->watchdog || r->reserved || r->clobbers == POISON64) {
+		fprintf(stderr, "# watchdog %u reserved %u clobbers %#llx\n",
+			r->watchdog, r->reserved, r->clobbers);
+		bad++;
+	}
+	return bad;
+}
+
+FIXTURE(cr3) {
+	int fd;
+	int err;
+	int levels;
+	__u64 limit;
+	int ncpus;
+	int offlined;	/* a CPU this test took offline, or -1 */
+};
+
+FIXTURE_SETUP(cr3)
+{
+	self->offlined = -1;
+	self->ncpus = sysconf(_SC_NPROCESSORS_ONLN);
+	self->fd = htable_open_dev();
+	self->err = errno;
+	if (self->fd < 0)
+		return;
+	self->levels = htable_levels(self->fd);
+	ASSERT_TRUE(self->levels == 4 || self->levels == 5);
+	self->limit = htable_va_limit(self->levels);
+}
+
+FIXTURE_TEARDOWN(cr3)
+{
+	char path[64];
+
+	if (self->offlined >= 0) {
+		snprintf(path, sizeof(path), CPU_ONLINE_FMT, self->offlined);
+		htable_knob_write(path, 1);
+	}
+	if (self->fd >= 0)
+		close(self->fd);
+}
+
+/* Map @n pages at @va with @flags, asserting success. */
+static void map_ok(struct __test_metadata *_metadata, int fd, __u64 va,
+		   __u64 n, __u32 flags)
+{
+	int ret = ht_map(fd, va, n, flags);
+
+	ASSERT_EQ(0, ret) TH_LOG("MAP %#llx x %llu: %s", va, n, strerror(-ret));
+}
+
+static void check_clean(struct __test_metadata *_metadata, int fd)
+{
+	struct htable_check c;
+
+	ASSERT_EQ(0, ht_check(fd, &c));
+	EXPECT_EQ(0, c.errors) TH_LOG("CHECK: error %u at %#llx", c.first_error, c.first_va);
+}
+
+/* VERIFY reads the pattern through the hat and leaves it in the pages. */
+TEST_F(cr3, verify_read)
+{
+	struct htable_run r;
+	__u64 i, seed = 0x1234567890abcdefULL;
+	int ret, bad = 0;
+
+	if (self->fd < 0)
+		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(self->err));
+	map_ok(_metadata, self->fd, VA0, 16, HTABLE_MAP_WRITE);
+	ASSERT_EQ(0, fill_pages(self->fd, VA0, 16));
+	EXPECT_EQ(0, live_cpus(self->fd));
+	ret = run_verify(self->fd, 0, VA0, 16, 0, seed, &r);
+	ASSERT_EQ(0, ret) TH_LOG("RUN VERIFY: %s", strerror(-ret));
+	EXPECT_EQ(0, verify_result(&r, 16, 0, 0));
+	EXPECT_EQ(0, live_cpus(self->fd));
+	/* Without RUN_WRITE the pattern stays; the fill is untouched. */
+	for (i = 0; i < 16; i++)
+		bad += check_page(self->fd, VA0 + i * HT_PAGE_SIZE, seed, 1,
+				  VA0 + i * HT_PAGE_SIZE);
+	EXPECT_EQ(0, bad);
+	/* A new seed: the module writes the new pattern before the window. */
+	ret = run_verify(self->fd, 0, VA0 + 4 * HT_PAGE_SIZE, 4, 0, ~seed >> 3, &r);
+	ASSERT_EQ(0, ret) TH_LOG("RUN VERIFY: %s", strerror(-ret));
+	EXPECT_EQ(0, verify_result(&r, 4, 0, 0));
+	for (i = 4, bad = 0; i < 8; i++)
+		bad += check_page(self->fd, VA0 + i * HT_PAGE_SIZE, ~seed >> 3, 1,
+				  VA0 + i * HT_PAGE_SIZE);
+	EXPECT_EQ(0, bad);
+	check_clean(_metadata, self->fd);
+}
+
+/*
+ * VERIFY with RUN_WRITE: the writable pages get pattern(~seed) through
+ * the hat and the direct map sees it; the read-only ones keep
+ * pattern(seed) and do not fault.
+ */
+TEST_F(cr3, verify_write)
+{
+	__u64 i, seed = 0xfeedfacecafebeefULL;
+	__u32 cpu = self->ncpus - 1;
+	struct htable_run r;
+	int ret, bad = 0;
+
+	if (self->fd < 0)
+		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(self->err));
+	map_ok(_metadata, self->fd, VA0, 8, HTABLE_MAP_WRITE);
+	map_ok(_metadata, self->fd, VA0 + 8 * HT_PAGE_SIZE, 8, 0);
+	map_ok(_metadata, self->fd, VA0 + 16 * HT_PAGE_SIZE, 8,
+	       HTABLE_MAP_WRITE | HTABLE_MAP_EXEC | HTABLE_MAP_LOCK);
+	ASSERT_EQ(0, fill_pages(self->fd, VA0, 24));
+	ret = run_verify(self->fd, cpu, VA0, 24, HTABLE_RUN_WRITE, seed, &r);
+	ASSERT_EQ(0, ret) TH_LOG("RUN VERIFY|WRITE on CPU %u: %s", cpu, strerror(-ret));
+	EXPECT_EQ(0, verify_result(&r, 24, 0, 0));
+	EXPECT_EQ(0, live_cpus(self->fd));
+	for (i = 0; i < 24; i++) {
+		int ro = i >= 8 && i < 16;
+
+		bad += check_page(self->fd, VA0 + i * HT_PAGE_SIZE, ro ? seed : ~seed,
+				  1, VA0 + i * HT_PAGE_SIZE);
+	}
+	EXPECT_EQ(0, bad);
+	/* And again: the module rewrites pattern(seed) first, so all match. */
+	ret = run_verify(self->fd, cpu, VA0, 24, HTABLE_RUN_WRITE, seed, &r);
+	ASSERT_EQ(0, ret);
+	EXPECT_EQ(0, verify_result(&r, 24, 0, 0));
+	check_clean(_metadata, self->fd);
+}
+
+/* Holes in the range fault, are counted and do not stop the window. */
+TEST_F(cr3, verify_holes)
+{
+	__u64 i, seed = 0x0f1e2d3c4b5a6978ULL;
+	long long st0[NR_ST], want[NR_ST] = { 0 };
+	struct htable_run r;
+	int ret, bad = 0;
+
+	if (self->fd < 0)
+		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(self->err));
+	/* Pages 0-2, 4-8 and 10-15 of 18: holes at 3, 9, 16 and 17. */
+	map_ok(_metadata, self->fd, VA0, 3, HTABLE_MAP_WRITE);
+	map_ok(_metadata, self->fd, VA0 + 4 * HT_PAGE_SIZE, 5, HTABLE_MAP_WRITE);
+	map_ok(_metadata, self->fd, VA0 + 10 * HT_PAGE_SIZE, 6, 0);
+	ASSERT_EQ(0, stats_read(st0));
+	ret = run_verify(self->fd, 0, VA0, 18, HTABLE_RUN_WRITE, seed, &r);
+	ASSERT_EQ(0, ret) TH_LOG("RUN VERIFY over holes: %s", strerror(-ret));
+	EXPECT_EQ(0, verify_result(&r, 14, 4, VA0 + 3 * HT_PAGE_SIZE));
+	want[ST_WINDOWS] = 1;
+	want[ST_VERIFIED] = r.verified;
+	want[ST_FAULTS] = r.faults;
+	want[ST_CLOBBERS] = r.clobbers;
+	EXPECT_EQ(0, stats_moved(st0, want));
+	for (i = 0; i < 16; i++) {
+		if (i == 3 || i == 9)
+			continue;
+		bad += check_page(self->fd, VA0 + i * HT_PAGE_SIZE,
+				  i < 10 ? ~seed : seed, 0, 0);
+	}
+	EXPECT_EQ(0, bad);
+	/* Nothing mapped at all: every page faults, the first at va. */
+	ret = run_verify(self->fd, 0, VA0 + HT_SZ_2M, 8, 0, seed, &r);
+	ASSERT_EQ(0, ret) TH_LOG("RUN VERIFY of a hole: %s", strerror(-ret));
+	EXPECT_EQ(0, verify_result(&r, 0, 8, VA0 + HT_SZ_2M));
+	EXPECT_EQ(0, live_cpus(self->fd));
+	check_clean(_metadata, self->fd);
+}
+
+/*
+ * Hardware A/D: nothing before a window; A and not D for pages VERIFY
+ * read; A and D for writable pages it wrote; nothing outside the range.
+ */
+TEST_F(cr3, ad_bits)
+{
+	const int A = HTABLE_PROBE_ACCESSED, D = HTABLE_PROBE_DIRTY;
+	const __u64 ro = VA0 + 16 * HT_PAGE_SIZE;
+	struct htable_run r;
+	int ret;
+
+	if (self->fd < 0)
+		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(self->err));
+	map_ok(_metadata, self->fd, VA0, 16, HTABLE_MAP_WRITE);
+	map_ok(_metadata, self->fd, ro, 4, 0);
+	EXPECT_EQ(0, ad_expect(self->fd, VA0, 16, 0));
+	EXPECT_EQ(0, ad_expect(self->fd, ro, 4, 0));
+	/* Read pages 4-7 only. */
+	ret = run_verify(self->fd, 0, VA0 + 4 * HT_PAGE_SIZE, 4, 0, 1, &r);
+	ASSERT_EQ(0, ret) TH_LOG("RUN VERIFY: %s", strerror(-ret));
+	EXPECT_EQ(0, verify_result(&r, 4, 0, 0));
+	EXPECT_EQ(0, ad_expect(self->fd, VA0, 4, 0));
+	EXPECT_EQ(0, ad_expect(self->fd, VA0 + 4 * HT_PAGE_SIZE, 4, A));
+	EXPECT_EQ(0, ad_expect(self->fd, VA0 + 8 * HT_PAGE_SIZE, 8, 0));
+	/* Write pages 8-11 and the read-only pages. */
+	ret = run_verify(self->fd, 0, VA0 + 8 * HT_PAGE_SIZE, 4, HTABLE_RUN_WRITE, 2, &r);
+	ASSERT_EQ(0, ret) TH_LOG("RUN VERIFY|WRITE: %s", strerror(-ret));
+	EXPECT_EQ(0, verify_result(&r, 4, 0, 0));
+	ret = run_verify(self->fd, 0, ro, 4, HTABLE_RUN_WRITE, 3, &r);
+	ASSERT_EQ(0, ret) TH_LOG("RUN VERIFY|WRITE read-only: %s", strerror(-ret));
+	EXPECT_EQ(0, verify_result(&r, 4, 0, 0));
+	EXPECT_EQ(0, ad_expect(self->fd, VA0, 4, 0));
+	EXPECT_EQ(0, ad_expect(self->fd, VA0 + 4 * HT_PAGE_SIZE, 4, A));
+	EXPECT_EQ(0, ad_expect(self->fd, VA0 + 8 * HT_PAGE_SIZE, 4, A | D));
+	EXPECT_EQ(0, ad_expect(self->fd, VA0 + 12 * HT_PAGE_SIZE, 4, 0));
+	EXPECT_EQ(0, ad_expect(self->fd, ro, 4, A));
+	check_clean(_metadata, self->fd);
+}
+
+/* SYNC counts A and D over a range; SYNC_CLEAR clears them. */
+TEST_F(cr3, sync)
+{
+	const int A = HTABLE_PROBE_ACCESSED, D = HTABLE_PROBE_DIRTY;
+	const __u64 ro = VA0 + 8 * HT_PAGE_SIZE;
+	long long st0[NR_ST], want[NR_ST] = { 0 };
+	struct htable_sync s;
+	struct htable_run r;
+	int ret;
+
+	if (self->fd < 0)
+		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(self->err));
+	/* 8 writable pages, 8 read-only, then 4 unmapped, then 2 untouched. */
+	map_ok(_metadata, self->fd, VA0, 8, HTABLE_MAP_WRITE);
+	map_ok(_metadata, self->fd, ro, 8, 0);
+	map_ok(_metadata, self->fd, VA0 + 20 * HT_PAGE_SIZE, 2, HTABLE_MAP_WRITE);
+	ASSERT_EQ(0, stats_read(st0));
+	ASSERT_EQ(0, sync_req(self->fd, VA0, 22, 0, &s));
+	EXPECT_EQ(0, s.referenced);
+	EXPECT_EQ(0, s.modified);
+	ret = run_verify(self->fd, 0, VA0, 16, HTABLE_RUN_WRITE, 7, &r);
+	ASSERT_EQ(0, ret) TH_LOG("RUN VERIFY|WRITE: %s", strerror(-ret));
+	EXPECT_EQ(0, verify_result(&r, 16, 0, 0));
+	want[ST_CLOBBERS] += r.clobbers;
+	/* Counting leaves the bits. */
+	ASSERT_EQ(0, sync_req(self->fd, VA0, 22, 0, &s));
+	EXPECT_EQ(16, s.referenced);
+	EXPECT_EQ(8, s.modified);
+	EXPECT_EQ(0, s.reserved0);
+	EXPECT_EQ(0, ad_expect(self->fd, VA0, 8, A | D));
+	EXPECT_EQ(0, ad_expect(self->fd, ro, 8, A));
+	/* A subrange counts only its own pages. */
+	ASSERT_EQ(0, sync_req(self->fd, VA0 + 6 * HT_PAGE_SIZE, 4, 0, &s));
+	EXPECT_EQ(4, s.referenced);
+	EXPECT_EQ(2, s.modified);
+	/* Clearing reports, then clears. */
+	ASSERT_EQ(0, sync_req(self->fd, VA0, 22, HTABLE_SYNC_CLEAR, &s));
+	EXPECT_EQ(16, s.referenced);
+	EXPECT_EQ(8, s.modified);
+	EXPECT_EQ(0, ad_expect(self->fd, VA0, 16, 0));
+	EXPECT_EQ(0, ad_expect(self->fd, VA0 + 20 * HT_PAGE_SIZE, 2, 0));
+	ASSERT_EQ(0, sync_req(self->fd, VA0, 22, 0, &s));
+	EXPECT_EQ(0, s.referenced);
+	EXPECT_EQ(0, s.modified);
+	/* The hardware sets them again after the clear. */
+	ret = run_verify(self->fd, 0, VA0, 16, 0, 8, &r);
+	ASSERT_EQ(0, ret) TH_LOG("RUN VERIFY: %s", strerror(-ret));
+	EXPECT_EQ(0, verify_result(&r, 16, 0, 0));
+	want[ST_CLOBBERS] += r.clobbers;
+	ASSERT_EQ(0, sync_req(self->fd, VA0, 22, HTABLE_SYNC_CLEAR, &s));
+	EXPECT_EQ(16, s.referenced);
+	EXPECT_EQ(0, s.modified);
+	/* A range with nothing mapped. */
+	ASSERT_EQ(0, sync_req(self->fd, VA0 + HT_SZ_2M, 16, HTABLE_SYNC_CLEAR, &s));
+	EXPECT_EQ(0, s.referenced);
+	EXPECT_EQ(0, s.modified);
+	want[ST_WINDOWS] = 2;
+	want[ST_VERIFIED] = 32;
+	want[ST_SYNCS] = 7;
+	EXPECT_EQ(0, stats_moved(st0, want));
+	check_clean(_metadata, self->fd);
+}
+
+TEST_F(cr3, sync_bad_input)
+{
+	struct htable_sync s;
+
+	if (self->fd < 0)
+		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(self->err));
+	map_ok(_metadata, self->fd, VA0, 4, HTABLE_MAP_WRITE);
+	memset(&s, 0, sizeof(s));
+	s.va = VA0;
+	s.npages = 4;
+	s.reserved0 = 1;
+	EXPECT_EQ(-1, ioctl(self->fd, HTABLE_IOC_SYNC, &s));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-EINVAL, sync_req(self->fd, VA0, 4, 0x2, &s));
+	EXPECT_EQ(-EINVAL, sync_req(self->fd, VA0, 4, 0x80000000U, &s));
+	EXPECT_EQ(-EINVAL, sync_req(self->fd, VA0, 0, 0, &s));
+	EXPECT_EQ(-EINVAL, sync_req(self->fd, VA0 + 8, 4, 0, &s));
+	EXPECT_EQ(-EFAULT, ioctl(self->fd, HTABLE_IOC_SYNC, (void *)8) ? -errno : 0);
+}
+
+/* RW reads and writes a page the hat owns, within one page. */
+TEST_F(cr3, rw)
+{
+	unsigned char page[HT_PAGE_SIZE], back[HT_PAGE_SIZE];
+	unsigned char b5a = 0x5a, b12[2] = { 0x11, 0x22 };
+	const __u64 alias = VA0 + HT_SZ_2M;
+	unsigned int i;
+
+	if (self->fd < 0)
+		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(self->err));
+	map_ok(_metadata, self->fd, VA0, 2, 0);	/* read-only: RW still works */
+	ASSERT_EQ(0, ht_map_alias(self->fd, alias, 2, HTABLE_MAP_ALIAS | HTABLE_MAP_WRITE,
+				  VA0, 2));
+	for (i = 0; i < sizeof(page); i++)
+		page[i] = i * 7 + 3;
+	ASSERT_EQ(0, rw(self->fd, VA0, page, sizeof(page), HTABLE_RW_WRITE));
+	memset(back, 0, sizeof(back));
+	ASSERT_EQ(0, rw(self->fd, VA0, back, sizeof(back), 0));
+	EXPECT_EQ(0, memcmp(page, back, sizeof(page)));
+	/* The alias is the same page; any offset and length inside it. */
+	memset(back, 0, sizeof(back));
+	ASSERT_EQ(0, rw(self->fd, alias + 100, back, 200, 0));
+	EXPECT_EQ(0, memcmp(page + 100, back, 200));
+	ASSERT_EQ(0, rw(self->fd, alias + 4095, &b5a, 1, HTABLE_RW_WRITE));
+	ASSERT_EQ(0, rw(self->fd, VA0 + 4090, back, 6, 0));
+	EXPECT_EQ(page[4090], back[0]);
+	EXPECT_EQ(page[4094], back[4]);
+	EXPECT_EQ(0x5a, back[5]);
+	/* The second page is another page. */
+	memset(back, 0xee, sizeof(back));
+	ASSERT_EQ(0, rw(self->fd, alias + HT_PAGE_SIZE, b12, 2, HTABLE_RW_WRITE));
+	ASSERT_EQ(0, rw(self->fd, VA0 + HT_PAGE_SIZE, back, 2, 0));
+	EXPECT_EQ(0x11, back[0]);
+	EXPECT_EQ(0x22, back[1]);
+	ASSERT_EQ(0, rw(self->fd, VA0, back, 1, 0));
+	EXPECT_EQ(page[0], back[0]);
+	/* RW goes through the direct map: no A or D in the hat. */
+	EXPECT_EQ(0, ad_expect(self->fd, VA0, 2, 0));
+}
+
+TEST_F(cr3, rw_bad_input)
+{
+	unsigned char buf[2 * HT_PAGE_SIZE];
+	struct htable_rw r;
+
+	if (self->fd < 0)
+		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(self->err));
+	map_ok(_metadata, self->fd, VA0, 2, HTABLE_MAP_WRITE);
+	memset(buf, 0, sizeof(buf));
+	/* Not the hat's page. */
+	EXPECT_EQ(-ENOENT, rw(self->fd, VA0 + 2 * HT_PAGE_SIZE, buf, 8, 0));
+	EXPECT_EQ(-ENOENT, rw(self->fd, VA0 - 8, buf, 8, HTABLE_RW_WRITE));
+	/* Crossing into the next page, even an owned one. */
+	EXPECT_EQ(-EINVAL, rw(self->fd, VA0 + 4090, buf, 7, 0));
+	EXPECT_EQ(-EINVAL, rw(self->fd, VA0 + 1, buf, HT_PAGE_SIZE, HTABLE_RW_WRITE));
+	/* Lengths. */
+	EXPECT_EQ(-EINVAL, rw(self->fd, VA0, buf, 0, 0));
+	EXPECT_EQ(-EINVAL, rw(self->fd, VA0, buf, HT_PAGE_SIZE + 1, 0));
+	/* Flags. */
+	EXPECT_EQ(-EINVAL, rw(self->fd, VA0, buf, 8, 0x2));
+	EXPECT_EQ(-EINVAL, rw(self->fd, VA0, buf, 8, HTABLE_RW_WRITE | 0x100));
+	/* A bad buffer. */
+	memset(&r, 0, sizeof(r));
+	r.va = VA0;
+	r.buf = 8;
+	r.len = 8;
+	EXPECT_EQ(-1, ioctl(self->fd, HTABLE_IOC_RW, &r));
+	EXPECT_EQ(EFAULT, errno);
+	r.flags = HTABLE_RW_WRITE;
+	EXPECT_EQ(-1, ioctl(self->fd, HTABLE_IOC_RW, &r));
+	EXPECT_EQ(EFAULT, errno);
+	check_clean(_metadata, self->fd);
+}
+
+/* VERIFY of 1, 512 and 100000 pages (the last mostly aliases). */
+TEST_F_TIMEOUT(cr3, sizes, CR3_TIMEOUT)
+{
+	const __u64 big = 100000, real = 512;
+	const __u64 va1 = VA0, va512 = VA0 + HT_SZ_2M - 256 * HT_PAGE_SIZE;
+	const __u64 vabig = 3 * HT_SZ_512G - 1000 * HT_PAGE_SIZE;
+	struct htable_run r;
+	__u64 i;
+	int ret, bad = 0;
+
+	if (self->fd < 0)
+		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(self->err));
+	map_ok(_metadata, self->fd, va1, 1, HTABLE_MAP_WRITE);
+	ret = run_verify(self->fd, 0, va1, 1, HTABLE_RUN_WRITE, 11, &r);
+	ASSERT_EQ(0, ret) TH_LOG("RUN VERIFY 1 page: %s", strerror(-ret));
+	EXPECT_EQ(0, verify_result(&r, 1, 0, 0));
+	EXPECT_EQ(0, check_page(self->fd, va1, ~11ULL, 0, 0));
+
+	/* 512 pages across a 2 MiB boundary: two PTE tables. */
+	map_ok(_metadata, self->fd, va512, 512, HTABLE_MAP_WRITE);
+	ret = run_verify(self->fd, self->ncpus - 1, va512, 512, HTABLE_RUN_WRITE, 12, &r);
+	ASSERT_EQ(0, ret) TH_LOG("RUN VERIFY 512 pages: %s", strerror(-ret));
+	EXPECT_EQ(0, verify_result(&r, 512, 0, 0));
+	for (i = 0; i < 512; i += 17)
+		bad += check_page(self->fd, va512 + i * HT_PAGE_SIZE, ~12ULL, 0, 0);
+	EXPECT_EQ(0, bad);
+
+	/*
+	 * 100000 pages across a 512 GiB boundary: 512 real pages and their
+	 * aliases (read-only, as VERIFY|WRITE of a page would change what
+	 * its aliases read later). Every alias of a pfn has its pattern.
+	 */
+	map_ok(_metadata, self->fd, vabig, real, HTABLE_MAP_WRITE);
+	ret = ht_map_alias(self->fd, vabig + real * HT_PAGE_SIZE, big - real,
+			   HTABLE_MAP_ALIAS, vabig, real);
+	ASSERT_EQ(0, ret) TH_LOG("MAP ALIAS %llu pages: %s", big - real, strerror(-ret));
+	ret = run_verify(self->fd, 0, vabig, big, 0, 13, &r);
+	ASSERT_EQ(0, ret) TH_LOG("RUN VERIFY %llu pages: %s", big, strerror(-ret));
+	EXPECT_EQ(0, verify_result(&r, big, 0, 0));
+	TH_LOG("VERIFY of %llu pages took %llu ms", big, r.elapsed_ns / 1000000);
+	for (i = 0, bad = 0; i < big; i += 997)
+		bad += check_page(self->fd, vabig + i * HT_PAGE_SIZE, 13, 0, 0);
+	EXPECT_EQ(0, bad);
+	bad = 0;
+	for (i = 0; i < big; i += 4999)
+		bad += ad_of(self->fd, vabig + i * HT_PAGE_SIZE) != HTABLE_PROBE_ACCESSED;
+	EXPECT_EQ(0, bad);
+	EXPECT_EQ(0, live_cpus(self->fd));
+	check_clean(_metadata, self->fd);
+}
+
+/* Every online CPU by number, called from CPU 0. */
+TEST_F(cr3, every_cpu)
+{
+	struct htable_run r;
+	int cpu, ret, bad;
+	__u64 i, seed;
+
+	if (self->fd < 0)
+		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(self->err));
+	ASSERT_LE(1, self->ncpus);
+	ASSERT_EQ(0, pin_to(0));
+	map_ok(_metadata, self->fd, VA0, 4, HTABLE_MAP_WRITE);
+	map_ok(_metadata, self->fd, VA0 + 4 * HT_PAGE_SIZE, 1, 0);
+	for (cpu = 0; cpu < self->ncpus; cpu++) {
+		seed = 0x5eed0000ULL + cpu;
+		ret = run_verify(self->fd, cpu, VA0, 5, HTABLE_RUN_WRITE, seed, &r);
+		EXPECT_EQ(0, ret) TH_LOG("RUN VERIFY on CPU %d: %s", cpu, strerror(-ret));
+		if (ret)
+			continue;
+		EXPECT_EQ(0, verify_result(&r, 5, 0, 0)) TH_LOG("on CPU %d", cpu);
+		EXPECT_EQ(0, live_cpus(self->fd)) TH_LOG("after CPU %d", cpu);
+		for (i = 0, bad = 0; i < 5; i++)
+			bad += check_page(self->fd, VA0 + i * HT_PAGE_SIZE,
+					  i < 4 ? ~seed : seed, 0, 0);
+		EXPECT_EQ(0, bad) TH_LOG("on CPU %d", cpu);
+	}
+	TH_LOG("%d CPUs", self->ncpus);
+}
+
+/* A CPU that is not possible is EINVAL, for both modes. */
+TEST_F(cr3, bad_cpu)
+{
+	struct htable_sample smp[4];
+	int possible = possible_cpus();
+	__u32 cpus[2] = { 4096, possible };
+	struct htable_run r;
+	int i, n = 1;
+
+	if (self->fd < 0)
+		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(self->err));
+	map_ok(_metadata, self->fd, VA0, 1, HTABLE_MAP_WRITE);
+	ASSERT_LT(0, possible);
+	if (possible < 4096)
+		n = 2;
+	for (i = 0; i < n; i++) {
+		EXPECT_EQ(-EINVAL, run_verify(self->fd, cpus[i], VA0, 1, 0, 1, &r))
+			TH_LOG("VERIFY on CPU %u (%d possible)", cpus[i], possible);
+		memset(&r, 0, sizeof(r));
+		r.cpu = cpus[i];
+		r.mode = HTABLE_RUN_RESIDENT;
+		r.va = VA0;
+		r.npages = 1;
+		r.duration_ms = 10;
+		r.samples = (uintptr_t)smp;
+		r.max_samples = 4;
+		EXPECT_EQ(-EINVAL, run_req(self->fd, &r))
+			TH_LOG("RESIDENT on CPU %u (%d possible)", cpus[i], possible);
+	}
+	EXPECT_EQ(-EINVAL, run_verify(self->fd, -1U, VA0, 1, 0, 1, &r));
+}
+
+/* An offline CPU is ENXIO; once back online it works again. */
+TEST_F_TIMEOUT(cr3, offline_cpu, CR3_TIMEOUT)
+{
+	int cpu = self->ncpus - 1;
+	struct htable_run r;
+	char path[64];
+	double end;
+	int ret;
+
+	if (self->fd < 0)
+		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(self->err));
+	map_ok(_metadata, self->fd, VA0, 2, HTABLE_MAP_WRITE);
+	snprintf(path, sizeof(path), CPU_ONLINE_FMT, cpu);
+	if (cpu < 1 || access(path, W_OK))
+		SKIP(return, "CPU %d cannot be taken offline (%s)", cpu, path);
+	ret = htable_knob_write(path, 0);
+	if (ret)
+		SKIP(return, "offlining CPU %d: %s", cpu, strerror(-ret));
+	self->offlined = cpu;
+	EXPECT_EQ(0, htable_knob_read(path));
+	ret = run_verify(self->fd, cpu, VA0, 2, 0, 1, &r);
+	EXPECT_EQ(-ENXIO, ret) TH_LOG("VERIFY on offline CPU %d: %s", cpu, strerror(-ret));
+	EXPECT_EQ(0, live_cpus(self->fd));
+	ASSERT_EQ(0, htable_knob_write(path, 1));
+	end = ht_now() + 30;
+	while (htable_knob_read(path) != 1 && ht_now() < end)
+		usleep(10000);
+	ASSERT_EQ(1, htable_knob_read(path));
+	self->offlined = -1;
+	ret = run_verify(self->fd, cpu, VA0, 2, HTABLE_RUN_WRITE, 2, &r);
+	ASSERT_EQ(0, ret) TH_LOG("VERIFY on CPU %d back online: %s", cpu, strerror(-ret));
+	EXPECT_EQ(0, verify_result(&r, 2, 0, 0));
+}
+
+/* What RUN refuses, each with nothing counted as a window. */
+TEST_F(cr3, run_bad_input)
+{
+	struct htable_sample smp[4];
+	long long st0[NR_ST], want[NR_ST] = { 0 };
+	struct htable_run r;
+	int ret;
+
+	if (self->fd < 0)
+		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(self->err));
+	map_ok(_metadata, self->fd, VA0, 4, HTABLE_MAP_WRITE);
+	map_ok(_metadata, self->fd, self->limit - HT_PAGE_SIZE, 1, HTABLE_MAP_WRITE);
+	ASSERT_EQ(0, stats_read(st0));
+
+	verify_fill(&r, 0, VA0, 4, 0, 1);
+	r.mode = 2;
+	EXPECT_EQ(-EINVAL, run_req(self->fd, &r)) TH_LOG("mode 2");
+	verify_fill(&r, 0, VA0, 4, 0, 1);
+	r.mode = -1U;
+	EXPECT_EQ(-EINVAL, run_req(self->fd, &r)) TH_LOG("mode ~0");
+	verify_fill(&r, 0, VA0, 4, 0x2, 1);
+	EXPECT_EQ(-EINVAL, run_req(self->fd, &r)) TH_LOG("flags 0x2");
+	verify_fill(&r, 0, VA0, 4, HTABLE_RUN_WRITE | 0x80000000U, 1);
+	EXPECT_EQ(-EINVAL, run_req(self->fd, &r)) TH_LOG("flags 0x80000001");
+	verify_fill(&r, 0, VA0, 4, 0, 1);
+	r.reserved = 1;
+	EXPECT_EQ(-EINVAL, run_req(self->fd, &r)) TH_LOG("reserved 1");
+	EXPECT_EQ(-EINVAL, run_verify(self->fd, 0, VA0, 0, 0, 1, &r)) TH_LOG("npages 0");
+	EXPECT_EQ(-EINVAL, run_verify(self->fd, 0, VA0 + 8, 1, 0, 1, &r)) TH_LOG("misaligned");
+	EXPECT_EQ(-EINVAL, run_verify(self->fd, 0, VA0 + HT_PAGE_SIZE - 1, 1, 0, 1, &r))
+		TH_LOG("misaligned");
+	ret = run_verify(self->fd, 0, VA0, HTABLE_MAX_NPAGES + 1, 0, 1, &r);
+	EXPECT_TRUE(ret == -EINVAL || ret == -E2BIG) TH_LOG("npages max + 1: %s",
+							    strerror(-ret));
+	/* Leaving the lower half. */
+	EXPECT_EQ(-ERANGE, run_verify(self->fd, 0, self->limit - HT_PAGE_SIZE, 2, 0, 1, &r));
+	EXPECT_EQ(-ERANGE, run_verify(self->fd, 0, self->limit, 1, 0, 1, &r));
+	EXPECT_EQ(-ERANGE, run_verify(self->fd, 0, self->limit - 16 * HT_PAGE_SIZE,
+				      HTABLE_MAX_NPAGES, 0, 1, &r));
+	/* VERIFY takes no resident fields. */
+	verify_fill(&r, 0, VA0, 4, 0, 1);
+	r.duration_ms = 10;
+	EXPECT_EQ(-EINVAL, run_req(self->fd, &r)) TH_LOG("VERIFY with duration_ms");
+	verify_fill(&r, 0, VA0, 4, 0, 1);
+	r.samples = (uintptr_t)smp;
+	r.max_samples = 4;
+	EXPECT_EQ(-EINVAL, run_req(self->fd, &r)) TH_LOG("VERIFY with samples");
+	/* RESIDENT: one page, 1..5000 ms, 1..HTABLE_MAX_SAMPLES samples. */
+	memset(&r, 0, sizeof(r));
+	r.mode = HTABLE_RUN_RESIDENT;
+	r.va = VA0;
+	r.npages = 2;
+	r.duration_ms = 10;
+	r.samples = (uintptr_t)smp;
+	r.max_samples = 4;
+	EXPECT_EQ(-EINVAL, run_req(self->fd, &r)) TH_LOG("RESIDENT npages 2");
+	r.npages = 1;
+	r.duration_ms = 0;
+	EXPECT_EQ(-EINVAL, run_req(self->fd, &r)) TH_LOG("RESIDENT 0 ms");
+	r.duration_ms = 5001;
+	EXPECT_EQ(-EINVAL, run_req(self->fd, &r)) TH_LOG("RESIDENT 5001 ms");
+	r.duration_ms = 10;
+	r.max_samples = 0;
+	EXPECT_EQ(-EINVAL, run_req(self->fd, &r)) TH_LOG("RESIDENT 0 samples");
+	r.max_samples = HTABLE_MAX_SAMPLES + 1;
+	EXPECT_EQ(-EINVAL, run_req(self->fd, &r)) TH_LOG("RESIDENT too many samples");
+	r.max_samples = 4;
+	r.va = VA0 + 8;
+	EXPECT_EQ(-EINVAL, run_req(self->fd, &r)) TH_LOG("RESIDENT misaligned");
+	r.va = self->limit;
+	EXPECT_EQ(-ERANGE, run_req(self->fd, &r)) TH_LOG("RESIDENT beyond the lower half");
+	/* A bad argument pointer. */
+	EXPECT_EQ(-1, ioctl(self->fd, HTABLE_IOC_RUN, (void *)8));
+	EXPECT_EQ(EFAULT, errno);
+	EXPECT_EQ(0, stats_moved(st0, want));
+	EXPECT_EQ(0, live_cpus(self->fd));
+
+	/* A range that ends exactly at the top of the lower half is fine. */
+	ret = run_verify(self->fd, 0, self->limit - HT_PAGE_SIZE, 1, HTABLE_RUN_WRITE, 9, &r);
+	ASSERT_EQ(0, ret) TH_LOG("VERIFY of the last page: %s", strerror(-ret));
+	EXPECT_EQ(0, verify_result(&r, 1, 0, 0));
+	EXPECT_EQ(0, check_page(self->fd, self->limit - HT_PAGE_SIZE, ~9ULL, 0, 0));
+	check_clean(_metadata, self->fd);
+}
+
+/*
+ * A RESIDENT window: INFO shows exactly its CPU while it runs and none
+ * before or after; every valid sample read the marker.
+ */
+TEST_F_TIMEOUT(cr3, resident_live_cpus, CR3_TIMEOUT)
+{
+	__u64 marker = 0x6d61726b65720001ULL;
+	long long st0[NR_ST], want[NR_ST] = { 0 };
+	__u64 i, nvalid = 0, nbad = 0, live, seen = 0, other = 0;
+	struct window w;
+	int ret, waited;
+
+	if (self->fd < 0)
+		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(self->err));
+	ASSERT_LE(2, self->ncpus);
+	ASSERT_EQ(0, pin_to(0));
+	map_ok(_metadata, self->fd, VA0, 1, HTABLE_MAP_WRITE);
+	ASSERT_EQ(0, rw(self->fd, VA0, &marker, sizeof(marker), HTABLE_RW_WRITE));
+	ASSERT_EQ(0, stats_read(st0));
+	EXPECT_EQ(0, live_cpus(self->fd));
+	ret = window_start(&w, self->fd, self->ncpus - 1, VA0, 1000, HTABLE_MAX_SAMPLES);
+	ASSERT_EQ(0, ret);
+	waited = wait_live(self->fd, &w, 20);
+	/* Watch INFO for the rest of the window. */
+	while (!__atomic_load_n(&w.done, __ATOMIC_ACQUIRE)) {
+		live = live_cpus(self->fd);
+		if (live == _BITULL(w.cpu))
+			seen++;
+		else if (live)
+			other = live;
+		usleep(2000);
+	}
+	window_join(&w);
+	ASSERT_EQ(0, w.err) TH_LOG("RUN RESIDENT on CPU %u: %s", w.cpu, strerror(-w.err));
+	EXPECT_EQ(0, waited) TH_LOG("INFO never showed CPU %u live", w.cpu);
+	EXPECT_EQ(0, other) TH_LOG("INFO showed live_cpus %#llx", other);
+	EXPECT_EQ(0, live_cpus(self->fd));
+	EXPECT_EQ(0, window_sane(&w, &nvalid));
+	for (i = 0; i < w.r.nsamples; i++) {
+		const struct htable_sample *s = &w.s[i];
+
+		if ((s->flags & HTABLE_SAMPLE_VALID) &&
+		    ((s->flags & HTABLE_SAMPLE_FAULT) || s->value != marker)) {
+			if (nbad < 3)
+				TH_LOG("sample %llu: value %#llx flags %#x", i, s->value, s->flags);
+			nbad++;
+		}
+	}
+	EXPECT_EQ(0, nbad);
+	EXPECT_LE(1, nvalid);
+	/*
+	 * The value never changes, so only the periodic samples ("at least
+	 * every 1 ms") fill the log. Guest time runs on while the host
+	 * deschedules a vCPU, so allow a loaded TCG host a factor of 20.
+	 */
+	EXPECT_LE(w.duration_ms / 20, w.r.nsamples);
+	TH_LOG("%u samples (%llu valid), %llu reads (%llu valid), %llu clobbers, %llu polls live",
+	       w.r.nsamples, nvalid, w.r.reads, w.r.valid_reads, w.r.clobbers, seen);
+	want[ST_WINDOWS] = 1;
+	want[ST_CLOBBERS] = w.r.clobbers;
+	EXPECT_EQ(0, stats_moved(st0, want));
+	free(w.s);
+}
+
+/* A window with room for a few samples writes no more than that. */
+TEST_F_TIMEOUT(cr3, resident_few_samples, CR3_TIMEOUT)
+{
+	__u64 marker = 0x6d61726b65720002ULL;
+	struct window w;
+	__u64 nvalid;
+
+	if (self->fd < 0)
+		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(self->err));
+	map_ok(_metadata, self->fd, VA0, 1, 0);
+	ASSERT_EQ(0, rw(self->fd, VA0, &marker, sizeof(marker), HTABLE_RW_WRITE));
+	ASSERT_EQ(0, window_start(&w, self->fd, 0, VA0, 200, 8));
+	window_join(&w);
+	ASSERT_EQ(0, w.err) TH_LOG("RUN RESIDENT: %s", strerror(-w.err));
+	EXPECT_EQ(0, window_sane(&w, &nvalid));
+	EXPECT_EQ(8, w.r.nsamples);
+	EXPECT_LE(w.r.nsamples, w.r.reads);
+	EXPECT_EQ(0, live_cpus(self->fd));
+	free(w.s);
+}
+
+/* The counters move by exactly what the windows and SYNCs reported. */
+TEST_F(cr3, stats)
+{
+	long long st0[NR_ST], want[NR_ST] = { 0 };
+	struct htable_sync s;
+	struct htable_run r;
+	int i, ret;
+
+	if (self->fd < 0)
+		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(self->err));
+	map_ok(_metadata, self->fd, VA0, 6, HTABLE_MAP_WRITE);
+	ASSERT_EQ(0, stats_read(st0));
+	for (i = 0; i < 5; i++) {
+		/* Ranges of 8 at steps of 2 pages: some past the end, faulting. */
+		ret = run_verify(self->fd, i % self->ncpus, VA0 + 2 * i * HT_PAGE_SIZE, 8,
+				 i & 1 ? HTABLE_RUN_WRITE : 0, i, &r);
+		ASSERT_EQ(0, ret) TH_LOG("RUN VERIFY %d: %s", i, strerror(-ret));
+		EXPECT_EQ(0, verify_result(&r, i < 3 ? 6 - 2 * i : 0, i < 3 ? 2 + 2 * i : 8,
+					   VA0 + (i < 3 ? 6 : 2 * i) * HT_PAGE_SIZE));
+		want[ST_WINDOWS]++;
+		want[ST_VERIFIED] += r.verified;
+		want[ST_FAULTS] += r.faults;
+		want[ST_CLOBBERS] += r.clobbers;
+	}
+	for (i = 0; i < 3; i++) {
+		ASSERT_EQ(0, sync_req(self->fd, VA0, 6, i == 1 ? HTABLE_SYNC_CLEAR : 0, &s));
+		want[ST_SYNCS]++;
+	}
+	EXPECT_EQ(0, stats_moved(st0, want));
+	EXPECT_EQ(0, s.referenced);
+	EXPECT_EQ(0, s.modified);
+}
+
+TEST_HARNESS_MAIN

@@ -1,0 +1,711 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * TLB shootdown while a hat is live in CR3 on another CPU.
+ *
+ * A RESIDENT window on CPU 1 reads the first word of page P at va A in a
+ * loop and logs what it saw and when. P is also mapped at va B, so it
+ * stays alive, with its data, when A is unmapped. The test, on CPU 0,
+ * unmaps A and notes the time the UNMAP returned: from then on, no valid
+ * read of A may still see P's marker, because the UNMAP must have shot
+ * down CPU 1's translation before returning. With the debugfs knob
+ * tlb_skip_remote set, the module skips that shootdown on purpose, and
+ * the same scenario must then catch a stale read: proof that the test can
+ * see a missing shootdown at all.
+ *
+ * Also: two hats live on two CPUs at once, and closing a hat's file while
+ * a window on it is running.
+ */
+#include <pthread.h>
+#include <sched.h>
+#include <stdint.h>
+
+#include "kselftest_harness.h"
+#include "htable_test.h"
+
+#define TLB_TIMEOUT	120
+#define TLB_SKIP_PATH	"/sys/kernel/debug/htable/tlb_skip_remote"
+
+#define WINDOW_MS	2000
+/* How long the reader runs with A mapped before the UNMAP. */
+#define SETTLE_US	300000
+/* How long to wait for a window to show up in INFO.live_cpus. */
+#define LIVE_WAIT_S	30.0
+
+#define POISON64	0xa5a5a5a5a5a5a5a5ULL
+#define POISON32	0xa5a5a5a5U
+#define GUARD_SAMPLES	4
+
+/* A and B in different PTE tables, so the UNMAP of A frees A's table. */
+#define VA_A		(5 * HT_SZ_1G)
+#define VA_B		(5 * HT_SZ_1G + 3 * HT_SZ_2M)
+
+#define OLD		0x4f4c444d41524b31ULL	/* "1KRAMDLO" */
+#define NEW		0x4e45574d41524b32ULL	/* "2KRAMWEN" */
+
+static __u64 now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+/* HTABLE_IOC_RW: 0 or -errno. */
+static int rw(int fd, __u64 va, void *buf, __u32 len, __u32 flags)
+{
+	struct htable_rw r = {
+		.va = va,
+		.buf = (uintptr_t)buf,
+		.len = len,
+		.flags = flags,
+	};
+
+	return ioctl(fd, HTABLE_IOC_RW, &r) ? -errno : 0;
+}
+
+static int write_word(int fd, __u64 va, __u64 val)
+{
+	return rw(fd, va, &val, sizeof(val), HTABLE_RW_WRITE);
+}
+
+/* The first word of the page at @va through the direct map, or POISON64. */
+static __u64 read_word(int fd, __u64 va)
+{
+	__u64 val;
+
+	if (rw(fd, va, &val, sizeof(val), 0))
+		return POISON64;
+	return val;
+}
+
+/*
+ * tlb_skip_remote is a debugfs bool: written as 0 or 1, read back as "N"
+ * or "Y". Returns 0 or 1, or -1 when it cannot be read.
+ */
+static int knob_read(void)
+{
+	char c = 0;
+	int fd;
+
+	fd = open(TLB_SKIP_PATH, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (read(fd, &c, 1) != 1)
+		c = 0;
+	close(fd);
+	if (c == 'Y' || c == 'y' || c == '1')
+		return 1;
+	if (c == 'N' || c == 'n' || c == '0')
+		return 0;
+	return -1;
+}
+
+static __u64 live_cpus(int fd)
+{
+	struct htable_info info;
+
+	if (ht_info(fd, &info))
+		return POISON64;
+	return info.live_cpus;
+}
+
+/* Pin the calling thread to @cpu: 0 or -errno. */
+static int pin_to(int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	return sched_setaffinity(0, sizeof(set), &set) ? -errno : 0;
+}
+
+/* A counter from debugfs stats, or -1 (with a message) when missing. */
+static long long stat_of(const char *name)
+{
+	long long v = htable_stat(name);
+
+	if (v < 0)
+		fprintf(stderr, "# counter %s missing\n", name);
+	return v;
+}
+
+/* The counters these tests watch. */
+enum { ST_SHOOT, ST_SKIPPED, ST_WINDOWS, ST_CLOBBERS, ST_WATCHDOG, NR_ST };
+
+static const char * const st_name[NR_ST] = {
+	"hs_shootdowns", "hs_shootdowns_skipped", "hs_windows",
+	"hs_cr3_clobbers", "hs_watchdog_ends",
+};
+
+static int stats_read(long long *v)
+{
+	int i, bad = 0;
+
+	for (i = 0; i < NR_ST; i++) {
+		v[i] = stat_of(st_name[i]);
+		bad += v[i] < 0;
+	}
+	return bad;
+}
+
+/* One RESIDENT window, run by a thread. */
+struct window {
+	pthread_t tid;
+	int fd;
+	__u32 cpu;
+	__u64 va;
+	__u32 duration_ms;
+	__u32 max_samples;
+	struct htable_sample *s;	/* max_samples + GUARD_SAMPLES */
+	struct htable_run r;
+	int err;			/* 0 or -errno of the RUN */
+	__u64 t_start, t_end;		/* CLOCK_MONOTONIC around the ioctl */
+	int done;			/* set (atomically) when it returned */
+};
+
+static void *window_thread(void *arg)
+{
+	struct window *w = arg;
+	struct htable_run *r = &w->r;
+
+	/* Best effort: the caller runs where its window does. */
+	pin_to(w->cpu);
+	memset(r, 0, sizeof(*r));
+	r->cpu = w->cpu;
+	r->mode = HTABLE_RUN_RESIDENT;
+	r->va = w->va;
+	r->npages = 1;
+	r->duration_ms = w->duration_ms;
+	r->samples = (uintptr_t)w->s;
+	r->max_samples = w->max_samples;
+	/* Poison the out fields, so one left unwritten shows. */
+	r->nsamples = POISON32;
+	r->reads = POISON64;
+	r->valid_reads = POISON64;
+	r->clobbers = POISON64;
+	r->elapsed_ns = POISON64;
+	r->watchdog = POISON32;
+	w->t_start = now_ns();
+	w->err = ioctl(w->fd, HTABLE_IOC_RUN, r) ? -errno : 0;
+	w->t_end = now_ns();
+	__atomic_store_n(&w->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/* Start a window of @ms on @cpu reading @va: 0 or -errno. */
+static int window_start(struct window *w, int fd, __u32 cpu, __u64 va, __u32 ms)
+{
+	size_t bytes;
+	int ret;
+
+	memset(w, 0, sizeof(*w));
+	w->fd = fd;
+	w->cpu = cpu;
+	w->va = va;
+	w->duration_ms = ms;
+	w->max_samples = HTABLE_MAX_SAMPLES;
+	bytes = (w->max_samples + GUARD_SAMPLES) * sizeof(*w->s);
+	w->s = malloc(bytes);
+	if (!w->s)
+		return -ENOMEM;
+	memset(w->s, 0xa5, bytes);
+	ret = pthread_create(&w->tid, NULL, window_thread, w);
+	if (ret) {
+		free(w->s);
+		w->s = NULL;
+		return -ret;
+	}
+	return 0;
+}
+
+/* Wait until INFO shows @w's CPU live on @fd: 0, or -1 when it never did. */
+static int wait_live(int fd, struct window *w, double timeout_s)
+{
+	double end = ht_now() + timeout_s;
+
+	while (ht_now() < end && !__atomic_load_n(&w->done, __ATOMIC_ACQUIRE)) {
+		__u64 live = live_cpus(fd);
+
+		if (live != POISON64 && (live & _BITULL(w->cpu)))
+			return 0;
+		usleep(1000);
+	}
+	return -1;
+}
+
+/*
+ * What every RESIDENT window must satisfy: sane out fields, samples in
+ * time order inside the ioctl's time, nothing written past max_samples.
+ * @nvalid gets the number of VALID samples. Returns the problems.
+ */
+static int window_sane(const struct window *w, __u64 *nvalid)
+{
+	const struct htable_run *r = &w->r;
+	struct htable_sample poison;
+	__u64 i, prev = 0;
+	int bad = 0;
+
+	memset(&poison, 0xa5, sizeof(poison));
+	*nvalid = 0;
+	if (r->nsamples > w->max_samples) {
+		fprintf(stderr, "# nsamples %u > max_samples %u\n", r->nsamples,
+			w->max_samples);
+		return 1;
+	}
+	for (i = 0; i < r->nsamples; i++) {
+		const struct htable_sample *s = &w->s[i];
+		int sbad = 0;
+
+		if ((s->flags & ~(HTABLE_SAMPLE_FAULT | HTABLE_SAMPLE_VALID)) ||
+		    s->reserved || ((s->flags & HTABLE_SAMPLE_FAULT) && s->value))
+			sbad++;
+		if (s->t_ns < prev || s->t_ns < w->t_start || s->t_ns > w->t_end)
+			sbad++;
+		if (sbad && bad < 5)
+			fprintf(stderr,
+				"# sample %llu: t %llu (prev %llu, ioctl %llu..%llu) value %#llx flags %#x reserved %u\n",
+				i, s->t_ns, prev, w->t_start, w->t_end, s->value,
+				s->flags, s->reserved);
+		bad += sbad;
+		prev = s->t_ns;
+		*nvalid += !!(s->flags & HTABLE_SAMPLE_VALID);
+	}
+	for (i = w->max_samples; i < w->max_samples + GUARD_SAMPLES; i++) {
+		if (memcmp(&w->s[i], &poison, sizeof(poison))) {
+			fprintf(stderr, "# sample %llu written past max_samples\n", i);
+			bad++;
+		}
+	}
+	if (r->reads < r->nsamples || r->valid_reads > r->reads ||
+	    r->valid_reads < *nvalid) {
+		fprintf(stderr, "# reads %llu valid_reads %llu nsamples %u valid samples %llu\n",
+			r->reads, r->valid_reads, r->nsamples, *nvalid);
+		bad++;
+	}
+	if (r->elapsed_ns < w->duration_ms * 900000ULL ||
+	    r->elapsed_ns > w->t_end - w->t_start) {
+		fprintf(stderr, "# elapsed_ns %llu for %u ms (ioctl took %llu ns)\n",
+			r->elapsed_ns, w->duration_ms, w->t_end - w->t_start);
+		bad++;
+	}
+	if (r->watchdog || r->reserved || r->clobbers == POISON64) {
+		fprintf(stderr, "# watchdog %u reserved %u clobbers %#llx\n",
+			r->watchdog, r->reserved, r->clobbers);
+		bad++;
+	}
+	return bad;
+}
+
+/*
+ * Valid samples of @w that did not read @want (a fault counts as not
+ * reading it), and the valid ones, in (@after, @before); the first few
+ * bad ones are printed.
+ */
+static __u64 count_not(const struct window *w, __u64 want, __u64 after,
+		       __u64 before, __u64 *nvalid)
+{
+	__u64 i, bad = 0;
+
+	*nvalid = 0;
+	for (i = 0; i < w->r.nsamples; i++) {
+		const struct htable_sample *s = &w->s[i];
+
+		if (!(s->flags & HTABLE_SAMPLE_VALID) || s->t_ns <= after ||
+		    s->t_ns >= before)
+			continue;
+		(*nvalid)++;
+		if (!(s->flags & HTABLE_SAMPLE_FAULT) && s->value == want)
+			continue;
+		if (bad < 3)
+			fprintf(stderr,
+				"# CPU %u sample %llu at %llu: value %#llx flags %#x, want %#llx\n",
+				w->cpu, i, s->t_ns, s->value, s->flags, want);
+		bad++;
+	}
+	return bad;
+}
+
+FIXTURE(tlb) {
+	int fd;
+	int err;
+	int ncpus;
+};
+
+FIXTURE_SETUP(tlb)
+{
+	/* An earlier run may have died with the knob set. */
+	htable_knob_write(TLB_SKIP_PATH, 0);
+	self->ncpus = sysconf(_SC_NPROCESSORS_ONLN);
+	self->fd = htable_open_dev();
+	self->err = errno;
+}
+
+FIXTURE_TEARDOWN(tlb)
+{
+	htable_knob_write(TLB_SKIP_PATH, 0);
+	if (self->fd >= 0)
+		close(self->fd);
+}
+
+/* First of all, before any test touches it: the knob is off by default. */
+TEST(knob_default)
+{
+	if (access(HTABLE_DEV_PATH, F_OK))
+		SKIP(return, "%s absent: htable not loaded", HTABLE_DEV_PATH);
+	EXPECT_EQ(0, knob_read()) TH_LOG("%s", TLB_SKIP_PATH);
+}
+
+TEST_F(tlb, knob_rw)
+{
+	if (self->fd < 0)
+		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(self->err));
+	ASSERT_EQ(0, htable_knob_write(TLB_SKIP_PATH, 1));
+	EXPECT_EQ(1, knob_read());
+	ASSERT_EQ(0, htable_knob_write(TLB_SKIP_PATH, 0));
+	EXPECT_EQ(0, knob_read());
+	EXPECT_LE(0, htable_stat("hs_shootdowns_skipped"));
+}
+
+/*
+ * The scenario. @remap: after the UNMAP, map A again to a fresh page and
+ * write NEW into it. @skip: run with tlb_skip_remote set, so a stale read
+ * of OLD after the UNMAP must be seen.
+ */
+static void stale_tlb(struct __test_metadata *_metadata, int fd, int ncpus,
+		      int remap, int skip)
+{
+	__u64 t_unmap0 = 0, t_unmap = 0, t_new = 0, nvalid, i;
+	__u64 old_before = 0, bad_before = 0, bad_during = 0, lagged = 0;
+	__u64 last_before = -1ULL, last_upto = -1ULL;
+	__u64 after_valid = 0, after_fault = 0, after_old = 0, after_new = 0;
+	long long st0[NR_ST], st1[NR_ST];
+	int waited, ret_unmap = -1, ret_map = 0, ret_new = 0;
+	struct htable_check c;
+	struct window w;
+
+	/* Every row of the matrix has 2 vCPUs or more: fewer is a failure. */
+	ASSERT_LE(2, ncpus);
+	ASSERT_EQ(0, pin_to(0));
+	ASSERT_EQ(0, ht_map(fd, VA_A, 1, HTABLE_MAP_WRITE));
+	ASSERT_EQ(0, ht_map_alias(fd, VA_B, 1, HTABLE_MAP_ALIAS, VA_A, 1));
+	ASSERT_EQ(0, write_word(fd, VA_A, OLD));
+	ASSERT_EQ(OLD, read_word(fd, VA_B));
+	ASSERT_EQ(0, htable_knob_write(TLB_SKIP_PATH, skip));
+	ASSERT_EQ(skip, knob_read());
+	ASSERT_EQ(0, stats_read(st0));
+	ASSERT_EQ(0, live_cpus(fd));
+
+	ASSERT_EQ(0, window_start(&w, fd, 1, VA_A, WINDOW_MS));
+	/* No ASSERT until the window is joined. */
+	waited = wait_live(fd, &w, LIVE_WAIT_S);
+	if (!waited) {
+		usleep(SETTLE_US);
+		t_unmap0 = now_ns();
+		ret_unmap = ht_unmap(fd, VA_A, 1);
+		t_unmap = now_ns();
+		if (remap && !ret_unmap) {
+			ret_map = ht_map(fd, VA_A, 1, HTABLE_MAP_WRITE);
+			if (!ret_map)
+				ret_new = write_word(fd, VA_A, NEW);
+			t_new = now_ns();
+		}
+	}
+	pthread_join(w.tid, NULL);
+	htable_knob_write(TLB_SKIP_PATH, 0);
+
+	ASSERT_EQ(0, w.err) TH_LOG("RUN RESIDENT on CPU 1: %s", strerror(-w.err));
+	ASSERT_EQ(0, waited) TH_LOG("INFO never showed CPU 1 live");
+	ASSERT_EQ(0, ret_unmap) TH_LOG("UNMAP A: %s", strerror(-ret_unmap));
+	ASSERT_EQ(0, ret_map) TH_LOG("MAP A again: %s", strerror(-ret_map));
+	ASSERT_EQ(0, ret_new) TH_LOG("RW NEW: %s", strerror(-ret_new));
+	EXPECT_EQ(0, window_sane(&w, &nvalid));
+	EXPECT_EQ(0, live_cpus(fd));
+
+	/*
+	 * t_ns is taken before the read, which an interrupt or the host can
+	 * delay past the UNMAP (or the remap). Only the last read before a
+	 * point in time can be late that way: the next one starts after it.
+	 */
+	for (i = 0; i < w.r.nsamples; i++) {
+		if (!(w.s[i].flags & HTABLE_SAMPLE_VALID))
+			continue;
+		if (w.s[i].t_ns < t_unmap0)
+			last_before = i;
+		if (w.s[i].t_ns <= t_unmap)
+			last_upto = i;
+	}
+	for (i = 0; i < w.r.nsamples; i++) {
+		const struct htable_sample *s = &w.s[i];
+		int fault = !!(s->flags & HTABLE_SAMPLE_FAULT);
+		int late_ok = fault || (remap && i == last_upto);
+
+		if (!(s->flags & HTABLE_SAMPLE_VALID))
+			continue;
+		if (s->t_ns <= t_unmap && (fault || s->value != OLD))
+			TH_LOG("sample %llu at UNMAP%+lld ns: value %#llx flags %#x",
+			       i, (long long)(s->t_ns - t_unmap0), s->value, s->flags);
+		if (s->t_ns < t_unmap0) {
+			/* A was mapped to P all along. */
+			if (!fault && s->value == OLD)
+				old_before++;
+			else if (i == last_before && late_ok)
+				lagged++;
+			else
+				bad_before++;
+		} else if (s->t_ns <= t_unmap) {
+			/* During the UNMAP: P's marker, or a fault. */
+			if (!fault && s->value != OLD && !(remap && i == last_upto))
+				bad_during++;
+		} else {
+			after_valid++;
+			after_fault += fault;
+			after_old += !fault && s->value == OLD;
+			after_new += !fault && s->value == NEW && s->t_ns > t_new;
+		}
+	}
+	TH_LOG("%u samples (%llu valid), %llu reads (%llu valid), %llu clobbers",
+	       w.r.nsamples, nvalid, w.r.reads, w.r.valid_reads, w.r.clobbers);
+	TH_LOG("before: %llu OLD, %llu late; after: %llu valid, %llu faulted, %llu OLD, %llu NEW",
+	       old_before, lagged, after_valid, after_fault, after_old, after_new);
+
+	/* The test saw both periods, with the translation cached before. */
+	EXPECT_LE(1, old_before) TH_LOG("the reader never read OLD before the UNMAP");
+	EXPECT_LE(1, after_valid) TH_LOG("no valid sample after the UNMAP");
+	EXPECT_EQ(0, bad_before) TH_LOG("reads before the UNMAP did not see OLD");
+	EXPECT_EQ(0, bad_during);
+	if (skip) {
+		/* No shootdown: CPU 1 must have kept the stale translation. */
+		EXPECT_LE(1, after_old)
+			TH_LOG("tlb_skip_remote set, yet no stale read seen");
+	} else {
+		EXPECT_EQ(0, after_old) TH_LOG("stale reads of OLD after the UNMAP returned");
+		if (!remap) {
+			EXPECT_EQ(after_valid, after_fault)
+				TH_LOG("a read of the unmapped A did not fault");
+		}
+	}
+	if (remap && !skip) {
+		/* Once NEW is in place every valid read sees it. */
+		EXPECT_EQ(0, count_not(&w, NEW, t_new, -1ULL, &nvalid));
+		EXPECT_LE(1, nvalid) TH_LOG("no valid sample after NEW was written");
+		EXPECT_LE(1, after_new);
+	}
+
+	/* P is still B's, with its data. */
+	EXPECT_EQ(OLD, read_word(fd, VA_B));
+	if (remap)
+		EXPECT_EQ(NEW, read_word(fd, VA_A));
+	ASSERT_EQ(0, ht_check(fd, &c));
+	EXPECT_EQ(0, c.errors);
+
+	ASSERT_EQ(0, stats_read(st1));
+	TH_LOG("hs_shootdowns +%lld, hs_shootdowns_skipped +%lld, hs_cr3_clobbers +%lld",
+	       st1[ST_SHOOT] - st0[ST_SHOOT], st1[ST_SKIPPED] - st0[ST_SKIPPED],
+	       st1[ST_CLOBBERS] - st0[ST_CLOBBERS]);
+	if (skip) {
+		EXPECT_LE(1, st1[ST_SKIPPED] - st0[ST_SKIPPED]);
+		EXPECT_EQ(0, st1[ST_SHOOT] - st0[ST_SHOOT]);
+	} else {
+		EXPECT_LE(1, st1[ST_SHOOT] - st0[ST_SHOOT]);
+		EXPECT_EQ(0, st1[ST_SKIPPED] - st0[ST_SKIPPED]);
+	}
+	EXPECT_EQ(1, st1[ST_WINDOWS] - st0[ST_WINDOWS]);
+	EXPECT_EQ(w.r.clobbers, st1[ST_CLOBBERS] - st0[ST_CLOBBERS]);
+	EXPECT_EQ(0, st1[ST_WATCHDOG] - st0[ST_WATCHDOG]);
+	free(w.s);
+}
+
+/* UNMAP of A: every valid read after it returned faults. */
+TEST_F_TIMEOUT(tlb, stale_unmap, TLB_TIMEOUT)
+{
+	if (self->fd < 0)
+		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(self->err));
+	stale_tlb(_metadata, self->fd, self->ncpus, 0, 0);
+}
+
+/* UNMAP of A, then A to a fresh page with NEW: OLD is never read again. */
+TEST_F_TIMEOUT(tlb, stale_remap, TLB_TIMEOUT)
+{
+	if (self->fd < 0)
+		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(self->err));
+	stale_tlb(_metadata, self->fd, self->ncpus, 1, 0);
+}
+
+/* The same with the remote shootdown skipped: a stale read must show. */
+TEST_F_TIMEOUT(tlb, stale_unmap_skip_remote, TLB_TIMEOUT)
+{
+	if (self->fd < 0)
+		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(self->err));
+	stale_tlb(_metadata, self->fd, self->ncpus, 0, 1);
+}
+
+TEST_F_TIMEOUT(tlb, stale_remap_skip_remote, TLB_TIMEOUT)
+{
+	if (self->fd < 0)
+		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(self->err));
+	stale_tlb(_metadata, self->fd, self->ncpus, 1, 1);
+}
+
+/* First and last valid sample of @w, or 0 and 0. */
+static void valid_span(const struct window *w, __u64 *first, __u64 *last)
+{
+	__u64 i;
+
+	*first = 0;
+	*last = 0;
+	for (i = 0; i < w->r.nsamples; i++) {
+		if (!(w->s[i].flags & HTABLE_SAMPLE_VALID))
+			continue;
+		if (!*first)
+			*first = w->s[i].t_ns;
+		*last = w->s[i].t_ns;
+	}
+}
+
+/*
+ * Two hats at the same va, each with its own marker, live at the same
+ * time on CPUs 0 and 1: each window reads only its own hat's marker, and
+ * each hat's live_cpus shows only its own CPU.
+ */
+TEST_F_TIMEOUT(tlb, two_hats, TLB_TIMEOUT)
+{
+	const __u64 marker[2] = { 0x4841543030303030ULL, 0x4841543131313131ULL };
+	__u64 nvalid[2], first[2], last[2], stray[2] = { 0, 0 }, both = 0;
+	long long st0[NR_ST], st1[NR_ST];
+	struct window w[2];
+	int fd[2], i, started = 0, ret = 0;
+
+	if (self->fd < 0)
+		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(self->err));
+	ASSERT_LE(2, self->ncpus);
+	fd[0] = self->fd;
+	fd[1] = htable_open_dev();
+	ASSERT_LE(0, fd[1]);
+	for (i = 0; i < 2; i++) {
+		ASSERT_EQ(0, ht_map(fd[i], VA_A, 1, HTABLE_MAP_WRITE));
+		ASSERT_EQ(0, write_word(fd[i], VA_A, marker[i]));
+	}
+	/*
+	 * Watch from a third CPU when there is one. With two, stay off CPU 0
+	 * so window 0 cannot keep this thread from starting window 1.
+	 */
+	ASSERT_EQ(0, pin_to(self->ncpus >= 3 ? 2 : 1));
+	ASSERT_EQ(0, stats_read(st0));
+	for (i = 0; i < 2 && !ret; i++) {
+		ret = window_start(&w[i], fd[i], i, VA_A, WINDOW_MS);
+		started += !ret;
+	}
+	while (started == 2 && (!__atomic_load_n(&w[0].done, __ATOMIC_ACQUIRE) ||
+				!__atomic_load_n(&w[1].done, __ATOMIC_ACQUIRE))) {
+		__u64 l0 = live_cpus(fd[0]), l1 = live_cpus(fd[1]);
+
+		if (l0 & ~_BITULL(0))
+			stray[0] = l0;
+		if (l1 & ~_BITULL(1))
+			stray[1] = l1;
+		both += l0 == _BITULL(0) && l1 == _BITULL(1);
+		usleep(2000);
+	}
+	for (i = 0; i < started; i++)
+		pthread_join(w[i].tid, NULL);
+	ASSERT_EQ(0, ret) TH_LOG("starting window %d: %s", started, strerror(-ret));
+	for (i = 0; i < 2; i++) {
+		ASSERT_EQ(0, w[i].err) TH_LOG("RUN RESIDENT on CPU %d: %s", i,
+					      strerror(-w[i].err));
+		EXPECT_EQ(0, window_sane(&w[i], &nvalid[i]));
+		EXPECT_EQ(0, count_not(&w[i], marker[i], 0, -1ULL, &nvalid[i]))
+			TH_LOG("CPU %d read what is not its hat's marker", i);
+		EXPECT_LE(1, nvalid[i]);
+		EXPECT_EQ(0, stray[i]) TH_LOG("hat %d live_cpus %#llx", i, stray[i]);
+		EXPECT_EQ(0, live_cpus(fd[i]));
+		valid_span(&w[i], &first[i], &last[i]);
+		TH_LOG("CPU %d: %u samples (%llu valid), clobbers %llu", i,
+		       w[i].r.nsamples, nvalid[i], w[i].r.clobbers);
+	}
+	/* The two windows really overlapped. */
+	EXPECT_GT(first[0] < first[1] ? last[0] : last[1],
+		  first[0] < first[1] ? first[1] : first[0])
+		TH_LOG("windows %llu..%llu and %llu..%llu do not overlap",
+		       first[0], last[0], first[1], last[1]);
+	TH_LOG("both hats seen live on their own CPU in %llu polls", both);
+	if (self->ncpus >= 3)
+		EXPECT_LE(1, both);
+	ASSERT_EQ(0, stats_read(st1));
+	EXPECT_EQ(2, st1[ST_WINDOWS] - st0[ST_WINDOWS]);
+	EXPECT_EQ(w[0].r.clobbers + w[1].r.clobbers, st1[ST_CLOBBERS] - st0[ST_CLOBBERS]);
+	EXPECT_EQ(0, st1[ST_WATCHDOG] - st0[ST_WATCHDOG]);
+	for (i = 0; i < 2; i++) {
+		EXPECT_EQ(marker[i], read_word(fd[i], VA_A));
+		free(w[i].s);
+	}
+	close(fd[1]);
+}
+
+/*
+ * close() of the hat's only fd while a window on it runs: the window
+ * (which holds the file) ends normally, then the hat goes away with all
+ * its tables.
+ */
+TEST_F_TIMEOUT(tlb, close_in_window, TLB_TIMEOUT)
+{
+	const __u64 marker = 0x434c4f5345444d4bULL;
+	long long hats0, pt0, destroyed0, hats1 = -1, pt1 = -1;
+	__u64 nvalid, after = 0, t_close = 0;
+	int f, waited, closed = 0;
+	struct window w;
+	double end;
+
+	if (self->fd < 0)
+		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(self->err));
+	ASSERT_LE(2, self->ncpus);
+	ASSERT_EQ(0, pin_to(0));
+	hats0 = stat_of("hats");
+	pt0 = stat_of("active_ptables");
+	destroyed0 = stat_of("hs_hats_destroyed");
+	ASSERT_LE(0, hats0);
+	ASSERT_LE(0, pt0);
+	ASSERT_LE(0, destroyed0);
+	f = htable_open_dev();
+	ASSERT_LE(0, f);
+	ASSERT_EQ(0, ht_map(f, VA_A, 1, HTABLE_MAP_WRITE));
+	ASSERT_EQ(0, ht_map(f, VA_B, 600, HTABLE_MAP_WRITE));
+	ASSERT_EQ(0, write_word(f, VA_A, marker));
+	ASSERT_EQ(hats0 + 1, htable_stat("hats"));
+
+	ASSERT_EQ(0, window_start(&w, f, 1, VA_A, 1500));
+	waited = wait_live(f, &w, LIVE_WAIT_S);
+	if (!waited) {
+		usleep(200000);
+		close(f);
+		t_close = now_ns();
+		closed = 1;
+	}
+	pthread_join(w.tid, NULL);
+	if (!closed)
+		close(f);
+
+	ASSERT_EQ(0, w.err) TH_LOG("RUN RESIDENT after close: %s", strerror(-w.err));
+	ASSERT_EQ(0, waited) TH_LOG("INFO never showed CPU 1 live");
+	EXPECT_EQ(0, window_sane(&w, &nvalid));
+	EXPECT_EQ(0, count_not(&w, marker, 0, -1ULL, &nvalid));
+	EXPECT_EQ(0, count_not(&w, marker, t_close, -1ULL, &after));
+	/* The window went on after the close. */
+	EXPECT_LE(1, after) TH_LOG("no valid sample after close()");
+	TH_LOG("%u samples, %llu valid after close", w.r.nsamples, after);
+
+	/* The hat is freed once the window let go of the file. */
+	end = ht_now() + 10;
+	do {
+		hats1 = htable_stat("hats");
+		pt1 = htable_stat("active_ptables");
+		if (hats1 == hats0 && pt1 == pt0)
+			break;
+		usleep(10000);
+	} while (ht_now() < end);
+	EXPECT_EQ(hats0, hats1);
+	EXPECT_EQ(pt0, pt1);
+	EXPECT_EQ(destroyed0 + 1, htable_stat("hs_hats_destroyed"));
+	free(w.s);
+}
+
+TEST_HARNESS_MAIN
