@@ -35,11 +35,11 @@
 #include "htable_random.h"
 
 #define STRESS_TIMEOUT	300
-#define STRESS_SECONDS	24.0
+#define STRESS_SECONDS	12.0
 #define NWORKERS	4
 #define NWINDOWED	2	/* workers that open resident windows */
 #define WINDOW_MS	200
-#define WINDOW_EVERY_S	2.5
+#define WINDOW_EVERY_S	1.5
 #define MAX_SAMPLES	4096
 #define STEAL_PERIOD_MS	500
 #define MAX_BAD		10	/* a worker stops after this many failures */
