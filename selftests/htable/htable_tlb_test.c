@@ -21,6 +21,7 @@
 
 #include "kselftest_harness.h"
 #include "htable_test.h"
+#include "htable_window.h"
 
 #define TLB_TIMEOUT	120
 #define TLB_SKIP_PATH	"/sys/kernel/debug/htable/tlb_skip_remote"
@@ -31,37 +32,12 @@
 /* How long to wait for a window to show up in INFO.live_cpus. */
 #define LIVE_WAIT_S	30.0
 
-#define POISON64	0xa5a5a5a5a5a5a5a5ULL
-#define POISON32	0xa5a5a5a5U
-#define GUARD_SAMPLES	4
-
 /* A and B in different PTE tables, so the UNMAP of A frees A's table. */
 #define VA_A		(5 * HT_SZ_1G)
 #define VA_B		(5 * HT_SZ_1G + 3 * HT_SZ_2M)
 
 #define OLD		0x4f4c444d41524b31ULL	/* "1KRAMDLO" */
 #define NEW		0x4e45574d41524b32ULL	/* "2KRAMWEN" */
-
-static __u64 now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
-
-/* HTABLE_IOC_RW: 0 or -errno. */
-static int rw(int fd, __u64 va, void *buf, __u32 len, __u32 flags)
-{
-	struct htable_rw r = {
-		.va = va,
-		.buf = (uintptr_t)buf,
-		.len = len,
-		.flags = flags,
-	};
-
-	return ioctl(fd, HTABLE_IOC_RW, &r) ? -errno : 0;
-}
 
 static int write_word(int fd, __u64 va, __u64 val)
 {
@@ -100,25 +76,6 @@ static int knob_read(void)
 	return -1;
 }
 
-static __u64 live_cpus(int fd)
-{
-	struct htable_info info;
-
-	if (ht_info(fd, &info))
-		return POISON64;
-	return info.live_cpus;
-}
-
-/* Pin the calling thread to @cpu: 0 or -errno. */
-static int pin_to(int cpu)
-{
-	cpu_set_t set;
-
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	return sched_setaffinity(0, sizeof(set), &set) ? -errno : 0;
-}
-
 /* A counter from debugfs stats, or -1 (with a message) when missing. */
 static long long stat_of(const char *name)
 {
@@ -144,154 +101,6 @@ static int stats_read(long long *v)
 	for (i = 0; i < NR_ST; i++) {
 		v[i] = stat_of(st_name[i]);
 		bad += v[i] < 0;
-	}
-	return bad;
-}
-
-/* One RESIDENT window, run by a thread. */
-struct window {
-	pthread_t tid;
-	int fd;
-	__u32 cpu;
-	__u64 va;
-	__u32 duration_ms;
-	__u32 max_samples;
-	struct htable_sample *s;	/* max_samples + GUARD_SAMPLES */
-	struct htable_run r;
-	int err;			/* 0 or -errno of the RUN */
-	__u64 t_start, t_end;		/* CLOCK_MONOTONIC around the ioctl */
-	int done;			/* set (atomically) when it returned */
-};
-
-static void *window_thread(void *arg)
-{
-	struct window *w = arg;
-	struct htable_run *r = &w->r;
-
-	/* Best effort: the caller runs where its window does. */
-	pin_to(w->cpu);
-	memset(r, 0, sizeof(*r));
-	r->cpu = w->cpu;
-	r->mode = HTABLE_RUN_RESIDENT;
-	r->va = w->va;
-	r->npages = 1;
-	r->duration_ms = w->duration_ms;
-	r->samples = (uintptr_t)w->s;
-	r->max_samples = w->max_samples;
-	/* Poison the out fields, so one left unwritten shows. */
-	r->nsamples = POISON32;
-	r->reads = POISON64;
-	r->valid_reads = POISON64;
-	r->clobbers = POISON64;
-	r->elapsed_ns = POISON64;
-	r->watchdog = POISON32;
-	w->t_start = now_ns();
-	w->err = ioctl(w->fd, HTABLE_IOC_RUN, r) ? -errno : 0;
-	w->t_end = now_ns();
-	__atomic_store_n(&w->done, 1, __ATOMIC_RELEASE);
-	return NULL;
-}
-
-/* Start a window of @ms on @cpu reading @va: 0 or -errno. */
-static int window_start(struct window *w, int fd, __u32 cpu, __u64 va, __u32 ms)
-{
-	size_t bytes;
-	int ret;
-
-	memset(w, 0, sizeof(*w));
-	w->fd = fd;
-	w->cpu = cpu;
-	w->va = va;
-	w->duration_ms = ms;
-	w->max_samples = HTABLE_MAX_SAMPLES;
-	bytes = (w->max_samples + GUARD_SAMPLES) * sizeof(*w->s);
-	w->s = malloc(bytes);
-	if (!w->s)
-		return -ENOMEM;
-	memset(w->s, 0xa5, bytes);
-	ret = pthread_create(&w->tid, NULL, window_thread, w);
-	if (ret) {
-		free(w->s);
-		w->s = NULL;
-		return -ret;
-	}
-	return 0;
-}
-
-/* Wait until INFO shows @w's CPU live on @fd: 0, or -1 when it never did. */
-static int wait_live(int fd, struct window *w, double timeout_s)
-{
-	double end = ht_now() + timeout_s;
-
-	while (ht_now() < end && !__atomic_load_n(&w->done, __ATOMIC_ACQUIRE)) {
-		__u64 live = live_cpus(fd);
-
-		if (live != POISON64 && (live & _BITULL(w->cpu)))
-			return 0;
-		usleep(1000);
-	}
-	return -1;
-}
-
-/*
- * What every RESIDENT window must satisfy: sane out fields, samples in
- * time order inside the ioctl's time, nothing written past max_samples.
- * @nvalid gets the number of VALID samples. Returns the problems.
- */
-static int window_sane(const struct window *w, __u64 *nvalid)
-{
-	const struct htable_run *r = &w->r;
-	struct htable_sample poison;
-	__u64 i, prev = 0;
-	int bad = 0;
-
-	memset(&poison, 0xa5, sizeof(poison));
-	*nvalid = 0;
-	if (r->nsamples > w->max_samples) {
-		fprintf(stderr, "# nsamples %u > max_samples %u\n", r->nsamples,
-			w->max_samples);
-		return 1;
-	}
-	for (i = 0; i < r->nsamples; i++) {
-		const struct htable_sample *s = &w->s[i];
-		int sbad = 0;
-
-		if ((s->flags & ~(HTABLE_SAMPLE_FAULT | HTABLE_SAMPLE_VALID)) ||
-		    s->reserved || ((s->flags & HTABLE_SAMPLE_FAULT) && s->value))
-			sbad++;
-		if (s->t_ns < prev || s->t_ns < w->t_start || s->t_ns > w->t_end)
-			sbad++;
-		if (sbad && bad < 5)
-			fprintf(stderr,
-				"# sample %llu: t %llu (prev %llu, ioctl %llu..%llu) value %#llx flags %#x reserved %u\n",
-				i, s->t_ns, prev, w->t_start, w->t_end, s->value,
-				s->flags, s->reserved);
-		bad += sbad;
-		prev = s->t_ns;
-		*nvalid += !!(s->flags & HTABLE_SAMPLE_VALID);
-	}
-	for (i = w->max_samples; i < w->max_samples + GUARD_SAMPLES; i++) {
-		if (memcmp(&w->s[i], &poison, sizeof(poison))) {
-			fprintf(stderr, "# sample %llu written past max_samples\n", i);
-			bad++;
-		}
-	}
-	if (r->reads < r->nsamples || r->valid_reads > r->reads ||
-	    r->valid_reads < *nvalid) {
-		fprintf(stderr, "# reads %llu valid_reads %llu nsamples %u valid samples %llu\n",
-			r->reads, r->valid_reads, r->nsamples, *nvalid);
-		bad++;
-	}
-	if (r->elapsed_ns < w->duration_ms * 900000ULL ||
-	    r->elapsed_ns > w->t_end - w->t_start) {
-		fprintf(stderr, "# elapsed_ns %llu for %u ms (ioctl took %llu ns)\n",
-			r->elapsed_ns, w->duration_ms, w->t_end - w->t_start);
-		bad++;
-	}
-	if (r->watchdog || r->reserved || r->clobbers == POISON64) {
-		fprintf(stderr, "# watchdog %u reserved %u clobbers %#llx\n",
-			r->watchdog, r->reserved, r->clobbers);
-		bad++;
 	}
 	return bad;
 }
@@ -395,7 +204,7 @@ static void stale_tlb(struct __test_metadata *_metadata, int fd, int ncpus,
 	ASSERT_EQ(0, stats_read(st0));
 	ASSERT_EQ(0, live_cpus(fd));
 
-	ASSERT_EQ(0, window_start(&w, fd, 1, VA_A, WINDOW_MS));
+	ASSERT_EQ(0, window_start(&w, fd, 1, VA_A, WINDOW_MS, HTABLE_MAX_SAMPLES));
 	/* No ASSERT until the window is joined. */
 	waited = wait_live(fd, &w, LIVE_WAIT_S);
 	if (!waited) {
@@ -592,7 +401,8 @@ TEST_F_TIMEOUT(tlb, two_hats, TLB_TIMEOUT)
 	ASSERT_EQ(0, pin_to(self->ncpus >= 3 ? 2 : 1));
 	ASSERT_EQ(0, stats_read(st0));
 	for (i = 0; i < 2 && !ret; i++) {
-		ret = window_start(&w[i], fd[i], i, VA_A, WINDOW_MS);
+		ret = window_start(&w[i], fd[i], i, VA_A, WINDOW_MS,
+				   HTABLE_MAX_SAMPLES);
 		started += !ret;
 	}
 	while (started == 2 && (!__atomic_load_n(&w[0].done, __ATOMIC_ACQUIRE) ||
@@ -672,7 +482,7 @@ TEST_F_TIMEOUT(tlb, close_in_window, TLB_TIMEOUT)
 	ASSERT_EQ(0, write_word(f, VA_A, marker));
 	ASSERT_EQ(hats0 + 1, htable_stat("hats"));
 
-	ASSERT_EQ(0, window_start(&w, f, 1, VA_A, 1500));
+	ASSERT_EQ(0, window_start(&w, f, 1, VA_A, 1500, HTABLE_MAX_SAMPLES));
 	waited = wait_live(f, &w, LIVE_WAIT_S);
 	if (!waited) {
 		usleep(200000);

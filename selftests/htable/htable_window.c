@@ -1,0 +1,199 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * RESIDENT windows for htable's CR3 and TLB tests, and the helpers they
+ * need: see htable_window.h.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+
+#include "htable_window.h"
+
+/* CLOCK_MONOTONIC in ns. */
+__u64 now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+/* HTABLE_IOC_RW: 0 or -errno. */
+int rw(int fd, __u64 va, void *buf, __u32 len, __u32 flags)
+{
+	struct htable_rw r = {
+		.va = va,
+		.buf = (uintptr_t)buf,
+		.len = len,
+		.flags = flags,
+	};
+
+	return ioctl(fd, HTABLE_IOC_RW, &r) ? -errno : 0;
+}
+
+/* INFO.live_cpus of @fd, or POISON64 when INFO fails. */
+__u64 live_cpus(int fd)
+{
+	struct htable_info info;
+
+	if (ht_info(fd, &info))
+		return POISON64;
+	return info.live_cpus;
+}
+
+/* Pin the calling thread to @cpu: 0 or -errno. */
+int pin_to(int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	return sched_setaffinity(0, sizeof(set), &set) ? -errno : 0;
+}
+
+/* The thread of a window: runs it into @arg's struct window; returns NULL. */
+static void *window_thread(void *arg)
+{
+	struct window *w = arg;
+
+	/* Best effort: the caller runs where its window does. */
+	pin_to(w->cpu);
+	memset(&w->r, 0, sizeof(w->r));
+	w->r.cpu = w->cpu;
+	w->r.mode = HTABLE_RUN_RESIDENT;
+	w->r.va = w->va;
+	w->r.npages = 1;
+	w->r.duration_ms = w->duration_ms;
+	w->r.samples = (uintptr_t)w->s;
+	w->r.max_samples = w->max_samples;
+	/* Poison the out fields, so one left unwritten shows. */
+	w->r.nsamples = POISON32;
+	w->r.verified = POISON64;
+	w->r.mismatches = POISON64;
+	w->r.faults = POISON64;
+	w->r.first_fault_va = POISON64;
+	w->r.first_mismatch_va = POISON64;
+	w->r.reads = POISON64;
+	w->r.valid_reads = POISON64;
+	w->r.clobbers = POISON64;
+	w->r.elapsed_ns = POISON64;
+	w->r.watchdog = POISON32;
+	w->t_start = now_ns();
+	w->err = ioctl(w->fd, HTABLE_IOC_RUN, &w->r) ? -errno : 0;
+	w->t_end = now_ns();
+	__atomic_store_n(&w->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/*
+ * Start a window of @ms on @cpu reading @va, with room for @max_samples:
+ * 0 or -errno.
+ */
+int window_start(struct window *w, int fd, __u32 cpu, __u64 va, __u32 ms,
+		 __u32 max_samples)
+{
+	int ret;
+
+	memset(w, 0, sizeof(*w));
+	w->fd = fd;
+	w->cpu = cpu;
+	w->va = va;
+	w->duration_ms = ms;
+	w->max_samples = max_samples;
+	w->s = malloc((max_samples + GUARD_SAMPLES) * sizeof(*w->s));
+	if (!w->s)
+		return -ENOMEM;
+	memset(w->s, 0xa5, (max_samples + GUARD_SAMPLES) * sizeof(*w->s));
+	ret = pthread_create(&w->tid, NULL, window_thread, w);
+	if (ret) {
+		free(w->s);
+		w->s = NULL;
+		return -ret;
+	}
+	return 0;
+}
+
+/* Wait until INFO shows @w's CPU live on @fd: 0, or -1 when it never did. */
+int wait_live(int fd, struct window *w, double timeout_s)
+{
+	double end = ht_now() + timeout_s;
+
+	while (ht_now() < end && !__atomic_load_n(&w->done, __ATOMIC_ACQUIRE)) {
+		__u64 live = live_cpus(fd);
+
+		if (live != POISON64 && (live & _BITULL(w->cpu)))
+			return 0;
+		usleep(1000);
+	}
+	return -1;
+}
+
+/*
+ * What every RESIDENT window must satisfy: sane out fields, samples in
+ * time order inside the ioctl's time, nothing written past nsamples.
+ * @nvalid gets the number of VALID samples. Returns the problems.
+ */
+int window_sane(const struct window *w, __u64 *nvalid)
+{
+	const struct htable_run *r = &w->r;
+	struct htable_sample poison;
+	__u64 i, prev = 0;
+	int bad = 0;
+
+	memset(&poison, 0xa5, sizeof(poison));
+	*nvalid = 0;
+	if (r->nsamples > w->max_samples) {
+		fprintf(stderr, "# nsamples %u > max_samples %u\n", r->nsamples,
+			w->max_samples);
+		return 1;
+	}
+	for (i = 0; i < r->nsamples; i++) {
+		const struct htable_sample *s = &w->s[i];
+		int sbad = 0;
+
+		if ((s->flags & ~(HTABLE_SAMPLE_FAULT | HTABLE_SAMPLE_VALID)) ||
+		    s->reserved || ((s->flags & HTABLE_SAMPLE_FAULT) && s->value))
+			sbad++;
+		if (s->t_ns < prev || s->t_ns < w->t_start || s->t_ns > w->t_end)
+			sbad++;
+		if (sbad && bad < 5)
+			fprintf(stderr,
+				"# sample %llu: t %llu (prev %llu, ioctl %llu..%llu) value %#llx flags %#x reserved %u\n",
+				i, s->t_ns, prev, w->t_start, w->t_end, s->value,
+				s->flags, s->reserved);
+		bad += sbad;
+		prev = s->t_ns;
+		*nvalid += !!(s->flags & HTABLE_SAMPLE_VALID);
+	}
+	for (i = w->max_samples; i < w->max_samples + GUARD_SAMPLES; i++) {
+		if (memcmp(&w->s[i], &poison, sizeof(poison))) {
+			fprintf(stderr, "# sample %llu written past max_samples\n", i);
+			bad++;
+		}
+	}
+	if (r->reads < r->nsamples || r->valid_reads > r->reads ||
+	    r->valid_reads < *nvalid) {
+		fprintf(stderr, "# reads %llu valid_reads %llu nsamples %u valid samples %llu\n",
+			r->reads, r->valid_reads, r->nsamples, *nvalid);
+		bad++;
+	}
+	if (r->elapsed_ns < w->duration_ms * 900000ULL ||
+	    r->elapsed_ns > w->t_end - w->t_start) {
+		fprintf(stderr, "# elapsed_ns %llu for %u ms (ioctl took %llu ns)\n",
+			r->elapsed_ns, w->duration_ms, w->t_end - w->t_start);
+		bad++;
+	}
+	if (r->watchdog || r->reserved || r->clobbers == POISON64) {
+		fprintf(stderr, "# watchdog %u reserved %u clobbers %#llx\n",
+			r->watchdog, r->reserved, r->clobbers);
+		bad++;
+	}
+	return bad;
+}
