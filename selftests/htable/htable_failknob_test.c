@@ -19,19 +19,6 @@
 
 #define KNOB_TIMEOUT	300
 
-/* Put every tunable back to its default; the first error, or 0. */
-static int knobs_reset(void)
-{
-	int err = 0, e;
-
-	e = htable_knob_write(HTABLE_FAIL_NTH_PATH, 0);
-	err = err ? err : e;
-	e = htable_knob_write(HTABLE_FORCE_RESERVE_PATH, 0);
-	err = err ? err : e;
-	e = htable_knob_write(HTABLE_RESERVE_AMOUNT_PATH, HTABLE_RESERVE_DEFAULT);
-	return err ? err : e;
-}
-
 FIXTURE(failnth) {
 	struct ht_hat h;
 	int err;
@@ -53,14 +40,14 @@ FIXTURE_VARIANT_ADD(failnth, nth7) {
 FIXTURE_SETUP(failnth)
 {
 	/* A test killed by its timeout skips its teardown: start clean. */
-	knobs_reset();
+	htable_knobs_reset();
 	self->active0 = htable_stat("active_ptables");
 	self->err = -ht_hat_open(&self->h);
 }
 
 FIXTURE_TEARDOWN(failnth)
 {
-	knobs_reset();
+	htable_knobs_reset();
 	ht_hat_close(&self->h);
 }
 
@@ -72,7 +59,7 @@ static void knobs_present(struct __test_metadata *_metadata)
 		TH_LOG("%s", HTABLE_FORCE_RESERVE_PATH);
 	ASSERT_EQ(0, access(HTABLE_RESERVE_AMOUNT_PATH, W_OK))
 		TH_LOG("%s", HTABLE_RESERVE_AMOUNT_PATH);
-	ASSERT_EQ(0, knobs_reset());
+	ASSERT_EQ(0, htable_knobs_reset());
 }
 
 /*
@@ -250,13 +237,13 @@ FIXTURE(reserve) {
 
 FIXTURE_SETUP(reserve)
 {
-	knobs_reset();
+	htable_knobs_reset();
 	self->err = -ht_hat_open(&self->h);
 }
 
 FIXTURE_TEARDOWN(reserve)
 {
-	knobs_reset();
+	htable_knobs_reset();
 	ht_hat_close(&self->h);
 }
 
@@ -335,7 +322,7 @@ TEST_F_TIMEOUT(reserve, small_forced_reserve, KNOB_TIMEOUT)
 				       1 + i * 100, HTABLE_MAP_WRITE);
 	TH_LOG("reserve_amount 4, forced: %d of 12 maps failed", fails);
 	unmap_all(_metadata, h);
-	ASSERT_EQ(0, knobs_reset());
+	ASSERT_EQ(0, htable_knobs_reset());
 }
 
 TEST_HARNESS_MAIN

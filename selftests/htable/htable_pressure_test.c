@@ -68,20 +68,6 @@
 #define WSF_DEFAULT		10
 #define OOM_ADJ_PATH		"/proc/self/oom_score_adj"
 
-static int knobs_reset(void)
-{
-	int err = 0, e;
-
-	e = htable_knob_write(PTABLE_CAP_PATH, 0);
-	err = err ? err : e;
-	e = htable_knob_write(FORCE_STEAL_PATH, 0);
-	err = err ? err : e;
-	e = htable_knob_write(STEAL_PASSES_PATH, STEAL_PASSES_DEFAULT);
-	err = err ? err : e;
-	e = htable_knob_write(HTABLE_RESERVE_AMOUNT_PATH, HTABLE_RESERVE_DEFAULT);
-	return err ? err : e;
-}
-
 /* One field of /proc/meminfo in KiB ("MemFree:" etc.), or -1. */
 static long long meminfo_kb(const char *key)
 {
@@ -304,7 +290,7 @@ FIXTURE_SETUP(pressure)
 {
 	int i, fd;
 
-	knobs_reset();
+	htable_knobs_reset();
 	for (i = 0; i < NWORKERS; i++)
 		self->w[i].fd = -1;
 	self->hog = -1;
@@ -330,7 +316,7 @@ FIXTURE_TEARDOWN(pressure)
 	}
 	if (self->wsf0 > 0)
 		htable_knob_write(WSF_PATH, self->wsf0);
-	knobs_reset();
+	htable_knobs_reset();
 	for (i = 0; i < NWORKERS; i++)
 		if (self->w[i].fd >= 0)
 			close(self->w[i].fd);
@@ -350,7 +336,7 @@ TEST_F_TIMEOUT(pressure, shrinker_runs_under_pressure, PRESSURE_TIMEOUT)
 
 	if (self->err)
 		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(self->err));
-	ASSERT_EQ(0, knobs_reset());
+	ASSERT_EQ(0, htable_knobs_reset());
 	ASSERT_LT(0, self->wsf0) TH_LOG("%s unreadable", WSF_PATH);
 	ASSERT_LE(0, self->hats0);
 	ASSERT_EQ(0, htable_knob_write(OOM_ADJ_PATH, -1000));

@@ -46,28 +46,6 @@
 #define VA_V		(3 * HT_SZ_1G)
 #define VA_S		(7 * HT_SZ_1G)
 
-/* Put every knob these tests use back to its default: first error, or 0. */
-static int knobs_reset(void)
-{
-	static const struct {
-		const char *path;
-		long long val;
-	} knobs[] = {
-		{ PTABLE_CAP_PATH, 0 },
-		{ FORCE_STEAL_PATH, 0 },
-		{ STEAL_PASSES_PATH, STEAL_PASSES_DEFAULT },
-		{ HTABLE_RESERVE_AMOUNT_PATH, HTABLE_RESERVE_DEFAULT },
-	};
-	int err = 0, e;
-	size_t i;
-
-	for (i = 0; i < ARRAY_SIZE(knobs); i++) {
-		e = htable_knob_write(knobs[i].path, knobs[i].val);
-		err = err ? err : e;
-	}
-	return err;
-}
-
 /*
  * Reap exactly the cached tables until none is left, so that a steal can
  * only take tables in use. htable_reap(N) takes at most its own count
@@ -251,7 +229,7 @@ static void ctx_setup(struct steal_ctx *c)
 
 	for (i = 0; i < MAX_HATS; i++)
 		c->h[i].fd = -1;
-	knobs_reset();
+	htable_knobs_reset();
 	fd = htable_open_dev();
 	c->err = fd < 0 ? errno : 0;
 	if (fd >= 0)
@@ -264,7 +242,7 @@ static void ctx_teardown(struct steal_ctx *c)
 {
 	int i;
 
-	knobs_reset();
+	htable_knobs_reset();
 	for (i = 0; i < MAX_HATS; i++)
 		ht_hat_close(&c->h[i]);
 }
@@ -278,7 +256,7 @@ static void ctx_start(struct __test_metadata *_metadata, struct steal_ctx *c, in
 	ASSERT_EQ(0, access(FORCE_STEAL_PATH, W_OK)) TH_LOG("%s", FORCE_STEAL_PATH);
 	ASSERT_EQ(0, access(STEAL_PASSES_PATH, W_OK)) TH_LOG("%s", STEAL_PASSES_PATH);
 	ASSERT_EQ(0, access(REAP_PATH, W_OK)) TH_LOG("%s", REAP_PATH);
-	ASSERT_EQ(0, knobs_reset());
+	ASSERT_EQ(0, htable_knobs_reset());
 	ASSERT_LE(0, c->hats0);
 	ASSERT_LE(0, c->active0);
 	for (i = 0; i < n; i++) {
@@ -292,7 +270,7 @@ static void ctx_finish(struct __test_metadata *_metadata, struct steal_ctx *c)
 {
 	int i;
 
-	ASSERT_EQ(0, knobs_reset());
+	ASSERT_EQ(0, htable_knobs_reset());
 	for (i = 0; i < MAX_HATS; i++)
 		ht_hat_close(&c->h[i]);
 	EXPECT_EQ(c->hats0, htable_stat("hats"));
@@ -976,7 +954,7 @@ TEST_F_TIMEOUT(steal, close_while_stealing, 120)
 		pthread_join(ch[i].tid, NULL);
 	ASSERT_EQ(3, started);
 	ASSERT_EQ(0, err) TH_LOG("knob write: %s", strerror(-err));
-	ASSERT_EQ(0, knobs_reset());
+	ASSERT_EQ(0, htable_knobs_reset());
 	TH_LOG("cap: victims %lu maps, %lu tables stolen from them before close",
 	       maps_a, stolen_a);
 	TH_LOG("force_steal: victims %lu maps, %lu tables stolen from them before close",

@@ -131,20 +131,6 @@ static int stopping(void)
 	return __atomic_load_n(&stop, __ATOMIC_ACQUIRE);
 }
 
-static int knobs_reset(void)
-{
-	int err = 0, e;
-
-	e = htable_knob_write(PTABLE_CAP_PATH, 0);
-	err = err ? err : e;
-	e = htable_knob_write(FORCE_STEAL_PATH, 0);
-	err = err ? err : e;
-	e = htable_knob_write(STEAL_PASSES_PATH, STEAL_PASSES_DEFAULT);
-	err = err ? err : e;
-	e = htable_knob_write(HTABLE_RESERVE_AMOUNT_PATH, HTABLE_RESERVE_DEFAULT);
-	return err ? err : e;
-}
-
 /* Count a failure of @w; its index, for the message. */
 static int fail_count(struct worker *w)
 {
@@ -563,7 +549,7 @@ FIXTURE_SETUP(stress)
 {
 	int i, fd;
 
-	knobs_reset();
+	htable_knobs_reset();
 	self->shared_fd = -1;
 	self->w = calloc(NWORKERS, sizeof(*self->w));
 	for (i = 0; self->w && i < NWORKERS; i++) {
@@ -582,7 +568,7 @@ FIXTURE_TEARDOWN(stress)
 {
 	int i;
 
-	knobs_reset();
+	htable_knobs_reset();
 	for (i = 0; self->w && i < NWORKERS; i++)
 		if (self->w[i].fd >= 0)
 			close(self->w[i].fd);
@@ -695,7 +681,7 @@ TEST_F_TIMEOUT(stress, steal_reap_storm, STRESS_TIMEOUT)
 	ASSERT_NE(NULL, self->w);
 	ASSERT_EQ(0, access(PTABLE_CAP_PATH, W_OK));
 	ASSERT_EQ(0, access(REAP_PATH, W_OK));
-	ASSERT_EQ(0, knobs_reset());
+	ASSERT_EQ(0, htable_knobs_reset());
 	ASSERT_LE(0, self->hats0);
 	ASSERT_LE(0, self->active0);
 	TH_LOG("seed %#llx (HTABLE_SEED=%#llx replays the choices), %ld CPUs", seed, seed, ncpu);

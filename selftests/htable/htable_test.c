@@ -3,6 +3,7 @@
  * The out-of-line helpers declared in htable_test.h: debugfs and sysfs
  * access, and the MAP and UNMAP wrappers that cross-check the out fields.
  */
+#include "kselftest.h"
 #include "htable_test.h"
 
 /* Read one counter from debugfs stats; -1 when it is missing. */
@@ -101,4 +102,28 @@ int ht_unmap_req(int fd, struct htable_unmap *u)
 		return HT_BADOUT;
 	}
 	return 0;
+}
+
+int htable_knobs_reset(void)
+{
+	static const struct {
+		const char *path;
+		long long val;
+	} knobs[] = {
+		{ HTABLE_FAIL_NTH_PATH, 0 },
+		{ HTABLE_FORCE_RESERVE_PATH, 0 },
+		{ HTABLE_PTABLE_CAP_PATH, 0 },
+		{ HTABLE_FORCE_STEAL_PATH, 0 },
+		{ HTABLE_STEAL_PASSES_PATH, HTABLE_STEAL_PASSES_DEFAULT },
+		{ HTABLE_RESERVE_AMOUNT_PATH, HTABLE_RESERVE_DEFAULT },
+	};
+	int err = 0, e;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(knobs); i++) {
+		e = htable_knob_write(knobs[i].path, knobs[i].val);
+		if (!err)
+			err = e;
+	}
+	return err;
 }

@@ -30,6 +30,10 @@
 #define HTABLE_FORCE_RESERVE_PATH "/sys/kernel/debug/htable/force_reserve"
 #define HTABLE_RESERVE_AMOUNT_PATH "/sys/module/htable/parameters/reserve_amount"
 #define HTABLE_RESERVE_DEFAULT 200
+#define HTABLE_PTABLE_CAP_PATH "/sys/kernel/debug/htable/ptable_cap"
+#define HTABLE_FORCE_STEAL_PATH "/sys/kernel/debug/htable/force_steal"
+#define HTABLE_STEAL_PASSES_PATH "/sys/kernel/debug/htable/steal_passes"
+#define HTABLE_STEAL_PASSES_DEFAULT 8
 
 #define HT_PAGE_SHIFT	12
 #define HT_PAGE_SIZE	_BITULL(HT_PAGE_SHIFT)
@@ -69,6 +73,9 @@ int htable_knob_write(const char *path, long long val);
 
 /* Read a decimal tunable; -1 when it cannot be read. */
 long long htable_knob_read(const char *path);
+
+/* Put every tunable the tests change back to its default: 0 or an error. */
+int htable_knobs_reset(void);
 
 /* The paging levels of the hat behind @fd (VERSION), or -errno. */
 static inline int htable_levels(int fd)
