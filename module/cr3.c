@@ -44,6 +44,13 @@
 /* Longest a verify window may run before the watchdog ends it (tunable). */
 unsigned int htable_window_budget_ms = 60000;
 
+/*
+ * Debug knob: run windows without borrowing the caller's mm, so the CPU
+ * stays lazy and a flush of that mm can clobber CR3 (cr3.rst). Only the
+ * clobber test sets it.
+ */
+bool htable_window_lazy;
+
 /* The words of each page a verify window checks. */
 static const unsigned int verify_words[] = { 0, 257, 511 };
 
@@ -64,6 +71,7 @@ struct htable_window {
 	struct htable_run	*run;
 	struct htable_sample	*samples;
 	u64			table_pa;
+	bool			lazy;		/* htable_window_lazy: no mm */
 	bool			expired;	/* the watchdog fired */
 	bool			cut_short;	/* ...and ended a loop early */
 	struct hrtimer		watchdog;
@@ -264,7 +272,8 @@ static int window_fn(void *arg)
 	int cpu = raw_smp_processor_id();
 	u64 budget_ms, start;
 
-	kthread_use_mm(w->mm);
+	if (!w->lazy)
+		kthread_use_mm(w->mm);
 	/* Kernel half first, then join the set, then load: see cr3.rst. */
 	x86pte_copy_raw(hat->hat_htable, HTABLE_PTES_PER_TABLE / 2,
 			arch_kernel_top_table() + HTABLE_PTES_PER_TABLE / 2,
@@ -295,7 +304,8 @@ static int window_fn(void *arg)
 	spin_lock(&hat->hat_switch_lock);
 	cpumask_clear_cpu(cpu, hat->hat_cpus);
 	spin_unlock(&hat->hat_switch_lock);
-	kthread_unuse_mm(w->mm);
+	if (!w->lazy)
+		kthread_unuse_mm(w->mm);
 	return 0;
 }
 
@@ -349,6 +359,7 @@ int htable_window_run(struct hat *hat, struct htable_run *r,
 	w->samples = samples;
 	w->table_pa = arch_page_to_phys(hat->hat_htable->ht_page);
 	w->mm = current->mm;
+	w->lazy = READ_ONCE(htable_window_lazy);
 	mmget(w->mm);
 
 	/* Verify reads pages it owns: keep MAP and UNMAP out meanwhile. */

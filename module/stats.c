@@ -6,7 +6,7 @@
  *			or htablectl reads them all with one read()
  *   hats		one line per open hat
  *   hat/<id>		that hat's tree, one table per line
- *   fail_nth, force_reserve, throttle_pages, tlb_skip_remote,
+ *   fail_nth, force_reserve, throttle_pages, tlb_skip_remote, window_lazy,
  *   steal_passes, force_steal, ptable_cap, reap	tunables for tests
  *
  * Documentation/debugfs.rst documents every line.
@@ -196,6 +196,12 @@ int htable_debugfs_init(void)
 	debugfs_create_file_unsafe("fail_nth", 0600, dir, NULL, &fail_nth_fops);
 	debugfs_create_bool("force_reserve", 0600, dir, &htable_force_reserve);
 	debugfs_create_bool("tlb_skip_remote", 0600, dir, &htable_tlb_skip_remote);
+	/*
+	 * With CONFIG_DEBUG_VM the kernel warns when a lazy switch finds CR3
+	 * changed under it, so a forced clobber would splat: no knob there.
+	 */
+	if (!IS_ENABLED(CONFIG_DEBUG_VM))
+		debugfs_create_bool("window_lazy", 0600, dir, &htable_window_lazy);
 	debugfs_create_u32("steal_passes", 0600, dir, &htable_steal_passes);
 	debugfs_create_file_unsafe("force_steal", 0600, dir, NULL, &force_steal_fops);
 	debugfs_create_ulong("ptable_cap", 0600, dir, &htable_ptable_cap);

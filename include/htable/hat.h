@@ -26,6 +26,7 @@ int hat_reload(struct hat *hat, struct htable_reload *r);
 
 /* cr3.c: windows */
 extern unsigned int htable_window_budget_ms;
+extern bool htable_window_lazy;
 int htable_window_run(struct hat *hat, struct htable_run *r,
 		      struct htable_sample *samples);
 
