@@ -12,12 +12,14 @@
  * the same scenario must then catch a stale read: proof that the test can
  * see a missing shootdown at all.
  *
- * Also: two hats live on two CPUs at once, and closing a hat's file while
- * a window on it is running.
+ * Also: two hats live on two CPUs at once, closing a hat's file while a
+ * window on it is running, and a lazy-TLB clobber of CR3 forced with the
+ * debugfs knob window_lazy (the window then does not borrow the mm).
  */
 #include <pthread.h>
 #include <sched.h>
 #include <stdint.h>
+#include <sys/mman.h>
 
 #include "kselftest_harness.h"
 #include "htable_test.h"
@@ -25,6 +27,7 @@
 
 #define TLB_TIMEOUT	120
 #define TLB_SKIP_PATH	"/sys/kernel/debug/htable/tlb_skip_remote"
+#define LAZY_PATH	"/sys/kernel/debug/htable/window_lazy"
 
 #define WINDOW_MS	2000
 /* How long the reader runs with A mapped before the UNMAP. */
@@ -142,8 +145,10 @@ FIXTURE(tlb) {
 
 FIXTURE_SETUP(tlb)
 {
-	/* An earlier run may have died with the knob set. */
+	/* An earlier run may have died with a knob set. */
 	htable_knob_write(TLB_SKIP_PATH, 0);
+	if (!access(LAZY_PATH, F_OK))
+		htable_knob_write(LAZY_PATH, 0);
 	self->ncpus = sysconf(_SC_NPROCESSORS_ONLN);
 	self->fd = htable_open_dev();
 	self->err = errno;
@@ -152,6 +157,8 @@ FIXTURE_SETUP(tlb)
 FIXTURE_TEARDOWN(tlb)
 {
 	htable_knob_write(TLB_SKIP_PATH, 0);
+	if (!access(LAZY_PATH, F_OK))
+		htable_knob_write(LAZY_PATH, 0);
 	if (self->fd >= 0)
 		close(self->fd);
 }
@@ -516,6 +523,179 @@ TEST_F_TIMEOUT(tlb, close_in_window, TLB_TIMEOUT)
 	EXPECT_EQ(pt0, pt1);
 	EXPECT_EQ(destroyed0 + 1, htable_stat("hs_hats_destroyed"));
 	free(w.s);
+}
+
+/* How long each window of the lazy-TLB test lasts, and how many it may take. */
+#define LAZY_WINDOW_MS	1000
+#define LAZY_TRIES	3
+#define MARK		0x595a414c4b52414dULL	/* "MARKLAZY" */
+
+/*
+ * Make this process's page tables come and go: map 8 MiB without
+ * transparent huge pages, touch two 2 MiB-aligned pages in it, unmap it.
+ * The unmap frees the two PTE tables, and a flush that frees tables goes to
+ * every CPU in the mm's cpumask, lazy ones included
+ * (native_flush_tlb_multi()); a lazy CPU answers it by switching to
+ * init_mm. A huge page would need no PTE table, and its unmap would skip
+ * lazy CPUs. Returns 0 or -errno.
+ */
+static int churn_page_tables(void)
+{
+	const size_t len = 8UL << 20, align = 2UL << 20;
+	char *a, *p;
+
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	if (madvise(p, len, MADV_NOHUGEPAGE) && errno != EINVAL) {
+		munmap(p, len);
+		return -errno;
+	}
+	a = (char *)(((uintptr_t)p + align - 1) & ~(align - 1));
+	a[0] = 1;
+	a[align] = 1;
+	return munmap(p, len) ? -errno : 0;
+}
+
+/*
+ * One RESIDENT window on CPU 1 reading MARK at VA_A, with window_lazy set
+ * to @lazy, while this thread (on CPU 0) churns page tables of the same mm.
+ * The window's caller runs on CPU 1 just before it, so without the
+ * borrowed mm CPU 1 is lazy on this very mm. Checks what must hold either
+ * way and returns the window's clobbers.
+ */
+/*
+ * TLB-flush IPIs CPU @cpu has received, from the "TLB:" line of
+ * /proc/interrupts (the kernel's irq_tlb_count), or -1.
+ */
+static long long tlb_ipis(int cpu)
+{
+	FILE *f = fopen("/proc/interrupts", "r");
+	long long v = -1;
+	char line[1024];
+
+	while (f && fgets(line, sizeof(line), f)) {
+		char *p = strstr(line, "TLB:"), *end;
+		int i;
+
+		if (!p)
+			continue;
+		p += 4;
+		for (i = 0; i <= cpu; i++, p = end) {
+			v = strtoll(p, &end, 10);
+			if (end == p) {
+				v = -1;
+				break;
+			}
+		}
+		break;
+	}
+	if (f)
+		fclose(f);
+	return v;
+}
+
+static __u64 lazy_window(struct __test_metadata *_metadata, int fd, int lazy)
+{
+	long long ipi0 = tlb_ipis(1), ipi1;
+	long long c0 = stat_of("hs_cr3_clobbers"), c1;
+	__u64 i, nvalid, churns = 0, bad = 0, valid_after_invalid = 0;
+	int waited, ret = 0, seen_invalid = 0;
+	struct window w;
+
+	ASSERT_LE(0, c0);
+	ASSERT_EQ(0, htable_knob_write(LAZY_PATH, lazy));
+	ASSERT_EQ(0, window_start(&w, fd, 1, VA_A, LAZY_WINDOW_MS,
+				  HTABLE_MAX_SAMPLES));
+	/* No ASSERT until the window is joined. */
+	waited = wait_live(fd, &w, LIVE_WAIT_S);
+	while (!waited && !ret && !__atomic_load_n(&w.done, __ATOMIC_ACQUIRE)) {
+		ret = churn_page_tables();
+		churns++;
+	}
+	pthread_join(w.tid, NULL);
+	htable_knob_write(LAZY_PATH, 0);
+	ipi1 = tlb_ipis(1);
+
+	EXPECT_EQ(0, w.err) TH_LOG("RUN RESIDENT on CPU 1: %s", strerror(-w.err));
+	EXPECT_EQ(0, waited) TH_LOG("INFO never showed CPU 1 live");
+	EXPECT_EQ(0, ret) TH_LOG("mmap/munmap: %s", strerror(-ret));
+	EXPECT_EQ(0, window_sane(&w, &nvalid));
+	for (i = 0; i < w.r.nsamples; i++) {
+		const struct htable_sample *s = &w.s[i];
+
+		if (!(s->flags & HTABLE_SAMPLE_VALID)) {
+			seen_invalid = 1;
+			continue;
+		}
+		/* Once CR3 was replaced, no later read may claim to be valid. */
+		valid_after_invalid += seen_invalid;
+		if ((s->flags & HTABLE_SAMPLE_FAULT) || s->value != MARK) {
+			if (bad++ < 3)
+				TH_LOG("valid sample %llu: value %#llx flags %#x",
+				       i, s->value, s->flags);
+		}
+	}
+	EXPECT_EQ(0, bad);
+	EXPECT_EQ(0, valid_after_invalid);
+	/*
+	 * The window ends live on the hat whatever happened: its last read
+	 * went through the hat's tables and saw MARK. Were CR3 left at
+	 * init_mm's after a clobber, that read would have faulted.
+	 */
+	if (w.r.nsamples) {
+		EXPECT_EQ(0, w.s[w.r.nsamples - 1].flags & HTABLE_SAMPLE_FAULT);
+		EXPECT_EQ(MARK, w.s[w.r.nsamples - 1].value);
+	}
+	EXPECT_LE(1, nvalid) TH_LOG("no valid read before any clobber");
+	EXPECT_LE(10, churns) TH_LOG("only %llu mmap/munmap rounds", churns);
+	if (w.r.clobbers)
+		EXPECT_GT(w.r.reads, w.r.valid_reads)
+			TH_LOG("reads after a clobber were counted valid");
+	c1 = stat_of("hs_cr3_clobbers");
+	EXPECT_EQ(w.r.clobbers, c1 - c0);
+	/* The flushes reached CPU 1: a lazy one switches away at the first. */
+	ASSERT_LE(0, ipi0);
+	ASSERT_LE(0, ipi1);
+	EXPECT_LE(lazy ? 1 : 10, ipi1 - ipi0)
+		TH_LOG("CPU 1 got %lld TLB IPIs", ipi1 - ipi0);
+	TH_LOG("lazy %d: %llu churns, %lld IPIs to CPU 1, %llu reads (%llu valid), %llu clobbers",
+	       lazy, churns, ipi1 - ipi0, w.r.reads, w.r.valid_reads, w.r.clobbers);
+	free(w.s);
+	return w.r.clobbers;
+}
+
+/*
+ * The kernel's lazy-TLB code replaces CR3 under a window whose CPU is
+ * lazy, and the window notices, counts it, and reloads the hat. With the
+ * borrowed mm (the default) the same flushes are done in place: no clobber.
+ */
+TEST_F_TIMEOUT(tlb, lazy_clobber, TLB_TIMEOUT)
+{
+	__u64 clobbers = 0;
+	struct htable_check c;
+	int t;
+
+	if (self->fd < 0)
+		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(self->err));
+	if (access(LAZY_PATH, F_OK))
+		/* Such a kernel warns when a lazy switch finds CR3 changed. */
+		SKIP(return, "%s absent: a CONFIG_DEBUG_VM kernel", LAZY_PATH);
+	ASSERT_LE(2, self->ncpus);
+	ASSERT_EQ(0, ht_map(self->fd, VA_A, 1, HTABLE_MAP_WRITE));
+	ASSERT_EQ(0, write_word(self->fd, VA_A, MARK));
+	ASSERT_EQ(0, pin_to(0));
+
+	EXPECT_EQ(0, lazy_window(_metadata, self->fd, 0))
+		TH_LOG("CR3 clobbered although the window borrowed the mm");
+	for (t = 0; t < LAZY_TRIES && !clobbers; t++)
+		clobbers += lazy_window(_metadata, self->fd, 1);
+	EXPECT_LE(1, clobbers)
+		TH_LOG("no clobber in %d lazy windows under page-table churn", t);
+	ASSERT_EQ(0, ht_check(self->fd, &c));
+	EXPECT_EQ(0, c.errors);
+	EXPECT_EQ(0, live_cpus(self->fd));
 }
 
 TEST_HARNESS_MAIN
