@@ -19,8 +19,7 @@
  *
  * This is not a test: nothing here judges a timing.
  */
-#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
-
+#include <linux/bits.h>
 #include <linux/cpumask.h>
 #include <linux/debugfs.h>
 #include <linux/delay.h>
@@ -50,8 +49,8 @@
 #define BENCH_MAX_REPS		31
 #define BENCH_OUT_SIZE		8192
 /* Where a case's hat maps its backing pages, and where it maps them again. */
-#define BENCH_SRC_VA		(1UL << 32)
-#define BENCH_DST_VA		(1UL << 36)
+#define BENCH_SRC_VA		BIT(32)
+#define BENCH_DST_VA		BIT(36)
 /* A CPU spinning with the hat live gives up after this long, whatever. */
 #define BENCH_KEEPER_MAX_NS	(300ULL * NSEC_PER_SEC)
 /* ...and leaves CR3 this often for a moment, so RCU never stalls. */
@@ -185,9 +184,13 @@ static void bench_row(const char *op, unsigned long n, const char *peer,
 	bench_fmt_rate(hf, sizeof(hf), hc->flushes, ops, hc_known);
 	bench_fmt_rate(pi, sizeof(pi), pc->ipis, ops, true);
 	bench_fmt_rate(pf, sizeof(pf), pc->flushes, ops, pc_known);
-	bench_printf("row op=%s n=%lu reps=%u iters=%u ht_med=%llu ht_min=%llu ht_max=%llu peer=%s pe_med=%llu pe_min=%llu pe_max=%llu ratio=%llu.%03llu ht_ipis=%s ht_flushes=%s pe_ipis=%s pe_flushes=%s\n",
-		     op, n, reps, iters, hm, ht[0], ht[reps - 1], peer, pm,
-		     pe[0], pe[reps - 1], r / 1000, r % 1000, hi, hf, pi, pf);
+	bench_printf("row op=%s n=%lu reps=%u iters=%u", op, n, reps, iters);
+	bench_printf(" ht_med=%llu ht_min=%llu ht_max=%llu", hm, ht[0], ht[reps - 1]);
+	bench_printf(" peer=%s pe_med=%llu pe_min=%llu pe_max=%llu", peer, pm,
+		     pe[0], pe[reps - 1]);
+	bench_printf(" ratio=%llu.%03llu", r / 1000, r % 1000);
+	bench_printf(" ht_ipis=%s ht_flushes=%s pe_ipis=%s pe_flushes=%s\n",
+		     hi, hf, pi, pf);
 }
 
 /* Time @s once: ITERS ops; add its IPIs and flushes to @acc. */
@@ -367,6 +370,7 @@ static int pe_floor_run(struct bench_ctx *c, unsigned int iters, u64 *ns)
 {
 	x86pte_t bits = PT_VALID | PT_WRITABLE | mmu.pt_nx;
 	unsigned long j, e, cnt;
+	struct page **pg;
 	unsigned int i;
 	x86pte_t *t;
 	u64 t0;
@@ -378,9 +382,9 @@ static int pe_floor_run(struct bench_ctx *c, unsigned int iters, u64 *ns)
 			clear_page(page_address(c->scratch));
 			cnt = min_t(unsigned long, HTABLE_PTES_PER_TABLE,
 				    c->n - j * HTABLE_PTES_PER_TABLE);
+			pg = c->pages + j * HTABLE_PTES_PER_TABLE;
 			for (e = 0; e < cnt; e++)
-				WRITE_ONCE(t[e], arch_page_to_phys(
-					   c->pages[j * HTABLE_PTES_PER_TABLE + e]) | bits);
+				WRITE_ONCE(t[e], arch_page_to_phys(pg[e]) | bits);
 		}
 		for (j = 0; j < c->ntables; j++) {
 			t = page_address(c->tpages[j]);
@@ -1275,10 +1279,12 @@ static int case_memory(struct bench_ctx *c, unsigned long n, unsigned int reps,
 	/* Bytes per table, x100: the struct's slab object plus its hash share. */
 	per_table_x100 = slab * 100 + hash * 100 / tables;
 	nodes = bench_xa_nodes(n);
-	bench_printf("mem pages=%lu tables=%lu struct_htable=%zu slab_object=%lu hash_bytes=%lu per_table=%lu.%02lu pct_of_4k=%lu.%02lu xa_nodes=%lu xa_node_bytes=%zu per_page=%lu.%02lu\n",
-		     n, tables, sizeof(struct htable), slab, hash,
-		     per_table_x100 / 100, per_table_x100 % 100,
-		     per_table_x100 / 4096, (per_table_x100 * 100 / 4096) % 100,
+	bench_printf("mem pages=%lu tables=%lu struct_htable=%zu slab_object=%lu",
+		     n, tables, sizeof(struct htable), slab);
+	bench_printf(" hash_bytes=%lu per_table=%lu.%02lu pct_of_4k=%lu.%02lu",
+		     hash, per_table_x100 / 100, per_table_x100 % 100,
+		     per_table_x100 / 4096, (per_table_x100 * 100 / 4096) % 100);
+	bench_printf(" xa_nodes=%lu xa_node_bytes=%zu per_page=%lu.%02lu\n",
 		     nodes, sizeof(struct xa_node),
 		     nodes * sizeof(struct xa_node) / n,
 		     (nodes * sizeof(struct xa_node) * 100 / n) % 100);

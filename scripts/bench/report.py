@@ -148,15 +148,14 @@ def main():
                    "notes": [dict(kv, kind=k) for k, kv in notes]}, f, indent=1)
     with open(os.path.join(outdir, "bench.dat"), "w") as f:
         for r in rows:
-            if r["peer"] == "pending" or r["ratio"] is None:
+            if r["peer"] == "pending" or r["target"] is None:
                 continue
             label = f"{r['op']} {r['n']}"
             if r["op"] == "map+unmap":
                 label += " " + re.split(r"[+:(]", r["peer"])[0]
             if r["op"] == "map+unmap" and r["peer"].startswith("floor"):
                 label = f"map {r['n']} floor"
-            f.write(f'"{label}" {max(r["ratio"], 0.001)} '
-                    f'{r["target"] if r["target"] else "NaN"}\n')
+            f.write(f'"{label}" {max(r["ratio"], 0.001)} {r["target"]}\n')
     if bad:
         for b in bad:
             print("unparsed or failed: " + b, file=sys.stderr)

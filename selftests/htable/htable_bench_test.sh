@@ -1,0 +1,77 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# Smoke run of the benchmark (module/bench.c, Documentation/benchmarks.rst):
+# every case runs with small N and few repeats, and what it prints parses.
+# Timings are never judged here; `make bench` is the benchmark.
+cd "$(dirname "$0")" || exit 1
+. ./ktap.sh
+B=/sys/kernel/debug/htable/bench
+
+# "CASE N REPS [ITERS]" and the line kinds the case must print.
+SPECS="map:1:2:8:row
+map:16:2:4:row
+map:512:2:1:row
+floor:512:2:1:row
+ptalloc:8:2:0:row
+probe:16:2:64:row
+shootdown:4:2:8:row
+threads:16:2:4:row
+steal:256:2:16:row
+memory:64:1:0:mem
+large:1:1:0:pending"
+
+ktap_plan 13
+
+# A row: every field present, times and counts numeric, ratio "I.FFF".
+check_lines() { # check_lines KIND FILE
+	awk -v kind="$1" '
+		$1 == "error" { bad = 1 }
+		$1 != kind { next }
+		{ seen++ }
+		kind == "row" {
+			n = split("op n reps iters ht_med ht_min ht_max peer pe_med pe_min pe_max ratio ht_ipis ht_flushes pe_ipis pe_flushes", want, " ")
+			delete f
+			for (i = 2; i <= NF; i++) {
+				eq = index($i, "=")
+				f[substr($i, 1, eq - 1)] = substr($i, eq + 1)
+			}
+			for (i = 1; i <= n; i++)
+				if (!(want[i] in f)) bad = 1
+			split("n reps iters ht_med ht_min ht_max pe_med pe_min pe_max", nums, " ")
+			for (i in nums)
+				if (f[nums[i]] !~ /^[0-9]+$/) bad = 1
+			if (f["ratio"] !~ /^[0-9]+\.[0-9][0-9][0-9]$/) bad = 1
+			if (f["ht_min"] + 0 > f["ht_med"] + 0 || f["ht_med"] + 0 > f["ht_max"] + 0) bad = 1
+			if (f["pe_min"] + 0 > f["pe_med"] + 0 || f["pe_med"] + 0 > f["pe_max"] + 0) bad = 1
+			split("ht_ipis ht_flushes pe_ipis pe_flushes", rates, " ")
+			for (i in rates)
+				if (f[rates[i]] !~ /^([0-9]+\.[0-9][0-9]|na)$/) bad = 1
+		}
+		kind == "mem" && ($0 !~ / per_table=[0-9]+\.[0-9][0-9] / ||
+				  $0 !~ / per_page=[0-9]+\.[0-9][0-9]$/) { bad = 1 }
+		END { exit !(seen && !bad) }' "$2"
+}
+
+for s in $SPECS; do
+	# shellcheck disable=SC2046
+	set -- $(echo "$s" | tr ':' ' ')
+	c=$1 n=$2 reps=$3 iters=$4 kind=$5
+	out=/tmp/bench.$c.$n
+	if echo "$c $n $reps $iters" > $B 2>/dev/null && cat $B > "$out" &&
+		check_lines "$kind" "$out"; then
+		ktap_ok "bench $c $n: runs and prints parseable $kind lines"
+	else
+		ktap_fail "bench $c $n: runs and prints parseable $kind lines"
+		sed 's/^/# /' "$out"
+	fi
+done
+
+# The shootdown row is meaningful only if htable's side did send IPIs to
+# the live CPU: it asked for one shootdown per op, so its counter moved.
+ktap_check "shootdown: htable's side sent invalidations (flushes > 0)" \
+	grep -q 'op=shootdown .* ht_flushes=[1-9]' /tmp/bench.shootdown.4
+
+ktap_check "a malformed spec is refused" \
+	sh -c "! echo 'map x' > $B 2>/dev/null && ! echo 'nosuchcase 1 1' > $B 2>/dev/null"
+ktap_finish
