@@ -619,6 +619,50 @@ static int pe_alloc_page_run(struct bench_ctx *c, unsigned int iters, u64 *ns)
 	return 0;
 }
 
+/* The parts of a fresh table, each alone (benchmarks.rst). */
+static int ht_ptalloc_page_run(struct bench_ctx *c, unsigned int iters, u64 *ns)
+{
+	struct page *pg;
+	unsigned int i;
+	u64 t0;
+
+	t0 = ktime_get_ns();
+	for (i = 0; i < iters; i++) {
+		pg = ptable_alloc(0);
+		if (!pg)
+			return -ENOMEM;
+		memset(arch_table_va(pg), 0, PAGE_SIZE);
+		ptable_free(pg, 0);
+	}
+	*ns = ktime_get_ns() - t0;
+	return 0;
+}
+
+static int ht_ptalloc_struct_run(struct bench_ctx *c, unsigned int iters, u64 *ns)
+{
+	struct htable *ht;
+	unsigned int i;
+	u64 t0;
+
+	t0 = ktime_get_ns();
+	for (i = 0; i < iters; i++) {
+		ht = kmem_cache_zalloc(htable_cache, GFP_KERNEL);
+		if (!ht)
+			return -ENOMEM;
+		kmem_cache_free(htable_cache, ht);
+	}
+	*ns = ktime_get_ns() - t0;
+	return 0;
+}
+
+static const struct bench_side side_ptalloc_page = {
+	.name = "htable", .run = ht_ptalloc_page_run, .is_htable = true,
+};
+
+static const struct bench_side side_ptalloc_struct = {
+	.name = "htable", .run = ht_ptalloc_struct_run, .is_htable = true,
+};
+
 static const struct bench_side side_ptalloc_fresh = {
 	.name = "htable", .run = ht_ptalloc_fresh_run, .is_htable = true,
 };
@@ -648,6 +692,12 @@ static int case_ptalloc(struct bench_ctx *c, unsigned long n, unsigned int reps,
 			 &side_alloc_page, reps, iters);
 	if (!err)
 		err = bench_pair(c, "ptalloc-cached", &side_ptalloc_cached,
+				 &side_alloc_page, reps, iters);
+	if (!err)
+		err = bench_pair(c, "ptalloc:ptable_alloc+memset+free",
+				 &side_ptalloc_page, &side_alloc_page, reps, iters);
+	if (!err)
+		err = bench_pair(c, "ptalloc:struct-slab", &side_ptalloc_struct,
 				 &side_alloc_page, reps, iters);
 	down_write(&c->hat->hat_seg_lock);
 	htable_release(c->held, NULL);

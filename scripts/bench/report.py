@@ -103,17 +103,17 @@ def main():
         rows, mems, notes, bad = parse(f.read().replace("\r", "").splitlines())
     os.makedirs(outdir, exist_ok=True)
 
-    hdr = ("operation", "N", "htable ns/op med [min..max]", "peer",
+    hdr = ("operation", "N", "k", "htable ns/op med [min..max]", "peer",
            "peer ns/op med [min..max]", "ratio", "target", "IPI/op ht|peer",
            "flush/op ht|peer")
     out = []
     for r in rows:
         if r["peer"] == "pending":
-            out.append((r["op"], "-", "pending: " + r["reason"], "-", "-",
+            out.append((r["op"], "-", "-", "pending: " + r["reason"], "-", "-",
                         "-", "<= " + fmt(r["target"]), "-", "-"))
             continue
         met = "" if r["met"] is None else (" ok" if r["met"] else " MISSED")
-        out.append((r["op"], str(r["n"]),
+        out.append((r["op"], str(r["n"]), str(r["reps"]),
                     f"{r['ht_med']} [{r['ht_min']}..{r['ht_max']}]",
                     r["peer"],
                     f"{r['pe_med']} [{r['pe_min']}..{r['pe_max']}]",

@@ -9,15 +9,15 @@ cd "$(dirname "$0")" || exit 1
 B=/sys/kernel/debug/htable/bench
 
 # "CASE N REPS [ITERS]" and the line kinds the case must print.
-SPECS="map:1:2:8:row
-map:16:2:4:row
-map:512:2:1:row
+SPECS="map:1:2:2:row
+map:16:2:1:row
+map:64:2:1:row
 floor:512:2:1:row
-ptalloc:8:2:0:row
-probe:16:2:64:row
-shootdown:4:2:8:row
-threads:16:2:4:row
-steal:256:2:16:row
+ptalloc:4:2:0:row
+probe:16:2:16:row
+shootdown:4:2:4:row
+threads:4:2:2:row
+steal:128:2:8:row
 memory:64:1:0:mem
 large:1:1:0:pending"
 
@@ -58,6 +58,7 @@ for s in $SPECS; do
 	set -- $(echo "$s" | tr ':' ' ')
 	c=$1 n=$2 reps=$3 iters=$4 kind=$5
 	out=/tmp/bench.$c.$n
+	t0=$(cut -d' ' -f1 /proc/uptime)
 	if echo "$c $n $reps $iters" > $B 2>/dev/null && cat $B > "$out" &&
 		check_lines "$kind" "$out"; then
 		ktap_ok "bench $c $n: runs and prints parseable $kind lines"
@@ -65,6 +66,7 @@ for s in $SPECS; do
 		ktap_fail "bench $c $n: runs and prints parseable $kind lines"
 		sed 's/^/# /' "$out"
 	fi
+	echo "# $c $n: $(awk -v t0="$t0" '{ print $1 - t0 }' /proc/uptime) s"
 done
 
 # The shootdown row is meaningful only if htable's side did send IPIs to
