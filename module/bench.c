@@ -1343,6 +1343,10 @@ static int case_memory(struct bench_ctx *c, unsigned long n, unsigned int reps,
 
 /* -- the table of cases ------------------------------------------------- */
 
+/*
+ * A case sets up @c (freed by bench_teardown() whatever it returns), prints
+ * its rows through bench_pair() or bench_row(), and returns 0 or an errno.
+ */
 struct bench_case {
 	const char *name;
 	int (*run)(struct bench_ctx *c, unsigned long n, unsigned int reps,
@@ -1368,6 +1372,19 @@ static const struct bench_case bench_cases[] = {
 	{ "large", NULL, "needs large pages (issue 7)" },
 };
 
+/**
+ * bench_run() - run case @name and leave its lines in bench_out
+ * @name:	the case
+ * @n:		its N (pages per op; tables for steal)
+ * @reps:	repeats, 1..BENCH_MAX_REPS
+ * @iters:	operations per repeat and side; 0: the case's default
+ *
+ * Context: process context, bench_mutex held; sleeps. Every hat, page and
+ * thread the case made is gone when it returns.
+ * Return: 0; -EINVAL for an unknown case; else the case's errno (-ENOMEM
+ * when its set-up could not allocate, -EIO when a probe found no page,
+ * -EAGAIN when a reap freed nothing), also printed as an "error" line.
+ */
 static int bench_run(const char *name, unsigned long n, unsigned int reps,
 		     unsigned int iters)
 {
@@ -1400,6 +1417,10 @@ static int bench_run(const char *name, unsigned long n, unsigned int reps,
 	return err;
 }
 
+/*
+ * Write "CASE N REPS [ITERS]": run it now. Returns @len, -EINVAL for a
+ * malformed spec or unknown case, -EFAULT, -ENOMEM, or the case's errno.
+ */
 static ssize_t bench_write(struct file *f, const char __user *ubuf,
 			   size_t len, loff_t *ppos)
 {
