@@ -15,7 +15,7 @@ KDIR	?= $(shell if [ -d /lib/modules/$$(uname -r)/build ]; then \
 		ls -d /usr/src/linux-headers-6.1.*-amd64 2>/dev/null | sort -V | tail -n1; \
 	   fi)
 
-.PHONY: all module clean demo check vm-shell selftests
+.PHONY: all module clean demo check vm-shell selftests bench
 
 all: module
 
@@ -35,6 +35,9 @@ demo:
 
 check:
 	scripts/check.sh
+
+bench:
+	scripts/bench.sh
 
 vm-shell:
 	scripts/vm.sh --shell

@@ -8,6 +8,7 @@
  *   hat/<id>		that hat's tree, one table per line
  *   fail_nth, force_reserve, throttle_pages, tlb_skip_remote, window_lazy,
  *   steal_passes, force_steal, ptable_cap, reap	tunables for tests
+ *   bench		the benchmark (module/bench.c)
  *
  * Documentation/debugfs.rst documents every line.
  */
@@ -16,6 +17,7 @@
 #include <linux/kernel.h>
 #include <linux/seq_file.h>
 
+#include <htable/bench.h>
 #include <htable/hat.h>
 #include <htable/module.h>
 #include <htable/stats.h>
@@ -207,6 +209,7 @@ int htable_debugfs_init(void)
 	debugfs_create_ulong("ptable_cap", 0600, dir, &htable_ptable_cap);
 	debugfs_create_file_unsafe("reap", 0200, dir, NULL, &reap_fops);
 	debugfs_create_ulong("throttle_pages", 0600, dir, &htable_throttle_pages);
+	htable_bench_debugfs_init(dir);
 	htable_debugfs_dir = dir;
 	return 0;
 }
@@ -215,4 +218,5 @@ void htable_debugfs_exit(void)
 {
 	debugfs_remove_recursive(htable_debugfs_dir);
 	htable_debugfs_dir = NULL;
+	htable_bench_exit();
 }

@@ -13,7 +13,8 @@
 #     --smp N           vCPUs (default: 2)
 #     --mem SIZE        guest memory (default: 1G)
 #     --append ARGS     extra kernel command line
-#     --mode MODE       test (default), demo, or shell (interactive)
+#     --mode MODE       test (default), demo, bench, or shell (interactive)
+#     --specs FILE      bench mode: the case specs (default: scripts/bench/specs)
 #     --tests "A B"     run only these selftests (default: all of run-list)
 #     --timeout SECS    whole-VM limit (default: 900)
 #     --results FILE    append "ROW pass fail skip" to FILE
@@ -24,7 +25,7 @@ LOG_TAG=vm
 . "$(dirname "$0")/lib.sh"
 
 row=adhoc kernel= kdir= cpu=max smp=2 mem=1G append= mode=test tests=
-vm_timeout=900 results=
+vm_timeout=900 results= specs=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--row) row=$2; shift ;;
@@ -38,6 +39,7 @@ while [ $# -gt 0 ]; do
 	--tests) tests=$2; shift ;;
 	--timeout) vm_timeout=$2; shift ;;
 	--results) results=$2; shift ;;
+	--specs) specs=$2; shift ;;
 	--shell) mode=shell ;;
 	*) die "unknown option $1" ;;
 	esac
@@ -66,6 +68,8 @@ cp /bin/busybox "$root/bin/busybox"
 cp "$HTABLE_TOP/scripts/guest/init" "$root/init"
 cp "$HTABLE_TOP/scripts/guest/timeout-shim" "$root/kselftest/timeout-shim"
 cp "$HTABLE_TOP/scripts/guest/demo.sh" "$root/kselftest/demo.sh"
+cp "$HTABLE_TOP/scripts/guest/bench.sh" "$root/kselftest/bench.sh"
+cp "${specs:-$HTABLE_TOP/scripts/bench/specs}" "$root/kselftest/bench-specs"
 cp "$KTOOLS/tools/testing/selftests/kselftest/runner.sh" "$root/kselftest/kselftest/"
 make -s -C "$HTABLE_TOP/selftests/htable" KTOOLS="$KTOOLS" \
 	INSTALL_DIR="$root/kselftest/htable" install >/dev/null
@@ -73,7 +77,8 @@ cp "$ko" "$root/kselftest/htable/htable.ko"
 if [ -n "$tests" ]; then
 	echo "$tests" | tr ' ' '\n' > "$root/kselftest/htable/run-list"
 fi
-chmod +x "$root/init" "$root/kselftest/timeout-shim" "$root/kselftest/demo.sh"
+chmod +x "$root/init" "$root/kselftest/timeout-shim" "$root/kselftest/demo.sh" \
+	"$root/kselftest/bench.sh"
 (cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) > "$work/initramfs.cpio.gz"
 
 # -- boot -------------------------------------------------------------------
@@ -184,6 +189,12 @@ if grep -q '^HTABLE-KMEMLEAK-BEGIN' "$out.clean"; then
 	else
 		row_check OK "kmemleak clean"
 	fi
+fi
+
+if [ "$mode" = bench ]; then
+	grep -q '^HTABLE-BENCH-OK' "$out.clean" || row_check FAIL "a benchmark case failed"
+	[ $row_fail = 0 ] || die "bench failed"
+	exit 0
 fi
 
 if [ "$mode" = demo ]; then

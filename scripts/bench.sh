@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# make bench: boot the VM once, run module/bench.c's cases against their
+# Linux peers, print the table, and write CSV, JSON and a PNG plot.
+# Documentation/benchmarks.rst explains every row.
+#
+#   bench.sh [options]
+#     --smp N           vCPUs (default: 2; the shootdown and 2-thread cases
+#                       need 2)
+#     --specs FILE      case specs (default: scripts/bench/specs)
+#     --out DIR         where the results go (default: .build/bench)
+#     --cpu MODEL       QEMU -cpu (default: max)
+#     --kernel FILE --kdir DIR   another guest kernel, as for vm.sh
+#
+# The guest boots without slub_debug and page poisoning (the test rows'
+# defaults), which would charge every slab and page allocation on both
+# sides with debugging work.
+set -euo pipefail
+LOG_TAG=bench
+. "$(dirname "$0")/lib.sh"
+
+smp=2 specs="$HTABLE_TOP/scripts/bench/specs" out="$HTABLE_TOP/.build/bench"
+vmargs=()
+while [ $# -gt 0 ]; do
+	case $1 in
+	--smp) smp=$2; shift ;;
+	--specs) specs=$2; shift ;;
+	--out) out=$2; shift ;;
+	--cpu | --kernel | --kdir) vmargs+=("$1" "$2"); shift ;;
+	*) die "unknown option $1" ;;
+	esac
+	shift
+done
+
+eval "$("$HTABLE_TOP/scripts/deps.sh")"
+if ! command -v gnuplot >/dev/null; then
+	log "installing gnuplot-nox for the plot"
+	apt-get install -y -qq gnuplot-nox >/dev/null 2>&1 ||
+		{ apt-get update -qq >/dev/null && apt-get install -y -qq gnuplot-nox >/dev/null; } ||
+		die "could not install gnuplot-nox"
+fi
+
+mkdir -p "$out"
+log "one VM run: $smp vCPUs, specs $specs"
+"$HTABLE_TOP/scripts/vm.sh" --row bench --mode bench --smp "$smp" --timeout 1800 \
+	--append "slub_debug=- page_poison=0" --specs "$specs" "${vmargs[@]}" >/dev/null
+cp "$HTABLE_TOP/.build/vm-bench/ktap.log.clean" "$out/bench.log"
+echo "htable benchmark: QEMU TCG guest, $smp vCPUs, $(grep -m1 '^BENCH cpus=' "$out/bench.log")"
+python3 "$HTABLE_TOP/scripts/bench/report.py" "$out/bench.log" "$out"
+gnuplot -e "dat='$out/bench.dat'; png='$out/bench.png'" "$HTABLE_TOP/scripts/bench/plot.gp"
+log "wrote $out/bench.csv, $out/bench.json, $out/bench.png"
