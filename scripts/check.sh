@@ -146,6 +146,8 @@ if [ $vm = 1 ]; then
 			eval "$debug_vars"
 			kargs=(--kernel "$DEBUG_KERNEL" --kdir "$DEBUG_KDIR")
 			timeout=1500
+		elif [ "$kernel" = lts ]; then
+			kargs=(--kernel "$LTS_KERNEL" --kdir "$LTS_KDIR")
 		fi
 		[ "$tests" = all ] || kargs+=(--tests "${tests//,/ }")
 		log "row $name: -cpu $cpu, $smp vCPUs, $mem, $kernel kernel, $append"
