@@ -82,6 +82,11 @@ lts_build() {
 	"$HTABLE_TOP/scripts/build-module.sh" lts "$LTS_KDIR" >/dev/null
 }
 
+# dkms.conf builds the module through DKMS (private trees; no load).
+dkms_build() {
+	"$HTABLE_TOP/scripts/dkms-build.sh" "$DEB_KDIR"
+}
+
 selftests_build() {
 	make -s -C "$HTABLE_TOP/selftests/htable" KTOOLS="$KTOOLS" clean all
 }
@@ -122,6 +127,7 @@ if [ $static = 1 ]; then
 	static_check "checkpatch" checkpatch
 	static_check "build-6.12-$(basename "$LTS_KDIR" | sed 's/linux-headers-//')" lts_build
 	static_check "selftests-build" selftests_build
+	static_check "dkms-build" dkms_build
 fi
 
 for r in $rows; do
