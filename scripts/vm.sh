@@ -64,6 +64,7 @@ ktag=$(basename "$(dirname "$kdir")")-$(basename "$kdir")
 ko=$("$HTABLE_TOP/scripts/build-module.sh" "$ktag" "$kdir") || die "module build failed"
 make -s -C "$HTABLE_TOP/selftests/htable" KTOOLS="$KTOOLS" >/dev/null ||
 	die "selftests build failed"
+make -s -C "$HTABLE_TOP/tools/htablectl" >/dev/null || die "htablectl build failed"
 
 # -- initramfs --------------------------------------------------------------
 root="$work/root"
@@ -76,6 +77,8 @@ cp "$KTOOLS/tools/testing/selftests/kselftest/runner.sh" "$root/kselftest/kselft
 make -s -C "$HTABLE_TOP/selftests/htable" KTOOLS="$KTOOLS" \
 	INSTALL_DIR="$root/kselftest/htable" install >/dev/null
 cp "$ko" "$root/kselftest/htable/htable.ko"
+# htablectl on the guest's PATH, for the demo, the tests and vm-shell.
+cp "$HTABLE_TOP/tools/htablectl/htablectl" "$root/usr/bin/htablectl"
 if [ -n "$tests" ]; then
 	echo "$tests" | tr ' ' '\n' > "$root/kselftest/htable/run-list"
 fi
