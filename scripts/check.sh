@@ -48,7 +48,8 @@ static_check() {
 
 sources() {
 	(cd "$HTABLE_TOP" && git ls-files -co --exclude-standard -- \
-		'module/*.c' 'module/*.h' 'include/*.h' 'selftests/*.c' 'selftests/*.h')
+		'module/*.c' 'module/*.h' 'include/*.h' 'selftests/*.c' 'selftests/*.h' \
+		'tools/*.c')
 }
 
 # A W=1 build whose log has no warning at all.
@@ -118,6 +119,24 @@ host_tests() {
 		fi
 		echo "host-$(basename "$bin") $p $f 0" >> "$results"
 	done
+	htablectl_host
+}
+
+# htablectl's error paths without a module (the host has no /dev/htable).
+htablectl_host() {
+	local out p f
+	log "host: htablectl"
+	if ! make -s -C "$HTABLE_TOP/tools/htablectl" > "$HTABLE_TOP/.build/htablectl.log" 2>&1; then
+		cat "$HTABLE_TOP/.build/htablectl.log" >&2
+		echo "host-htablectl 0 1 0" >> "$results"
+		return
+	fi
+	out=$("$HTABLE_TOP/tools/htablectl/test-host.sh" "$HTABLE_TOP/tools/htablectl/htablectl")
+	p=$(grep -c '^ok ' <<< "$out")
+	f=$(grep -c '^not ok ' <<< "$out")
+	grep -E '^(not )?ok ' <<< "$out" | sed 's/^/  [host] /' >&2
+	grep -q '^# PASSED' <<< "$out" || [ "$f" != 0 ] || f=1
+	echo "host-htablectl $p $f 0" >> "$results"
 }
 
 if [ $static = 1 ]; then

@@ -31,6 +31,7 @@
 #define MAX_STATS	128
 #define MAX_ARGS	32
 #define MAX_RW		4096
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 
 /* Exit and command status: success, a failed operation, bad usage. */
 enum { ST_OK = 0, ST_FAIL = 1, ST_USAGE = 2 };
@@ -75,7 +76,7 @@ static const char *errname(int err)
 {
 	size_t i;
 
-	for (i = 0; i < sizeof(errnames) / sizeof(errnames[0]); i++)
+	for (i = 0; i < ARRAY_SIZE(errnames); i++)
 		if (errnames[i].err == err)
 			return errnames[i].name;
 	return "?";
@@ -143,11 +144,21 @@ static int arg_u64(const char *s, const char *what, unsigned long long *out)
 	if (errno || end == s)
 		goto bad;
 	switch (*end) {
-	case 'k': case 'K': mul = 1ULL << 10; end++; break;
-	case 'm': case 'M': mul = 1ULL << 20; end++; break;
-	case 'g': case 'G': mul = 1ULL << 30; end++; break;
-	case 't': case 'T': mul = 1ULL << 40; end++; break;
+	case 'k': case 'K':
+		mul = 1ULL << 10;
+		break;
+	case 'm': case 'M':
+		mul = 1ULL << 20;
+		break;
+	case 'g': case 'G':
+		mul = 1ULL << 30;
+		break;
+	case 't': case 'T':
+		mul = 1ULL << 40;
+		break;
 	}
+	if (mul > 1)
+		end++;
 	if (*end || (v && mul > ~0ULL / v))
 		goto bad;
 	*out = v * mul;
@@ -538,7 +549,7 @@ static int cmd_check(int argc, char **argv)
 		return 0;
 	code = c.first_error;
 	return complain(ST_FAIL, "first error %s (%u) at %#llx",
-			code < sizeof(check_codes) / sizeof(check_codes[0]) ?
+			code < ARRAY_SIZE(check_codes) ?
 			check_codes[code] : "?", code,
 			(unsigned long long)c.first_va);
 }
@@ -565,8 +576,9 @@ static int cmd_verify(int argc, char **argv)
 	r.seed = val[1];
 	if (hat_ioctl(HTABLE_IOC_RUN, &r))
 		return ST_FAIL;
-	printf("verify %#llx %llu on CPU %u: %llu verified, %llu mismatches, %llu faults, %llu us, %llu clobbers%s\n",
-	       (unsigned long long)r.va, (unsigned long long)r.npages, r.cpu,
+	printf("verify %#llx %llu on CPU %u: ", (unsigned long long)r.va,
+	       (unsigned long long)r.npages, r.cpu);
+	printf("%llu verified, %llu mismatches, %llu faults, %llu us, %llu clobbers%s\n",
 	       (unsigned long long)r.verified, (unsigned long long)r.mismatches,
 	       (unsigned long long)r.faults, (unsigned long long)r.elapsed_ns / 1000,
 	       (unsigned long long)r.clobbers, r.watchdog ? ", ended by the watchdog" : "");
@@ -608,8 +620,9 @@ static int cmd_resident(int argc, char **argv)
 	if (hat_ioctl(HTABLE_IOC_RUN, &r)) {
 		ret = ST_FAIL;
 	} else {
-		printf("resident %#llx on CPU %u: %llu reads, %llu valid, %llu faults, %llu clobbers, %llu us\n",
-		       (unsigned long long)r.va, r.cpu, (unsigned long long)r.reads,
+		printf("resident %#llx on CPU %u: ", (unsigned long long)r.va, r.cpu);
+		printf("%llu reads, %llu valid, %llu faults, %llu clobbers, %llu us\n",
+		       (unsigned long long)r.reads,
 		       (unsigned long long)r.valid_reads, (unsigned long long)r.faults,
 		       (unsigned long long)r.clobbers, (unsigned long long)r.elapsed_ns / 1000);
 		if (r.nsamples)
@@ -693,7 +706,7 @@ static int cmd_write(int argc, char **argv)
 		return ST_USAGE;
 	for (i = 2; i < argc; i++) {
 		n = strlen(argv[i]);
-		if (len + n + (i > 2) > MAX_RW)
+		if (len + n + !!(i > 2) > MAX_RW)
 			return complain(ST_USAGE, "more than %d bytes", MAX_RW);
 		if (i > 2)
 			buf[len++] = ' ';
@@ -763,9 +776,14 @@ static int cmd_knob(int argc, char **argv)
 /* steal N: set force_steal, so every Nth table allocation steals first. */
 static int cmd_steal(int argc, char **argv)
 {
-	char *kargv[] = { "knob", "force_steal", argv[1], NULL };
+	unsigned long long v;
 
-	return cmd_knob(3, kargv);
+	if (knob_value(argv[1], &v))
+		return ST_USAGE;
+	if (knob_write("force_steal", v))
+		return ST_FAIL;
+	printf("force_steal = %llu\n", v);
+	return 0;
 }
 
 /* reap [N]: run htable_reap() now through the debugfs knob. */
@@ -818,7 +836,8 @@ static void stats_print(const struct stats *st, const struct stats *old, bool js
 	}
 }
 
-static volatile sig_atomic_t stop_watch;
+/* Set by SIGINT: sig_atomic_t, the one type a handler may write. */
+static sig_atomic_t stop_watch;
 
 static void on_sigint(int sig)
 {
@@ -954,7 +973,7 @@ static int cmd_tree(int argc, char **argv)
 	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		for (p = line; *p == ' '; p++)
 			;
-		if (*p == 'L' && n < (int)(sizeof(nodes) / sizeof(nodes[0]))) {
+		if (*p == 'L' && n < (int)ARRAY_SIZE(nodes)) {
 			int off = 0;
 
 			if (sscanf(p, "L%u %llx %n", &nodes[n].level, &nodes[n].va, &off) < 2 ||
@@ -1040,7 +1059,8 @@ static const struct cmd commands[] = {
 	{ "read", 1, 2, cmd_read, "VA [LEN]", "hex dump LEN bytes (default 64) at VA (RW)" },
 	{ "write", 2, -1, cmd_write, "VA TEXT...", "write TEXT into the page at VA (RW)" },
 	{ "rw", 2, -1, cmd_rw, "read VA [LEN] | write VA TEXT", "read or write (RW)" },
-	{ "tree", 0, 0, cmd_tree, "", "draw the hat's tables: levels, va ranges, valid and locked" },
+	{ "tree", 0, 0, cmd_tree, "",
+	  "draw the hat's tables: levels, va ranges, valid and locked" },
 	{ "steal", 1, 1, cmd_steal, "N", "every Nth table allocation steals first (0 = off)" },
 	{ "reap", 0, 1, cmd_reap, "[N]", "reap up to N tables now (0 = the module's count)" },
 	{ "knob", 1, 2, cmd_knob, "NAME [VALUE|COUNTER]",
@@ -1188,7 +1208,7 @@ out:
 	return status;
 }
 
-static void usage(FILE *f)
+static void print_usage(FILE *f)
 {
 	fprintf(f,
 		"usage: htablectl [options] COMMAND [ARGS]\n"
@@ -1249,15 +1269,15 @@ int main(int argc, char **argv)
 				id = v;
 			break;
 		case 'h':
-			usage(stdout);
+			print_usage(stdout);
 			return 0;
 		default:
-			usage(stderr);
+			print_usage(stderr);
 			return ST_USAGE;
 		}
 	}
 	if (optind >= argc) {
-		usage(stderr);
+		print_usage(stderr);
 		return ST_USAGE;
 	}
 	if (fd >= 0) {
@@ -1278,7 +1298,7 @@ int main(int argc, char **argv)
 			i++;
 		}
 		if (i + 1 < argc) {
-			usage(stderr);
+			print_usage(stderr);
 			return ST_USAGE;
 		}
 		if (i < argc) {
