@@ -1178,9 +1178,6 @@ static int run_shell(FILE *in, bool trace)
 		st = 0;
 		for (stmt = strtok_r(line, ";", &save); stmt && !st;
 		     stmt = strtok_r(NULL, ";", &save)) {
-			char copy[1024];
-
-			snprintf(copy, sizeof(copy), "%s", stmt);
 			argc = split(stmt, argv);
 			if (!argc)
 				continue;
