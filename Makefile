@@ -15,12 +15,35 @@ KDIR	?= $(shell if [ -d /lib/modules/$$(uname -r)/build ]; then \
 		ls -d /usr/src/linux-headers-6.1.*-amd64 2>/dev/null | sort -V | tail -n1; \
 	   fi)
 
-.PHONY: all module clean demo check vm-shell selftests bench
+.PHONY: all module clean demo check vm-shell selftests bench htablectl install uninstall
 
 all: module
 
 module:
 	$(MAKE) -C $(KDIR) M=$(TOP) modules
+
+# The release KDIR's kernel reports in uname -r (Debian's kernel.release
+# file says only 6.1.N): where install puts the module.
+KREL	= $(shell sed -n 's/.*UTS_RELEASE "\(.*\)"/\1/p' $(KDIR)/include/generated/utsrelease.h)
+INSTALL_MOD_DIR ?= extra
+
+# Distribution headers name a signing key they do not ship: sign at install
+# only when the key is there (an unsigned module loads, tainting with E).
+SIGN	= $(if $(wildcard $(KDIR)/$(patsubst "%",%,$(CONFIG_MODULE_SIG_KEY))),,CONFIG_MODULE_SIG_ALL=)
+CONFIG_MODULE_SIG_KEY = $(shell sed -n 's/^CONFIG_MODULE_SIG_KEY=//p' $(KDIR)/include/config/auto.conf)
+
+# Into $(INSTALL_MOD_PATH)/lib/modules/<release>/extra, then depmod.
+install: module
+	$(MAKE) -C $(KDIR) M=$(TOP) INSTALL_MOD_DIR=$(INSTALL_MOD_DIR) $(SIGN) modules_install
+	depmod $(if $(INSTALL_MOD_PATH),-b $(INSTALL_MOD_PATH)) $(KREL)
+
+uninstall:
+	rm -f $(foreach s,.ko .ko.xz .ko.gz .ko.zst,\
+		$(INSTALL_MOD_PATH)/lib/modules/$(KREL)/$(INSTALL_MOD_DIR)/htable$(s))
+	depmod $(if $(INSTALL_MOD_PATH),-b $(INSTALL_MOD_PATH)) $(KREL)
+
+htablectl:
+	$(MAKE) -C tools/htablectl
 
 selftests:
 	$(MAKE) -C selftests/htable
@@ -28,6 +51,7 @@ selftests:
 clean:
 	$(MAKE) -C $(KDIR) M=$(TOP) clean 2>/dev/null || true
 	$(MAKE) -C selftests/htable clean
+	$(MAKE) -C tools/htablectl clean
 	rm -rf .build
 
 demo:

@@ -48,7 +48,8 @@ static_check() {
 
 sources() {
 	(cd "$HTABLE_TOP" && git ls-files -co --exclude-standard -- \
-		'module/*.c' 'module/*.h' 'include/*.h' 'selftests/*.c' 'selftests/*.h')
+		'module/*.c' 'module/*.h' 'include/*.h' 'selftests/*.c' 'selftests/*.h' \
+		'tools/*.c')
 }
 
 # A W=1 build whose log has no warning at all.
@@ -82,6 +83,11 @@ lts_build() {
 	"$HTABLE_TOP/scripts/build-module.sh" lts "$LTS_KDIR" >/dev/null
 }
 
+# dkms.conf builds the module through DKMS (private trees; no load).
+dkms_build() {
+	"$HTABLE_TOP/scripts/dkms-build.sh" "$DEB_KDIR"
+}
+
 selftests_build() {
 	make -s -C "$HTABLE_TOP/selftests/htable" KTOOLS="$KTOOLS" clean all
 }
@@ -113,6 +119,24 @@ host_tests() {
 		fi
 		echo "host-$(basename "$bin") $p $f 0" >> "$results"
 	done
+	htablectl_host
+}
+
+# htablectl's error paths without a module (the host has no /dev/htable).
+htablectl_host() {
+	local out p f
+	log "host: htablectl"
+	if ! make -s -C "$HTABLE_TOP/tools/htablectl" > "$HTABLE_TOP/.build/htablectl.log" 2>&1; then
+		cat "$HTABLE_TOP/.build/htablectl.log" >&2
+		echo "host-htablectl 0 1 0" >> "$results"
+		return
+	fi
+	out=$("$HTABLE_TOP/tools/htablectl/test-host.sh" "$HTABLE_TOP/tools/htablectl/htablectl")
+	p=$(grep -c '^ok ' <<< "$out")
+	f=$(grep -c '^not ok ' <<< "$out")
+	grep -E '^(not )?ok ' <<< "$out" | sed 's/^/  [host] /' >&2
+	grep -q '^# PASSED' <<< "$out" || [ "$f" != 0 ] || f=1
+	echo "host-htablectl $p $f 0" >> "$results"
 }
 
 if [ $static = 1 ]; then
@@ -122,6 +146,7 @@ if [ $static = 1 ]; then
 	static_check "checkpatch" checkpatch
 	static_check "build-6.12-$(basename "$LTS_KDIR" | sed 's/linux-headers-//')" lts_build
 	static_check "selftests-build" selftests_build
+	static_check "dkms-build" dkms_build
 fi
 
 for r in $rows; do
@@ -146,6 +171,8 @@ if [ $vm = 1 ]; then
 			eval "$debug_vars"
 			kargs=(--kernel "$DEBUG_KERNEL" --kdir "$DEBUG_KDIR")
 			timeout=1500
+		elif [ "$kernel" = lts ]; then
+			kargs=(--kernel "$LTS_KERNEL" --kdir "$LTS_KDIR")
 		fi
 		[ "$tests" = all ] || kargs+=(--tests "${tests//,/ }")
 		log "row $name: -cpu $cpu, $smp vCPUs, $mem, $kernel kernel, $append"

@@ -4,7 +4,7 @@
 # Install what htable needs, idempotently and quickly when nothing is missing.
 #
 #   deps.sh          packages, guest kernel image, kselftest harness, checkpatch
-#   deps.sh --lts    also the Debian 6.12 LTS headers (build-only check)
+#   deps.sh --lts    also the Debian 6.12 LTS headers and guest kernel image
 #
 # Prints the cache layout it guarantees on stdout as shell assignments, so
 # callers can `eval "$(scripts/deps.sh)"`.
@@ -48,7 +48,7 @@ install_missing() {
 
 install_missing make gcc libc6-dev linux-headers-amd64 qemu-system-x86 \
 	busybox-static cpio gzip sparse perl xz-utils rsync \
-	flex bison bc libelf-dev libssl-dev dwarves python3
+	flex bison bc libelf-dev libssl-dev dwarves python3 dkms kmod
 
 kver=$(debian_kver)
 if [ -z "$kver" ]; then
@@ -99,7 +99,7 @@ if [ ! -e "$tools/.done" ]; then
 	touch "$tools/.done"
 fi
 
-lts_kdir=
+lts_kdir= lts_kernel=
 if [ $want_lts = 1 ]; then
 	lver=$(lts_kver)
 	if [ -z "$lver" ]; then
@@ -109,6 +109,10 @@ if [ $want_lts = 1 ]; then
 	[ -n "$lver" ] || die "cannot find Debian's 6.12 LTS headers"
 	install_missing "linux-headers-$lver"
 	lts_kdir=/usr/src/linux-headers-$lver
+	# The 6.12 guest kernel, for the matrix's lts rows: same version as
+	# the headers, unpacked like the 6.1 image.
+	fetch_deb "linux-image-$lver" "$HTABLE_CACHE/image-$lver"
+	lts_kernel=$HTABLE_CACHE/image-$lver/boot/vmlinuz-$lver
 fi
 
 cat <<VARS
@@ -118,4 +122,5 @@ GUEST_KERNEL=$guest/boot/vmlinuz-$kver
 KSRC_TAR=$ksrc_tar
 KTOOLS=$tools
 LTS_KDIR=$lts_kdir
+LTS_KERNEL=$lts_kernel
 VARS

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # The VM matrix: one row per line, "name kernel cpu smp mem append tests".
-#   kernel: deb (Debian 6.1) or debug (the lockdep/KASAN/kmemleak build)
+#   kernel: deb (Debian 6.1), lts (Debian 6.12 LTS) or debug (the
+#           lockdep/KASAN/kmemleak build of 6.1)
 #   append: extra kernel command line, one word
 #   tests:  "all" (selftests/htable/run-list) or a comma-separated list
 # Every row also boots with slub_debug=FZPU page_poison=1 preempt=full
@@ -10,5 +11,6 @@ l5-pti-smp2		deb	max		2	1G	pti=on	all
 l4-pti-smp2		deb	max,-la57	2	1G	pti=on	all
 l5-nopti-smp4		deb	max		4	1G	pti=off	all
 debug-l5-pti-smp2	debug	max		2	1G	pti=on	all
+lts612-l5-pti-smp2	lts	max		2	1G	pti=on	all
 lowmem-l5-pti-smp2	deb	max		2	256M	pti=on	htable_setup.sh,htable_pressure_test,htable_teardown.sh
 '

@@ -9,6 +9,7 @@
 #     --row NAME        label for progress and results (default: adhoc)
 #     --kernel FILE     guest kernel image (default: Debian 6.1)
 #     --kdir DIR        kernel build dir the module is built against
+#     --lts             Debian's 6.12 LTS kernel and headers (--kernel/--kdir)
 #     --cpu MODEL       QEMU -cpu (default: max, a 5-level guest)
 #     --smp N           vCPUs (default: 2)
 #     --mem SIZE        guest memory (default: 1G)
@@ -24,13 +25,14 @@ set -euo pipefail
 LOG_TAG=vm
 . "$(dirname "$0")/lib.sh"
 
-row=adhoc kernel= kdir= cpu=max smp=2 mem=1G append= mode=test tests=
+row=adhoc kernel= kdir= lts= cpu=max smp=2 mem=1G append= mode=test tests=
 vm_timeout=900 results= specs=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--row) row=$2; shift ;;
 	--kernel) kernel=$2; shift ;;
 	--kdir) kdir=$2; shift ;;
+	--lts) lts=--lts ;;
 	--cpu) cpu=$2; shift ;;
 	--smp) smp=$2; shift ;;
 	--mem) mem=$2; shift ;;
@@ -47,7 +49,11 @@ while [ $# -gt 0 ]; do
 done
 LOG_TAG=$row
 
-eval "$("$HTABLE_TOP/scripts/deps.sh")"
+eval "$("$HTABLE_TOP/scripts/deps.sh" $lts)"
+if [ -n "$lts" ]; then
+	: "${kernel:=$LTS_KERNEL}"
+	: "${kdir:=$LTS_KDIR}"
+fi
 : "${kernel:=$GUEST_KERNEL}"
 : "${kdir:=$DEB_KDIR}"
 
@@ -60,6 +66,7 @@ ktag=$(basename "$(dirname "$kdir")")-$(basename "$kdir")
 ko=$("$HTABLE_TOP/scripts/build-module.sh" "$ktag" "$kdir") || die "module build failed"
 make -s -C "$HTABLE_TOP/selftests/htable" KTOOLS="$KTOOLS" >/dev/null ||
 	die "selftests build failed"
+make -s -C "$HTABLE_TOP/tools/htablectl" >/dev/null || die "htablectl build failed"
 
 # -- initramfs --------------------------------------------------------------
 root="$work/root"
@@ -74,6 +81,8 @@ cp "$KTOOLS/tools/testing/selftests/kselftest/runner.sh" "$root/kselftest/kselft
 make -s -C "$HTABLE_TOP/selftests/htable" KTOOLS="$KTOOLS" \
 	INSTALL_DIR="$root/kselftest/htable" install >/dev/null
 cp "$ko" "$root/kselftest/htable/htable.ko"
+# htablectl on the guest's PATH, for the demo, the tests and vm-shell.
+cp "$HTABLE_TOP/tools/htablectl/htablectl" "$root/usr/bin/htablectl"
 if [ -n "$tests" ]; then
 	echo "$tests" | tr ' ' '\n' > "$root/kselftest/htable/run-list"
 fi

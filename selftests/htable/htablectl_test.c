@@ -1,0 +1,531 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * htablectl against the ioctls. Each test opens a hat, hands its fd to
+ * htablectl (--fd), and checks what htablectl prints against what the
+ * ioctls report for the same hat: an operation htablectl performs must
+ * show in the test's own PROBE/INFO/RW, and what it prints must equal the
+ * test's own PROBE/INFO/CHECK/SYNC/debugfs reads. Error paths must exit
+ * non-zero with the errno in words.
+ */
+#include <ctype.h>
+#include <stdarg.h>
+#include <sys/wait.h>
+
+#include "kselftest_harness.h"
+#include "htable_test.h"
+
+#define GIB	0x40000000ULL
+#define OUTSZ	(256 * 1024)
+
+struct run {
+	int status;		/* exit status, or 128 + signal */
+	char out[OUTSZ];	/* standard output */
+	char err[4096];		/* standard error */
+};
+
+static struct run r;
+
+/* sscanf() for the ASSERTs, which check what it returns. */
+static int scan(const char *s, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (!s)
+		return -1;
+	va_start(ap, fmt);
+	n = vsscanf(s, fmt, ap);
+	va_end(ap);
+	return n;
+}
+
+/* Read all of @fd into @buf (NUL-terminated). */
+static void slurp(int fd, char *buf, size_t size)
+{
+	size_t len = 0;
+	ssize_t n;
+
+	while (len < size - 1 && (n = read(fd, buf + len, size - 1 - len)) > 0)
+		len += n;
+	buf[len] = 0;
+}
+
+/*
+ * Run "htablectl --fd FD ARGS" (no --fd when @fd < 0), ARGS split at
+ * blanks, with @input (if any) on standard input. Fills r; returns the
+ * exit status. stderr is small, so it is read after stdout.
+ */
+static int ctl_in(int fd, const char *input, const char *fmt, ...)
+{
+	char line[1024], fdarg[16], *argv[40], *save, *w;
+	int po[2], pe[2], pi[2], argc = 0, st;
+	va_list ap;
+	pid_t pid;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	argv[argc++] = "htablectl";
+	if (fd >= 0) {
+		snprintf(fdarg, sizeof(fdarg), "%d", fd);
+		argv[argc++] = "--fd";
+		argv[argc++] = fdarg;
+	}
+	for (w = strtok_r(line, " ", &save); w && argc < 39; w = strtok_r(NULL, " ", &save))
+		argv[argc++] = w;
+	argv[argc] = NULL;
+	if (pipe(po) || pipe(pe) || pipe(pi))
+		return -1;
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (!pid) {
+		dup2(pi[0], 0);
+		dup2(po[1], 1);
+		dup2(pe[1], 2);
+		close(pi[1]);
+		close(po[0]);
+		close(pe[0]);
+		execvp("htablectl", argv);
+		fprintf(stderr, "exec htablectl: %s\n", strerror(errno));
+		_exit(127);
+	}
+	close(pi[0]);
+	close(po[1]);
+	close(pe[1]);
+	if (input && write(pi[1], input, strlen(input)) < 0)
+		perror("write");
+	close(pi[1]);
+	slurp(po[0], r.out, sizeof(r.out));
+	slurp(pe[0], r.err, sizeof(r.err));
+	close(po[0]);
+	close(pe[0]);
+	waitpid(pid, &st, 0);
+	r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	if (r.status)
+		printf("# htablectl %s: exit %d: %s", fmt, r.status, r.err);
+	return r.status;
+}
+
+#define ctl(fd, ...)	ctl_in(fd, NULL, __VA_ARGS__)
+
+/* The hat behind a fd htablectl can inherit (the helpers use O_CLOEXEC). */
+static int open_hat(void)
+{
+	return open(HTABLE_DEV_PATH, O_RDWR);
+}
+
+/* The line of r.out that starts with @prefix, or NULL. */
+static const char *line_of(const char *prefix)
+{
+	const char *p = r.out;
+	size_t n = strlen(prefix);
+
+	while (p && *p) {
+		if (!strncmp(p, prefix, n))
+			return p;
+		p = strchr(p, '\n');
+		if (p)
+			p++;
+	}
+	return NULL;
+}
+
+/* Parse "name v0 v1 ..." from r.out into @v; returns how many. */
+static int values_of(const char *name, unsigned long long *v, int max)
+{
+	const char *p = line_of(name);
+	int n = 0, off;
+
+	if (!p)
+		return 0;
+	p += strlen(name);
+	while (n < max && sscanf(p, " %lli%n", &v[n], &off) == 1) {
+		p += off;
+		n++;
+	}
+	return n;
+}
+
+/* This process's newest hat in debugfs hats: its id. */
+static long own_hat_id(void)
+{
+	char buf[16384], *line, *save;
+	long id, pid, best = -1;
+	int fd = open("/sys/kernel/debug/htable/hats", O_RDONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n < 0)
+		return -1;
+	buf[n] = 0;
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		if (sscanf(line, "%ld %ld", &id, &pid) == 2 && pid == getpid() && id > best)
+			best = id;
+	return best;
+}
+
+TEST(version_and_probe_match_ioctls)
+{
+	struct htable_version v;
+	struct htable_probe p;
+	unsigned int maj, min, lev, shift, flags, level;
+	unsigned long long va, pfn, pte;
+	__u64 vas[] = { 4 * GIB, 4 * GIB + 5 * 4096, 4 * GIB + 7 * 4096 + 123, 8 * GIB };
+	char fl[64];
+	int fd = open_hat(), i;
+
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ioctl(fd, HTABLE_IOC_VERSION, &v));
+	ASSERT_EQ(0, ctl(fd, "version"));
+	ASSERT_EQ(4, scan(r.out, "ABI %u.%u, %u levels, page shift %u",
+			  &maj, &min, &lev, &shift));
+	EXPECT_EQ(v.major, maj);
+	EXPECT_EQ(v.minor, min);
+	EXPECT_EQ(v.levels, lev);
+	EXPECT_EQ(v.page_shift, shift);
+
+	ASSERT_EQ(0, ht_map(fd, 4 * GIB, 8, HTABLE_MAP_WRITE));
+	ASSERT_EQ(0, ht_map(fd, 4 * GIB + 8 * 4096, 1, HTABLE_MAP_LOCK | HTABLE_MAP_EXEC));
+	for (i = 0; i < 4; i++) {
+		ASSERT_EQ(0, ht_probe(fd, vas[i], &p));
+		ASSERT_EQ(0, ctl(fd, "probe %#llx", (unsigned long long)vas[i]));
+		ASSERT_EQ(3, scan(r.out, "probe %llx: flags %x (%63[^)])", &va, &flags, fl));
+		EXPECT_EQ(vas[i], va);
+		EXPECT_EQ(p.flags, flags);
+		if (!(p.flags & HTABLE_PROBE_PRESENT)) {
+			EXPECT_STREQ("none", fl);
+			continue;
+		}
+		ASSERT_NE(NULL, strstr(r.out, " level "));
+		ASSERT_EQ(3, scan(strstr(r.out, " level "), " level %u pfn %llx pte %llx",
+				  &level, &pfn, &pte));
+		EXPECT_EQ(p.level, level);
+		EXPECT_EQ(p.pfn, pfn);
+		EXPECT_EQ(p.pte, pte);
+		EXPECT_NE(NULL, strstr(fl, "present"));
+		EXPECT_EQ(!!(p.flags & HTABLE_PROBE_WRITE), !!strstr(fl, "write"));
+	}
+	/* The locked, executable page of the second map. */
+	ASSERT_EQ(0, ctl(fd, "probe %#llx", 4 * GIB + 8 * 4096));
+	EXPECT_NE(NULL, strstr(r.out, "exec,locked"));
+	close(fd);
+}
+
+TEST(map_unmap_through_htablectl_show_in_ioctls)
+{
+	struct htable_probe p;
+	struct htable_info in;
+	unsigned long long n, va;
+	int fd = open_hat(), i;
+
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ctl(fd, "map 4g 600 write lock"));
+	ASSERT_EQ(2, scan(r.out, "mapped %llu pages at %llx", &n, &va));
+	EXPECT_EQ(600, n);
+	EXPECT_EQ(4 * GIB, va);
+	ASSERT_EQ(0, ht_info(fd, &in));
+	EXPECT_EQ(600, in.mapped_pages);
+	EXPECT_EQ(600, in.locked);
+	for (i = 0; i < 600; i += 97) {
+		ASSERT_EQ(0, ht_probe(fd, 4 * GIB + i * 4096ULL, &p));
+		EXPECT_EQ(HTABLE_PROBE_PRESENT | HTABLE_PROBE_WRITE | HTABLE_PROBE_LOCKED |
+			  HTABLE_PROBE_OWNED, p.flags & ~HT_PROBE_HW);
+	}
+	/* Aliases: 16 vas backed by the page at 4g. */
+	ASSERT_EQ(0, ctl(fd, "map 8g 16 alias 4g count 1"));
+	ASSERT_EQ(0, ht_probe(fd, 4 * GIB, &p));
+	n = p.pfn;
+	for (i = 0; i < 16; i++) {
+		ASSERT_EQ(0, ht_probe(fd, 8 * GIB + i * 4096ULL, &p));
+		EXPECT_EQ(n, p.pfn);
+	}
+	ASSERT_EQ(0, ctl(fd, "unmap 0x100000000 300"));
+	EXPECT_NE(NULL, line_of("unmapped 300 pages at 0x100000000"));
+	ASSERT_EQ(0, ht_probe(fd, 4 * GIB + 299 * 4096ULL, &p));
+	EXPECT_EQ(0, p.flags & HTABLE_PROBE_PRESENT);
+	ASSERT_EQ(0, ht_probe(fd, 4 * GIB + 300 * 4096ULL, &p));
+	EXPECT_NE(0, p.flags & HTABLE_PROBE_PRESENT);
+	ASSERT_EQ(0, ht_info(fd, &in));
+	EXPECT_EQ(316, in.mapped_pages);
+	close(fd);
+}
+
+TEST(info_check_and_tree_match_ioctls)
+{
+	unsigned long long tables[HTABLE_MAX_LEVELS] = { 0 }, valid[HTABLE_MAX_LEVELS] = { 0 };
+	unsigned long long v[8];
+	unsigned long long locked = 0, e, t, n, a, b, vv, lk;
+	struct htable_info in;
+	struct htable_check c;
+	const char *p;
+	unsigned int l;
+	long id;
+	int fd = open_hat();
+
+	ASSERT_LE(0, fd);
+	id = own_hat_id();
+	ASSERT_LT(0, id);
+	ASSERT_EQ(0, ht_map(fd, 4 * GIB - 1024 * 4096, 2048, HTABLE_MAP_WRITE));
+	ASSERT_EQ(0, ht_map(fd, 64 * GIB, 3, HTABLE_MAP_LOCK));
+	ASSERT_EQ(0, ht_info(fd, &in));
+
+	ASSERT_EQ(0, ctl(fd, "info"));
+	ASSERT_EQ(1, values_of("levels", v, 1));
+	EXPECT_EQ(in.levels, v[0]);
+	ASSERT_EQ(in.levels, values_of("tables", v, 8));
+	for (l = 0; l < in.levels; l++)
+		EXPECT_EQ(in.tables[l], v[l]);
+	ASSERT_EQ(in.levels, values_of("valid", v, 8));
+	for (l = 0; l < in.levels; l++)
+		EXPECT_EQ(in.valid[l], v[l]);
+	ASSERT_EQ(1, values_of("locked", v, 1));
+	EXPECT_EQ(in.locked, v[0]);
+	ASSERT_EQ(1, values_of("mapped_pages", v, 1));
+	EXPECT_EQ(in.mapped_pages, v[0]);
+	ASSERT_EQ(1, values_of("owned_pages", v, 1));
+	EXPECT_EQ(in.owned_pages, v[0]);
+	ASSERT_EQ(1, values_of("cached", v, 1));
+	EXPECT_EQ(in.cached, v[0]);
+	ASSERT_EQ(1, values_of("live_cpus", v, 1));
+	EXPECT_EQ(in.live_cpus, v[0]);
+	ASSERT_EQ(1, values_of("stolen", v, 1));
+	EXPECT_EQ(in.stolen, v[0]);
+
+	ASSERT_EQ(0, ht_check(fd, &c));
+	ASSERT_EQ(0, ctl(fd, "check"));
+	ASSERT_EQ(3, scan(r.out, "check: %llu errors over %llu tables, %llu entries", &e, &t, &n));
+	EXPECT_EQ(c.errors, e);
+	EXPECT_EQ(c.tables, t);
+	EXPECT_EQ(c.entries, n);
+
+	/* Every table drawn once: per level, the counts INFO gives. */
+	ASSERT_EQ(0, ctl(fd, "--id %ld tree", id));
+	for (p = r.out; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
+		const char *q = p;
+
+		while (*q == ' ' || *q == '|' || *q == '`' || *q == '-')
+			q++;
+		if (scan(q, "L%u 0x%llx-0x%llx valid %llu locked %llu",
+			 &l, &a, &b, &vv, &lk) != 5)
+			continue;
+		ASSERT_GT(HTABLE_MAX_LEVELS, l);
+		EXPECT_EQ(b - a + 1, 1ULL << (12 + 9 * (l + 1)));
+		tables[l]++;
+		valid[l] += vv;
+		locked += lk;
+	}
+	for (l = 0; l < in.levels; l++) {
+		EXPECT_EQ(in.tables[l], tables[l]);
+		EXPECT_EQ(in.valid[l], valid[l]);
+	}
+	EXPECT_EQ(in.locked, locked);
+	EXPECT_NE(NULL, strstr(r.out, "check: 0 errors"));
+	close(fd);
+}
+
+TEST(verify_sync_and_rw_match_ioctls)
+{
+	struct htable_sync s = { .va = 4 * GIB, .npages = 256 };
+	char text[] = "htablectl was here", buf[64];
+	struct htable_rw rw = { .va = 4 * GIB + 3 * 4096 + 100, .buf = (uintptr_t)buf };
+	unsigned long long va, npages, verified, mism, faults, a, d, addr;
+	long long before = htable_stat("hs_pages_verified");
+	unsigned int cpu, x[16], i;
+	int fd = open_hat();
+
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ht_map(fd, 4 * GIB, 256, HTABLE_MAP_WRITE));
+	ASSERT_EQ(0, ctl(fd, "verify 4g 256 write cpu 0"));
+	ASSERT_EQ(3, scan(r.out, "verify %llx %llu on CPU %u: ", &va, &npages, &cpu));
+	ASSERT_EQ(3, scan(strchr(r.out, ':'), ": %llu verified, %llu mismatches, %llu faults",
+			  &verified, &mism, &faults));
+	EXPECT_EQ(4 * GIB, va);
+	EXPECT_EQ(256, npages);
+	EXPECT_EQ(0, cpu);
+	EXPECT_EQ(256, verified);
+	EXPECT_EQ(0, mism);
+	EXPECT_EQ(0, faults);
+	EXPECT_EQ(256, htable_stat("hs_pages_verified") - before);
+
+	/* The window set A and D on every page; both views must agree. */
+	ASSERT_EQ(0, ctl(fd, "sync 4g 256"));
+	ASSERT_EQ(0, ioctl(fd, HTABLE_IOC_SYNC, &s));
+	ASSERT_EQ(2, scan(r.out, "sync %*x %*u: %llu accessed, %llu dirty", &a, &d));
+	EXPECT_EQ(s.referenced, a);
+	EXPECT_EQ(s.modified, d);
+	EXPECT_EQ(256, a);
+	EXPECT_EQ(256, d);
+	ASSERT_EQ(0, ctl(fd, "sync 4g 256 clear"));
+	ASSERT_EQ(0, ioctl(fd, HTABLE_IOC_SYNC, &s));
+	EXPECT_EQ(0, s.referenced);
+	EXPECT_EQ(0, s.modified);
+
+	/* A verify over a hole fails, and says where. */
+	EXPECT_EQ(1, ctl(fd, "verify 4g 257 cpu 0"));
+	EXPECT_NE(NULL, strstr(r.out, "first fault at 0x100100000"));
+
+	/* write through htablectl, read through the ioctl ... */
+	ASSERT_EQ(0, ctl(fd, "write %#llx htablectl was here", (unsigned long long)rw.va));
+	rw.len = sizeof(text) - 1;
+	ASSERT_EQ(0, ioctl(fd, HTABLE_IOC_RW, &rw));
+	EXPECT_EQ(0, memcmp(buf, text, sizeof(text) - 1));
+	/* ... and the other way round. */
+	for (i = 0; i < 16; i++)
+		buf[i] = 0xf0 + i;
+	rw.len = 16;
+	rw.flags = HTABLE_RW_WRITE;
+	ASSERT_EQ(0, ioctl(fd, HTABLE_IOC_RW, &rw));
+	ASSERT_EQ(0, ctl(fd, "rw read %#llx 16", (unsigned long long)rw.va));
+	ASSERT_EQ(17, scan(r.out, "%llx: %x %x %x %x %x %x %x %x %x %x %x %x %x %x %x %x",
+			   &addr, &x[0], &x[1], &x[2], &x[3], &x[4], &x[5], &x[6], &x[7],
+			   &x[8], &x[9], &x[10], &x[11], &x[12], &x[13], &x[14], &x[15]));
+	EXPECT_EQ(rw.va, addr);
+	for (i = 0; i < 16; i++)
+		EXPECT_EQ(0xf0 + i, x[i]);
+	close(fd);
+}
+
+TEST(reap_and_reload_match_ioctls)
+{
+	unsigned long long reaped, reloaded, missing = 0, i;
+	long long before = htable_stat("hs_reaped");
+	struct htable_probe p;
+	int fd = open_hat();
+
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, htable_knobs_reset());
+	ASSERT_EQ(0, ht_map(fd, 4 * GIB, 2048, HTABLE_MAP_WRITE));
+	/* Reaping takes idle leaf tables in use: their translations go. */
+	ASSERT_EQ(0, ctl(fd, "reap 100"));
+	ASSERT_EQ(1, scan(r.out, "reaped %llu tables", &reaped));
+	EXPECT_EQ(htable_stat("hs_reaped") - before, reaped);
+	for (i = 0; i < 2048; i++) {
+		ASSERT_EQ(0, ht_probe(fd, 4 * GIB + i * 4096, &p));
+		EXPECT_NE(0, p.flags & HTABLE_PROBE_OWNED);
+		missing += !(p.flags & HTABLE_PROBE_PRESENT);
+	}
+	ASSERT_LT(0, missing);
+	ASSERT_EQ(0, ctl(fd, "reload 4g 2048"));
+	ASSERT_EQ(1, scan(r.out, "reloaded %llu translations", &reloaded));
+	EXPECT_EQ(missing, reloaded);
+	for (i = 0; i < 2048; i++) {
+		ASSERT_EQ(0, ht_probe(fd, 4 * GIB + i * 4096, &p));
+		EXPECT_NE(0, p.flags & HTABLE_PROBE_PRESENT);
+	}
+	/* steal N is the force_steal knob. */
+	ASSERT_EQ(0, ctl(fd, "steal 3"));
+	EXPECT_EQ(3, htable_knob_read(HTABLE_FORCE_STEAL_PATH));
+	ASSERT_EQ(0, ctl(fd, "knob force_steal"));
+	EXPECT_NE(NULL, line_of("force_steal 3"));
+	ASSERT_EQ(0, ctl(fd, "steal 0"));
+	EXPECT_EQ(0, htable_knob_read(HTABLE_FORCE_STEAL_PATH));
+	close(fd);
+}
+
+/* "name": value in a one-line JSON object. */
+static int json_get(const char *json, const char *name, long long *v)
+{
+	char key[80];
+	const char *p;
+
+	snprintf(key, sizeof(key), "\"%s\": ", name);
+	p = strstr(json, key);
+	return p && sscanf(p + strlen(key), "%lld", v) == 1;
+}
+
+TEST(stats_json_delta_and_watch_match_debugfs)
+{
+	static const char *const names[] = {
+		"hs_ptable_allocs", "hs_hats_created", "hs_htable_rputs", "active_ptables",
+		"reserve_cnt", "hats", "tables_l0",
+	};
+	long long a0, a1, v;
+	unsigned int i;
+	int fd = open_hat();
+	char *nl;
+
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ctl(-1, "stats --json"));
+	for (i = 0; i < ARRAY_SIZE(names); i++) {
+		ASSERT_TRUE(json_get(r.out, names[i], &v));
+		EXPECT_EQ(htable_stat(names[i]), v);
+	}
+	ASSERT_EQ(0, ctl(-1, "stats"));
+	EXPECT_NE(NULL, line_of("hs_ptable_allocs "));
+	ASSERT_EQ(0, ctl(-1, "stat hats"));
+	ASSERT_EQ(1, scan(r.out, "hats %lld", &v));
+	EXPECT_EQ(htable_stat("hats"), v);
+
+	/* mark/delta in a shell: the delta is what the map allocated. */
+	a0 = htable_stat("hs_ptable_allocs");
+	ASSERT_EQ(0, ctl_in(fd, "mark\nmap 16g 1024 write\ndelta\n", "shell"));
+	a1 = htable_stat("hs_ptable_allocs");
+	ASSERT_LT(a0, a1);
+	ASSERT_NE(NULL, line_of("hs_ptable_allocs"));
+	ASSERT_EQ(1, scan(line_of("hs_ptable_allocs"), "hs_ptable_allocs %*d %lld", &v));
+	EXPECT_EQ(a1 - a0, v);
+	EXPECT_EQ(NULL, line_of("hs_hats_created"));	/* unchanged, not shown */
+
+	/* Watch: two JSON samples a second apart, the second with deltas. */
+	ASSERT_EQ(0, ctl(-1, "stats --watch 1 --count 2 --json"));
+	nl = strchr(r.out, '\n');
+	ASSERT_NE(NULL, nl);
+	ASSERT_NE(NULL, strstr(nl, "\"delta\": {"));
+	ASSERT_TRUE(json_get(strstr(nl, "\"delta\": {"), "hs_ptable_allocs", &v));
+	EXPECT_EQ(0, v);
+	close(fd);
+}
+
+TEST(shell_session_and_errors)
+{
+	int fd = open_hat();
+
+	ASSERT_LE(0, fd);
+	/* A script: its own hat, commands echoed with -x, ';' and comments. */
+	ASSERT_EQ(0, ctl_in(-1, "map 4g 4 write # four pages\nprobe 4g; check\n"
+			    "verify 4g 4 write\nopen\ninfo\nuse 1\nsync 4g 4\ntree\n", "shell -x"));
+	EXPECT_NE(NULL, line_of("htable> map 4g 4 write"));
+	EXPECT_NE(NULL, line_of("mapped 4 pages at 0x100000000"));
+	EXPECT_NE(NULL, line_of("check: 0 errors over"));
+	EXPECT_NE(NULL, line_of("hat 2 open"));
+	EXPECT_NE(NULL, line_of("mapped_pages  0"));
+	EXPECT_NE(NULL, line_of("sync 0x100000000 4: 4 accessed, 4 dirty"));
+	EXPECT_NE(NULL, strstr(r.out, "`-- L0 0x100000000-0x1001fffff valid 4 locked 0"));
+
+	/* The first failure ends a script, with the errno in words. */
+	EXPECT_EQ(1, ctl_in(-1, "map 4g 1\nmap 4g 1\nprobe 4g\n", "shell"));
+	EXPECT_NE(NULL, strstr(r.err, "map: File exists (EEXIST)"));
+	EXPECT_EQ(NULL, line_of("probe"));
+
+	EXPECT_EQ(1, ctl(fd, "map 0x1001 1"));
+	EXPECT_NE(NULL, strstr(r.err, "map: Invalid argument (EINVAL)"));
+	EXPECT_EQ(1, ctl(fd, "unmap 4g 1"));
+	EXPECT_NE(NULL, strstr(r.err, "unmap: No such file or directory (ENOENT)"));
+	EXPECT_EQ(1, ctl(fd, "verify 4g 1 cpu 4096"));
+	EXPECT_NE(NULL, strstr(r.err, "verify: "));
+	EXPECT_EQ(1, ctl(fd, "read 4g"));
+	EXPECT_NE(NULL, strstr(r.err, "read: "));
+	EXPECT_EQ(2, ctl(fd, "map 4q 1"));
+	EXPECT_NE(NULL, strstr(r.err, "bad va '4q'"));
+	EXPECT_EQ(2, ctl(fd, "map"));
+	EXPECT_NE(NULL, strstr(r.err, "wrong number of arguments"));
+	EXPECT_EQ(2, ctl(fd, "verify 4g 1 cpu"));
+	EXPECT_NE(NULL, strstr(r.err, "'cpu' needs a value"));
+	EXPECT_EQ(2, ctl(fd, "frobnicate"));
+	EXPECT_NE(NULL, strstr(r.err, "unknown command 'frobnicate'"));
+	EXPECT_EQ(2, ctl(fd, "knob ../stats 1"));
+	EXPECT_EQ(1, ctl(-1, "--dev /dev/htable-none info"));
+	EXPECT_NE(NULL, strstr(r.err, "is the htable module loaded?"));
+	EXPECT_EQ(1, ctl(-1, "--debugfs /nonexistent stats"));
+	EXPECT_NE(NULL, strstr(r.err, "is the htable module loaded?"));
+	EXPECT_EQ(0, ctl(-1, "--help"));
+	EXPECT_NE(NULL, strstr(r.out, "usage: htablectl"));
+	close(fd);
+}
+
+TEST_HARNESS_MAIN

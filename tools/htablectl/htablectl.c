@@ -1,0 +1,1315 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * htablectl: drive /dev/htable by hand. Each open of the device is one hat;
+ * the shell keeps hats open between commands, so a session can map, probe,
+ * verify through a CR3 window and draw the tree of one hierarchy.
+ * Documentation/htablectl.rst is the manual.
+ *
+ * Adding an ioctl: write a cmd_*() that parses its arguments with
+ * arg_u64()/arg_flags(), calls hat_ioctl() and prints the out fields, then
+ * add one line to the commands[] table. Nothing else needs to know.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+#include <sys/wait.h>
+
+#include <uapi/htable.h>
+
+#define DEBUGFS_DIR	"/sys/kernel/debug/htable"
+#define MAX_HATS	16
+#define MAX_STATS	128
+#define MAX_ARGS	32
+#define MAX_RW		4096
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+
+/* Exit and command status: success, a failed operation, bad usage. */
+enum { ST_OK = 0, ST_FAIL = 1, ST_USAGE = 2 };
+
+/* One open of /dev/htable. */
+struct hat {
+	int fd;		/* -1 once closed */
+	long id;	/* debugfs hat/<id>, or -1 when unknown */
+};
+
+static struct hat hats[MAX_HATS];
+static int nhats;
+static int cur = -1;		/* index of the current hat in hats[] */
+static const char *dev_path = HTABLE_DEV_PATH;
+static const char *dbg_dir = DEBUGFS_DIR;
+static const char *cmd_name;	/* the command running, for messages */
+
+struct stats {
+	int n;
+	char name[MAX_STATS][48];
+	long long val[MAX_STATS];
+};
+
+static struct stats mark_stats;
+static bool mark_valid;
+
+/* The errno names the ABI uses, so errors read like the kernel's. */
+static const struct {
+	int err;
+	const char *name;
+} errnames[] = {
+	{ EPERM, "EPERM" }, { ENOENT, "ENOENT" }, { EINTR, "EINTR" },
+	{ ENXIO, "ENXIO" }, { E2BIG, "E2BIG" }, { EBADF, "EBADF" },
+	{ ENOMEM, "ENOMEM" }, { EACCES, "EACCES" }, { EFAULT, "EFAULT" },
+	{ EBUSY, "EBUSY" }, { EEXIST, "EEXIST" }, { ENODEV, "ENODEV" },
+	{ EINVAL, "EINVAL" }, { ENOTTY, "ENOTTY" }, { ERANGE, "ERANGE" },
+	{ EOVERFLOW, "EOVERFLOW" }, { EUCLEAN, "EUCLEAN" },
+	{ EOPNOTSUPP, "EOPNOTSUPP" }, { ETIMEDOUT, "ETIMEDOUT" },
+};
+
+static const char *errname(int err)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(errnames); i++)
+		if (errnames[i].err == err)
+			return errnames[i].name;
+	return "?";
+}
+
+/* "htablectl: CMD: " before every message; CMD is the running command. */
+static void prefix(void)
+{
+	fprintf(stderr, "htablectl: ");
+	if (cmd_name)
+		fprintf(stderr, "%s: ", cmd_name);
+}
+
+/*
+ * Report a failed system call: "htablectl: CMD: WHAT: words (ENAME)", with
+ * WHAT left out when @fmt is "". A missing device or debugfs file almost
+ * always means the module is not loaded, so say so when @path_hint.
+ * Returns ST_FAIL.
+ */
+static int fail_errno(int err, bool path_hint, const char *fmt, ...)
+{
+	va_list ap;
+
+	prefix();
+	if (*fmt) {
+		va_start(ap, fmt);
+		vfprintf(stderr, fmt, ap);
+		va_end(ap);
+		fprintf(stderr, ": ");
+	}
+	fprintf(stderr, "%s (%s)", strerror(err), errname(err));
+	if (path_hint && (err == ENOENT || err == ENODEV || err == ENXIO))
+		fprintf(stderr, "; is the htable module loaded?");
+	fputc('\n', stderr);
+	return ST_FAIL;
+}
+
+/* Report anything else that went wrong; returns @status. */
+static int complain(int status, const char *fmt, ...)
+{
+	va_list ap;
+
+	prefix();
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return status;
+}
+
+/*
+ * Parse an unsigned number: decimal, 0x hex or 0 octal, with an optional
+ * binary suffix k, m, g or t (4g = 0x100000000). Returns 0, or ST_USAGE
+ * with a message naming @what when @s is not such a number or overflows.
+ */
+static int arg_u64(const char *s, const char *what, unsigned long long *out)
+{
+	unsigned long long v, mul = 1;
+	char *end;
+
+	errno = 0;
+	if (!s || !*s || *s == '-')
+		goto bad;
+	v = strtoull(s, &end, 0);
+	if (errno || end == s)
+		goto bad;
+	switch (*end) {
+	case 'k': case 'K':
+		mul = 1ULL << 10;
+		break;
+	case 'm': case 'M':
+		mul = 1ULL << 20;
+		break;
+	case 'g': case 'G':
+		mul = 1ULL << 30;
+		break;
+	case 't': case 'T':
+		mul = 1ULL << 40;
+		break;
+	}
+	if (mul > 1)
+		end++;
+	if (*end || (v && mul > ~0ULL / v))
+		goto bad;
+	*out = v * mul;
+	return 0;
+bad:
+	return complain(ST_USAGE, "bad %s '%s' (a number, e.g. 4096, 0x1000 or 4g)",
+			what, s ? s : "");
+}
+
+/* ---- debugfs ---------------------------------------------------------- */
+
+/*
+ * Read a whole debugfs file with one read(), as the module's seq_files
+ * want. Returns the length, or -1 with errno set; @buf is NUL-terminated.
+ */
+static ssize_t read_file(const char *path, char *buf, size_t size)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n, len = 0;
+
+	if (fd < 0)
+		return -1;
+	while (len < (ssize_t)size - 1) {
+		n = read(fd, buf + len, size - 1 - len);
+		if (n < 0) {
+			int err = errno;
+
+			close(fd);
+			errno = err;
+			return -1;
+		}
+		if (!n)
+			break;
+		len += n;
+	}
+	close(fd);
+	buf[len] = 0;
+	return len;
+}
+
+/* Read the stats file into @st. Returns 0 or ST_FAIL (reported). */
+static int stats_read(struct stats *st)
+{
+	char path[256], buf[8192], *line, *save;
+
+	snprintf(path, sizeof(path), "%s/stats", dbg_dir);
+	if (read_file(path, buf, sizeof(buf)) < 0)
+		return fail_errno(errno, true, "read %s", path);
+	st->n = 0;
+	for (line = strtok_r(buf, "\n", &save); line && st->n < MAX_STATS;
+	     line = strtok_r(NULL, "\n", &save)) {
+		if (sscanf(line, "%47s %lld", st->name[st->n], &st->val[st->n]) == 2)
+			st->n++;
+	}
+	if (!st->n)
+		return complain(ST_FAIL, "%s: no counters in it", path);
+	return 0;
+}
+
+/* The value of counter @name in @st; false when it has none. */
+static bool stats_get(const struct stats *st, const char *name, long long *v)
+{
+	int i;
+
+	for (i = 0; i < st->n; i++) {
+		if (!strcmp(st->name[i], name)) {
+			*v = st->val[i];
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Write @val to debugfs knob @name. Returns 0 or ST_FAIL (reported). */
+static int knob_write(const char *name, unsigned long long val)
+{
+	char path[256], buf[32];
+	int fd, len;
+
+	snprintf(path, sizeof(path), "%s/%s", dbg_dir, name);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return fail_errno(errno, true, "open %s", path);
+	len = snprintf(buf, sizeof(buf), "%llu\n", val);
+	if (write(fd, buf, len) != len) {
+		int err = errno;
+
+		close(fd);
+		return fail_errno(err, false, "write %s", path);
+	}
+	close(fd);
+	return 0;
+}
+
+/*
+ * The debugfs id of the newest hat this process opened: the largest id in
+ * the hats list with our pid (ids only grow). -1 when debugfs says nothing.
+ */
+static long newest_own_hat_id(void)
+{
+	char path[256], buf[16384], *line, *save;
+	long id, pid, best = -1;
+
+	snprintf(path, sizeof(path), "%s/hats", dbg_dir);
+	if (read_file(path, buf, sizeof(buf)) < 0)
+		return -1;
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		if (sscanf(line, "%ld %ld", &id, &pid) == 2 && pid == getpid() && id > best)
+			best = id;
+	return best;
+}
+
+/* ---- hats ------------------------------------------------------------- */
+
+/* Open a new hat and make it current. Returns 0 or ST_FAIL (reported). */
+static int hat_open(void)
+{
+	int fd;
+
+	if (nhats == MAX_HATS)
+		return complain(ST_FAIL, "at most %d hats", MAX_HATS);
+	fd = open(dev_path, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return fail_errno(errno, true, "open %s", dev_path);
+	hats[nhats].fd = fd;
+	hats[nhats].id = newest_own_hat_id();
+	cur = nhats++;
+	return 0;
+}
+
+/* The current hat's fd, opening a first hat when none is open yet. */
+static int hat_fd(void)
+{
+	if (cur < 0 && hat_open())
+		return -1;
+	if (hats[cur].fd < 0) {
+		complain(ST_FAIL, "hat %d is closed (use 'open' or 'use N')", cur + 1);
+		return -1;
+	}
+	return hats[cur].fd;
+}
+
+/* Run one ioctl on the current hat; a failure is reported with its errno. */
+static int hat_ioctl(unsigned long req, void *arg)
+{
+	int fd = hat_fd();
+
+	if (fd < 0)
+		return ST_FAIL;
+	if (ioctl(fd, req, arg))
+		return fail_errno(errno, false, "");
+	return 0;
+}
+
+/* ---- argument helpers -------------------------------------------------- */
+
+/* Keyword flags: arg_flags() ors in @bit for each word in @words. */
+struct flagword {
+	const char *word;
+	unsigned int bit;
+};
+
+/*
+ * Parse trailing flag words (@argv[@from..]). A word that takes a value
+ * ("cpu 1") is handled by the caller, which passes @value_words and gets
+ * their values in @values. Returns 0 or ST_USAGE (reported).
+ */
+static int arg_flags(int argc, char **argv, int from, const struct flagword *fw,
+		     unsigned int *flags, const char *const *value_words,
+		     unsigned long long *values, bool *given)
+{
+	int i, j;
+
+	for (i = from; i < argc; i++) {
+		for (j = 0; fw && fw[j].word; j++) {
+			if (!strcmp(argv[i], fw[j].word)) {
+				*flags |= fw[j].bit;
+				break;
+			}
+		}
+		if (fw && fw[j].word)
+			continue;
+		for (j = 0; value_words && value_words[j]; j++)
+			if (!strcmp(argv[i], value_words[j]))
+				break;
+		if (!value_words || !value_words[j])
+			return complain(ST_USAGE, "unknown word '%s'", argv[i]);
+		if (i + 1 >= argc)
+			return complain(ST_USAGE, "'%s' needs a value", argv[i]);
+		if (arg_u64(argv[++i], value_words[j], &values[j]))
+			return ST_USAGE;
+		given[j] = true;
+	}
+	return 0;
+}
+
+static void print_flagwords(unsigned int v, const struct flagword *fw)
+{
+	bool first = true;
+	int j;
+
+	for (j = 0; fw[j].word; j++) {
+		if (v & fw[j].bit) {
+			printf("%s%s", first ? "" : ",", fw[j].word);
+			first = false;
+		}
+	}
+	if (first)
+		printf("none");
+}
+
+/* ---- commands ---------------------------------------------------------- */
+
+struct cmd {
+	const char *name;
+	int min_args, max_args;	/* not counting the name; -1: any */
+	int (*fn)(int argc, char **argv);
+	const char *args;
+	const char *help;
+};
+
+static const struct cmd commands[];
+static int run_argv(int argc, char **argv);
+
+static int cmd_version(int argc, char **argv)
+{
+	struct htable_version v;
+
+	if (hat_ioctl(HTABLE_IOC_VERSION, &v))
+		return ST_FAIL;
+	printf("ABI %u.%u, %u levels, page shift %u\n", v.major, v.minor,
+	       v.levels, v.page_shift);
+	return 0;
+}
+
+static int cmd_open(int argc, char **argv)
+{
+	if (hat_open())
+		return ST_FAIL;
+	printf("hat %d open", cur + 1);
+	if (hats[cur].id >= 0)
+		printf(" (debugfs hat/%ld)", hats[cur].id);
+	printf("\n");
+	return 0;
+}
+
+static int cmd_use(int argc, char **argv)
+{
+	unsigned long long n;
+
+	if (arg_u64(argv[1], "hat number", &n))
+		return ST_USAGE;
+	if (n < 1 || n > (unsigned long long)nhats || hats[n - 1].fd < 0)
+		return complain(ST_USAGE, "no open hat %llu (%d opened)", n, nhats);
+	cur = n - 1;
+	return 0;
+}
+
+static int cmd_close(int argc, char **argv)
+{
+	if (hat_fd() < 0)
+		return ST_FAIL;
+	close(hats[cur].fd);
+	hats[cur].fd = -1;
+	printf("hat %d closed\n", cur + 1);
+	return 0;
+}
+
+static const struct flagword map_words[] = {
+	{ "write", HTABLE_MAP_WRITE }, { "exec", HTABLE_MAP_EXEC },
+	{ "lock", HTABLE_MAP_LOCK }, { NULL, 0 },
+};
+
+static int cmd_map(int argc, char **argv)
+{
+	static const char *const vw[] = { "alias", "count", NULL };
+	unsigned long long val[2] = { 0, 1 };
+	bool given[2] = { false, false };
+	struct htable_map m = { 0 };
+
+	if (arg_u64(argv[1], "va", &m.va) || arg_u64(argv[2], "page count", &m.npages) ||
+	    arg_flags(argc, argv, 3, map_words, &m.flags, vw, val, given))
+		return ST_USAGE;
+	if (given[1] && !given[0])
+		return complain(ST_USAGE, "'count' goes with 'alias VA'");
+	if (given[0]) {
+		m.flags |= HTABLE_MAP_ALIAS;
+		m.alias_va = val[0];
+		m.alias_npages = val[1];
+	}
+	if (hat_ioctl(HTABLE_IOC_MAP, &m))
+		return ST_FAIL;
+	printf("mapped %llu pages at %#llx\n", (unsigned long long)m.mapped,
+	       (unsigned long long)m.va);
+	return 0;
+}
+
+static int cmd_unmap(int argc, char **argv)
+{
+	struct htable_unmap u = { 0 };
+
+	if (arg_u64(argv[1], "va", &u.va) || arg_u64(argv[2], "page count", &u.npages))
+		return ST_USAGE;
+	if (hat_ioctl(HTABLE_IOC_UNMAP, &u))
+		return ST_FAIL;
+	printf("unmapped %llu pages at %#llx\n", (unsigned long long)u.unmapped,
+	       (unsigned long long)u.va);
+	return 0;
+}
+
+static const struct flagword probe_words[] = {
+	{ "present", HTABLE_PROBE_PRESENT }, { "write", HTABLE_PROBE_WRITE },
+	{ "exec", HTABLE_PROBE_EXEC }, { "locked", HTABLE_PROBE_LOCKED },
+	{ "accessed", HTABLE_PROBE_ACCESSED }, { "dirty", HTABLE_PROBE_DIRTY },
+	{ "owned", HTABLE_PROBE_OWNED }, { NULL, 0 },
+};
+
+static int cmd_probe(int argc, char **argv)
+{
+	struct htable_probe p = { 0 };
+
+	if (arg_u64(argv[1], "va", &p.va))
+		return ST_USAGE;
+	if (hat_ioctl(HTABLE_IOC_PROBE, &p))
+		return ST_FAIL;
+	printf("probe %#llx: flags %#x (", (unsigned long long)p.va, p.flags);
+	print_flagwords(p.flags, probe_words);
+	printf(")");
+	if (p.flags & HTABLE_PROBE_PRESENT)
+		printf(" level %u pfn %#llx pte %#018llx", p.level,
+		       (unsigned long long)p.pfn, (unsigned long long)p.pte);
+	printf("\n");
+	return 0;
+}
+
+static void print_levels(const char *name, const __u64 *v, unsigned int levels)
+{
+	unsigned int l;
+
+	printf("%-13s", name);
+	for (l = 0; l < levels; l++)
+		printf(" %llu", (unsigned long long)v[l]);
+	printf("\n");
+}
+
+static int cmd_info(int argc, char **argv)
+{
+	struct htable_info in;
+
+	if (hat_ioctl(HTABLE_IOC_INFO, &in))
+		return ST_FAIL;
+	printf("levels        %u\n", in.levels);
+	print_levels("tables", in.tables, in.levels);
+	print_levels("valid", in.valid, in.levels);
+	printf("locked        %llu\n", (unsigned long long)in.locked);
+	printf("mapped_pages  %llu\n", (unsigned long long)in.mapped_pages);
+	printf("owned_pages   %llu\n", (unsigned long long)in.owned_pages);
+	printf("cached        %llu\n", (unsigned long long)in.cached);
+	printf("live_cpus     %#llx\n", (unsigned long long)in.live_cpus);
+	printf("stolen        %llu\n", (unsigned long long)in.stolen);
+	return 0;
+}
+
+static const char *const check_codes[] = {
+	[HTABLE_CHECK_OK] = "OK",
+	[HTABLE_CHECK_VALID_CNT] = "VALID_CNT",
+	[HTABLE_CHECK_LOCK_CNT] = "LOCK_CNT",
+	[HTABLE_CHECK_PARENT] = "PARENT",
+	[HTABLE_CHECK_HASH] = "HASH",
+	[HTABLE_CHECK_UNOWNED] = "UNOWNED",
+	[HTABLE_CHECK_BITS] = "BITS",
+	[HTABLE_CHECK_ORPHAN] = "ORPHAN",
+	[HTABLE_CHECK_CACHED] = "CACHED",
+};
+
+/* CHECK; a hat with inconsistencies fails the command. */
+static int cmd_check(int argc, char **argv)
+{
+	struct htable_check c;
+	unsigned int code;
+
+	if (hat_ioctl(HTABLE_IOC_CHECK, &c))
+		return ST_FAIL;
+	printf("check: %llu errors over %llu tables, %llu entries\n",
+	       (unsigned long long)c.errors, (unsigned long long)c.tables,
+	       (unsigned long long)c.entries);
+	if (!c.errors)
+		return 0;
+	code = c.first_error;
+	return complain(ST_FAIL, "first error %s (%u) at %#llx",
+			code < ARRAY_SIZE(check_codes) ?
+			check_codes[code] : "?", code,
+			(unsigned long long)c.first_va);
+}
+
+/* The CPU a window runs on unless told: 1 when there is one, else 0. */
+static unsigned int default_cpu(void)
+{
+	return sysconf(_SC_NPROCESSORS_ONLN) > 1;
+}
+
+/* A verify window; pages that fault or mismatch fail the command. */
+static int cmd_verify(int argc, char **argv)
+{
+	static const char *const vw[] = { "cpu", "seed", NULL };
+	static const struct flagword fw[] = { { "write", HTABLE_RUN_WRITE }, { NULL, 0 } };
+	unsigned long long val[2] = { default_cpu(), 0x5eed };
+	bool given[2] = { false, false };
+	struct htable_run r = { .mode = HTABLE_RUN_VERIFY };
+
+	if (arg_u64(argv[1], "va", &r.va) || arg_u64(argv[2], "page count", &r.npages) ||
+	    arg_flags(argc, argv, 3, fw, &r.flags, vw, val, given))
+		return ST_USAGE;
+	r.cpu = val[0];
+	r.seed = val[1];
+	if (hat_ioctl(HTABLE_IOC_RUN, &r))
+		return ST_FAIL;
+	printf("verify %#llx %llu on CPU %u: ", (unsigned long long)r.va,
+	       (unsigned long long)r.npages, r.cpu);
+	printf("%llu verified, %llu mismatches, %llu faults, %llu us, %llu clobbers%s\n",
+	       (unsigned long long)r.verified, (unsigned long long)r.mismatches,
+	       (unsigned long long)r.faults, (unsigned long long)r.elapsed_ns / 1000,
+	       (unsigned long long)r.clobbers, r.watchdog ? ", ended by the watchdog" : "");
+	if (r.faults)
+		printf("first fault at %#llx\n", (unsigned long long)r.first_fault_va);
+	if (r.mismatches)
+		printf("first mismatch at %#llx\n", (unsigned long long)r.first_mismatch_va);
+	if (r.verified != r.npages)
+		return complain(ST_FAIL, "%llu of %llu pages did not verify",
+				(unsigned long long)(r.npages - r.verified),
+				(unsigned long long)r.npages);
+	return 0;
+}
+
+/* A resident window: the hat stays in CR3 reading one word. */
+static int cmd_resident(int argc, char **argv)
+{
+	static const char *const vw[] = { "cpu", "samples", NULL };
+	unsigned long long val[2] = { default_cpu(), 1024 };
+	bool given[2] = { false, false };
+	struct htable_run r = { .mode = HTABLE_RUN_RESIDENT, .npages = 1 };
+	unsigned long long ms;
+	unsigned int flags = 0;
+	struct htable_sample *s;
+	int ret = 0;
+
+	if (arg_u64(argv[1], "va", &r.va) || arg_u64(argv[2], "milliseconds", &ms) ||
+	    arg_flags(argc, argv, 3, NULL, &flags, vw, val, given))
+		return ST_USAGE;
+	if (!val[1] || val[1] > HTABLE_MAX_SAMPLES)
+		return complain(ST_USAGE, "samples must be 1..%d", HTABLE_MAX_SAMPLES);
+	s = calloc(val[1], sizeof(*s));
+	if (!s)
+		return fail_errno(ENOMEM, false, "");
+	r.cpu = val[0];
+	r.duration_ms = ms > 0xffffffffULL ? 0xffffffffU : ms;
+	r.samples = (uintptr_t)s;
+	r.max_samples = val[1];
+	if (hat_ioctl(HTABLE_IOC_RUN, &r)) {
+		ret = ST_FAIL;
+	} else {
+		printf("resident %#llx on CPU %u: ", (unsigned long long)r.va, r.cpu);
+		printf("%llu reads, %llu valid, %llu faults, %llu clobbers, %llu us\n",
+		       (unsigned long long)r.reads,
+		       (unsigned long long)r.valid_reads, (unsigned long long)r.faults,
+		       (unsigned long long)r.clobbers, (unsigned long long)r.elapsed_ns / 1000);
+		if (r.nsamples)
+			printf("first word %#llx, last word %#llx (%u samples)\n",
+			       (unsigned long long)s[0].value,
+			       (unsigned long long)s[r.nsamples - 1].value, r.nsamples);
+	}
+	free(s);
+	return ret;
+}
+
+static int cmd_sync(int argc, char **argv)
+{
+	static const struct flagword fw[] = { { "clear", HTABLE_SYNC_CLEAR }, { NULL, 0 } };
+	struct htable_sync s = { 0 };
+
+	if (arg_u64(argv[1], "va", &s.va) || arg_u64(argv[2], "page count", &s.npages) ||
+	    arg_flags(argc, argv, 3, fw, &s.flags, NULL, NULL, NULL))
+		return ST_USAGE;
+	if (hat_ioctl(HTABLE_IOC_SYNC, &s))
+		return ST_FAIL;
+	printf("sync %#llx %llu: %llu accessed, %llu dirty\n", (unsigned long long)s.va,
+	       (unsigned long long)s.npages, (unsigned long long)s.referenced,
+	       (unsigned long long)s.modified);
+	return 0;
+}
+
+static int cmd_reload(int argc, char **argv)
+{
+	struct htable_reload r = { 0 };
+
+	if (arg_u64(argv[1], "va", &r.va) || arg_u64(argv[2], "page count", &r.npages))
+		return ST_USAGE;
+	if (hat_ioctl(HTABLE_IOC_RELOAD, &r))
+		return ST_FAIL;
+	printf("reloaded %llu translations at %#llx\n", (unsigned long long)r.reloaded,
+	       (unsigned long long)r.va);
+	return 0;
+}
+
+/* read VA [LEN]: a hex dump of the page's bytes (HTABLE_IOC_RW). */
+static int cmd_read(int argc, char **argv)
+{
+	unsigned char buf[MAX_RW];
+	unsigned long long len = 64, i, j;
+	struct htable_rw rw = { 0 };
+
+	if (arg_u64(argv[1], "va", &rw.va) || (argc > 2 && arg_u64(argv[2], "length", &len)))
+		return ST_USAGE;
+	if (len < 1 || len > MAX_RW)
+		return complain(ST_USAGE, "length must be 1..%d", MAX_RW);
+	rw.buf = (uintptr_t)buf;
+	rw.len = len;
+	if (hat_ioctl(HTABLE_IOC_RW, &rw))
+		return ST_FAIL;
+	for (i = 0; i < len; i += 16) {
+		printf("%#llx:", (unsigned long long)rw.va + i);
+		for (j = i; j < i + 16; j++) {
+			if (j < len)
+				printf(" %02x", buf[j]);
+			else
+				printf("   ");
+		}
+		printf("  ");
+		for (j = i; j < i + 16 && j < len; j++)
+			putchar(buf[j] >= 0x20 && buf[j] < 0x7f ? buf[j] : '.');
+		printf("\n");
+	}
+	return 0;
+}
+
+/* write VA TEXT...: the words of TEXT, joined by spaces (HTABLE_IOC_RW). */
+static int cmd_write(int argc, char **argv)
+{
+	char buf[MAX_RW + 1];
+	struct htable_rw rw = { .flags = HTABLE_RW_WRITE };
+	size_t len = 0, n;
+	int i;
+
+	if (arg_u64(argv[1], "va", &rw.va))
+		return ST_USAGE;
+	for (i = 2; i < argc; i++) {
+		n = strlen(argv[i]);
+		if (len + n + !!(i > 2) > MAX_RW)
+			return complain(ST_USAGE, "more than %d bytes", MAX_RW);
+		if (i > 2)
+			buf[len++] = ' ';
+		memcpy(buf + len, argv[i], n);
+		len += n;
+	}
+	rw.buf = (uintptr_t)buf;
+	rw.len = len;
+	if (hat_ioctl(HTABLE_IOC_RW, &rw))
+		return ST_FAIL;
+	printf("wrote %zu bytes at %#llx\n", len, (unsigned long long)rw.va);
+	return 0;
+}
+
+/* rw read VA [LEN] | rw write VA TEXT: the RW ioctl under its own name. */
+static int cmd_rw(int argc, char **argv)
+{
+	if (!strcmp(argv[1], "read") && argc <= 4)
+		return cmd_read(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "write") && argc >= 4)
+		return cmd_write(argc - 1, argv + 1);
+	return complain(ST_USAGE, "usage: rw read VA [LEN] | rw write VA TEXT");
+}
+
+/*
+ * A knob's value: a number, or the name of a counter whose current value
+ * is used ("knob ptable_cap active_ptables").
+ */
+static int knob_value(const char *s, unsigned long long *v)
+{
+	struct stats st;
+	long long c;
+
+	if (*s >= '0' && *s <= '9')
+		return arg_u64(s, "value", v);
+	if (stats_read(&st))
+		return ST_FAIL;
+	if (!stats_get(&st, s, &c))
+		return complain(ST_USAGE, "'%s' is neither a number nor a counter", s);
+	*v = c;
+	return 0;
+}
+
+static int cmd_knob(int argc, char **argv)
+{
+	char path[256], buf[64];
+	unsigned long long v;
+
+	if (strchr(argv[1], '/') || argv[1][0] == '.' || !strcmp(argv[1], "stats") ||
+	    !strcmp(argv[1], "hats") || !strcmp(argv[1], "hat"))
+		return complain(ST_USAGE, "'%s' is not a knob", argv[1]);
+	if (argc == 2) {
+		snprintf(path, sizeof(path), "%s/%s", dbg_dir, argv[1]);
+		if (read_file(path, buf, sizeof(buf)) < 0)
+			return fail_errno(errno, true, "read %s", path);
+		printf("%s %s", argv[1], buf);
+		return 0;
+	}
+	if (knob_value(argv[2], &v))
+		return ST_USAGE;
+	if (knob_write(argv[1], v))
+		return ST_FAIL;
+	printf("%s = %llu\n", argv[1], v);
+	return 0;
+}
+
+/* steal N: set force_steal, so every Nth table allocation steals first. */
+static int cmd_steal(int argc, char **argv)
+{
+	unsigned long long v;
+
+	if (knob_value(argv[1], &v))
+		return ST_USAGE;
+	if (knob_write("force_steal", v))
+		return ST_FAIL;
+	printf("force_steal = %llu\n", v);
+	return 0;
+}
+
+/* reap [N]: run htable_reap() now through the debugfs knob. */
+static int cmd_reap(int argc, char **argv)
+{
+	struct stats a, b;
+	unsigned long long n = 0;
+	long long x = 0, y = 0;
+
+	if (argc > 1 && knob_value(argv[1], &n))
+		return ST_USAGE;
+	if (stats_read(&a) || knob_write("reap", n) || stats_read(&b))
+		return ST_FAIL;
+	stats_get(&a, "hs_reaped", &x);
+	stats_get(&b, "hs_reaped", &y);
+	printf("reaped %lld tables\n", y - x);
+	return 0;
+}
+
+static void stats_print(const struct stats *st, const struct stats *old, bool json,
+			bool changed_only)
+{
+	long long o;
+	int i;
+
+	if (json) {
+		printf("{");
+		for (i = 0; i < st->n; i++)
+			printf("%s\"%s\": %lld", i ? ", " : "", st->name[i], st->val[i]);
+		if (old) {
+			printf("%s\"delta\": {", st->n ? ", " : "");
+			for (i = 0; i < st->n; i++)
+				printf("%s\"%s\": %lld", i ? ", " : "", st->name[i],
+				       st->val[i] - (stats_get(old, st->name[i], &o) ? o : 0));
+			printf("}");
+		}
+		printf("}\n");
+		return;
+	}
+	for (i = 0; i < st->n; i++) {
+		o = 0;
+		if (old)
+			stats_get(old, st->name[i], &o);
+		if (changed_only && st->val[i] == o)
+			continue;
+		if (old)
+			printf("%-22s %12lld %+lld\n", st->name[i], st->val[i], st->val[i] - o);
+		else
+			printf("%s %lld\n", st->name[i], st->val[i]);
+	}
+}
+
+/* Set by SIGINT: sig_atomic_t, the one type a handler may write. */
+static sig_atomic_t stop_watch;
+
+static void on_sigint(int sig)
+{
+	stop_watch = 1;
+}
+
+/* stats [--json] [--watch SECS [--count N]] */
+static int cmd_stats(int argc, char **argv)
+{
+	unsigned long long secs = 0, count = 0, i;
+	struct stats st, old;
+	bool json = false;
+	int a;
+
+	for (a = 1; a < argc; a++) {
+		if (!strcmp(argv[a], "--json")) {
+			json = true;
+		} else if (!strcmp(argv[a], "--watch") && a + 1 < argc) {
+			if (arg_u64(argv[++a], "interval", &secs))
+				return ST_USAGE;
+			if (!secs)
+				return complain(ST_USAGE, "--watch needs at least 1 second");
+		} else if (!strcmp(argv[a], "--count") && a + 1 < argc) {
+			if (arg_u64(argv[++a], "count", &count))
+				return ST_USAGE;
+		} else {
+			return complain(ST_USAGE, "unknown option '%s'", argv[a]);
+		}
+	}
+	if (count && !secs)
+		return complain(ST_USAGE, "--count goes with --watch");
+	if (stats_read(&st))
+		return ST_FAIL;
+	stats_print(&st, NULL, json, false);
+	if (!secs)
+		return 0;
+	signal(SIGINT, on_sigint);
+	for (i = 1; !count || i < count; i++) {
+		struct timespec ts = { .tv_sec = secs };
+
+		fflush(stdout);
+		while (nanosleep(&ts, &ts) && !stop_watch)
+			;
+		if (stop_watch)
+			break;
+		old = st;
+		if (stats_read(&st))
+			return ST_FAIL;
+		if (!json)
+			printf("--- after %llu s: changed counters, value and delta\n", secs);
+		stats_print(&st, &old, json, !json);
+	}
+	return 0;
+}
+
+static int cmd_stat(int argc, char **argv)
+{
+	struct stats st;
+	long long v;
+
+	if (stats_read(&st))
+		return ST_FAIL;
+	if (!stats_get(&st, argv[1], &v))
+		return complain(ST_USAGE, "no counter '%s'", argv[1]);
+	printf("%s %lld\n", argv[1], v);
+	return 0;
+}
+
+static int cmd_mark(int argc, char **argv)
+{
+	if (stats_read(&mark_stats))
+		return ST_FAIL;
+	mark_valid = true;
+	return 0;
+}
+
+static int cmd_delta(int argc, char **argv)
+{
+	struct stats st;
+
+	if (!mark_valid)
+		return complain(ST_USAGE, "no 'mark' yet");
+	if (stats_read(&st))
+		return ST_FAIL;
+	printf("changed since mark: counter, value, delta\n");
+	stats_print(&st, &mark_stats, false, true);
+	return 0;
+}
+
+static int cmd_hats(int argc, char **argv)
+{
+	char path[256], buf[16384];
+
+	snprintf(path, sizeof(path), "%s/hats", dbg_dir);
+	if (read_file(path, buf, sizeof(buf)) < 0)
+		return fail_errno(errno, true, "read %s", path);
+	fputs(buf, stdout);
+	return 0;
+}
+
+/* One table of the dump: its depth below the top and its text. */
+struct tnode {
+	int depth;
+	unsigned int level;
+	unsigned long long va;
+	char rest[96];
+};
+
+/*
+ * tree: draw the current hat's hierarchy from debugfs hat/<id> (the
+ * module's htable_dump_tree()), one line per table with the va range it
+ * covers, then the per-level totals of INFO.
+ */
+static int cmd_tree(int argc, char **argv)
+{
+	static char buf[1 << 20];
+	static struct tnode nodes[8192];
+	bool last[HTABLE_MAX_LEVELS + 1] = { false };
+	struct htable_info in;
+	char path[256], *line, *save, *p, *summary = NULL;
+	int n = 0, i, j, d, skipped = 0;
+	unsigned int l;
+
+	if (hat_ioctl(HTABLE_IOC_INFO, &in))
+		return ST_FAIL;
+	if (hats[cur].id < 0) {
+		printf("(hat id unknown: no debugfs tree; per-level totals only)\n");
+		goto totals;
+	}
+	snprintf(path, sizeof(path), "%s/hat/%ld", dbg_dir, hats[cur].id);
+	if (read_file(path, buf, sizeof(buf)) < 0)
+		return fail_errno(errno, true, "read %s", path);
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		for (p = line; *p == ' '; p++)
+			;
+		if (*p == 'L' && n < (int)ARRAY_SIZE(nodes)) {
+			int off = 0;
+
+			if (sscanf(p, "L%u %llx %n", &nodes[n].level, &nodes[n].va, &off) < 2 ||
+			    !off)
+				continue;
+			nodes[n].depth = (p - line) / 2;
+			snprintf(nodes[n].rest, sizeof(nodes[n].rest), "%s", p + off);
+			n++;
+		} else if (*p == 'L') {
+			skipped++;
+		} else if (!strncmp(p, "check:", 6)) {
+			summary = p;
+		} else if (!strncmp(p, "hat ", 4)) {
+			printf("%s\n", p);
+		}
+	}
+	for (i = 0; i < n; i++) {
+		unsigned long long span = 1ULL << (12 + 9 * (nodes[i].level + 1));
+
+		d = nodes[i].depth;
+		if (d > HTABLE_MAX_LEVELS)
+			d = HTABLE_MAX_LEVELS;
+		/* Last among its siblings: no later node at its depth before a shallower one. */
+		last[d] = true;
+		for (j = i + 1; j < n && nodes[j].depth >= nodes[i].depth; j++) {
+			if (nodes[j].depth == nodes[i].depth) {
+				last[d] = false;
+				break;
+			}
+		}
+		for (j = 1; j < d; j++)
+			printf("%s", last[j] ? "    " : "|   ");
+		if (d)
+			printf("%s", last[d] ? "`-- " : "|-- ");
+		printf("L%u 0x%llx-0x%llx %s\n", nodes[i].level, nodes[i].va,
+		       nodes[i].va + span - 1, nodes[i].rest);
+	}
+	if (skipped)
+		printf("(%d more tables not drawn)\n", skipped);
+	if (summary)
+		printf("%s\n", summary);
+totals:
+	for (l = in.levels; l-- > 0;)
+		printf("L%u: %llu tables, %llu valid entries\n", l,
+		       (unsigned long long)in.tables[l], (unsigned long long)in.valid[l]);
+	printf("%llu pages mapped, %llu locked entries, %llu cached tables, %llu stolen\n",
+	       (unsigned long long)in.mapped_pages, (unsigned long long)in.locked,
+	       (unsigned long long)in.cached, (unsigned long long)in.stolen);
+	return 0;
+}
+
+static int cmd_echo(int argc, char **argv)
+{
+	int i;
+
+	for (i = 1; i < argc; i++)
+		printf("%s%s", i > 1 ? " " : "", argv[i]);
+	printf("\n");
+	return 0;
+}
+
+static int cmd_help(int argc, char **argv);
+
+static const struct cmd commands[] = {
+	{ "help", 0, 1, cmd_help, "[COMMAND]", "list the commands, or explain one" },
+	{ "version", 0, 0, cmd_version, "", "ABI version and paging levels (VERSION)" },
+	{ "open", 0, 0, cmd_open, "", "open another hat and make it current" },
+	{ "use", 1, 1, cmd_use, "N", "make hat N (1 = the first opened) current" },
+	{ "close", 0, 0, cmd_close, "", "close the current hat" },
+	{ "map", 2, 7, cmd_map, "VA NPAGES [write] [exec] [lock] [alias VA [count N]]",
+	  "map NPAGES pages at VA (MAP); alias backs them by N pages mapped at VA" },
+	{ "unmap", 2, 2, cmd_unmap, "VA NPAGES", "unmap NPAGES pages at VA (UNMAP)" },
+	{ "probe", 1, 1, cmd_probe, "VA", "translate VA: flags, level, pfn, pte (PROBE)" },
+	{ "info", 0, 0, cmd_info, "", "tables and entries per level, counts (INFO)" },
+	{ "check", 0, 0, cmd_check, "", "run the independent checker (CHECK)" },
+	{ "verify", 2, 7, cmd_verify, "VA NPAGES [write] [cpu N] [seed S]",
+	  "load the hat into CR3 and touch every page through it (RUN verify)" },
+	{ "resident", 2, 6, cmd_resident, "VA MS [cpu N] [samples N]",
+	  "stay in CR3 for MS ms reading VA's first word (RUN resident)" },
+	{ "sync", 2, 3, cmd_sync, "VA NPAGES [clear]",
+	  "count pages with Accessed and Dirty set (SYNC)" },
+	{ "reload", 2, 2, cmd_reload, "VA NPAGES", "rebuild stolen translations (RELOAD)" },
+	{ "read", 1, 2, cmd_read, "VA [LEN]", "hex dump LEN bytes (default 64) at VA (RW)" },
+	{ "write", 2, -1, cmd_write, "VA TEXT...", "write TEXT into the page at VA (RW)" },
+	{ "rw", 2, -1, cmd_rw, "read VA [LEN] | write VA TEXT", "read or write (RW)" },
+	{ "tree", 0, 0, cmd_tree, "",
+	  "draw the hat's tables: levels, va ranges, valid and locked" },
+	{ "steal", 1, 1, cmd_steal, "N", "every Nth table allocation steals first (0 = off)" },
+	{ "reap", 0, 1, cmd_reap, "[N]", "reap up to N tables now (0 = the module's count)" },
+	{ "knob", 1, 2, cmd_knob, "NAME [VALUE|COUNTER]",
+	  "read or write a debugfs knob, e.g. 'knob ptable_cap active_ptables'" },
+	{ "stats", 0, 5, cmd_stats, "[--json] [--watch SECS [--count N]]",
+	  "all counters; with --watch, the changed ones and their deltas" },
+	{ "stat", 1, 1, cmd_stat, "NAME", "one counter" },
+	{ "mark", 0, 0, cmd_mark, "", "remember the counters for 'delta'" },
+	{ "delta", 0, 0, cmd_delta, "", "counters changed since 'mark', with deltas" },
+	{ "hats", 0, 0, cmd_hats, "", "the module's list of open hats (debugfs)" },
+	{ "echo", 0, -1, cmd_echo, "TEXT...", "print TEXT" },
+	{ NULL },
+};
+
+static const struct cmd *find_cmd(const char *name)
+{
+	const struct cmd *c;
+
+	for (c = commands; c->name; c++)
+		if (!strcmp(c->name, name))
+			return c;
+	return NULL;
+}
+
+static void usage_of(FILE *f, const struct cmd *c)
+{
+	fprintf(f, "  %-9s %s\n            %s\n", c->name, c->args, c->help);
+}
+
+static int cmd_help(int argc, char **argv)
+{
+	const struct cmd *c;
+
+	if (argc > 1) {
+		c = find_cmd(argv[1]);
+		if (!c)
+			return complain(ST_USAGE, "no command '%s'", argv[1]);
+		usage_of(stdout, c);
+		return 0;
+	}
+	for (c = commands; c->name; c++)
+		usage_of(stdout, c);
+	printf("  %-9s %s\n", "!CMD", "run CMD with /bin/sh (shell only)");
+	printf("  %-9s %s\n", "quit", "leave the shell (also exit, or end of input)");
+	printf("Numbers: decimal, 0x hex, or with a suffix k, m, g, t (4g = 0x100000000).\n");
+	return 0;
+}
+
+/* Run one command: @argv[0] is its name. Returns ST_*. */
+static int run_argv(int argc, char **argv)
+{
+	const struct cmd *c = find_cmd(argv[0]);
+
+	if (!c)
+		return complain(ST_USAGE, "unknown command '%s' (try 'help')", argv[0]);
+	if (argc - 1 < c->min_args || (c->max_args >= 0 && argc - 1 > c->max_args)) {
+		cmd_name = c->name;
+		complain(ST_USAGE, "wrong number of arguments; usage:");
+		cmd_name = NULL;
+		usage_of(stderr, c);
+		return ST_USAGE;
+	}
+	cmd_name = c->name;
+	return c->fn(argc, argv);
+}
+
+/* Split @s at blanks into @argv (at most MAX_ARGS). Returns the count. */
+static int split(char *s, char **argv)
+{
+	int argc = 0;
+	char *save, *w;
+
+	for (w = strtok_r(s, " \t\r\n", &save); w && argc < MAX_ARGS;
+	     w = strtok_r(NULL, " \t\r\n", &save))
+		argv[argc++] = w;
+	return argc;
+}
+
+/*
+ * shell [-x] [FILE]: commands one per line (or separated by ';') from FILE
+ * or standard input; '#' starts a comment, '!' runs the rest of the line
+ * with /bin/sh. Interactive, a failed command is reported and the shell
+ * goes on; from a script, the first failure ends it with that status.
+ */
+static int run_shell(FILE *in, bool trace)
+{
+	bool tty = isatty(fileno(in));
+	char *line = NULL, *stmt, *save, *hash, *argv[MAX_ARGS];
+	size_t cap = 0;
+	int argc, st, status = 0;
+
+	if (tty)
+		printf("htablectl shell: 'help' lists the commands, 'quit' leaves\n");
+	for (;;) {
+		if (tty) {
+			printf("htable> ");
+			fflush(stdout);
+		}
+		if (getline(&line, &cap, in) < 0)
+			break;
+		if (line[0] == '!') {
+			if (trace)
+				printf("htable> %s", line);
+			fflush(stdout);
+			st = system(line + 1);
+			if (st) {
+				st = complain(ST_FAIL, "'!' command exited with status %d",
+					      WIFEXITED(st) ? WEXITSTATUS(st) : 128);
+			}
+			goto done;
+		}
+		hash = strchr(line, '#');
+		if (hash)
+			*hash = 0;
+		st = 0;
+		for (stmt = strtok_r(line, ";", &save); stmt && !st;
+		     stmt = strtok_r(NULL, ";", &save)) {
+			argc = split(stmt, argv);
+			if (!argc)
+				continue;
+			if (!strcmp(argv[0], "quit") || !strcmp(argv[0], "exit"))
+				goto out;
+			if (trace) {
+				printf("htable> ");
+				for (int i = 0; i < argc; i++)
+					printf("%s%s", i ? " " : "", argv[i]);
+				printf("\n");
+			}
+			st = run_argv(argc, argv);
+			cmd_name = NULL;
+			fflush(stdout);
+		}
+done:
+		if (st) {
+			status = st;
+			if (!tty)
+				break;
+		}
+	}
+out:
+	free(line);
+	return status;
+}
+
+static void print_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: htablectl [options] COMMAND [ARGS]\n"
+		"       htablectl [options] shell [-x] [FILE]\n"
+		"       htablectl stats [--json] [--watch SECS [--count N]]\n"
+		"\n"
+		"Drive /dev/htable by hand. 'shell' keeps hats open across commands,\n"
+		"read from FILE, standard input or the terminal (-x echoes each\n"
+		"command); a single COMMAND runs on a new hat, or on --fd's.\n"
+		"\n"
+		"options:\n"
+		"  --dev PATH    the device (default %s)\n"
+		"  --debugfs DIR htable's debugfs directory (default %s)\n"
+		"  --fd N        use the already open hat on file descriptor N\n"
+		"  --id ID       its debugfs id (for 'tree' with --fd)\n"
+		"  -h, --help    this text\n"
+		"\n"
+		"commands:\n", HTABLE_DEV_PATH, DEBUGFS_DIR);
+	for (const struct cmd *c = commands; c->name; c++)
+		usage_of(f, c);
+	fprintf(f,
+		"\n"
+		"Exit status: 0 on success, 1 when an operation failed (the kernel's\n"
+		"errno is printed in words), 2 on bad usage. See htablectl(8):\n"
+		"Documentation/htablectl.rst.\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "dev", required_argument, NULL, 'd' },
+		{ "debugfs", required_argument, NULL, 'D' },
+		{ "fd", required_argument, NULL, 'f' },
+		{ "id", required_argument, NULL, 'i' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	unsigned long long v;
+	long fd = -1, id = -1;
+	int o;
+
+	/* Options stop at the command: "stats --json" keeps its own. */
+	while ((o = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+		switch (o) {
+		case 'd':
+			dev_path = optarg;
+			break;
+		case 'D':
+			dbg_dir = optarg;
+			break;
+		case 'f':
+		case 'i':
+			if (arg_u64(optarg, o == 'f' ? "--fd" : "--id", &v))
+				return ST_USAGE;
+			if (o == 'f')
+				fd = v;
+			else
+				id = v;
+			break;
+		case 'h':
+			print_usage(stdout);
+			return 0;
+		default:
+			print_usage(stderr);
+			return ST_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		print_usage(stderr);
+		return ST_USAGE;
+	}
+	if (fd >= 0) {
+		if (fcntl(fd, F_GETFD) < 0)
+			return fail_errno(errno, false, "--fd %ld", fd);
+		hats[0].fd = fd;
+		hats[0].id = id;
+		nhats = 1;
+		cur = 0;
+	}
+	if (!strcmp(argv[optind], "shell")) {
+		bool trace = false;
+		FILE *in = stdin;
+		int i = optind + 1, st;
+
+		if (i < argc && !strcmp(argv[i], "-x")) {
+			trace = true;
+			i++;
+		}
+		if (i + 1 < argc) {
+			print_usage(stderr);
+			return ST_USAGE;
+		}
+		if (i < argc) {
+			in = fopen(argv[i], "r");
+			if (!in)
+				return fail_errno(errno, false, "%s", argv[i]);
+		}
+		/* Hold one hat from the start, so a missing module shows at once. */
+		if (cur < 0 && hat_open())
+			return ST_FAIL;
+		st = run_shell(in, trace);
+		if (in != stdin)
+			fclose(in);
+		return st;
+	}
+	return run_argv(argc - optind, argv + optind);
+}
