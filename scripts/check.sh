@@ -5,16 +5,21 @@
 # line "N passed, N failed". Each static check counts as one test; each VM
 # row contributes its selftest cases plus its own integrity checks.
 #
-#   check.sh [--rows "name ..."] [--no-static] [--no-vm]
+#   check.sh [--rows "name ..."] [--no-static] [--no-vm] [--jobs N]
+#
+# --jobs N (default $HTABLE_CHECK_JOBS, else 2) boots up to N rows at once.
+# Rows start in matrix order, which lists the slowest (debug) row first, so
+# it runs beside the others instead of after them.
 set -uo pipefail
 LOG_TAG=check
 . "$(dirname "$0")/lib.sh"
 . "$HTABLE_TOP/scripts/matrix.sh"
 
-rows= static=1 vm=1
+rows= static=1 vm=1 jobs=${HTABLE_CHECK_JOBS:-2}
 while [ $# -gt 0 ]; do
 	case $1 in
 	--rows) rows=$2; shift ;;
+	--jobs) jobs=$2; shift ;;
 	--no-static) static=0 ;;
 	--no-vm) vm=0 ;;
 	*) die "unknown option $1" ;;
@@ -153,35 +158,57 @@ for r in $rows; do
 	grep -q "^$r[[:space:]]" <<< "$HTABLE_MATRIX" || die "no matrix row named $r"
 done
 
+# run_row NAME KERNEL CPU SMP MEM APPEND TESTS: boot one matrix row.
+run_row() {
+	local name=$1 kernel=$2 cpu=$3 smp=$4 mem=$5 append=$6 tests=$7
+	local kargs=() timeout=900
+
+	if [ "$kernel" = debug ]; then
+		kargs=(--kernel "$DEBUG_KERNEL" --kdir "$DEBUG_KDIR")
+		timeout=1500
+	elif [ "$kernel" = lts ]; then
+		kargs=(--kernel "$LTS_KERNEL" --kdir "$LTS_KDIR")
+	fi
+	[ "$tests" = all ] || kargs+=(--tests "${tests//,/ }")
+	log "row $name: -cpu $cpu, $smp vCPUs, $mem, $kernel kernel, $append"
+	if ! "$HTABLE_TOP/scripts/vm.sh" --row "$name" --cpu "$cpu" --smp "$smp" \
+		--mem "$mem" --append "$append" --timeout $timeout \
+		--results "$results" "${kargs[@]}" < /dev/null; then
+		grep -q "^$name " "$results" || echo "$name 0 1 0" >> "$results"
+	fi
+}
+
 if [ $vm = 1 ]; then
-	debug_vars=
+	# What every row shares is built once, before rows run side by side:
+	# the debug kernel, the guest-side programs and the module for each
+	# kernel (build-module.sh locks its own directory).
+	if grep -qE '^[^[:space:]]+[[:space:]]+debug[[:space:]]' <<< "$HTABLE_MATRIX"; then
+		log "debug kernel (built once per machine, cached)"
+		if debug_vars=$("$HTABLE_TOP/scripts/debug-kernel.sh"); then
+			eval "$debug_vars"
+		else
+			log "FAIL: debug kernel build"
+			DEBUG_KERNEL=/nonexistent DEBUG_KDIR=/nonexistent
+		fi
+	fi
+	make -s -C "$HTABLE_TOP/selftests/htable" KTOOLS="$KTOOLS" >/dev/null &&
+		make -s -C "$HTABLE_TOP/tools/htablectl" >/dev/null ||
+		log "FAIL: guest programs do not build (each row will fail)"
+
+	running=0
 	while read -r name kernel cpu smp mem append tests; do
 		[ -n "$name" ] || continue
 		if [ -n "$rows" ] && ! [[ " $rows " == *" $name "* ]]; then
 			continue
 		fi
-		kargs=()
-		timeout=900
-		if [ "$kernel" = debug ]; then
-			if [ -z "$debug_vars" ]; then
-				log "debug kernel (built once per machine, cached)"
-				debug_vars=$("$HTABLE_TOP/scripts/debug-kernel.sh") ||
-					{ echo "$name 0 1 0" >> "$results"; log "FAIL: debug kernel build"; continue; }
-			fi
-			eval "$debug_vars"
-			kargs=(--kernel "$DEBUG_KERNEL" --kdir "$DEBUG_KDIR")
-			timeout=1500
-		elif [ "$kernel" = lts ]; then
-			kargs=(--kernel "$LTS_KERNEL" --kdir "$LTS_KDIR")
+		if [ "$running" -ge "$jobs" ]; then
+			wait -n
+			running=$((running - 1))
 		fi
-		[ "$tests" = all ] || kargs+=(--tests "${tests//,/ }")
-		log "row $name: -cpu $cpu, $smp vCPUs, $mem, $kernel kernel, $append"
-		if ! "$HTABLE_TOP/scripts/vm.sh" --row "$name" --cpu "$cpu" --smp "$smp" \
-			--mem "$mem" --append "$append" --timeout $timeout \
-			--results "$results" "${kargs[@]}" < /dev/null; then
-			grep -q "^$name " "$results" || echo "$name 0 1 0" >> "$results"
-		fi
+		run_row "$name" "$kernel" "$cpu" "$smp" "$mem" "$append" "$tests" &
+		running=$((running + 1))
 	done <<< "$HTABLE_MATRIX"
+	wait
 fi
 
 # Every row that should have run must have reported.

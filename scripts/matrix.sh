@@ -4,13 +4,15 @@
 #           lockdep/KASAN/kmemleak build of 6.1)
 #   append: extra kernel command line, one word
 #   tests:  "all" (selftests/htable/run-list) or a comma-separated list
+# check.sh starts rows in this order, up to --jobs at once: the slowest
+# row comes first so that it runs beside the others.
 # Every row also boots with slub_debug=FZPU page_poison=1 preempt=full
 # (scripts/vm.sh). Documentation/testing.rst explains each row.
 HTABLE_MATRIX='
+debug-l5-pti-smp2	debug	max		2	1G	pti=on	all
 l5-pti-smp2		deb	max		2	1G	pti=on	all
 l4-pti-smp2		deb	max,-la57	2	1G	pti=on	all
 l5-nopti-smp4		deb	max		4	1G	pti=off	all
-debug-l5-pti-smp2	debug	max		2	1G	pti=on	all
 lts612-l5-pti-smp2	lts	max		2	1G	pti=on	all
 lowmem-l5-pti-smp2	deb	max		2	256M	pti=on	htable_setup.sh,htable_pressure_test,htable_teardown.sh
 '

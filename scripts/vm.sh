@@ -118,7 +118,10 @@ boot_vm() {
 	tail -n +1 -F --pid=$qpid "$out" 2>/dev/null | tr -d '\r' |
 		if [ "$mode" = test ]; then
 			grep --line-buffered -E '^(# )?(not )?ok [0-9]+ ' |
-				sed -u "s/^/[$row] /" >&2
+				while IFS= read -r line; do
+					# Seconds since boot, so a slow test shows.
+					printf '[%s +%ds] %s\n' "$row" $(($(date +%s) - start)) "$line"
+				done >&2
 		else
 			sed -n -u '/^HTABLE-DMESG-BEGIN/q;p'
 		fi &
