@@ -81,6 +81,50 @@ static long htable_ioc_version(void __user *uarg)
 	return copy_to_user(uarg, &v, sizeof(v)) ? -EFAULT : 0;
 }
 
+/*
+ * The page size of a map request (ABI 1.1): at most one size flag; 1 GiB
+ * only with pdpe1gb and from pinned user memory; va, npages and the alias
+ * or user range aligned to the size. HTABLE_MAP_PIN excludes ALIAS and
+ * takes no alias_npages.
+ */
+static int htable_check_map_size(const struct htable_map *m)
+{
+	unsigned int level = 0;
+	u64 n;
+
+	if ((m->flags & HTABLE_MAP_SIZES) == HTABLE_MAP_SIZES) {
+		htable_bad_input("map: both HTABLE_MAP_2M and HTABLE_MAP_1G");
+		return -EINVAL;
+	}
+	if (m->flags & HTABLE_MAP_2M)
+		level = 1;
+	if (m->flags & HTABLE_MAP_1G)
+		level = 2;
+	if (level > mmu.max_page_level) {
+		htable_bad_input("map: 1 GiB pages need pdpe1gb, which this CPU lacks");
+		return -EOPNOTSUPP;
+	}
+	if (level == 2 && !(m->flags & HTABLE_MAP_PIN)) {
+		htable_bad_input("map: 1 GiB pages need HTABLE_MAP_PIN memory");
+		return -EINVAL;
+	}
+	if ((m->flags & HTABLE_MAP_PIN) &&
+	    ((m->flags & HTABLE_MAP_ALIAS) || m->alias_npages || !m->alias_va)) {
+		htable_bad_input("map: HTABLE_MAP_PIN with ALIAS, alias_npages or no address");
+		return -EINVAL;
+	}
+	n = 1ULL << (level * 9);
+	if (((m->va >> PAGE_SHIFT) | m->npages) & (n - 1) ||
+	    (m->flags & HTABLE_MAP_ALIAS &&
+	     ((m->alias_va >> PAGE_SHIFT) | m->alias_npages) & (n - 1)) ||
+	    (m->flags & HTABLE_MAP_PIN && m->alias_va & ((n << PAGE_SHIFT) - 1))) {
+		htable_bad_input("map: va %#llx, %llu pages or source %#llx not aligned to %llu pages",
+				 m->va, m->npages, m->alias_va, n);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static long htable_ioc_map(struct hat *hat, void __user *uarg)
 {
 	struct htable_map m;
@@ -96,7 +140,12 @@ static long htable_ioc_map(struct hat *hat, void __user *uarg)
 	err = htable_check_range("map", m.va, m.npages);
 	if (err)
 		return err;
-	if (m.flags & HTABLE_MAP_ALIAS) {
+	err = htable_check_map_size(&m);
+	if (err)
+		return err;
+	if (m.flags & HTABLE_MAP_PIN) {
+		/* The source is the caller's memory, not the hat's: no range check. */
+	} else if (m.flags & HTABLE_MAP_ALIAS) {
 		if (!m.alias_npages || m.alias_npages > m.npages) {
 			htable_bad_input("map: alias of %llu pages for %llu",
 					 m.alias_npages, m.npages);
@@ -114,6 +163,12 @@ static long htable_ioc_map(struct hat *hat, void __user *uarg)
 	err = hat_memload(hat, &m);
 	if (err == -EEXIST)
 		htable_bad_input("map: [%#llx, +%llu pages) meets a mapping",
+				 m.va, m.npages);
+	else if (err == -EBUSY)
+		htable_bad_input("map: [%#llx, +%llu pages) lies in a larger page",
+				 m.va, m.npages);
+	else if (err == -ENOTEMPTY)
+		htable_bad_input("map: [%#llx, +%llu pages) covers smaller pages",
 				 m.va, m.npages);
 	else if (err == -ENOENT)
 		htable_bad_input("map: alias source %#llx is not mapped",

@@ -47,7 +47,7 @@ void htable_mmu_init(void)
 	unsigned int l;
 
 	mmu.max_level = arch_paging_levels() - 1;
-	mmu.max_page_level = 0;
+	mmu.max_page_level = arch_has_gbpages() ? 2 : 1;
 	for (l = 0; l < HTABLE_MAX_LEVELS; l++)
 		mmu.level_shift[l] = PAGE_SHIFT + l * HTABLE_PTE_SHIFT;
 	/* The lower half ends where the top level's sign bit starts. */
@@ -343,6 +343,75 @@ bool htable_unlink(struct htable *ht, unsigned int h)
 		return false;
 	htable_unhash(ht, h);
 	return true;
+}
+
+/**
+ * htable_split() - replace a large page by a table of pages one level down
+ * @higher:	a held table of level 1 or more
+ * @entry:	its entry that maps a large page
+ * @b:		batch that receives the invalidation of the large page
+ *
+ * The new table maps the same memory with the same bits (PS kept below
+ * level 1, dropped at level 0), so every va keeps its translation and its
+ * data: only the page size changes. The caller holds hat_seg_lock for
+ * write, so no other thread changes @higher's entries meanwhile; the MMU
+ * may still set A or D on the large entry, which is why it is replaced
+ * with a compare-and-swap and the new table is refilled when it lost.
+ *
+ * Context: process context, may sleep (allocates); no spinlock held.
+ * Return: 0; -ENOMEM when no table can be had; -EINVAL (WARNed) when
+ * @entry does not map a large page. On error nothing changed.
+ */
+int htable_split(struct htable *higher, unsigned int entry,
+		 struct htable_batch *b)
+{
+	struct hat *hat = higher->ht_hat;
+	unsigned int level = higher->ht_level - 1, i, h;
+	unsigned long va = htable_e2va(higher, entry), step;
+	struct htable *new;
+	x86pte_t *ptes, old, sub, found;
+
+	old = x86pte_get(higher, entry);
+	if (WARN_ON_ONCE(!higher->ht_level || !PTE_ISPAGE(old, higher->ht_level)))
+		return -EINVAL;
+	new = htable_alloc(hat, va, level);
+	if (!new)
+		return -ENOMEM;
+	step = 1UL << (level * HTABLE_PTE_SHIFT);
+	ptes = x86pte_access_pagetable(new, 0);
+	/* The new table holds its parent, like any linked table. */
+	htable_acquire(higher);
+	h = HTABLE_HASH(hat, va, level);
+	/* Counts first: a table never has more entries than it says. */
+	atomic_set(&new->ht_valid_cnt, HTABLE_PTES_PER_TABLE);
+	if (old & PT_SOFTLOCK)
+		atomic_set(&new->ht_lock_cnt, HTABLE_PTES_PER_TABLE);
+	for (;;) {
+		/* Nothing walks @new yet: plain stores are enough. */
+		sub = old & ~(PT_PADDR | PT_PAGESIZE);
+		if (level)
+			sub |= PT_PAGESIZE;
+		for (i = 0; i < HTABLE_PTES_PER_TABLE; i++)
+			ptes[i] = sub | ((PTE2PFN(old) + i * step) << PAGE_SHIFT);
+		spin_lock(HTABLE_LOCK(h));
+		found = x86pte_cas(higher, entry, old, MAKEPTP(new->ht_page));
+		if (found == old)
+			break;
+		spin_unlock(HTABLE_LOCK(h));
+		/* The MMU set A or D meanwhile: copy them too and retry. */
+		old = found;
+	}
+	new->ht_parent = higher;
+	htable_hash(new, h);
+	spin_unlock(HTABLE_LOCK(h));
+	/* The link is no locked page; the new table counts the locks now. */
+	if (old & PT_SOFTLOCK)
+		WARN_ON_ONCE(atomic_dec_return(&higher->ht_lock_cnt) < 0);
+	/* The page size changed: drop the large translation everywhere. */
+	htable_batch_inval(b, va);
+	/* Drop the hold the allocation gave: the table is linked and full. */
+	htable_release(new, b);
+	return 0;
 }
 
 /* Search bucket @h for (@va, @level); the bucket's lock is held. */

@@ -113,6 +113,8 @@ struct htable {
  *		owns there, one reference per va (hat_seg_lock held for
  *		write to change it; the xarray's own lock for readers)
  * @hat_owned_pages: records in @hat_pages (hat_seg_lock)
+ * @hat_upins:	user pages pinned for HTABLE_MAP_PIN, struct hat_upin
+ *		(hat_seg_lock held for write to change it)
  * @hat_stolen:	tables htable_steal() took from the hat (atomic)
  * @hat_id:	number shown in debugfs (constant)
  * @hat_pid:	tgid of the opener (constant)
@@ -131,6 +133,7 @@ struct hat {
 	spinlock_t		hat_switch_lock;	/* hat_cpus */
 	struct xarray		hat_pages;
 	unsigned long		hat_owned_pages;
+	struct list_head	hat_upins;
 	atomic_long_t		hat_stolen;
 	unsigned int		hat_id;
 	pid_t			hat_pid;
@@ -140,7 +143,8 @@ struct hat {
 /* The paging geometry of the running kernel, set once at load (mmu_t). */
 struct htable_mmu {
 	unsigned int	max_level;	/* top level: 3 or 4 */
-	unsigned int	max_page_level;	/* largest level that maps pages */
+	unsigned int	max_page_level;	/* largest level that maps pages: 1, or
+					 * 2 with pdpe1gb */
 	unsigned int	level_shift[HTABLE_MAX_LEVELS];
 	unsigned long	hole_start;	/* first non-canonical va */
 	unsigned long	hole_end;	/* last non-canonical va */
@@ -227,6 +231,8 @@ struct htable_batch;
 void htable_release(struct htable *ht, struct htable_batch *b);
 void htable_free(struct htable *ht);
 bool htable_unlink(struct htable *ht, unsigned int h);
+int htable_split(struct htable *higher, unsigned int entry,
+		 struct htable_batch *b);
 int htable_hat_init(struct hat *hat);
 void htable_purge_hat(struct hat *hat);
 void htable_hat_fini(struct hat *hat);
