@@ -83,7 +83,7 @@ static long htable_ioc_version(void __user *uarg)
 
 /*
  * The page size of a map request (ABI 1.1): at most one size flag; 1 GiB
- * only with pdpe1gb and from pinned user memory; va, npages and the alias
+ * only with pdpe1gb and from pinned user memory or an alias; va, npages and the alias
  * or user range aligned to the size. HTABLE_MAP_PIN excludes ALIAS and
  * takes no alias_npages.
  */
@@ -104,8 +104,8 @@ static int htable_check_map_size(const struct htable_map *m)
 		htable_bad_input("map: 1 GiB pages need pdpe1gb, which this CPU lacks");
 		return -EOPNOTSUPP;
 	}
-	if (level == 2 && !(m->flags & HTABLE_MAP_PIN)) {
-		htable_bad_input("map: 1 GiB pages need HTABLE_MAP_PIN memory");
+	if (level == 2 && !(m->flags & (HTABLE_MAP_PIN | HTABLE_MAP_ALIAS))) {
+		htable_bad_input("map: fresh 1 GiB pages need HTABLE_MAP_PIN memory");
 		return -EINVAL;
 	}
 	if ((m->flags & HTABLE_MAP_PIN) &&

@@ -79,8 +79,9 @@ struct htable_version {
  * Nothing already mapped is ever overwritten, and a failed map changes
  * nothing: a range that meets a mapping of the same page size fails with
  * EEXIST; one that lies inside a larger page with EBUSY; a large page over
- * smaller mappings with ENOTEMPTY. 1 GiB pages need HTABLE_MAP_PIN (EINVAL
- * without) and the CPU's pdpe1gb (EOPNOTSUPP without).
+ * smaller mappings with ENOTEMPTY. 1 GiB pages need the CPU's pdpe1gb
+ * (EOPNOTSUPP without), and HTABLE_MAP_PIN or HTABLE_MAP_ALIAS (EINVAL
+ * without: the buddy allocator has no 1 GiB pages).
  */
 struct htable_map {
 	__u64 va;
