@@ -1,14 +1,14 @@
 # SPDX-License-Identifier: GPL-2.0
 # The VM matrix: one row per line, "name kernel cpu smp mem append tests".
 #   kernel: deb (Debian 6.1) or debug (the lockdep/KASAN/kmemleak build)
-#   append: extra kernel command line, one word
+#   append: extra kernel command line, one word; commas become spaces
 #   tests:  "all" (selftests/htable/run-list) or a comma-separated list
 # Every row also boots with slub_debug=FZPU page_poison=1 preempt=full
 # (scripts/vm.sh). Documentation/testing.rst explains each row.
 HTABLE_MATRIX='
 l5-pti-smp2		deb	max		2	1G	pti=on	all
 l4-pti-smp2		deb	max,-la57	2	1G	pti=on	all
-l5-nopti-smp4		deb	max		4	1G	pti=off	all
+l5-nopti-smp4		deb	max		4	4G	pti=off,hugepagesz=1G,hugepages=1	all
 debug-l5-pti-smp2	debug	max		2	1G	pti=on	all
 lowmem-l5-pti-smp2	deb	max		2	256M	pti=on	htable_setup.sh,htable_pressure_test,htable_teardown.sh
 '
