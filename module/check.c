@@ -87,7 +87,20 @@ static void check_table(struct check_ctx *x, struct htable *ht,
 	/* The top table's upper half is the kernel's, not the hat's. */
 	unsigned int n = level == mmu.max_level ? 256 : 512;
 	unsigned int e, present = 0, locked = 0;
+	/* A shared table: its pages and counts are its owner's. */
+	struct hat *owner = x->hat;
+	struct htable *counted = ht;
 	x86pte_t pte;
+
+	if (ht->ht_flags & HTABLE_SHARED) {
+		owner = hat_share_owner(x->hat, base);
+		counted = ht->ht_shares;
+		if (!owner || !counted || counted->ht_page != ht->ht_page ||
+		    counted->ht_hat != owner || counted->ht_vaddr != base) {
+			check_fail(x, HTABLE_CHECK_PARENT, base);
+			return;
+		}
+	}
 
 	x->c->tables++;
 	if (ht->ht_parent != parent || ht->ht_level != level ||
@@ -122,7 +135,7 @@ static void check_table(struct check_ctx *x, struct htable *ht,
 				locked++;
 			/* Each 4 KiB page of it is the hat's, in order. */
 			for (i = 0; i < n; i++) {
-				pg = xa_load(&x->hat->hat_pages,
+				pg = xa_load(&owner->hat_pages,
 					     (va >> PAGE_SHIFT) + i);
 				if (!pg || page_to_pfn(pg) != PTE2PFN(pte) + i) {
 					check_fail(x, HTABLE_CHECK_UNOWNED,
@@ -145,9 +158,9 @@ static void check_table(struct check_ctx *x, struct htable *ht,
 		}
 		check_table(x, child, ht, va, level - 1);
 	}
-	if (present != atomic_read(&ht->ht_valid_cnt))
+	if (present != atomic_read(&counted->ht_valid_cnt))
 		check_fail(x, HTABLE_CHECK_VALID_CNT, base);
-	if (locked != atomic_read(&ht->ht_lock_cnt))
+	if (locked != atomic_read(&counted->ht_lock_cnt))
 		check_fail(x, HTABLE_CHECK_LOCK_CNT, base);
 }
 
@@ -197,7 +210,8 @@ static void check_hat(struct hat *hat, struct htable_check *c,
  * parent, level, va and hat fields against the link that leads to it;
  * that the table is hashed exactly once; that every present page entry
  * maps the page the hat records for its va (for a large page: each of its
- * 4 KiB pages, and its pfn aligned to its size); that no entry has User,
+ * 4 KiB pages, and its pfn aligned to its size; in a table shared from
+ * another hat, the page the owner records, against the owner's counts); that no entry has User,
  * Global or reserved bits; that no hashed table is unreachable; and that
  * cached free tables are all zero.
  */

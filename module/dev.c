@@ -5,6 +5,7 @@
  * core sees it; a refused request returns a specific errno, logs one
  * rate-limited line and changes nothing.
  */
+#include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
@@ -374,6 +375,82 @@ static long htable_ioc_reload(struct hat *hat, void __user *uarg)
 	return copy_to_user(uarg, &r, sizeof(r)) ? -EFAULT : 0;
 }
 
+static const struct file_operations htable_fops;
+
+/* A SHARE or UNSHARE request: flags zero, a range of whole leaf tables. */
+static int htable_check_share(const char *what, const struct htable_share *s)
+{
+	int err = htable_check_range(what, s->va, s->npages);
+
+	if (err)
+		return err;
+	if (s->flags || ((s->va >> PAGE_SHIFT) | s->npages) & (HTABLE_2M_NPAGES - 1)) {
+		htable_bad_input("%s: flags %#x, or [%#llx, +%llu pages) not whole 2 MiB",
+				 what, s->flags, s->va, s->npages);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static long htable_ioc_share(struct hat *hat, void __user *uarg)
+{
+	struct htable_share s;
+	struct file *owner;
+	int err;
+
+	if (copy_from_user(&s, uarg, sizeof(s)))
+		return -EFAULT;
+	err = htable_check_share("share", &s);
+	if (err)
+		return err;
+	owner = fget(s.owner_fd);
+	if (!owner) {
+		htable_bad_input("share: fd %d is not open", s.owner_fd);
+		return -EBADF;
+	}
+	/* Only another open of this device names a hat. */
+	if (owner->f_op != &htable_fops || owner->private_data == hat) {
+		htable_bad_input("share: fd %d is not another %s", s.owner_fd,
+				 HTABLE_DEV_PATH);
+		fput(owner);
+		return -EINVAL;
+	}
+	/* The file reference keeps the owner's hat alive throughout. */
+	err = hat_share(hat, owner->private_data, &s);
+	fput(owner);
+	if (err == -ENOMEM)
+		HATSTAT_INC(hs_enomem);
+	else if (err)
+		htable_bad_input("share: [%#llx, +%llu pages) refused (%d)", s.va,
+				 s.npages, err);
+	if (err)
+		return err;
+	return copy_to_user(uarg, &s, sizeof(s)) ? -EFAULT : 0;
+}
+
+static long htable_ioc_unshare(struct hat *hat, void __user *uarg)
+{
+	struct htable_share s;
+	int err;
+
+	if (copy_from_user(&s, uarg, sizeof(s)))
+		return -EFAULT;
+	if (s.owner_fd) {
+		htable_bad_input("unshare: owner_fd must be zero");
+		return -EINVAL;
+	}
+	err = htable_check_share("unshare", &s);
+	if (err)
+		return err;
+	err = hat_unshare(hat, &s);
+	if (err == -ENOENT)
+		htable_bad_input("unshare: [%#llx, +%llu pages) is not all shared",
+				 s.va, s.npages);
+	if (err)
+		return err;
+	return copy_to_user(uarg, &s, sizeof(s)) ? -EFAULT : 0;
+}
+
 static long htable_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
 	struct hat *hat = file->private_data;
@@ -400,6 +477,10 @@ static long htable_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return htable_ioc_sync(hat, uarg);
 	case HTABLE_IOC_RELOAD:
 		return htable_ioc_reload(hat, uarg);
+	case HTABLE_IOC_SHARE:
+		return htable_ioc_share(hat, uarg);
+	case HTABLE_IOC_UNSHARE:
+		return htable_ioc_unshare(hat, uarg);
 	default:
 		htable_bad_input("unknown ioctl %#x", cmd);
 		return -ENOTTY;

@@ -11,7 +11,9 @@
  * nothing: a map that fails part-way undoes what it did before returning.
  */
 #include <linux/atomic.h>
+#include <linux/lockdep.h>
 #include <linux/mm.h>
+#include <linux/mutex.h>
 #include <linux/sched.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
@@ -30,6 +32,26 @@ atomic_t htable_nr_hats = ATOMIC_INIT(0);
 DEFINE_SPINLOCK(htable_hat_list_lock);
 LIST_HEAD(htable_hat_list);
 DECLARE_WAIT_QUEUE_HEAD(htable_victim_wq);
+/* Serializes SHARE, UNSHARE and the closing of hats that share (lock 0). */
+static DEFINE_MUTEX(htable_share_mutex);
+
+/**
+ * struct hat_share - one leaf table of an owner hat shared into a sharer
+ * @list:	on the owner's hat_shared_out (htable_share_mutex)
+ * @owner:	the hat whose table it is
+ * @sharer:	the hat it is linked into
+ * @va:		first va of the table, the same in both hats
+ *
+ * Exists exactly while the table is linked into the sharer's tree, and
+ * holds the owner's table busy for that long: the owner's unmaps, steals
+ * and reaps can't free it under the sharer.
+ */
+struct hat_share {
+	struct list_head	list;
+	struct hat		*owner;
+	struct hat		*sharer;
+	unsigned long		va;
+};
 
 /*
  * A record keeps the flags its page was mapped with as xarray marks, so a
@@ -133,7 +155,9 @@ struct hat *hat_alloc(void)
 	spin_lock_init(&hat->hat_switch_lock);
 	INIT_LIST_HEAD(&hat->hat_list);
 	INIT_LIST_HEAD(&hat->hat_upins);
+	INIT_LIST_HEAD(&hat->hat_shared_out);
 	xa_init(&hat->hat_pages);
+	xa_init(&hat->hat_shares);
 	if (!zalloc_cpumask_var(&hat->hat_cpus, GFP_KERNEL))
 		goto err_free;
 	if (htable_hat_init(hat))
@@ -170,12 +194,237 @@ static void hat_drop_records(struct hat *hat, unsigned long first,
 	hat_upin_sweep(hat);
 }
 
+/*
+ * Detach @sh: unlink the table from the sharer, shoot down the sharer's
+ * CPUs, then drop the owner's hold (which frees the owner's table if it
+ * is empty). htable_share_mutex and both hats' hat_seg_lock are held.
+ */
+static void hat_share_drop(struct hat_share *sh)
+{
+	struct hat *sharer = sh->sharer;
+	struct htable_batch b;
+	struct htable *oht;
+
+	lockdep_assert_held(&htable_share_mutex);
+	lockdep_assert_held_write(&sharer->hat_seg_lock);
+	htable_batch_init(&b, sharer);
+	oht = htable_share_detach(sharer, sh->va, &b);
+	htable_batch_finish(&b);
+	xa_erase(&sharer->hat_shares, sh->va >> LEVEL_SHIFT(1));
+	list_del(&sh->list);
+	atomic_dec(&sh->owner->hat_nsharers);
+	if (oht)
+		htable_release(oht, NULL);
+	HATSTAT_INC(hs_htable_unshared);
+	kfree(sh);
+}
+
+/* Take the two hat_seg_locks of a share in order: owner, then sharer. */
+static void hat_share_lock(struct hat *owner, struct hat *sharer)
+{
+	down_write(&owner->hat_seg_lock);
+	down_write_nested(&sharer->hat_seg_lock, SINGLE_DEPTH_NESTING);
+}
+
+static void hat_share_unlock(struct hat *owner, struct hat *sharer)
+{
+	up_write(&sharer->hat_seg_lock);
+	up_write(&owner->hat_seg_lock);
+}
+
+/* hat_share_drop() under both locks; htable_share_mutex is held. */
+static void hat_share_drop_locked(struct hat_share *sh)
+{
+	struct hat *owner = sh->owner, *sharer = sh->sharer;
+
+	hat_share_lock(owner, sharer);
+	hat_share_drop(sh);
+	hat_share_unlock(owner, sharer);
+}
+
+/*
+ * Closing @hat: detach every table shared into it, and every table of its
+ * shared into others. Sharers of a closing owner lose those translations
+ * (a window there faults; UNSHARE says ENOENT): the owner's pages go with
+ * the owner, so they must first be out of every sharer's reach.
+ */
+static void hat_unshare_all(struct hat *hat)
+{
+	struct hat_share *sh, *tmp;
+	unsigned long idx;
+
+	mutex_lock(&htable_share_mutex);
+	xa_for_each(&hat->hat_shares, idx, sh)
+		hat_share_drop_locked(sh);
+	list_for_each_entry_safe(sh, tmp, &hat->hat_shared_out, list)
+		hat_share_drop_locked(sh);
+	mutex_unlock(&htable_share_mutex);
+}
+
+/**
+ * hat_share_owner() - the hat whose table @hat shares at @va
+ * @hat:	the hat; its hat_seg_lock is held (either way)
+ * @va:		any va
+ *
+ * The owner can't go while the lock is held: closing it detaches its
+ * tables from @hat under @hat's lock held for write.
+ *
+ * Return: the owner, or NULL when no shared table covers @va.
+ */
+struct hat *hat_share_owner(struct hat *hat, unsigned long va)
+{
+	struct hat_share *sh = xa_load(&hat->hat_shares, va >> LEVEL_SHIFT(1));
+
+	return sh ? sh->owner : NULL;
+}
+
+/* Can @owner's table at @va be shared into @hat? 0 or the errno. */
+static int hat_share_check(struct hat *hat, struct hat *owner,
+			   unsigned long va)
+{
+	unsigned long i = va >> PAGE_SHIFT;
+	struct htable *ht;
+	x86pte_t pte;
+	int err = 0;
+
+	if (xa_load(&owner->hat_shares, va >> LEVEL_SHIFT(1)))
+		return -EINVAL;
+	ht = htable_getpte(owner, va, NULL, &pte, mmu.max_page_level);
+	if (ht) {
+		if (ht->ht_level && PTE_ISPAGE(pte, ht->ht_level))
+			err = -EBUSY;
+		htable_release(ht, NULL);
+		if (err)
+			return err;
+	}
+	if (xa_load(&hat->hat_shares, va >> LEVEL_SHIFT(1)) ||
+	    xa_find(&hat->hat_pages, &i, (va >> PAGE_SHIFT) + HTABLE_PTES_PER_TABLE - 1,
+		    XA_PRESENT))
+		return -EEXIST;
+	/* A leaf table, or any entry on the way to one, is in the way. */
+	ht = htable_getpte(hat, va, NULL, &pte, TOP_LEVEL(hat));
+	if (ht) {
+		if (!ht->ht_level || PTE_ISVALID(pte))
+			err = -EEXIST;
+		htable_release(ht, NULL);
+	}
+	return err;
+}
+
+/* Share @owner's table at @va into @hat: both locks and the mutex held. */
+static int hat_share_one(struct hat *hat, struct hat *owner, unsigned long va)
+{
+	struct hat_share *sh;
+	struct htable *oht;
+	int err;
+
+	sh = kzalloc(sizeof(*sh), GFP_KERNEL);
+	if (!sh)
+		return -ENOMEM;
+	sh->owner = owner;
+	sh->sharer = hat;
+	sh->va = va;
+	err = xa_err(xa_store(&hat->hat_shares, va >> LEVEL_SHIFT(1), sh, GFP_KERNEL));
+	if (err)
+		goto err_free;
+	/* The owner's table, made if it has none yet; this hold is the share's. */
+	oht = htable_create(owner, va, 0);
+	if (!oht) {
+		err = -ENOMEM;
+		goto err_erase;
+	}
+	/* Before the link: from now on the owner's flushes reach all CPUs. */
+	atomic_inc(&owner->hat_nsharers);
+	err = htable_share_attach(hat, va, oht);
+	if (err) {
+		atomic_dec(&owner->hat_nsharers);
+		htable_release(oht, NULL);
+		goto err_erase;
+	}
+	list_add_tail(&sh->list, &owner->hat_shared_out);
+	HATSTAT_INC(hs_htable_shared);
+	return 0;
+
+err_erase:
+	xa_erase(&hat->hat_shares, va >> LEVEL_SHIFT(1));
+err_free:
+	kfree(sh);
+	return err;
+}
+
+/**
+ * hat_share() - link @owner's leaf tables for a range into @hat (hat_share)
+ * @hat:	the sharer
+ * @owner:	another hat, kept open by the caller
+ * @s:		the validated request; @s->tables is set on success
+ *
+ * Return: 0; -EEXIST when @hat maps or shares anything in the range;
+ * -EBUSY when @owner maps a large page there; -EINVAL when @owner shares
+ * the range itself from a third hat; -ENOMEM. On error nothing changed.
+ */
+int hat_share(struct hat *hat, struct hat *owner, struct htable_share *s)
+{
+	unsigned long va, end = s->va + (s->npages << PAGE_SHIFT);
+	int err = 0;
+
+	s->tables = 0;
+	mutex_lock(&htable_share_mutex);
+	hat_share_lock(owner, hat);
+	for (va = s->va; va < end && !err; va += LEVEL_SIZE(1))
+		err = hat_share_check(hat, owner, va);
+	for (va = s->va; va < end && !err; va += LEVEL_SIZE(1)) {
+		err = hat_share_one(hat, owner, va);
+		if (!err)
+			s->tables++;
+	}
+	if (err) {
+		/* Undo the tables attached before the failure. */
+		for (va = s->va; s->tables; va += LEVEL_SIZE(1), s->tables--)
+			hat_share_drop(xa_load(&hat->hat_shares, va >> LEVEL_SHIFT(1)));
+	}
+	hat_share_unlock(owner, hat);
+	mutex_unlock(&htable_share_mutex);
+	return err;
+}
+
+/**
+ * hat_unshare() - detach the shared tables of a range from @hat
+ * @hat:	the sharer
+ * @s:		the validated request; @s->tables is set on success
+ *
+ * Return: 0, or -ENOENT (nothing changed) when a table of the range is
+ * not shared into @hat.
+ */
+int hat_unshare(struct hat *hat, struct htable_share *s)
+{
+	unsigned long va, end = s->va + (s->npages << PAGE_SHIFT);
+	struct hat_share *sh;
+
+	s->tables = 0;
+	mutex_lock(&htable_share_mutex);
+	/* The mutex keeps every share of the range where it is meanwhile. */
+	for (va = s->va; va < end; va += LEVEL_SIZE(1)) {
+		if (!xa_load(&hat->hat_shares, va >> LEVEL_SHIFT(1))) {
+			mutex_unlock(&htable_share_mutex);
+			return -ENOENT;
+		}
+	}
+	for (va = s->va; va < end; va += LEVEL_SIZE(1)) {
+		sh = xa_load(&hat->hat_shares, va >> LEVEL_SHIFT(1));
+		hat_share_drop_locked(sh);
+		s->tables++;
+	}
+	mutex_unlock(&htable_share_mutex);
+	return 0;
+}
+
 /**
  * hat_free() - destroy a hat: every table, record and page it holds
  * @hat:	a hat live on no CPU, with no operation in progress
  */
 void hat_free(struct hat *hat)
 {
+	hat_unshare_all(hat);
 	/*
 	 * HAT_FREEING keeps new steals away; a steal already working on the
 	 * hat (HAT_VICTIM) pins it until it lets go, as in the seed.
@@ -195,6 +444,7 @@ void hat_free(struct hat *hat)
 	WARN_ON_ONCE(hat->hat_owned_pages);
 	WARN_ON_ONCE(!list_empty(&hat->hat_upins));
 	xa_destroy(&hat->hat_pages);
+	xa_destroy(&hat->hat_shares);
 	free_cpumask_var(hat->hat_cpus);
 	atomic_dec(&htable_nr_hats);
 	HATSTAT_INC(hs_hats_destroyed);
@@ -474,7 +724,7 @@ static int hat_map_ptes(struct hat *hat, unsigned long va, unsigned long eaddr,
  * @m:		the request; its page size, alignment and flags are valid
  *
  * Return: 0; -EEXIST when the range meets a mapping of the same page size;
- * -EBUSY when it lies inside a larger page; -ENOTEMPTY when a large page
+ * -EADDRINUSE when it meets a table shared from another hat; -EBUSY when it lies inside a larger page; -ENOTEMPTY when a large page
  * would cover smaller ones; -ENOENT when an alias source page is not the
  * hat's; -EINVAL when an alias source or pinned user memory is not a run
  * of aligned, contiguous large pages; -EFAULT (or another
@@ -491,6 +741,12 @@ int hat_memload(struct hat *hat, const struct htable_map *m)
 	int err;
 
 	down_write(&hat->hat_seg_lock);
+	i = m->va >> LEVEL_SHIFT(1);
+	if (xa_find(&hat->hat_shares, &i, (eaddr - 1) >> LEVEL_SHIFT(1), XA_PRESENT)) {
+		/* The tables there are another hat's: map through the owner. */
+		err = -EADDRINUSE;
+		goto out;
+	}
 	i = first;
 	if (xa_find(&hat->hat_pages, &i, last, XA_PRESENT)) {
 		err = hat_conflict(hat, i << PAGE_SHIFT, level);
@@ -746,6 +1002,11 @@ void hat_pagesync(struct hat *hat, struct htable_sync *s)
 		pte = htable_walk(hat, &ht, &va, eaddr, &b);
 		if (!ht)
 			break;
+		if (ht->ht_flags & HTABLE_SHARED) {
+			/* The owner's entries: SYNC them through the owner. */
+			va = HTABLE_LAST_PAGE(ht) + 1;
+			continue;
+		}
 		e = htable_va2entry(va, ht);
 		/* Count what is cleared: the MMU may set a bit until the swap. */
 		while ((s->flags & HTABLE_SYNC_CLEAR) && (pte & (PT_REF | PT_MOD))) {

@@ -303,6 +303,7 @@ void htable_release(struct htable *ht, struct htable_batch *b)
 			     atomic_read(&ht->ht_valid_cnt));
 		if (atomic_read(&ht->ht_valid_cnt) > 0 || ht->ht_busy > 1 ||
 		    ht->ht_level == TOP_LEVEL(hat) ||
+		    (ht->ht_flags & HTABLE_SHARED) ||
 		    (READ_ONCE(hat->hat_flags) & HAT_FREEING)) {
 			ht->ht_busy--;
 			spin_unlock(lock);
@@ -425,6 +426,95 @@ static struct htable *htable_find(struct hat *hat, unsigned int h,
 		if (ht->ht_vaddr == va && ht->ht_level == level)
 			return ht;
 	return NULL;
+}
+
+/**
+ * htable_share_attach() - link another hat's leaf table into @hat at @va
+ * @hat:	the sharer; its hat_seg_lock is held for write
+ * @va:		2 MiB-aligned; the caller checked that @hat maps nothing
+ *		in [va, va + 2 MiB) and has no large page over it
+ * @oht:	the owner's level-0 table for @va; the caller holds it, and
+ *		that hold stays with the share until htable_share_detach()
+ *
+ * @hat gets a table structure of its own, flagged HTABLE_SHARED, whose
+ * page is @oht's: the link in @hat's level-1 table points at the owner's
+ * page, which is what the seed's HTABLE_SHARED_PFN tables do.
+ *
+ * Context: process context, may sleep; no spinlock held.
+ * Return: 0; -ENOMEM; -EEXIST (WARNed) when the entry was not empty.
+ */
+int htable_share_attach(struct hat *hat, unsigned long va, struct htable *oht)
+{
+	struct htable *higher, *sht;
+	unsigned int h;
+
+	sht = kmem_cache_zalloc(htable_cache, GFP_KERNEL | __GFP_NOWARN);
+	if (!sht)
+		return -ENOMEM;
+	higher = htable_create(hat, va, 1);
+	if (!higher) {
+		kmem_cache_free(htable_cache, sht);
+		return -ENOMEM;
+	}
+	sht->ht_hat = hat;
+	sht->ht_vaddr = va;
+	sht->ht_level = 0;
+	sht->ht_flags = HTABLE_SHARED;
+	sht->ht_page = oht->ht_page;
+	sht->ht_shares = oht;
+	h = HTABLE_HASH(hat, va, 0);
+	spin_lock(HTABLE_LOCK(h));
+	if (htable_find(hat, h, va, 0) || !link_ptp(higher, sht, va)) {
+		spin_unlock(HTABLE_LOCK(h));
+		htable_release(higher, NULL);
+		kmem_cache_free(htable_cache, sht);
+		return -EEXIST;
+	}
+	/* The shared table keeps the hold on @higher that create took. */
+	sht->ht_parent = higher;
+	htable_hash(sht, h);
+	spin_unlock(HTABLE_LOCK(h));
+	return 0;
+}
+
+/**
+ * htable_share_detach() - unlink the shared table at @va from @hat
+ * @hat:	the sharer; its hat_seg_lock is held for write
+ * @va:		the va htable_share_attach() linked
+ * @b:		batch of @hat: the invalidation of @va and any parent
+ *		table emptied on the way
+ *
+ * Frees only @hat's own structure, never the page, which is the owner's.
+ * The caller must finish @b, so that no CPU of @hat can still reach the
+ * owner's table, before it drops the owner's hold.
+ *
+ * Return: the owner's table, whose hold passes to the caller; NULL
+ * (WARNed) when @va holds no shared table.
+ */
+struct htable *htable_share_detach(struct hat *hat, unsigned long va,
+				   struct htable_batch *b)
+{
+	unsigned int h = HTABLE_HASH(hat, va, 0);
+	struct htable *sht, *higher, *oht;
+
+	spin_lock(HTABLE_LOCK(h));
+	sht = htable_find(hat, h, va, 0);
+	if (WARN_ON_ONCE(!sht || !(sht->ht_flags & HTABLE_SHARED) || sht->ht_busy)) {
+		spin_unlock(HTABLE_LOCK(h));
+		return NULL;
+	}
+	higher = sht->ht_parent;
+	if (!htable_unlink(sht, h)) {
+		spin_unlock(HTABLE_LOCK(h));
+		return NULL;
+	}
+	spin_unlock(HTABLE_LOCK(h));
+	htable_batch_inval(b, va);
+	htable_release(higher, b);
+	oht = sht->ht_shares;
+	/* The MMU never used the structure, only the owner's page. */
+	kmem_cache_free(htable_cache, sht);
+	return oht;
 }
 
 static unsigned long htable_base(unsigned long va, unsigned int level)
@@ -602,7 +692,11 @@ void htable_purge_hat(struct hat *hat)
 		while ((ht = hat->hat_ht_hash[h]) != NULL) {
 			htable_unhash(ht, h);
 			spin_unlock(HTABLE_LOCK(h));
-			htable_free(ht);
+			/* Shares go before this; never free an owner's page. */
+			if (WARN_ON_ONCE(ht->ht_flags & HTABLE_SHARED))
+				kmem_cache_free(htable_cache, ht);
+			else
+				htable_free(ht);
 			spin_lock(HTABLE_LOCK(h));
 		}
 		spin_unlock(HTABLE_LOCK(h));

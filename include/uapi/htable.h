@@ -342,6 +342,32 @@ struct htable_reload {
 	__u64 reloaded;
 };
 
+/**
+ * struct htable_share - HTABLE_IOC_SHARE and HTABLE_IOC_UNSHARE (ABI 1.1)
+ * @owner_fd:	(in) SHARE: an open /dev/htable, the hat that owns the
+ *		tables (not this one); UNSHARE: zero
+ * @flags:	(in) zero
+ * @va:		(in) 2 MiB-aligned start; the same va in both hats
+ * @npages:	(in) a multiple of HTABLE_2M_NPAGES: one leaf table each
+ * @tables:	(out) tables attached or detached; written on success only
+ *
+ * SHARE links the owner's leaf page tables for [va, va + npages pages)
+ * into this hat's tree: the tables are referenced, not copied, so every
+ * later change the owner makes there is seen through this hat too. The
+ * range must hold nothing of this hat (EEXIST), no large page of the
+ * owner (EBUSY), and no table the owner itself shares from a third hat
+ * (EINVAL). UNSHARE detaches every table of the range (ENOENT, changing
+ * nothing, when one is not shared). Closing a sharer detaches its tables;
+ * closing the owner detaches them from every sharer first.
+ */
+struct htable_share {
+	__s32 owner_fd;
+	__u32 flags;
+	__u64 va;
+	__u64 npages;
+	__u64 tables;
+};
+
 #define HTABLE_IOC_MAGIC	0xB7
 #define HTABLE_IOC_VERSION	_IOR(HTABLE_IOC_MAGIC, 0x00, struct htable_version)
 #define HTABLE_IOC_MAP		_IOWR(HTABLE_IOC_MAGIC, 0x01, struct htable_map)
@@ -353,5 +379,7 @@ struct htable_reload {
 #define HTABLE_IOC_RUN		_IOWR(HTABLE_IOC_MAGIC, 0x07, struct htable_run)
 #define HTABLE_IOC_SYNC		_IOWR(HTABLE_IOC_MAGIC, 0x08, struct htable_sync)
 #define HTABLE_IOC_RELOAD	_IOWR(HTABLE_IOC_MAGIC, 0x09, struct htable_reload)
+#define HTABLE_IOC_SHARE	_IOWR(HTABLE_IOC_MAGIC, 0x10, struct htable_share)
+#define HTABLE_IOC_UNSHARE	_IOWR(HTABLE_IOC_MAGIC, 0x11, struct htable_share)
 
 #endif /* _UAPI_HTABLE_H */
