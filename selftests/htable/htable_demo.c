@@ -3,7 +3,8 @@
  * The workload of `make demo`: one hat maps a few thousand pages across the
  * 4 GiB boundary, probes some, shows the tree it built, checks it with the
  * independent checker, and unmaps half; a second hat aliases one page many
- * times. The counters printed afterwards move accordingly.
+ * times; a third maps 1 GiB with 2 MiB pages and shows how few tables that
+ * takes. The counters printed afterwards move accordingly.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -172,6 +173,51 @@ static int pressure(int fd, int fd2)
 	return reap_by_shrinker();
 }
 
+/*
+ * 1 GiB of 2 MiB pages in a third hat: one real 2 MiB page, aliased at
+ * the 511 other 2 MiB slots (the guest may have only 1 GiB of memory).
+ * One level-1 table holds all 512 entries; 4 KiB pages would need 512
+ * leaf tables more.
+ */
+static int large_pages(int fd)
+{
+	struct htable_map m = { .va = 2 * GIB, .npages = 512,
+				.flags = HTABLE_MAP_WRITE | HTABLE_MAP_2M };
+	struct htable_map a = { .va = 2 * GIB + 512 * PAGE, .npages = 511 * 512,
+				.flags = HTABLE_MAP_WRITE | HTABLE_MAP_2M |
+					 HTABLE_MAP_ALIAS,
+				.alias_va = 2 * GIB, .alias_npages = 512 };
+	struct htable_unmap u = { .va = 2 * GIB, .npages = 512 * 512 };
+	struct htable_probe p = { .va = 3 * GIB - 1 };
+	struct htable_info info;
+
+	if (xioctl(fd, HTABLE_IOC_MAP, &m, "MAP 2M") ||
+	    xioctl(fd, HTABLE_IOC_MAP, &a, "MAP 2M alias") ||
+	    xioctl(fd, HTABLE_IOC_INFO, &info, "INFO") ||
+	    xioctl(fd, HTABLE_IOC_PROBE, &p, "PROBE"))
+		return -1;
+	printf("hat 3 maps 1 GiB at %#llx with 512 pages of 2 MiB: %llu tables in all\n",
+	       (unsigned long long)m.va, (unsigned long long)(info.tables[0] + info.tables[1] +
+					  info.tables[2] + info.tables[3] +
+					  info.tables[4]));
+	show_info(fd, "hat 3, 2 MiB pages:");
+	printf("  (with 4 KiB pages: 512 more leaf tables, 2 MiB of them)\n");
+	printf("probe %#llx: level %u pfn %#llx pte %#018llx (PS set)\n",
+	       (unsigned long long)p.va, p.level, (unsigned long long)p.pfn,
+	       (unsigned long long)p.pte);
+	if (check(fd) || window(fd, 3 * GIB - 64 * PAGE, 64))
+		return -1;
+	/* Unmapping one 4 KiB page splits its 2 MiB page: one leaf table. */
+	u.va = 2 * GIB + 5 * PAGE;
+	u.npages = 1;
+	if (xioctl(fd, HTABLE_IOC_UNMAP, &u, "UNMAP 4K"))
+		return -1;
+	show_info(fd, "hat 3, one page split:");
+	if (check(fd))
+		return -1;
+	return 0;
+}
+
 int main(void)
 {
 	struct htable_map m = {
@@ -180,7 +226,7 @@ int main(void)
 	};
 	struct htable_unmap u = { .va = 4 * GIB - 2048 * PAGE, .npages = 2048 };
 	struct htable_probe p;
-	int fd, fd2, i;
+	int fd, fd2, fd3, i;
 
 	fd = open(HTABLE_DEV_PATH, O_RDWR);
 	fd2 = open(HTABLE_DEV_PATH, O_RDWR);
@@ -227,6 +273,10 @@ int main(void)
 		return 1;
 	if (pressure(fd, fd2) || check(fd) || check(fd2))
 		return 1;
+	fd3 = open(HTABLE_DEV_PATH, O_RDWR);
+	if (fd3 < 0 || large_pages(fd3))
+		return 1;
+	close(fd3);
 	close(fd);
 	close(fd2);
 	return 0;
