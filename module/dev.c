@@ -119,7 +119,7 @@ static int htable_check_map_size(const struct htable_map *m)
 	    (m->flags & HTABLE_MAP_ALIAS &&
 	     ((m->alias_va >> PAGE_SHIFT) | m->alias_npages) & (n - 1)) ||
 	    (m->flags & HTABLE_MAP_PIN && m->alias_va & ((n << PAGE_SHIFT) - 1))) {
-		htable_bad_input("map: va %#llx, %llu pages or source %#llx not aligned to %llu pages",
+		htable_bad_input("map: %#llx, %llu pages, source %#llx: not %llu-page aligned",
 				 m->va, m->npages, m->alias_va, n);
 		return -EINVAL;
 	}

@@ -644,7 +644,7 @@ static int hat_check_alias(struct hat *hat, const struct htable_map *m,
 		if (i % n == 0)
 			base = pfn;
 		if ((base & (n - 1)) || pfn != base + i % n) {
-			htable_bad_input("map: alias source %#llx is not a run of aligned %lu KiB pages",
+			htable_bad_input("map: alias %#llx: not aligned %lu KiB runs",
 					 m->alias_va, n << (PAGE_SHIFT - 10));
 			return -EINVAL;
 		}
@@ -724,8 +724,9 @@ static int hat_map_ptes(struct hat *hat, unsigned long va, unsigned long eaddr,
  * @m:		the request; its page size, alignment and flags are valid
  *
  * Return: 0; -EEXIST when the range meets a mapping of the same page size;
- * -EADDRINUSE when it meets a table shared from another hat; -EBUSY when it lies inside a larger page; -ENOTEMPTY when a large page
- * would cover smaller ones; -ENOENT when an alias source page is not the
+ * -EADDRINUSE when it meets a table shared from another hat; -EBUSY when
+ * it lies inside a larger page; -ENOTEMPTY when a large page would cover
+ * smaller ones; -ENOENT when an alias source page is not the
  * hat's; -EINVAL when an alias source or pinned user memory is not a run
  * of aligned, contiguous large pages; -EFAULT (or another
  * pin_user_pages_fast() error) when user memory can't be pinned; -ENOMEM

@@ -62,8 +62,8 @@
 
 /* ht_flags */
 #define HTABLE_TOP	0x01	/* the hat's top table (an order-1 page pair) */
-#define HTABLE_SHARED	0x02	/* a sharer's handle on another hat's leaf
-				 * table (the seed's HTABLE_SHARED_PFN) */
+/* A sharer's handle on another hat's leaf table (HTABLE_SHARED_PFN). */
+#define HTABLE_SHARED	0x02
 
 /**
  * struct htable - software state of one hardware page table (htable_t)
@@ -162,8 +162,7 @@ struct hat {
 /* The paging geometry of the running kernel, set once at load (mmu_t). */
 struct htable_mmu {
 	unsigned int	max_level;	/* top level: 3 or 4 */
-	unsigned int	max_page_level;	/* largest level that maps pages: 1, or
-					 * 2 with pdpe1gb */
+	unsigned int	max_page_level;	/* largest page level: 2 with pdpe1gb */
 	unsigned int	level_shift[HTABLE_MAX_LEVELS];
 	unsigned long	hole_start;	/* first non-canonical va */
 	unsigned long	hole_end;	/* last non-canonical va */

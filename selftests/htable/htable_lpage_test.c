@@ -179,11 +179,6 @@ FIXTURE_TEARDOWN(lp)
 		close(self->fd);
 }
 
-#define NEED_DEV() do {							\
-	if (self->fd < 0)						\
-		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(self->err)); \
-} while (0)
-
 /* 2 MiB pages: PS at level 1, no leaf table, every 4 KiB page owned. */
 TEST_F_TIMEOUT(lp, map_2m, LP_TIMEOUT)
 {
@@ -192,7 +187,8 @@ TEST_F_TIMEOUT(lp, map_2m, LP_TIMEOUT)
 	struct htable_info info;
 	__u64 pfn, i;
 
-	NEED_DEV();
+	if (self->fd < 0)
+		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(self->err));
 	ASSERT_EQ(0, ioctl(fd, HTABLE_IOC_VERSION, &v));
 	ASSERT_EQ(1, v.major);
 	ASSERT_LE(1, v.minor);
@@ -232,7 +228,8 @@ TEST_F_TIMEOUT(lp, mixed, LP_TIMEOUT)
 	int fd = self->fd;
 	struct htable_info info;
 
-	NEED_DEV();
+	if (self->fd < 0)
+		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(self->err));
 	ASSERT_EQ(0, ht_map(fd, VA0, 16, HTABLE_MAP_WRITE));
 	ASSERT_EQ(0, check_sound(fd));
 	ASSERT_EQ(0, ht_map(fd, VA0 + HT_SZ_2M, NP_2M, HTABLE_MAP_2M | HTABLE_MAP_LOCK));
@@ -297,7 +294,8 @@ TEST_F_TIMEOUT(lp, conflicts, LP_TIMEOUT)
 	};
 	unsigned int i;
 
-	NEED_DEV();
+	if (self->fd < 0)
+		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(self->err));
 	ASSERT_EQ(0, ht_map(fd, VA0, NP_2M, HTABLE_MAP_2M | HTABLE_MAP_WRITE));
 	ASSERT_EQ(0, ht_map(fd, VA0 - HT_PAGE_SIZE, 1, 0));
 	ASSERT_EQ(0, ht_map(fd, VA0 + HT_SZ_2M, 8, 0));
@@ -328,7 +326,8 @@ TEST_F_TIMEOUT(lp, alias, LP_TIMEOUT)
 	int fd = self->fd;
 	__u64 pfn;
 
-	NEED_DEV();
+	if (self->fd < 0)
+		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(self->err));
 	ASSERT_EQ(0, ht_map(fd, VA0, NP_2M, HTABLE_MAP_2M | HTABLE_MAP_WRITE));
 	pfn = probe_level(fd, VA0, 1);
 	ASSERT_NE(0, pfn);
@@ -361,7 +360,8 @@ TEST_F_TIMEOUT(lp, partial_unmap, LP_TIMEOUT)
 	struct htable_info info;
 	__u64 pfn, i;
 
-	NEED_DEV();
+	if (self->fd < 0)
+		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(self->err));
 	ASSERT_EQ(0, ht_map(fd, VA0, 2 * NP_2M, HTABLE_MAP_2M | HTABLE_MAP_WRITE |
 			    HTABLE_MAP_LOCK));
 	pfn = probe_level(fd, VA0, 1);
@@ -441,7 +441,8 @@ TEST_F_TIMEOUT(lp, cr3_verify, LP_TIMEOUT)
 	struct htable_sync s;
 	struct htable_run r;
 
-	NEED_DEV();
+	if (self->fd < 0)
+		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(self->err));
 	ASSERT_EQ(0, ht_map(fd, VA0, 2 * NP_2M, HTABLE_MAP_2M | HTABLE_MAP_WRITE));
 	ASSERT_EQ(0, ht_map(fd, VA0 + 2 * HT_SZ_2M, 16, HTABLE_MAP_WRITE));
 	ASSERT_EQ(0, ht_map(fd, VA1, NP_2M, HTABLE_MAP_2M));
@@ -514,11 +515,12 @@ TEST_F_TIMEOUT(lp, map_1g, LP_TIMEOUT)
 	int fd = self->fd;
 	struct htable_info info;
 	struct htable_run r;
-	volatile __u64 *mem;
+	__u64 *mem;
 	__u64 pfn, i;
 	long had;
 
-	NEED_DEV();
+	if (self->fd < 0)
+		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(self->err));
 	if (!has_pdpe1gb()) {
 		ASSERT_EQ(-EOPNOTSUPP, ht_map(fd, VAG, NP_1G, HTABLE_MAP_1G));
 		SKIP(return, "the CPU has no pdpe1gb: 1 GiB pages refused, as they must be");
@@ -527,7 +529,8 @@ TEST_F_TIMEOUT(lp, map_1g, LP_TIMEOUT)
 	if (had < 0 || htable_knob_read(FREE_1G_PATH) < 1) {
 		if (had >= 0)
 			htable_knob_write(NR_1G_PATH, had);
-		SKIP(return, "no free 1 GiB hugetlb page (boot with hugepagesz=1G hugepages=1, or give the guest a free aligned GiB)");
+		SKIP(return, "no free 1 GiB hugetlb page: boot with %s",
+		     "hugepagesz=1G hugepages=1 and 4 GiB");
 	}
 	mem = mmap(NULL, HT_SZ_1G, PROT_READ | PROT_WRITE,
 		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | MAP_HUGE_1GB, -1, 0);
@@ -595,7 +598,7 @@ TEST_F_TIMEOUT(lp, map_1g, LP_TIMEOUT)
 	ASSERT_EQ(64, r.verified);
 
 	/* The pin lasts while the hat maps any of it, not longer. */
-	ASSERT_EQ(0, munmap((void *)mem, HT_SZ_1G));
+	ASSERT_EQ(0, munmap(mem, HT_SZ_1G));
 	ASSERT_EQ(0, htable_knob_read(FREE_1G_PATH));
 	ASSERT_EQ(0, ht_unmap(fd, VAG, 3 * NP_2M + 5));
 	ASSERT_EQ(0, htable_knob_read(FREE_1G_PATH));
