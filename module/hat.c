@@ -921,6 +921,9 @@ void hat_info(struct hat *hat, struct htable_info *info)
 		for (ht = hat->hat_ht_hash[h]; ht; ht = ht->ht_next) {
 			unsigned int valid = atomic_read(&ht->ht_valid_cnt);
 
+			/* A shared table is its owner's, and counted there. */
+			if (ht->ht_flags & HTABLE_SHARED)
+				continue;
 			info->tables[ht->ht_level]++;
 			info->valid[ht->ht_level] += valid;
 			info->locked += atomic_read(&ht->ht_lock_cnt);

@@ -198,7 +198,9 @@ static void htable_unhash(struct htable *ht, unsigned int h)
 	}
 	ht->ht_next = NULL;
 	ht->ht_prev = NULL;
-	atomic_long_dec(&htable_level_tables[ht->ht_level]);
+	/* A shared table's page is counted once, in its owner. */
+	if (!(ht->ht_flags & HTABLE_SHARED))
+		atomic_long_dec(&htable_level_tables[ht->ht_level]);
 }
 
 /* Add @ht to bucket @h of its hat's hash; that bucket's lock is held. */
@@ -212,7 +214,8 @@ static void htable_hash(struct htable *ht, unsigned int h)
 	if (ht->ht_next)
 		ht->ht_next->ht_prev = ht;
 	hat->hat_ht_hash[h] = ht;
-	atomic_long_inc(&htable_level_tables[ht->ht_level]);
+	if (!(ht->ht_flags & HTABLE_SHARED))
+		atomic_long_inc(&htable_level_tables[ht->ht_level]);
 }
 
 /*

@@ -147,7 +147,8 @@ struct htable_probe {
  * @levels:	(out) paging levels of this hat (4 or 5)
  * @reserved0:	(out) zero
  * @tables:	(out) page tables in the hat's tree, per level, the top
- *		included (tables[levels - 1] == 1)
+ *		included (tables[levels - 1] == 1); not tables shared from
+ *		another hat, which count in their owner
  * @valid:	(out) sum of ht_valid_cnt per level: present entries, links
  *		to lower tables included
  * @locked:	(out) sum of ht_lock_cnt over all tables
