@@ -87,7 +87,20 @@ static void check_table(struct check_ctx *x, struct htable *ht,
 	/* The top table's upper half is the kernel's, not the hat's. */
 	unsigned int n = level == mmu.max_level ? 256 : 512;
 	unsigned int e, present = 0, locked = 0;
+	/* A shared table: its pages and counts are its owner's. */
+	struct hat *owner = x->hat;
+	struct htable *counted = ht;
 	x86pte_t pte;
+
+	if (ht->ht_flags & HTABLE_SHARED) {
+		owner = hat_share_owner(x->hat, base);
+		counted = ht->ht_shares;
+		if (!owner || !counted || counted->ht_page != ht->ht_page ||
+		    counted->ht_hat != owner || counted->ht_vaddr != base) {
+			check_fail(x, HTABLE_CHECK_PARENT, base);
+			return;
+		}
+	}
 
 	x->c->tables++;
 	if (ht->ht_parent != parent || ht->ht_level != level ||
@@ -113,13 +126,23 @@ static void check_table(struct check_ctx *x, struct htable *ht,
 		if (pte & (PT_USER | PT_GLOBAL | x->rsvd))
 			check_fail(x, HTABLE_CHECK_BITS, va);
 		if (level == 0 || (pte & PT_PAGESIZE)) {
-			if (level > mmu.max_page_level)
+			unsigned long i, n = 1UL << (level * 9);
+
+			/* A large page: a PS bit where allowed, its pfn aligned. */
+			if (level > mmu.max_page_level || (PTE2PFN(pte) & (n - 1)))
 				check_fail(x, HTABLE_CHECK_BITS, va);
 			if (pte & PT_SOFTLOCK)
 				locked++;
-			pg = xa_load(&x->hat->hat_pages, va >> PAGE_SHIFT);
-			if (!pg || page_to_pfn(pg) != PTE2PFN(pte))
-				check_fail(x, HTABLE_CHECK_UNOWNED, va);
+			/* Each 4 KiB page of it is the hat's, in order. */
+			for (i = 0; i < n; i++) {
+				pg = xa_load(&owner->hat_pages,
+					     (va >> PAGE_SHIFT) + i);
+				if (!pg || page_to_pfn(pg) != PTE2PFN(pte) + i) {
+					check_fail(x, HTABLE_CHECK_UNOWNED,
+						   va + (i << PAGE_SHIFT));
+					break;
+				}
+			}
 			continue;
 		}
 		if ((pte & ~PT_PADDR) != (PT_VALID | PT_WRITABLE | PT_REF | PT_MOD))
@@ -135,9 +158,9 @@ static void check_table(struct check_ctx *x, struct htable *ht,
 		}
 		check_table(x, child, ht, va, level - 1);
 	}
-	if (present != atomic_read(&ht->ht_valid_cnt))
+	if (present != atomic_read(&counted->ht_valid_cnt))
 		check_fail(x, HTABLE_CHECK_VALID_CNT, base);
-	if (locked != atomic_read(&ht->ht_lock_cnt))
+	if (locked != atomic_read(&counted->ht_lock_cnt))
 		check_fail(x, HTABLE_CHECK_LOCK_CNT, base);
 }
 
@@ -186,7 +209,9 @@ static void check_hat(struct hat *hat, struct htable_check *c,
  * Checks, per table: ht_valid_cnt and ht_lock_cnt against the entries;
  * parent, level, va and hat fields against the link that leads to it;
  * that the table is hashed exactly once; that every present page entry
- * maps the page the hat records for its va; that no entry has User,
+ * maps the page the hat records for its va (for a large page: each of its
+ * 4 KiB pages, and its pfn aligned to its size; in a table shared from
+ * another hat, the page the owner records, against the owner's counts); that no entry has User,
  * Global or reserved bits; that no hashed table is unreachable; and that
  * cached free tables are all zero.
  */

@@ -97,7 +97,10 @@ static void window_prepare_chunk(struct htable_window *w, unsigned long va,
 	x86pte_t pte;
 
 	for (i = 0; i < n; i++, va += PAGE_SIZE) {
-		pg = xa_load(&hat->hat_pages, va >> PAGE_SHIFT);
+		struct hat *owner = hat_share_owner(hat, va);
+
+		/* In a shared table, the page is the owner's. */
+		pg = xa_load(&(owner ? owner : hat)->hat_pages, va >> PAGE_SHIFT);
 		w->chunk[i].pfn = pg ? page_to_pfn(pg) : 0;
 		w->chunk[i].writable = false;
 		ht = htable_getpte(hat, va, &e, &pte, mmu.max_page_level);

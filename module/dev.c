@@ -5,6 +5,7 @@
  * core sees it; a refused request returns a specific errno, logs one
  * rate-limited line and changes nothing.
  */
+#include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
@@ -81,6 +82,50 @@ static long htable_ioc_version(void __user *uarg)
 	return copy_to_user(uarg, &v, sizeof(v)) ? -EFAULT : 0;
 }
 
+/*
+ * The page size of a map request (ABI 1.1): at most one size flag; 1 GiB
+ * only with pdpe1gb and from pinned user memory or an alias; va, npages and the alias
+ * or user range aligned to the size. HTABLE_MAP_PIN excludes ALIAS and
+ * takes no alias_npages.
+ */
+static int htable_check_map_size(const struct htable_map *m)
+{
+	unsigned int level = 0;
+	u64 n;
+
+	if ((m->flags & HTABLE_MAP_SIZES) == HTABLE_MAP_SIZES) {
+		htable_bad_input("map: both HTABLE_MAP_2M and HTABLE_MAP_1G");
+		return -EINVAL;
+	}
+	if (m->flags & HTABLE_MAP_2M)
+		level = 1;
+	if (m->flags & HTABLE_MAP_1G)
+		level = 2;
+	if (level > mmu.max_page_level) {
+		htable_bad_input("map: 1 GiB pages need pdpe1gb, which this CPU lacks");
+		return -EOPNOTSUPP;
+	}
+	if (level == 2 && !(m->flags & (HTABLE_MAP_PIN | HTABLE_MAP_ALIAS))) {
+		htable_bad_input("map: fresh 1 GiB pages need HTABLE_MAP_PIN memory");
+		return -EINVAL;
+	}
+	if ((m->flags & HTABLE_MAP_PIN) &&
+	    ((m->flags & HTABLE_MAP_ALIAS) || m->alias_npages || !m->alias_va)) {
+		htable_bad_input("map: HTABLE_MAP_PIN with ALIAS, alias_npages or no address");
+		return -EINVAL;
+	}
+	n = 1ULL << (level * 9);
+	if (((m->va >> PAGE_SHIFT) | m->npages) & (n - 1) ||
+	    (m->flags & HTABLE_MAP_ALIAS &&
+	     ((m->alias_va >> PAGE_SHIFT) | m->alias_npages) & (n - 1)) ||
+	    (m->flags & HTABLE_MAP_PIN && m->alias_va & ((n << PAGE_SHIFT) - 1))) {
+		htable_bad_input("map: %#llx, %llu pages, source %#llx: not %llu-page aligned",
+				 m->va, m->npages, m->alias_va, n);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static long htable_ioc_map(struct hat *hat, void __user *uarg)
 {
 	struct htable_map m;
@@ -96,7 +141,12 @@ static long htable_ioc_map(struct hat *hat, void __user *uarg)
 	err = htable_check_range("map", m.va, m.npages);
 	if (err)
 		return err;
-	if (m.flags & HTABLE_MAP_ALIAS) {
+	err = htable_check_map_size(&m);
+	if (err)
+		return err;
+	if (m.flags & HTABLE_MAP_PIN) {
+		/* The source is the caller's memory, not the hat's: no range check. */
+	} else if (m.flags & HTABLE_MAP_ALIAS) {
 		if (!m.alias_npages || m.alias_npages > m.npages) {
 			htable_bad_input("map: alias of %llu pages for %llu",
 					 m.alias_npages, m.npages);
@@ -114,6 +164,12 @@ static long htable_ioc_map(struct hat *hat, void __user *uarg)
 	err = hat_memload(hat, &m);
 	if (err == -EEXIST)
 		htable_bad_input("map: [%#llx, +%llu pages) meets a mapping",
+				 m.va, m.npages);
+	else if (err == -EBUSY)
+		htable_bad_input("map: [%#llx, +%llu pages) lies in a larger page",
+				 m.va, m.npages);
+	else if (err == -ENOTEMPTY)
+		htable_bad_input("map: [%#llx, +%llu pages) covers smaller pages",
 				 m.va, m.npages);
 	else if (err == -ENOENT)
 		htable_bad_input("map: alias source %#llx is not mapped",
@@ -319,6 +375,82 @@ static long htable_ioc_reload(struct hat *hat, void __user *uarg)
 	return copy_to_user(uarg, &r, sizeof(r)) ? -EFAULT : 0;
 }
 
+static const struct file_operations htable_fops;
+
+/* A SHARE or UNSHARE request: flags zero, a range of whole leaf tables. */
+static int htable_check_share(const char *what, const struct htable_share *s)
+{
+	int err = htable_check_range(what, s->va, s->npages);
+
+	if (err)
+		return err;
+	if (s->flags || ((s->va >> PAGE_SHIFT) | s->npages) & (HTABLE_2M_NPAGES - 1)) {
+		htable_bad_input("%s: flags %#x, or [%#llx, +%llu pages) not whole 2 MiB",
+				 what, s->flags, s->va, s->npages);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static long htable_ioc_share(struct hat *hat, void __user *uarg)
+{
+	struct htable_share s;
+	struct file *owner;
+	int err;
+
+	if (copy_from_user(&s, uarg, sizeof(s)))
+		return -EFAULT;
+	err = htable_check_share("share", &s);
+	if (err)
+		return err;
+	owner = fget(s.owner_fd);
+	if (!owner) {
+		htable_bad_input("share: fd %d is not open", s.owner_fd);
+		return -EBADF;
+	}
+	/* Only another open of this device names a hat. */
+	if (owner->f_op != &htable_fops || owner->private_data == hat) {
+		htable_bad_input("share: fd %d is not another %s", s.owner_fd,
+				 HTABLE_DEV_PATH);
+		fput(owner);
+		return -EINVAL;
+	}
+	/* The file reference keeps the owner's hat alive throughout. */
+	err = hat_share(hat, owner->private_data, &s);
+	fput(owner);
+	if (err == -ENOMEM)
+		HATSTAT_INC(hs_enomem);
+	else if (err)
+		htable_bad_input("share: [%#llx, +%llu pages) refused (%d)", s.va,
+				 s.npages, err);
+	if (err)
+		return err;
+	return copy_to_user(uarg, &s, sizeof(s)) ? -EFAULT : 0;
+}
+
+static long htable_ioc_unshare(struct hat *hat, void __user *uarg)
+{
+	struct htable_share s;
+	int err;
+
+	if (copy_from_user(&s, uarg, sizeof(s)))
+		return -EFAULT;
+	if (s.owner_fd) {
+		htable_bad_input("unshare: owner_fd must be zero");
+		return -EINVAL;
+	}
+	err = htable_check_share("unshare", &s);
+	if (err)
+		return err;
+	err = hat_unshare(hat, &s);
+	if (err == -ENOENT)
+		htable_bad_input("unshare: [%#llx, +%llu pages) is not all shared",
+				 s.va, s.npages);
+	if (err)
+		return err;
+	return copy_to_user(uarg, &s, sizeof(s)) ? -EFAULT : 0;
+}
+
 static long htable_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
 	struct hat *hat = file->private_data;
@@ -345,6 +477,10 @@ static long htable_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return htable_ioc_sync(hat, uarg);
 	case HTABLE_IOC_RELOAD:
 		return htable_ioc_reload(hat, uarg);
+	case HTABLE_IOC_SHARE:
+		return htable_ioc_share(hat, uarg);
+	case HTABLE_IOC_UNSHARE:
+		return htable_ioc_unshare(hat, uarg);
 	default:
 		htable_bad_input("unknown ioctl %#x", cmd);
 		return -ENOTTY;

@@ -11,13 +11,16 @@
  * nothing: a map that fails part-way undoes what it did before returning.
  */
 #include <linux/atomic.h>
+#include <linux/lockdep.h>
 #include <linux/mm.h>
+#include <linux/mutex.h>
 #include <linux/sched.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/xarray.h>
 
 #include <htable/hat.h>
+#include <htable/module.h>
 #include <htable/stats.h>
 #include <htable/tlb.h>
 #include <htable/x86pte.h>
@@ -29,6 +32,26 @@ atomic_t htable_nr_hats = ATOMIC_INIT(0);
 DEFINE_SPINLOCK(htable_hat_list_lock);
 LIST_HEAD(htable_hat_list);
 DECLARE_WAIT_QUEUE_HEAD(htable_victim_wq);
+/* Serializes SHARE, UNSHARE and the closing of hats that share (lock 0). */
+static DEFINE_MUTEX(htable_share_mutex);
+
+/**
+ * struct hat_share - one leaf table of an owner hat shared into a sharer
+ * @list:	on the owner's hat_shared_out (htable_share_mutex)
+ * @owner:	the hat whose table it is
+ * @sharer:	the hat it is linked into
+ * @va:		first va of the table, the same in both hats
+ *
+ * Exists exactly while the table is linked into the sharer's tree, and
+ * holds the owner's table busy for that long: the owner's unmaps, steals
+ * and reaps can't free it under the sharer.
+ */
+struct hat_share {
+	struct list_head	list;
+	struct hat		*owner;
+	struct hat		*sharer;
+	unsigned long		va;
+};
 
 /*
  * A record keeps the flags its page was mapped with as xarray marks, so a
@@ -37,6 +60,82 @@ DECLARE_WAIT_QUEUE_HEAD(htable_victim_wq);
 #define HAT_MARK_WRITE	XA_MARK_0
 #define HAT_MARK_EXEC	XA_MARK_1
 #define HAT_MARK_LOCK	XA_MARK_2
+
+/**
+ * struct hat_upin - one large page of user memory pinned for HTABLE_MAP_PIN
+ * @list:	on hat->hat_upins
+ * @folio:	the folio holding it
+ * @page:	the page pin_user_pages() pinned: the first of the range
+ * @refs:	records of the hat that name a page of @folio through this
+ *		pin; the pin goes when the last one does
+ *
+ * The records themselves hold ordinary page references, as every record
+ * does; the pin is what keeps the user's memory from being migrated away
+ * (FOLL_LONGTERM) for as long as the hat maps any of it.
+ */
+struct hat_upin {
+	struct list_head	list;
+	struct folio		*folio;
+	struct page		*page;
+	unsigned long		refs;
+};
+
+/* Level of the pages a map request asks for: 0, 1 (2 MiB) or 2 (1 GiB). */
+static unsigned int hat_map_level(u32 flags)
+{
+	if (flags & HTABLE_MAP_1G)
+		return 2;
+	return flags & HTABLE_MAP_2M ? 1 : 0;
+}
+
+/* The pin of @hat that covers @pg's folio, or NULL. */
+static struct hat_upin *hat_find_upin(struct hat *hat, struct page *pg)
+{
+	struct folio *folio = page_folio(pg);
+	struct hat_upin *up;
+
+	/* Pages of the module's own are never pinned: skip the search. */
+	if (!folio_maybe_dma_pinned(folio))
+		return NULL;
+	list_for_each_entry(up, &hat->hat_upins, list)
+		if (up->folio == folio && up->refs)
+			return up;
+	return NULL;
+}
+
+/* Take a record's reference on @pg (and count it against its pin). */
+static void hat_get_page(struct hat *hat, struct page *pg)
+{
+	struct hat_upin *up = hat_find_upin(hat, pg);
+
+	if (up)
+		up->refs++;
+	get_page(pg);
+}
+
+/* Free the pins no record names any more. */
+static void hat_upin_sweep(struct hat *hat)
+{
+	struct hat_upin *up, *tmp;
+
+	list_for_each_entry_safe(up, tmp, &hat->hat_upins, list) {
+		if (up->refs)
+			continue;
+		list_del(&up->list);
+		unpin_user_page(up->page);
+		kfree(up);
+	}
+}
+
+/* Drop a record's reference on @pg; the caller sweeps the pins after. */
+static void hat_put_page(struct hat *hat, struct page *pg)
+{
+	struct hat_upin *up = hat_find_upin(hat, pg);
+
+	if (up)
+		up->refs--;
+	put_page(pg);
+}
 
 /**
  * hat_alloc() - create an empty address space
@@ -55,7 +154,10 @@ struct hat *hat_alloc(void)
 	spin_lock_init(&hat->hat_cache_lock);
 	spin_lock_init(&hat->hat_switch_lock);
 	INIT_LIST_HEAD(&hat->hat_list);
+	INIT_LIST_HEAD(&hat->hat_upins);
+	INIT_LIST_HEAD(&hat->hat_shared_out);
 	xa_init(&hat->hat_pages);
+	xa_init(&hat->hat_shares);
 	if (!zalloc_cpumask_var(&hat->hat_cpus, GFP_KERNEL))
 		goto err_free;
 	if (htable_hat_init(hat))
@@ -86,9 +188,234 @@ static void hat_drop_records(struct hat *hat, unsigned long first,
 
 	xa_for_each_range(&hat->hat_pages, i, pg, first, last) {
 		xa_erase(&hat->hat_pages, i);
-		put_page(pg);
+		hat_put_page(hat, pg);
 		WRITE_ONCE(hat->hat_owned_pages, hat->hat_owned_pages - 1);
 	}
+	hat_upin_sweep(hat);
+}
+
+/*
+ * Detach @sh: unlink the table from the sharer, shoot down the sharer's
+ * CPUs, then drop the owner's hold (which frees the owner's table if it
+ * is empty). htable_share_mutex and both hats' hat_seg_lock are held.
+ */
+static void hat_share_drop(struct hat_share *sh)
+{
+	struct hat *sharer = sh->sharer;
+	struct htable_batch b;
+	struct htable *oht;
+
+	lockdep_assert_held(&htable_share_mutex);
+	lockdep_assert_held_write(&sharer->hat_seg_lock);
+	htable_batch_init(&b, sharer);
+	oht = htable_share_detach(sharer, sh->va, &b);
+	htable_batch_finish(&b);
+	xa_erase(&sharer->hat_shares, sh->va >> LEVEL_SHIFT(1));
+	list_del(&sh->list);
+	atomic_dec(&sh->owner->hat_nsharers);
+	if (oht)
+		htable_release(oht, NULL);
+	HATSTAT_INC(hs_htable_unshared);
+	kfree(sh);
+}
+
+/* Take the two hat_seg_locks of a share in order: owner, then sharer. */
+static void hat_share_lock(struct hat *owner, struct hat *sharer)
+{
+	down_write(&owner->hat_seg_lock);
+	down_write_nested(&sharer->hat_seg_lock, SINGLE_DEPTH_NESTING);
+}
+
+static void hat_share_unlock(struct hat *owner, struct hat *sharer)
+{
+	up_write(&sharer->hat_seg_lock);
+	up_write(&owner->hat_seg_lock);
+}
+
+/* hat_share_drop() under both locks; htable_share_mutex is held. */
+static void hat_share_drop_locked(struct hat_share *sh)
+{
+	struct hat *owner = sh->owner, *sharer = sh->sharer;
+
+	hat_share_lock(owner, sharer);
+	hat_share_drop(sh);
+	hat_share_unlock(owner, sharer);
+}
+
+/*
+ * Closing @hat: detach every table shared into it, and every table of its
+ * shared into others. Sharers of a closing owner lose those translations
+ * (a window there faults; UNSHARE says ENOENT): the owner's pages go with
+ * the owner, so they must first be out of every sharer's reach.
+ */
+static void hat_unshare_all(struct hat *hat)
+{
+	struct hat_share *sh, *tmp;
+	unsigned long idx;
+
+	mutex_lock(&htable_share_mutex);
+	xa_for_each(&hat->hat_shares, idx, sh)
+		hat_share_drop_locked(sh);
+	list_for_each_entry_safe(sh, tmp, &hat->hat_shared_out, list)
+		hat_share_drop_locked(sh);
+	mutex_unlock(&htable_share_mutex);
+}
+
+/**
+ * hat_share_owner() - the hat whose table @hat shares at @va
+ * @hat:	the hat; its hat_seg_lock is held (either way)
+ * @va:		any va
+ *
+ * The owner can't go while the lock is held: closing it detaches its
+ * tables from @hat under @hat's lock held for write.
+ *
+ * Return: the owner, or NULL when no shared table covers @va.
+ */
+struct hat *hat_share_owner(struct hat *hat, unsigned long va)
+{
+	struct hat_share *sh = xa_load(&hat->hat_shares, va >> LEVEL_SHIFT(1));
+
+	return sh ? sh->owner : NULL;
+}
+
+/* Can @owner's table at @va be shared into @hat? 0 or the errno. */
+static int hat_share_check(struct hat *hat, struct hat *owner,
+			   unsigned long va)
+{
+	unsigned long i = va >> PAGE_SHIFT;
+	struct htable *ht;
+	x86pte_t pte;
+	int err = 0;
+
+	if (xa_load(&owner->hat_shares, va >> LEVEL_SHIFT(1)))
+		return -EINVAL;
+	ht = htable_getpte(owner, va, NULL, &pte, mmu.max_page_level);
+	if (ht) {
+		if (ht->ht_level && PTE_ISPAGE(pte, ht->ht_level))
+			err = -EBUSY;
+		htable_release(ht, NULL);
+		if (err)
+			return err;
+	}
+	if (xa_load(&hat->hat_shares, va >> LEVEL_SHIFT(1)) ||
+	    xa_find(&hat->hat_pages, &i, (va >> PAGE_SHIFT) + HTABLE_PTES_PER_TABLE - 1,
+		    XA_PRESENT))
+		return -EEXIST;
+	/* A leaf table, or any entry on the way to one, is in the way. */
+	ht = htable_getpte(hat, va, NULL, &pte, TOP_LEVEL(hat));
+	if (ht) {
+		if (!ht->ht_level || PTE_ISVALID(pte))
+			err = -EEXIST;
+		htable_release(ht, NULL);
+	}
+	return err;
+}
+
+/* Share @owner's table at @va into @hat: both locks and the mutex held. */
+static int hat_share_one(struct hat *hat, struct hat *owner, unsigned long va)
+{
+	struct hat_share *sh;
+	struct htable *oht;
+	int err;
+
+	sh = kzalloc(sizeof(*sh), GFP_KERNEL);
+	if (!sh)
+		return -ENOMEM;
+	sh->owner = owner;
+	sh->sharer = hat;
+	sh->va = va;
+	err = xa_err(xa_store(&hat->hat_shares, va >> LEVEL_SHIFT(1), sh, GFP_KERNEL));
+	if (err)
+		goto err_free;
+	/* The owner's table, made if it has none yet; this hold is the share's. */
+	oht = htable_create(owner, va, 0);
+	if (!oht) {
+		err = -ENOMEM;
+		goto err_erase;
+	}
+	/* Before the link: from now on the owner's flushes reach all CPUs. */
+	atomic_inc(&owner->hat_nsharers);
+	err = htable_share_attach(hat, va, oht);
+	if (err) {
+		atomic_dec(&owner->hat_nsharers);
+		htable_release(oht, NULL);
+		goto err_erase;
+	}
+	list_add_tail(&sh->list, &owner->hat_shared_out);
+	HATSTAT_INC(hs_htable_shared);
+	return 0;
+
+err_erase:
+	xa_erase(&hat->hat_shares, va >> LEVEL_SHIFT(1));
+err_free:
+	kfree(sh);
+	return err;
+}
+
+/**
+ * hat_share() - link @owner's leaf tables for a range into @hat (hat_share)
+ * @hat:	the sharer
+ * @owner:	another hat, kept open by the caller
+ * @s:		the validated request; @s->tables is set on success
+ *
+ * Return: 0; -EEXIST when @hat maps or shares anything in the range;
+ * -EBUSY when @owner maps a large page there; -EINVAL when @owner shares
+ * the range itself from a third hat; -ENOMEM. On error nothing changed.
+ */
+int hat_share(struct hat *hat, struct hat *owner, struct htable_share *s)
+{
+	unsigned long va, end = s->va + (s->npages << PAGE_SHIFT);
+	int err = 0;
+
+	s->tables = 0;
+	mutex_lock(&htable_share_mutex);
+	hat_share_lock(owner, hat);
+	for (va = s->va; va < end && !err; va += LEVEL_SIZE(1))
+		err = hat_share_check(hat, owner, va);
+	for (va = s->va; va < end && !err; va += LEVEL_SIZE(1)) {
+		err = hat_share_one(hat, owner, va);
+		if (!err)
+			s->tables++;
+	}
+	if (err) {
+		/* Undo the tables attached before the failure. */
+		for (va = s->va; s->tables; va += LEVEL_SIZE(1), s->tables--)
+			hat_share_drop(xa_load(&hat->hat_shares, va >> LEVEL_SHIFT(1)));
+	}
+	hat_share_unlock(owner, hat);
+	mutex_unlock(&htable_share_mutex);
+	return err;
+}
+
+/**
+ * hat_unshare() - detach the shared tables of a range from @hat
+ * @hat:	the sharer
+ * @s:		the validated request; @s->tables is set on success
+ *
+ * Return: 0, or -ENOENT (nothing changed) when a table of the range is
+ * not shared into @hat.
+ */
+int hat_unshare(struct hat *hat, struct htable_share *s)
+{
+	unsigned long va, end = s->va + (s->npages << PAGE_SHIFT);
+	struct hat_share *sh;
+
+	s->tables = 0;
+	mutex_lock(&htable_share_mutex);
+	/* The mutex keeps every share of the range where it is meanwhile. */
+	for (va = s->va; va < end; va += LEVEL_SIZE(1)) {
+		if (!xa_load(&hat->hat_shares, va >> LEVEL_SHIFT(1))) {
+			mutex_unlock(&htable_share_mutex);
+			return -ENOENT;
+		}
+	}
+	for (va = s->va; va < end; va += LEVEL_SIZE(1)) {
+		sh = xa_load(&hat->hat_shares, va >> LEVEL_SHIFT(1));
+		hat_share_drop_locked(sh);
+		s->tables++;
+	}
+	mutex_unlock(&htable_share_mutex);
+	return 0;
 }
 
 /**
@@ -97,6 +424,7 @@ static void hat_drop_records(struct hat *hat, unsigned long first,
  */
 void hat_free(struct hat *hat)
 {
+	hat_unshare_all(hat);
 	/*
 	 * HAT_FREEING keeps new steals away; a steal already working on the
 	 * hat (HAT_VICTIM) pins it until it lets go, as in the seed.
@@ -114,7 +442,9 @@ void hat_free(struct hat *hat)
 	htable_hat_fini(hat);
 	hat_drop_records(hat, 0, ULONG_MAX);
 	WARN_ON_ONCE(hat->hat_owned_pages);
+	WARN_ON_ONCE(!list_empty(&hat->hat_upins));
 	xa_destroy(&hat->hat_pages);
+	xa_destroy(&hat->hat_shares);
 	free_cpumask_var(hat->hat_cpus);
 	atomic_dec(&htable_nr_hats);
 	HATSTAT_INC(hs_hats_destroyed);
@@ -153,11 +483,13 @@ static unsigned long hat_pte_unmap_range(struct hat *hat, unsigned long va,
 	return n;
 }
 
-/* The leaf entry hat_memload() installs for @pg. */
-static x86pte_t hat_make_pte(struct page *pg, u32 flags)
+/* The entry hat_memload() installs for @pg, a page of @level. */
+static x86pte_t hat_make_pte(struct page *pg, u32 flags, unsigned int level)
 {
 	x86pte_t pte = arch_page_to_phys(pg) | PT_VALID;
 
+	if (level)
+		pte |= PT_PAGESIZE;
 	if (flags & HTABLE_MAP_WRITE)
 		pte |= PT_WRITABLE;
 	if (!(flags & HTABLE_MAP_EXEC))
@@ -167,49 +499,186 @@ static x86pte_t hat_make_pte(struct page *pg, u32 flags)
 	return pte;
 }
 
-/* Record the pages for a map: fresh ones, or references to alias pages. */
-static int hat_record_pages(struct hat *hat, const struct htable_map *m)
+/* Record @pg at page number @idx with the map's flags; takes no reference. */
+static int hat_store(struct hat *hat, unsigned long idx, struct page *pg,
+		     u32 flags)
+{
+	int err = xa_err(xa_store(&hat->hat_pages, idx, pg, GFP_KERNEL));
+
+	if (err)
+		return err;
+	if (flags & HTABLE_MAP_WRITE)
+		xa_set_mark(&hat->hat_pages, idx, HAT_MARK_WRITE);
+	if (flags & HTABLE_MAP_EXEC)
+		xa_set_mark(&hat->hat_pages, idx, HAT_MARK_EXEC);
+	if (flags & HTABLE_MAP_LOCK)
+		xa_set_mark(&hat->hat_pages, idx, HAT_MARK_LOCK);
+	WRITE_ONCE(hat->hat_owned_pages, hat->hat_owned_pages + 1);
+	return 0;
+}
+
+/*
+ * Pin the @n pages of user memory at @uaddr (HTABLE_MAP_PIN) and add the
+ * pin to the hat. They must be one physically contiguous run aligned to
+ * its size, inside one folio: a hugetlb page or a THP of at least that
+ * size. Returns 0 with *@upp set (no record counted yet), -EINVAL when the
+ * memory is not such a run, or pin_user_pages_fast()'s error.
+ */
+static int hat_pin_user(struct hat *hat, unsigned long uaddr, unsigned long n,
+			struct hat_upin **upp)
+{
+	unsigned long pfn, fpfn;
+	struct hat_upin *up;
+	struct folio *folio;
+	struct page *pg;
+	long got;
+
+	up = kzalloc(sizeof(*up), GFP_KERNEL);
+	if (!up)
+		return -ENOMEM;
+	got = pin_user_pages_fast(uaddr, 1, FOLL_WRITE | FOLL_LONGTERM, &pg);
+	if (got != 1) {
+		kfree(up);
+		htable_bad_input("map: can't pin user memory at %#lx (%ld)", uaddr, got);
+		return got < 0 ? got : -EFAULT;
+	}
+	folio = page_folio(pg);
+	pfn = page_to_pfn(pg);
+	fpfn = folio_pfn(folio);
+	if ((pfn & (n - 1)) || pfn + n > fpfn + folio_nr_pages(folio)) {
+		unpin_user_page(pg);
+		kfree(up);
+		htable_bad_input("map: user memory at %#lx is not one aligned %lu KiB page",
+				 uaddr, n << (PAGE_SHIFT - 10));
+		return -EINVAL;
+	}
+	up->folio = folio;
+	up->page = pg;
+	list_add(&up->list, &hat->hat_upins);
+	*upp = up;
+	return 0;
+}
+
+/*
+ * Record the pages for a map of @level pages: fresh ones (split from one
+ * buddy allocation per large page), pinned user memory, or references to
+ * alias pages (checked by hat_check_alias()). On error every record made
+ * here is dropped again.
+ */
+static int hat_record_pages(struct hat *hat, const struct htable_map *m,
+			    unsigned int level)
 {
 	unsigned long first = m->va >> PAGE_SHIFT;
 	unsigned long alias = m->alias_va >> PAGE_SHIFT;
+	unsigned long n = 1UL << (level * HTABLE_PTE_SHIFT);
+	unsigned int order = level * HTABLE_PTE_SHIFT;
+	struct hat_upin *up;
 	struct page *pg;
-	unsigned long i;
-	int err;
+	unsigned long i, k;
+	int err = 0;
 
-	for (i = 0; i < m->npages; i++) {
+	for (i = 0; i < m->npages && !err; i += n) {
 		if (m->flags & HTABLE_MAP_ALIAS) {
-			pg = xa_load(&hat->hat_pages, alias + i % m->alias_npages);
-			get_page(pg);
+			for (k = 0; k < n && !err; k++) {
+				pg = xa_load(&hat->hat_pages,
+					     alias + (i + k) % m->alias_npages);
+				hat_get_page(hat, pg);
+				err = hat_store(hat, first + i + k, pg, m->flags);
+				if (err)
+					hat_put_page(hat, pg);
+			}
+		} else if (m->flags & HTABLE_MAP_PIN) {
+			err = hat_pin_user(hat, m->alias_va + (i << PAGE_SHIFT), n, &up);
+			for (k = 0; k < n && !err; k++) {
+				pg = nth_page(up->page, k);
+				up->refs++;
+				get_page(pg);
+				err = hat_store(hat, first + i + k, pg, m->flags);
+				if (err) {
+					up->refs--;
+					put_page(pg);
+				}
+			}
 		} else {
-			pg = alloc_page(GFP_KERNEL | __GFP_ZERO | __GFP_NOWARN);
+			/* Order 9 fits the buddy allocator; 1 GiB needs PIN. */
+			pg = alloc_pages(GFP_KERNEL | __GFP_ZERO | __GFP_NOWARN, order);
 			if (!pg) {
 				err = -ENOMEM;
-				goto undo;
+				break;
+			}
+			/* One reference per 4 KiB page: a record is one of them. */
+			if (order)
+				split_page(pg, order);
+			for (k = 0; k < n; k++) {
+				if (!err)
+					err = hat_store(hat, first + i + k,
+							nth_page(pg, k), m->flags);
+				if (err)
+					put_page(nth_page(pg, k));
 			}
 		}
-		err = xa_err(xa_store(&hat->hat_pages, first + i, pg, GFP_KERNEL));
-		if (err) {
-			put_page(pg);
-			goto undo;
-		}
-		if (m->flags & HTABLE_MAP_WRITE)
-			xa_set_mark(&hat->hat_pages, first + i, HAT_MARK_WRITE);
-		if (m->flags & HTABLE_MAP_EXEC)
-			xa_set_mark(&hat->hat_pages, first + i, HAT_MARK_EXEC);
-		if (m->flags & HTABLE_MAP_LOCK)
-			xa_set_mark(&hat->hat_pages, first + i, HAT_MARK_LOCK);
-		WRITE_ONCE(hat->hat_owned_pages, hat->hat_owned_pages + 1);
 	}
-	return 0;
-undo:
-	if (i)
-		hat_drop_records(hat, first, first + i - 1);
+	if (err)
+		hat_drop_records(hat, first, first + m->npages - 1);
 	return err;
 }
 
-/* Fill the entries of [va, eaddr) from the records, table by table. */
+/*
+ * An alias source for a map of @level pages: every page recorded, and for
+ * a large page each run of its size physically contiguous and aligned.
+ */
+static int hat_check_alias(struct hat *hat, const struct htable_map *m,
+			   unsigned int level)
+{
+	unsigned long a = m->alias_va >> PAGE_SHIFT, n = 1UL << (level * 9);
+	unsigned long i, base = 0, pfn;
+	struct page *pg;
+
+	for (i = 0; i < m->alias_npages; i++) {
+		pg = xa_load(&hat->hat_pages, a + i);
+		if (!pg)
+			return -ENOENT;
+		if (!level)
+			continue;
+		pfn = page_to_pfn(pg);
+		if (i % n == 0)
+			base = pfn;
+		if ((base & (n - 1)) || pfn != base + i % n) {
+			htable_bad_input("map: alias %#llx: not aligned %lu KiB runs",
+					 m->alias_va, n << (PAGE_SHIFT - 10));
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/*
+ * The errno for a map of @level pages whose range meets the page recorded
+ * at @va: EBUSY inside a larger page, ENOTEMPTY over smaller ones, EEXIST
+ * for the same size. A record without a translation (stolen) is a 4 KiB
+ * page: only leaf tables are ever stolen.
+ */
+static int hat_conflict(struct hat *hat, unsigned long va, unsigned int level)
+{
+	unsigned int have = 0;
+	struct htable *ht;
+	x86pte_t pte;
+
+	ht = htable_getpte(hat, va, NULL, &pte, mmu.max_page_level);
+	if (ht) {
+		if (PTE_ISPAGE(pte, ht->ht_level))
+			have = ht->ht_level;
+		htable_release(ht, NULL);
+	}
+	if (have > level)
+		return -EBUSY;
+	return have < level ? -ENOTEMPTY : -EEXIST;
+}
+
+/* Fill the entries of [va, eaddr) with @level pages from the records. */
 static int hat_map_ptes(struct hat *hat, unsigned long va, unsigned long eaddr,
-			u32 flags, unsigned long *done, struct htable_batch *b)
+			u32 flags, unsigned int level, unsigned long *done,
+			struct htable_batch *b)
 {
 	unsigned long tend;
 	struct htable *ht;
@@ -219,24 +688,30 @@ static int hat_map_ptes(struct hat *hat, unsigned long va, unsigned long eaddr,
 
 	*done = va;
 	while (va < eaddr) {
-		ht = htable_create(hat, va, 0);
+		ht = htable_create(hat, va, level);
 		if (!ht)
 			return -ENOMEM;
 		tend = min(eaddr, HTABLE_LAST_PAGE(ht) + 1);
-		for (e = htable_va2entry(va, ht); va < tend; va += PAGE_SIZE, e++) {
+		for (e = htable_va2entry(va, ht); va < tend;
+		     va += LEVEL_SIZE(level), e++) {
 			pg = xa_load(&hat->hat_pages, va >> PAGE_SHIFT);
 			/* Counts first: a table never has more entries than it says. */
 			atomic_inc(&ht->ht_valid_cnt);
 			if (flags & HTABLE_MAP_LOCK)
 				atomic_inc(&ht->ht_lock_cnt);
-			old = x86pte_set(ht, e, hat_make_pte(pg, flags), b);
-			if (WARN_ON_ONCE(old)) {
+			old = x86pte_set(ht, e, hat_make_pte(pg, flags, level), b);
+			if (old == LPAGE_ERROR || WARN_ON_ONCE(old)) {
 				/* The record said empty: the entry was not. */
 				if (flags & HTABLE_MAP_LOCK)
 					atomic_dec(&ht->ht_lock_cnt);
 				atomic_dec(&ht->ht_valid_cnt);
 			}
-			*done = va + PAGE_SIZE;
+			if (old == LPAGE_ERROR) {
+				/* A large page over a table: the seed's LPAGE panic. */
+				htable_release(ht, b);
+				return -ENOTEMPTY;
+			}
+			*done = va + LEVEL_SIZE(level);
 		}
 		htable_release(ht, b);
 	}
@@ -246,41 +721,49 @@ static int hat_map_ptes(struct hat *hat, unsigned long va, unsigned long eaddr,
 /**
  * hat_memload() - map @m->npages pages at @m->va (validated by dev.c)
  * @hat:	the hat
- * @m:		the request
+ * @m:		the request; its page size, alignment and flags are valid
  *
- * Return: 0; -EEXIST when any page of the range is already the hat's;
- * -ENOENT when an alias source page is not; -ENOMEM when a page, a table
- * or a record can't be had. On error nothing has changed.
+ * Return: 0; -EEXIST when the range meets a mapping of the same page size;
+ * -EADDRINUSE when it meets a table shared from another hat; -EBUSY when
+ * it lies inside a larger page; -ENOTEMPTY when a large page would cover
+ * smaller ones; -ENOENT when an alias source page is not the
+ * hat's; -EINVAL when an alias source or pinned user memory is not a run
+ * of aligned, contiguous large pages; -EFAULT (or another
+ * pin_user_pages_fast() error) when user memory can't be pinned; -ENOMEM
+ * when a page, a table or a record can't be had. On error nothing has
+ * changed.
  */
 int hat_memload(struct hat *hat, const struct htable_map *m)
 {
 	unsigned long first = m->va >> PAGE_SHIFT, last = first + m->npages - 1;
 	unsigned long eaddr = m->va + (m->npages << PAGE_SHIFT), done, i;
+	unsigned int level = hat_map_level(m->flags);
 	struct htable_batch b;
 	int err;
 
 	down_write(&hat->hat_seg_lock);
+	i = m->va >> LEVEL_SHIFT(1);
+	if (xa_find(&hat->hat_shares, &i, (eaddr - 1) >> LEVEL_SHIFT(1), XA_PRESENT)) {
+		/* The tables there are another hat's: map through the owner. */
+		err = -EADDRINUSE;
+		goto out;
+	}
 	i = first;
 	if (xa_find(&hat->hat_pages, &i, last, XA_PRESENT)) {
-		err = -EEXIST;
+		err = hat_conflict(hat, i << PAGE_SHIFT, level);
 		goto out;
 	}
 	if (m->flags & HTABLE_MAP_ALIAS) {
-		unsigned long a = m->alias_va >> PAGE_SHIFT;
-
-		for (i = a; i < a + m->alias_npages; i++) {
-			if (!xa_load(&hat->hat_pages, i)) {
-				err = -ENOENT;
-				goto out;
-			}
-		}
+		err = hat_check_alias(hat, m, level);
+		if (err)
+			goto out;
 	}
-	err = hat_record_pages(hat, m);
+	err = hat_record_pages(hat, m, level);
 	if (err)
 		goto out;
 
 	htable_batch_init(&b, hat);
-	err = hat_map_ptes(hat, m->va, eaddr, m->flags, &done, &b);
+	err = hat_map_ptes(hat, m->va, eaddr, m->flags, level, &done, &b);
 	if (err)
 		hat_pte_unmap_range(hat, m->va, done, &b);
 	htable_batch_finish(&b);
@@ -291,22 +774,56 @@ out:
 	return err;
 }
 
+/*
+ * Split the large pages that cover @va without starting at it, level by
+ * level, until the page that holds @va starts there (partial unmap).
+ */
+static int hat_split_edge(struct hat *hat, unsigned long va,
+			  struct htable_batch *b)
+{
+	struct htable *ht;
+	unsigned int e;
+	x86pte_t pte;
+	int err;
+
+	for (;;) {
+		ht = htable_getpte(hat, va, &e, &pte, mmu.max_page_level);
+		if (!ht)
+			return 0;
+		if (!ht->ht_level || !PTE_ISPAGE(pte, ht->ht_level) ||
+		    !(va & LEVEL_OFFSET(ht->ht_level))) {
+			htable_release(ht, b);
+			return 0;
+		}
+		err = htable_split(ht, e, b);
+		htable_release(ht, b);
+		if (err)
+			return err;
+	}
+}
+
 /**
  * hat_unload() - unmap @u->npages pages at @u->va (validated by dev.c)
  * @hat:	the hat
  * @u:		the request; @u->unmapped is set on success
  *
  * Locked mappings are unlocked and unmapped too. The pages are put only
- * after the shootdown, so no CPU can reach a page that was freed.
+ * after the shootdown, so no CPU can reach a page that was freed. A large
+ * page the range covers in part is first split (htable_split()), down to
+ * 4 KiB where need be, so the rest of it stays mapped to the same memory.
  *
- * Return: 0, or -ENOENT when the range has a hole (nothing changed).
+ * Return: 0; -ENOENT when the range has a hole; -ENOMEM when a split
+ * can't get a table. On error no page was unmapped (a split that
+ * succeeded before the error stays: it changed no translation).
  */
 int hat_unload(struct hat *hat, struct htable_unmap *u)
 {
 	unsigned long first = u->va >> PAGE_SHIFT, last = first + u->npages - 1;
+	unsigned long eaddr = u->va + (u->npages << PAGE_SHIFT);
 	unsigned long n = 0, i;
 	struct htable_batch b;
 	struct page *pg;
+	int err;
 
 	down_write(&hat->hat_seg_lock);
 	xa_for_each_range(&hat->hat_pages, i, pg, first, last)
@@ -316,7 +833,15 @@ int hat_unload(struct hat *hat, struct htable_unmap *u)
 		return -ENOENT;
 	}
 	htable_batch_init(&b, hat);
-	hat_pte_unmap_range(hat, u->va, u->va + (u->npages << PAGE_SHIFT), &b);
+	err = hat_split_edge(hat, u->va, &b);
+	if (!err && eaddr < HTABLE_USER_END)
+		err = hat_split_edge(hat, eaddr, &b);
+	if (err) {
+		htable_batch_finish(&b);
+		up_write(&hat->hat_seg_lock);
+		return err;
+	}
+	hat_pte_unmap_range(hat, u->va, eaddr, &b);
 	htable_batch_finish(&b);
 	hat_drop_records(hat, first, last);
 	up_write(&hat->hat_seg_lock);
@@ -367,6 +892,17 @@ void hat_probe(struct hat *hat, struct htable_probe *p)
 	up_read(&hat->hat_seg_lock);
 }
 
+/* Entries of @ht that map large pages (not links). */
+static unsigned int hat_count_lpages(struct htable *ht)
+{
+	unsigned int e, n = 0;
+
+	for (e = 0; e < HTABLE_NUM_PTES(ht); e++)
+		if (PTE_ISPAGE(x86pte_get(ht, e), ht->ht_level))
+			n++;
+	return n;
+}
+
 /**
  * hat_info() - count a hat's tables and entries, from its hash
  * @hat:	the hat
@@ -385,11 +921,17 @@ void hat_info(struct hat *hat, struct htable_info *info)
 		for (ht = hat->hat_ht_hash[h]; ht; ht = ht->ht_next) {
 			unsigned int valid = atomic_read(&ht->ht_valid_cnt);
 
+			/* A shared table is its owner's, and counted there. */
+			if (ht->ht_flags & HTABLE_SHARED)
+				continue;
 			info->tables[ht->ht_level]++;
 			info->valid[ht->ht_level] += valid;
 			info->locked += atomic_read(&ht->ht_lock_cnt);
 			if (ht->ht_level == 0)
 				info->mapped_pages += valid;
+			else if (ht->ht_level <= mmu.max_page_level)
+				info->mapped_pages += hat_count_lpages(ht) <<
+						      (ht->ht_level * HTABLE_PTE_SHIFT);
 		}
 		spin_unlock(HTABLE_LOCK(h));
 	}
@@ -450,7 +992,7 @@ out:
  */
 void hat_pagesync(struct hat *hat, struct htable_sync *s)
 {
-	unsigned long va = s->va, eaddr = s->va + (s->npages << PAGE_SHIFT);
+	unsigned long va = s->va, eaddr = s->va + (s->npages << PAGE_SHIFT), n;
 	struct htable *ht = NULL;
 	struct htable_batch b;
 	x86pte_t pte, found;
@@ -464,6 +1006,11 @@ void hat_pagesync(struct hat *hat, struct htable_sync *s)
 		pte = htable_walk(hat, &ht, &va, eaddr, &b);
 		if (!ht)
 			break;
+		if (ht->ht_flags & HTABLE_SHARED) {
+			/* The owner's entries: SYNC them through the owner. */
+			va = HTABLE_LAST_PAGE(ht) + 1;
+			continue;
+		}
 		e = htable_va2entry(va, ht);
 		/* Count what is cleared: the MMU may set a bit until the swap. */
 		while ((s->flags & HTABLE_SYNC_CLEAR) && (pte & (PT_REF | PT_MOD))) {
@@ -472,10 +1019,13 @@ void hat_pagesync(struct hat *hat, struct htable_sync *s)
 				break;
 			pte = found;
 		}
+		/* A large entry speaks for each of its pages in the range. */
+		n = (min(va + LEVEL_SIZE(ht->ht_level), eaddr) - max(va, s->va)) >>
+		    PAGE_SHIFT;
 		if (pte & PT_REF)
-			s->referenced++;
+			s->referenced += n;
 		if (pte & PT_MOD)
-			s->modified++;
+			s->modified += n;
 		va += LEVEL_SIZE(ht->ht_level);
 	}
 	if (ht)
@@ -527,7 +1077,17 @@ int hat_reload(struct hat *hat, struct htable_reload *r)
 	down_write(&hat->hat_seg_lock);
 	xa_for_each_range(&hat->hat_pages, i, pg, first, first + r->npages - 1) {
 		unsigned long va = i << PAGE_SHIFT;
+		x86pte_t pte;
 
+		/* A large page is never stolen: leave what is mapped alone. */
+		ht = htable_getpte(hat, va, NULL, &pte, mmu.max_page_level);
+		if (ht) {
+			bool mapped = PTE_ISPAGE(pte, ht->ht_level);
+
+			htable_release(ht, &b);
+			if (mapped)
+				continue;
+		}
 		ht = htable_create(hat, va, 0);
 		if (!ht) {
 			err = -ENOMEM;
@@ -539,7 +1099,7 @@ int hat_reload(struct hat *hat, struct htable_reload *r)
 			atomic_inc(&ht->ht_valid_cnt);
 			if (flags & HTABLE_MAP_LOCK)
 				atomic_inc(&ht->ht_lock_cnt);
-			x86pte_set(ht, e, hat_make_pte(pg, flags), &b);
+			x86pte_set(ht, e, hat_make_pte(pg, flags, 0), &b);
 			r->reloaded++;
 		}
 		htable_release(ht, &b);

@@ -47,7 +47,7 @@ void htable_mmu_init(void)
 	unsigned int l;
 
 	mmu.max_level = arch_paging_levels() - 1;
-	mmu.max_page_level = 0;
+	mmu.max_page_level = arch_has_gbpages() ? 2 : 1;
 	for (l = 0; l < HTABLE_MAX_LEVELS; l++)
 		mmu.level_shift[l] = PAGE_SHIFT + l * HTABLE_PTE_SHIFT;
 	/* The lower half ends where the top level's sign bit starts. */
@@ -198,7 +198,9 @@ static void htable_unhash(struct htable *ht, unsigned int h)
 	}
 	ht->ht_next = NULL;
 	ht->ht_prev = NULL;
-	atomic_long_dec(&htable_level_tables[ht->ht_level]);
+	/* A shared table's page is counted once, in its owner. */
+	if (!(ht->ht_flags & HTABLE_SHARED))
+		atomic_long_dec(&htable_level_tables[ht->ht_level]);
 }
 
 /* Add @ht to bucket @h of its hat's hash; that bucket's lock is held. */
@@ -212,7 +214,8 @@ static void htable_hash(struct htable *ht, unsigned int h)
 	if (ht->ht_next)
 		ht->ht_next->ht_prev = ht;
 	hat->hat_ht_hash[h] = ht;
-	atomic_long_inc(&htable_level_tables[ht->ht_level]);
+	if (!(ht->ht_flags & HTABLE_SHARED))
+		atomic_long_inc(&htable_level_tables[ht->ht_level]);
 }
 
 /*
@@ -303,6 +306,7 @@ void htable_release(struct htable *ht, struct htable_batch *b)
 			     atomic_read(&ht->ht_valid_cnt));
 		if (atomic_read(&ht->ht_valid_cnt) > 0 || ht->ht_busy > 1 ||
 		    ht->ht_level == TOP_LEVEL(hat) ||
+		    (ht->ht_flags & HTABLE_SHARED) ||
 		    (READ_ONCE(hat->hat_flags) & HAT_FREEING)) {
 			ht->ht_busy--;
 			spin_unlock(lock);
@@ -345,6 +349,75 @@ bool htable_unlink(struct htable *ht, unsigned int h)
 	return true;
 }
 
+/**
+ * htable_split() - replace a large page by a table of pages one level down
+ * @higher:	a held table of level 1 or more
+ * @entry:	its entry that maps a large page
+ * @b:		batch that receives the invalidation of the large page
+ *
+ * The new table maps the same memory with the same bits (PS kept below
+ * level 1, dropped at level 0), so every va keeps its translation and its
+ * data: only the page size changes. The caller holds hat_seg_lock for
+ * write, so no other thread changes @higher's entries meanwhile; the MMU
+ * may still set A or D on the large entry, which is why it is replaced
+ * with a compare-and-swap and the new table is refilled when it lost.
+ *
+ * Context: process context, may sleep (allocates); no spinlock held.
+ * Return: 0; -ENOMEM when no table can be had; -EINVAL (WARNed) when
+ * @entry does not map a large page. On error nothing changed.
+ */
+int htable_split(struct htable *higher, unsigned int entry,
+		 struct htable_batch *b)
+{
+	struct hat *hat = higher->ht_hat;
+	unsigned int level = higher->ht_level - 1, i, h;
+	unsigned long va = htable_e2va(higher, entry), step;
+	struct htable *new;
+	x86pte_t *ptes, old, sub, found;
+
+	old = x86pte_get(higher, entry);
+	if (WARN_ON_ONCE(!higher->ht_level || !PTE_ISPAGE(old, higher->ht_level)))
+		return -EINVAL;
+	new = htable_alloc(hat, va, level);
+	if (!new)
+		return -ENOMEM;
+	step = 1UL << (level * HTABLE_PTE_SHIFT);
+	ptes = x86pte_access_pagetable(new, 0);
+	/* The new table holds its parent, like any linked table. */
+	htable_acquire(higher);
+	h = HTABLE_HASH(hat, va, level);
+	/* Counts first: a table never has more entries than it says. */
+	atomic_set(&new->ht_valid_cnt, HTABLE_PTES_PER_TABLE);
+	if (old & PT_SOFTLOCK)
+		atomic_set(&new->ht_lock_cnt, HTABLE_PTES_PER_TABLE);
+	for (;;) {
+		/* Nothing walks @new yet: plain stores are enough. */
+		sub = old & ~(PT_PADDR | PT_PAGESIZE);
+		if (level)
+			sub |= PT_PAGESIZE;
+		for (i = 0; i < HTABLE_PTES_PER_TABLE; i++)
+			ptes[i] = sub | ((PTE2PFN(old) + i * step) << PAGE_SHIFT);
+		spin_lock(HTABLE_LOCK(h));
+		found = x86pte_cas(higher, entry, old, MAKEPTP(new->ht_page));
+		if (found == old)
+			break;
+		spin_unlock(HTABLE_LOCK(h));
+		/* The MMU set A or D meanwhile: copy them too and retry. */
+		old = found;
+	}
+	new->ht_parent = higher;
+	htable_hash(new, h);
+	spin_unlock(HTABLE_LOCK(h));
+	/* The link is no locked page; the new table counts the locks now. */
+	if (old & PT_SOFTLOCK)
+		WARN_ON_ONCE(atomic_dec_return(&higher->ht_lock_cnt) < 0);
+	/* The page size changed: drop the large translation everywhere. */
+	htable_batch_inval(b, va);
+	/* Drop the hold the allocation gave: the table is linked and full. */
+	htable_release(new, b);
+	return 0;
+}
+
 /* Search bucket @h for (@va, @level); the bucket's lock is held. */
 static struct htable *htable_find(struct hat *hat, unsigned int h,
 				  unsigned long va, unsigned int level)
@@ -356,6 +429,95 @@ static struct htable *htable_find(struct hat *hat, unsigned int h,
 		if (ht->ht_vaddr == va && ht->ht_level == level)
 			return ht;
 	return NULL;
+}
+
+/**
+ * htable_share_attach() - link another hat's leaf table into @hat at @va
+ * @hat:	the sharer; its hat_seg_lock is held for write
+ * @va:		2 MiB-aligned; the caller checked that @hat maps nothing
+ *		in [va, va + 2 MiB) and has no large page over it
+ * @oht:	the owner's level-0 table for @va; the caller holds it, and
+ *		that hold stays with the share until htable_share_detach()
+ *
+ * @hat gets a table structure of its own, flagged HTABLE_SHARED, whose
+ * page is @oht's: the link in @hat's level-1 table points at the owner's
+ * page, which is what the seed's HTABLE_SHARED_PFN tables do.
+ *
+ * Context: process context, may sleep; no spinlock held.
+ * Return: 0; -ENOMEM; -EEXIST (WARNed) when the entry was not empty.
+ */
+int htable_share_attach(struct hat *hat, unsigned long va, struct htable *oht)
+{
+	struct htable *higher, *sht;
+	unsigned int h;
+
+	sht = kmem_cache_zalloc(htable_cache, GFP_KERNEL | __GFP_NOWARN);
+	if (!sht)
+		return -ENOMEM;
+	higher = htable_create(hat, va, 1);
+	if (!higher) {
+		kmem_cache_free(htable_cache, sht);
+		return -ENOMEM;
+	}
+	sht->ht_hat = hat;
+	sht->ht_vaddr = va;
+	sht->ht_level = 0;
+	sht->ht_flags = HTABLE_SHARED;
+	sht->ht_page = oht->ht_page;
+	sht->ht_shares = oht;
+	h = HTABLE_HASH(hat, va, 0);
+	spin_lock(HTABLE_LOCK(h));
+	if (htable_find(hat, h, va, 0) || !link_ptp(higher, sht, va)) {
+		spin_unlock(HTABLE_LOCK(h));
+		htable_release(higher, NULL);
+		kmem_cache_free(htable_cache, sht);
+		return -EEXIST;
+	}
+	/* The shared table keeps the hold on @higher that create took. */
+	sht->ht_parent = higher;
+	htable_hash(sht, h);
+	spin_unlock(HTABLE_LOCK(h));
+	return 0;
+}
+
+/**
+ * htable_share_detach() - unlink the shared table at @va from @hat
+ * @hat:	the sharer; its hat_seg_lock is held for write
+ * @va:		the va htable_share_attach() linked
+ * @b:		batch of @hat: the invalidation of @va and any parent
+ *		table emptied on the way
+ *
+ * Frees only @hat's own structure, never the page, which is the owner's.
+ * The caller must finish @b, so that no CPU of @hat can still reach the
+ * owner's table, before it drops the owner's hold.
+ *
+ * Return: the owner's table, whose hold passes to the caller; NULL
+ * (WARNed) when @va holds no shared table.
+ */
+struct htable *htable_share_detach(struct hat *hat, unsigned long va,
+				   struct htable_batch *b)
+{
+	unsigned int h = HTABLE_HASH(hat, va, 0);
+	struct htable *sht, *higher, *oht;
+
+	spin_lock(HTABLE_LOCK(h));
+	sht = htable_find(hat, h, va, 0);
+	if (WARN_ON_ONCE(!sht || !(sht->ht_flags & HTABLE_SHARED) || sht->ht_busy)) {
+		spin_unlock(HTABLE_LOCK(h));
+		return NULL;
+	}
+	higher = sht->ht_parent;
+	if (!htable_unlink(sht, h)) {
+		spin_unlock(HTABLE_LOCK(h));
+		return NULL;
+	}
+	spin_unlock(HTABLE_LOCK(h));
+	htable_batch_inval(b, va);
+	htable_release(higher, b);
+	oht = sht->ht_shares;
+	/* The MMU never used the structure, only the owner's page. */
+	kmem_cache_free(htable_cache, sht);
+	return oht;
 }
 
 static unsigned long htable_base(unsigned long va, unsigned int level)
@@ -533,7 +695,11 @@ void htable_purge_hat(struct hat *hat)
 		while ((ht = hat->hat_ht_hash[h]) != NULL) {
 			htable_unhash(ht, h);
 			spin_unlock(HTABLE_LOCK(h));
-			htable_free(ht);
+			/* Shares go before this; never free an owner's page. */
+			if (WARN_ON_ONCE(ht->ht_flags & HTABLE_SHARED))
+				kmem_cache_free(htable_cache, ht);
+			else
+				htable_free(ht);
 			spin_lock(HTABLE_LOCK(h));
 		}
 		spin_unlock(HTABLE_LOCK(h));

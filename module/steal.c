@@ -78,7 +78,9 @@ static unsigned int htable_steal_active(struct hat *hat, unsigned int cnt,
 		lock = HTABLE_LOCK(h);
 		spin_lock(lock);
 		for (ht = hat->hat_ht_hash[h]; ht; ht = ht->ht_next) {
+			/* A shared table's entries are its owner's, not ours. */
 			if (ht->ht_busy || ht->ht_level > 0 ||
+			    (ht->ht_flags & HTABLE_SHARED) ||
 			    atomic_read(&ht->ht_valid_cnt) > threshold ||
 			    atomic_read(&ht->ht_lock_cnt))
 				continue;

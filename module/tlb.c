@@ -79,6 +79,43 @@ static void htable_tlb_func(void *arg)
 		arch_invlpg(b->va[i]);
 }
 
+/*
+ * The same on every CPU, whatever its CR3: a table of the hat is shared,
+ * so a CPU may reach it through a sharer's top table. Dropping a
+ * translation a CPU did not have costs nothing.
+ */
+static void htable_tlb_func_all(void *arg)
+{
+	struct htable_batch *b = arg;
+	unsigned int i;
+
+	if (b->flush_all) {
+		arch_flush_tlb_local();
+		return;
+	}
+	for (i = 0; i < b->nva; i++)
+		arch_invlpg(b->va[i]);
+}
+
+/*
+ * A hat whose tables others share: shoot down every online CPU, as
+ * illumos does for shared hats, instead of tracking each sharer's set.
+ */
+static void htable_batch_flush_shared(struct htable_batch *b)
+{
+	if (READ_ONCE(htable_tlb_skip_remote)) {
+		HATSTAT_INC(hs_shootdowns_skipped);
+		return;
+	}
+	arch_call_on_cpus(cpu_online_mask, htable_tlb_func_all, b);
+	HATSTAT_INC(hs_shootdowns);
+	HATSTAT_ADD(hs_shootdown_cpus, num_online_cpus());
+	if (b->flush_all)
+		HATSTAT_INC(hs_tlb_flush_all);
+	else
+		HATSTAT_ADD(hs_tlb_invals, b->nva);
+}
+
 /**
  * htable_batch_flush() - send the queued invalidations, keep the frees
  * @b:		the batch
@@ -87,7 +124,8 @@ static void htable_tlb_func(void *arg)
  * hat_switch_lock is held across the round so no CPU joins or leaves the
  * set mid-way; it is never taken with interrupts off, so a CPU spinning on
  * it still answers the IPI. Does not sleep, but waits for the other CPUs:
- * the caller must have interrupts on and hold no lock numbered 2-5.
+ * the caller must have interrupts on and hold no lock numbered 2-5. When
+ * other hats share the hat's tables, the round goes to every online CPU.
  */
 void htable_batch_flush(struct htable_batch *b)
 {
@@ -95,6 +133,12 @@ void htable_batch_flush(struct htable_batch *b)
 
 	if (!b->nva && !b->flush_all)
 		return;
+	if (atomic_read(&hat->hat_nsharers)) {
+		htable_batch_flush_shared(b);
+		b->nva = 0;
+		b->flush_all = false;
+		return;
+	}
 	spin_lock(&hat->hat_switch_lock);
 	if (cpumask_empty(hat->hat_cpus)) {
 		/* Live nowhere: no CPU can hold a translation of the hat. */

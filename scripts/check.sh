@@ -172,7 +172,7 @@ run_row() {
 	[ "$tests" = all ] || kargs+=(--tests "${tests//,/ }")
 	log "row $name: -cpu $cpu, $smp vCPUs, $mem, $kernel kernel, $append"
 	if ! "$HTABLE_TOP/scripts/vm.sh" --row "$name" --cpu "$cpu" --smp "$smp" \
-		--mem "$mem" --append "$append" --timeout $timeout \
+		--mem "$mem" --append "${append//,/ }" --timeout $timeout \
 		--results "$results" "${kargs[@]}" < /dev/null; then
 		grep -q "^$name " "$results" || echo "$name 0 1 0" >> "$results"
 	fi

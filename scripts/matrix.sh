@@ -2,7 +2,7 @@
 # The VM matrix: one row per line, "name kernel cpu smp mem append tests".
 #   kernel: deb (Debian 6.1), lts (Debian 6.12 LTS) or debug (the
 #           lockdep/KASAN/kmemleak build of 6.1)
-#   append: extra kernel command line, one word
+#   append: extra kernel command line, one word; commas become spaces
 #   tests:  "all" (selftests/htable/run-list) or a comma-separated list
 # check.sh starts rows in this order, up to --jobs at once: the slowest
 # row comes first so that it runs beside the others.
@@ -12,7 +12,7 @@ HTABLE_MATRIX='
 debug-l5-pti-smp2	debug	max		2	1G	pti=on	all
 l5-pti-smp2		deb	max		2	1G	pti=on	all
 l4-pti-smp2		deb	max,-la57	2	1G	pti=on	all
-l5-nopti-smp4		deb	max		4	1G	pti=off	all
+l5-nopti-smp4		deb	max		4	4G	pti=off,hugepagesz=1G,hugepages=1	all
 lts612-l5-pti-smp2	lts	max		2	1G	pti=on	all
 lowmem-l5-pti-smp2	deb	max		2	256M	pti=on	htable_setup.sh,htable_pressure_test,htable_teardown.sh
 '

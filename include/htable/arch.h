@@ -59,6 +59,12 @@ static inline bool arch_has_nx(void)
 	return __supported_pte_mask & _PAGE_NX;
 }
 
+/* Does the CPU map 1 GiB pages (pdpe1gb)? */
+static inline bool arch_has_gbpages(void)
+{
+	return boot_cpu_has(X86_FEATURE_GBPAGES);
+}
+
 /* Free pages now, for ptable_alloc()'s throttle. */
 static inline unsigned long arch_free_pages(void)
 {

@@ -23,6 +23,9 @@ void hat_info(struct hat *hat, struct htable_info *info);
 int hat_rw(struct hat *hat, const struct htable_rw *rw);
 void hat_pagesync(struct hat *hat, struct htable_sync *s);
 int hat_reload(struct hat *hat, struct htable_reload *r);
+int hat_share(struct hat *hat, struct hat *owner, struct htable_share *s);
+int hat_unshare(struct hat *hat, struct htable_share *s);
+struct hat *hat_share_owner(struct hat *hat, unsigned long va);
 
 /* cr3.c: windows */
 extern unsigned int htable_window_budget_ms;

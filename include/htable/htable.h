@@ -5,8 +5,11 @@
  *
  * Lock order (take them top to bottom; never two of one kind at once,
  * except that htable_steal_active() may trylock a victim's hat_seg_lock
- * while its caller holds its own):
+ * while its caller holds its own, and that sharing takes two, below):
  *
+ *   0. htable_share_mutex	mutex; SHARE, UNSHARE and closing a hat that
+ *				shares or is shared. Under it, an owner's
+ *				hat_seg_lock, then its sharer's (nested)
  *   1. hat->hat_seg_lock	rw_semaphore (the as_lock of illumos); write
  *				for MAP, UNMAP, SYNC, RELOAD; read for PROBE,
  *				INFO, CHECK, RW and a whole verify window;
@@ -59,6 +62,8 @@
 
 /* ht_flags */
 #define HTABLE_TOP	0x01	/* the hat's top table (an order-1 page pair) */
+/* A sharer's handle on another hat's leaf table (HTABLE_SHARED_PFN). */
+#define HTABLE_SHARED	0x02
 
 /**
  * struct htable - software state of one hardware page table (htable_t)
@@ -75,8 +80,11 @@
  * @ht_lock_cnt: locked entries (atomic; see the invariants above)
  * @ht_level:	0 for tables of 4 KiB PTEs, up to mmu.max_level
  * @ht_flags:	HTABLE_*
+ * @ht_shares:	HTABLE_SHARED: the owner's table whose page this one is; the
+ *		share holds it busy (constant while hashed)
  *
- * 64 bytes: 1.6% of the 4 KiB table it describes.
+ * 72 bytes: 1.8% of the 4 KiB table it describes. A shared table's
+ * counts stay zero: its entries are counted in @ht_shares.
  */
 struct htable {
 	struct htable	*ht_next;
@@ -90,6 +98,7 @@ struct htable {
 	atomic_t	ht_lock_cnt;
 	u8		ht_level;
 	u8		ht_flags;
+	struct htable	*ht_shares;
 };
 
 /* hat_flags, under htable_hat_list_lock */
@@ -113,6 +122,15 @@ struct htable {
  *		owns there, one reference per va (hat_seg_lock held for
  *		write to change it; the xarray's own lock for readers)
  * @hat_owned_pages: records in @hat_pages (hat_seg_lock)
+ * @hat_upins:	user pages pinned for HTABLE_MAP_PIN, struct hat_upin
+ *		(hat_seg_lock held for write to change it)
+ * @hat_shares:	as a sharer: va >> LEVEL_SHIFT(1) -> struct hat_share for
+ *		each table shared into this hat (htable_share_mutex and
+ *		hat_seg_lock held for write to change it; either to read)
+ * @hat_shared_out: as an owner: struct hat_share of each table of this
+ *		hat shared into another (htable_share_mutex)
+ * @hat_nsharers: entries on @hat_shared_out; while non-zero, every
+ *		shootdown of this hat goes to all CPUs (atomic)
  * @hat_stolen:	tables htable_steal() took from the hat (atomic)
  * @hat_id:	number shown in debugfs (constant)
  * @hat_pid:	tgid of the opener (constant)
@@ -131,6 +149,10 @@ struct hat {
 	spinlock_t		hat_switch_lock;	/* hat_cpus */
 	struct xarray		hat_pages;
 	unsigned long		hat_owned_pages;
+	struct list_head	hat_upins;
+	struct xarray		hat_shares;
+	struct list_head	hat_shared_out;
+	atomic_t		hat_nsharers;
 	atomic_long_t		hat_stolen;
 	unsigned int		hat_id;
 	pid_t			hat_pid;
@@ -140,7 +162,7 @@ struct hat {
 /* The paging geometry of the running kernel, set once at load (mmu_t). */
 struct htable_mmu {
 	unsigned int	max_level;	/* top level: 3 or 4 */
-	unsigned int	max_page_level;	/* largest level that maps pages */
+	unsigned int	max_page_level;	/* largest page level: 2 with pdpe1gb */
 	unsigned int	level_shift[HTABLE_MAX_LEVELS];
 	unsigned long	hole_start;	/* first non-canonical va */
 	unsigned long	hole_end;	/* last non-canonical va */
@@ -227,6 +249,11 @@ struct htable_batch;
 void htable_release(struct htable *ht, struct htable_batch *b);
 void htable_free(struct htable *ht);
 bool htable_unlink(struct htable *ht, unsigned int h);
+int htable_split(struct htable *higher, unsigned int entry,
+		 struct htable_batch *b);
+int htable_share_attach(struct hat *hat, unsigned long va, struct htable *oht);
+struct htable *htable_share_detach(struct hat *hat, unsigned long va,
+				   struct htable_batch *b);
 int htable_hat_init(struct hat *hat);
 void htable_purge_hat(struct hat *hat);
 void htable_hat_fini(struct hat *hat);

@@ -16,7 +16,7 @@
 #define HTABLE_DEV_PATH		"/dev/htable"
 
 #define HTABLE_ABI_MAJOR	1
-#define HTABLE_ABI_MINOR	0
+#define HTABLE_ABI_MINOR	1
 
 /**
  * struct htable_version - HTABLE_IOC_VERSION
@@ -45,23 +45,43 @@ struct htable_version {
 #define HTABLE_MAP_EXEC		0x02	/* executable (no NX) */
 #define HTABLE_MAP_LOCK		0x04	/* locked: counted in ht_lock_cnt */
 #define HTABLE_MAP_ALIAS	0x08	/* reuse pages mapped at alias_va */
+#define HTABLE_MAP_2M		0x10	/* 2 MiB pages (ABI 1.1) */
+#define HTABLE_MAP_1G		0x20	/* 1 GiB pages, with pdpe1gb (ABI 1.1) */
+#define HTABLE_MAP_PIN		0x40	/* back with user memory at alias_va (ABI 1.1) */
+#define HTABLE_MAP_SIZES	(HTABLE_MAP_2M | HTABLE_MAP_1G)
 #define HTABLE_MAP_FLAGS	(HTABLE_MAP_WRITE | HTABLE_MAP_EXEC | \
-				 HTABLE_MAP_LOCK | HTABLE_MAP_ALIAS)
+				 HTABLE_MAP_LOCK | HTABLE_MAP_ALIAS | \
+				 HTABLE_MAP_SIZES | HTABLE_MAP_PIN)
+
+/* Pages of 4 KiB in one 2 MiB and one 1 GiB page. */
+#define HTABLE_2M_NPAGES	512ULL
+#define HTABLE_1G_NPAGES	(512ULL * 512ULL)
 
 /**
  * struct htable_map - HTABLE_IOC_MAP: map @npages pages at @va
- * @va:		(in) page-aligned start, in the lower canonical half
- * @npages:	(in) number of 4 KiB pages, 1..HTABLE_MAX_NPAGES
- * @flags:	(in) HTABLE_MAP_*
+ * @va:		(in) page-aligned start, in the lower canonical half; with
+ *		HTABLE_MAP_2M or HTABLE_MAP_1G aligned to that page size
+ * @npages:	(in) number of 4 KiB pages, 1..HTABLE_MAX_NPAGES; with a
+ *		large page size a multiple of its HTABLE_*_NPAGES
+ * @flags:	(in) HTABLE_MAP_*; no size flag (zero, as before ABI 1.1)
+ *		means 4 KiB pages
  * @reserved0:	(in) zero
  * @alias_va:	(in) with HTABLE_MAP_ALIAS: page i of the new range is backed
  *		by the page already mapped at alias_va + (i % alias_npages)
- *		pages; without it, zero (the module allocates fresh pages)
- * @alias_npages: (in) with HTABLE_MAP_ALIAS: 1..npages; else zero
+ *		pages; with HTABLE_MAP_PIN: the caller's own address of the
+ *		memory to back the range with (a hugetlb or THP mapping for
+ *		large pages), aligned like @va; else zero (the module
+ *		allocates fresh pages)
+ * @alias_npages: (in) with HTABLE_MAP_ALIAS: 1..npages (a multiple of the
+ *		page size's npages); else zero
  * @mapped:	(out) pages mapped: npages; written back on success only
  *
- * Nothing already mapped is ever overwritten: a range that meets an
- * existing mapping fails with EEXIST and changes nothing.
+ * Nothing already mapped is ever overwritten, and a failed map changes
+ * nothing: a range that meets a mapping of the same page size fails with
+ * EEXIST; one that lies inside a larger page with EBUSY; a large page over
+ * smaller mappings with ENOTEMPTY. 1 GiB pages need the CPU's pdpe1gb
+ * (EOPNOTSUPP without), and HTABLE_MAP_PIN or HTABLE_MAP_ALIAS (EINVAL
+ * without: the buddy allocator has no 1 GiB pages).
  */
 struct htable_map {
 	__u64 va;
@@ -82,7 +102,9 @@ struct htable_map {
  * @unmapped:	(out) pages unmapped: npages; written back on success only
  *
  * Every page of the range must be mapped: a hole fails with ENOENT and
- * changes nothing. Locked mappings are unlocked and unmapped.
+ * changes nothing. Locked mappings are unlocked and unmapped. A large page
+ * the range covers only in part is split first into smaller pages, and
+ * the part outside the range stays mapped, to the same memory.
  */
 struct htable_unmap {
 	__u64 va;
@@ -106,7 +128,8 @@ struct htable_unmap {
  * @va:		(in) any address in the lower canonical half; need not be
  *		aligned
  * @flags:	(out) HTABLE_PROBE_*; zero when nothing is mapped
- * @level:	(out) level of the entry that maps @va (0 = 4 KiB page)
+ * @level:	(out) level of the entry that maps @va: 0 for a 4 KiB page,
+ *		1 for 2 MiB, 2 for 1 GiB
  * @pfn:	(out) page frame number of the page at @va, when present
  * @pte:	(out) the raw entry, when present (for study; the device is
  *		root-only, mode 0600)
@@ -124,11 +147,13 @@ struct htable_probe {
  * @levels:	(out) paging levels of this hat (4 or 5)
  * @reserved0:	(out) zero
  * @tables:	(out) page tables in the hat's tree, per level, the top
- *		included (tables[levels - 1] == 1)
+ *		included (tables[levels - 1] == 1); not tables shared from
+ *		another hat, which count in their owner
  * @valid:	(out) sum of ht_valid_cnt per level: present entries, links
  *		to lower tables included
  * @locked:	(out) sum of ht_lock_cnt over all tables
- * @mapped_pages: (out) present 4 KiB translations
+ * @mapped_pages: (out) 4 KiB pages covered by present translations (a
+ *		2 MiB page counts 512)
  * @owned_pages: (out) pages recorded as the hat's (the segment layer)
  * @cached:	(out) free tables held in the hat's cache (hat_ht_cached)
  * @live_cpus:	(out) bit N set while CPU N is in the hat's CPU set: from
@@ -285,8 +310,9 @@ struct htable_run {
  * @npages:	(in) 1..HTABLE_MAX_NPAGES
  * @flags:	(in) HTABLE_SYNC_*
  * @reserved0:	(in) zero
- * @referenced:	(out) mapped pages with A (REF) set
- * @modified:	(out) mapped pages with D (MOD) set
+ * @referenced:	(out) mapped 4 KiB pages with A (REF) set; a large
+ *		page's one entry counts for each of its pages in the range
+ * @modified:	(out) mapped 4 KiB pages with D (MOD) set, counted the same
  */
 struct htable_sync {
 	__u64 va;
@@ -317,6 +343,32 @@ struct htable_reload {
 	__u64 reloaded;
 };
 
+/**
+ * struct htable_share - HTABLE_IOC_SHARE and HTABLE_IOC_UNSHARE (ABI 1.1)
+ * @owner_fd:	(in) SHARE: an open /dev/htable, the hat that owns the
+ *		tables (not this one); UNSHARE: zero
+ * @flags:	(in) zero
+ * @va:		(in) 2 MiB-aligned start; the same va in both hats
+ * @npages:	(in) a multiple of HTABLE_2M_NPAGES: one leaf table each
+ * @tables:	(out) tables attached or detached; written on success only
+ *
+ * SHARE links the owner's leaf page tables for [va, va + npages pages)
+ * into this hat's tree: the tables are referenced, not copied, so every
+ * later change the owner makes there is seen through this hat too. The
+ * range must hold nothing of this hat (EEXIST), no large page of the
+ * owner (EBUSY), and no table the owner itself shares from a third hat
+ * (EINVAL). UNSHARE detaches every table of the range (ENOENT, changing
+ * nothing, when one is not shared). Closing a sharer detaches its tables;
+ * closing the owner detaches them from every sharer first.
+ */
+struct htable_share {
+	__s32 owner_fd;
+	__u32 flags;
+	__u64 va;
+	__u64 npages;
+	__u64 tables;
+};
+
 #define HTABLE_IOC_MAGIC	0xB7
 #define HTABLE_IOC_VERSION	_IOR(HTABLE_IOC_MAGIC, 0x00, struct htable_version)
 #define HTABLE_IOC_MAP		_IOWR(HTABLE_IOC_MAGIC, 0x01, struct htable_map)
@@ -328,5 +380,7 @@ struct htable_reload {
 #define HTABLE_IOC_RUN		_IOWR(HTABLE_IOC_MAGIC, 0x07, struct htable_run)
 #define HTABLE_IOC_SYNC		_IOWR(HTABLE_IOC_MAGIC, 0x08, struct htable_sync)
 #define HTABLE_IOC_RELOAD	_IOWR(HTABLE_IOC_MAGIC, 0x09, struct htable_reload)
+#define HTABLE_IOC_SHARE	_IOWR(HTABLE_IOC_MAGIC, 0x10, struct htable_share)
+#define HTABLE_IOC_UNSHARE	_IOWR(HTABLE_IOC_MAGIC, 0x11, struct htable_share)
 
 #endif /* _UAPI_HTABLE_H */
