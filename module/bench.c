@@ -5,9 +5,8 @@
  * page counts and the same loop structure (Documentation/benchmarks.rst).
  *
  * debugfs "bench": write "CASE N REPS [ITERS]", then read the result, one
- * "row ..." line per comparison (key=value fields), "mem ..." lines for the
- * metadata case and "pending ..." for cases not built yet. A write runs
- * the case to completion before it returns.
+ * "row ..." line per comparison (key=value fields) and "mem ..." lines for
+ * the metadata case. A write runs the case to completion before it returns.
  *
  * Backing pages and every table a case needs outside the timed work are
  * set up before the clock starts. Each of the REPS repeats times ITERS
@@ -1044,6 +1043,80 @@ static int case_shootdown(struct bench_ctx *c, unsigned long n,
 	return smp_call_on_cpu(bench_cpu, bench_shootdown_on_cpu, &call, false);
 }
 
+/* -- large pages against 4 KiB pages --------------------------------------- */
+
+/* Map and unmap c->n pages at BENCH_DST_VA aliasing the 2 MiB source page. */
+static int ht_large_run(struct bench_ctx *c, unsigned int iters, u64 *ns,
+			u32 size)
+{
+	struct htable_map m = {
+		.va = BENCH_DST_VA, .npages = c->n,
+		.flags = HTABLE_MAP_WRITE | HTABLE_MAP_ALIAS | size,
+		.alias_va = BENCH_SRC_VA, .alias_npages = c->nsrc,
+	};
+	struct htable_unmap u = { .va = BENCH_DST_VA, .npages = c->n };
+	unsigned int i;
+	u64 t0;
+	int err;
+
+	t0 = ktime_get_ns();
+	for (i = 0; i < iters; i++) {
+		err = hat_memload(c->hat, &m);
+		if (!err)
+			err = hat_unload(c->hat, &u);
+		if (err)
+			return err;
+	}
+	*ns = ktime_get_ns() - t0;
+	return 0;
+}
+
+static int ht_large_2m_run(struct bench_ctx *c, unsigned int iters, u64 *ns)
+{
+	return ht_large_run(c, iters, ns, HTABLE_MAP_2M);
+}
+
+static int ht_large_4k_run(struct bench_ctx *c, unsigned int iters, u64 *ns)
+{
+	return ht_large_run(c, iters, ns, 0);
+}
+
+static const struct bench_side side_ht_large_2m = {
+	.name = "htable-2M", .run = ht_large_2m_run, .is_htable = true,
+};
+
+static const struct bench_side side_ht_large_4k = {
+	.name = "htable-4K", .run = ht_large_4k_run, .is_htable = true,
+};
+
+/*
+ * N pages (a multiple of 512; 262144 is 1 GiB) mapped as 2 MiB pages
+ * against the same range as 4 KiB pages, both aliasing one fresh 2 MiB
+ * page, so no backing page is allocated in the timed loop.
+ */
+static int case_large(struct bench_ctx *c, unsigned long n, unsigned int reps,
+		      unsigned int iters)
+{
+	struct htable_map m = {
+		.va = BENCH_SRC_VA, .npages = HTABLE_PTES_PER_TABLE,
+		.flags = HTABLE_MAP_WRITE | HTABLE_MAP_2M,
+	};
+	int err;
+
+	if (n % HTABLE_PTES_PER_TABLE)
+		return -EINVAL;
+	c->n = n;
+	c->nsrc = HTABLE_PTES_PER_TABLE;
+	c->hat = hat_alloc();
+	if (!c->hat)
+		return -ENOMEM;
+	err = hat_memload(c->hat, &m);
+	if (err)
+		return err;
+	return bench_pair(c, "large", &side_ht_large_2m, &side_ht_large_4k, reps,
+			  bench_iters(iters, 4096, n));
+}
+
 /* -- two threads on disjoint ranges -------------------------------------- */
 
 /**
@@ -1351,7 +1424,6 @@ struct bench_case {
 	const char *name;
 	int (*run)(struct bench_ctx *c, unsigned long n, unsigned int reps,
 		   unsigned int iters);
-	const char *pending;	/* why the case can't run yet */
 };
 
 static const struct bench_case bench_cases[] = {
@@ -1363,13 +1435,7 @@ static const struct bench_case bench_cases[] = {
 	{ "threads", case_threads },
 	{ "steal", case_steal },
 	{ "memory", case_memory },
-	/*
-	 * 1 GiB mapped as 2 MiB pages against 4 KiB pages, htable against
-	 * itself: needs large-page MAP (issue 7). Add a case_large() timing
-	 * hat_memload()+hat_unload() of 262144 pages both ways, through
-	 * bench_pair() with two htable sides.
-	 */
-	{ "large", NULL, "needs large pages (issue 7)" },
+	{ "large", case_large },
 };
 
 /**
@@ -1397,11 +1463,6 @@ static int bench_run(const char *name, unsigned long n, unsigned int reps,
 			break;
 	if (i == ARRAY_SIZE(bench_cases))
 		return -EINVAL;
-	if (!bench_cases[i].run) {
-		bench_printf("pending op=%s reason=\"%s\"\n", name,
-			     bench_cases[i].pending);
-		return 0;
-	}
 	c = kzalloc(sizeof(*c), GFP_KERNEL);
 	if (!c)
 		return -ENOMEM;

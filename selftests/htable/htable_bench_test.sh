@@ -19,7 +19,7 @@ shootdown:4:2:4:row
 threads:4:2:2:row
 steal:128:2:8:row
 memory:64:1:0:mem
-large:1:1:0:pending"
+large:1024:2:1:row"
 
 ktap_plan 13
 # The shootdown and 2-thread cases need a second CPU; with one they print
