@@ -14,6 +14,7 @@
 #include <linux/uaccess.h>
 
 #include <uapi/htable.h>
+#include <htable/fail.h>
 #include <htable/hat.h>
 #include <htable/module.h>
 
@@ -262,7 +263,8 @@ static long htable_ioc_run(struct hat *hat, void __user *uarg)
 	r.elapsed_ns = 0;
 	r.watchdog = 0;
 	if (r.mode == HTABLE_RUN_RESIDENT) {
-		samples = kvcalloc(r.max_samples, sizeof(*samples), GFP_KERNEL);
+		samples = htable_should_fail(HTABLE_FAIL_SAMPLES) ? NULL :
+			  kvcalloc(r.max_samples, sizeof(*samples), GFP_KERNEL);
 		if (!samples)
 			return -ENOMEM;
 	}

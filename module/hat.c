@@ -17,6 +17,7 @@
 #include <linux/uaccess.h>
 #include <linux/xarray.h>
 
+#include <htable/fail.h>
 #include <htable/hat.h>
 #include <htable/stats.h>
 #include <htable/tlb.h>
@@ -48,6 +49,8 @@ struct hat *hat_alloc(void)
 {
 	struct hat *hat;
 
+	if (htable_should_fail(HTABLE_FAIL_HAT))
+		return NULL;
 	hat = kmem_cache_zalloc(hat_cache, GFP_KERNEL);
 	if (!hat)
 		return NULL;
@@ -56,7 +59,8 @@ struct hat *hat_alloc(void)
 	spin_lock_init(&hat->hat_switch_lock);
 	INIT_LIST_HEAD(&hat->hat_list);
 	xa_init(&hat->hat_pages);
-	if (!zalloc_cpumask_var(&hat->hat_cpus, GFP_KERNEL))
+	if (htable_should_fail(HTABLE_FAIL_CPUMASK) ||
+	    !zalloc_cpumask_var(&hat->hat_cpus, GFP_KERNEL))
 		goto err_free;
 	if (htable_hat_init(hat))
 		goto err_cpus;
@@ -181,13 +185,15 @@ static int hat_record_pages(struct hat *hat, const struct htable_map *m)
 			pg = xa_load(&hat->hat_pages, alias + i % m->alias_npages);
 			get_page(pg);
 		} else {
-			pg = alloc_page(GFP_KERNEL | __GFP_ZERO | __GFP_NOWARN);
+			pg = htable_should_fail(HTABLE_FAIL_PAGE) ? NULL :
+			     alloc_page(GFP_KERNEL | __GFP_ZERO | __GFP_NOWARN);
 			if (!pg) {
 				err = -ENOMEM;
 				goto undo;
 			}
 		}
-		err = xa_err(xa_store(&hat->hat_pages, first + i, pg, GFP_KERNEL));
+		err = htable_should_fail(HTABLE_FAIL_XARRAY) ? -ENOMEM :
+		      xa_err(xa_store(&hat->hat_pages, first + i, pg, GFP_KERNEL));
 		if (err) {
 			put_page(pg);
 			goto undo;

@@ -13,6 +13,7 @@
 #include <linux/slab.h>
 #include <linux/spinlock.h>
 
+#include <htable/fail.h>
 #include <htable/htable.h>
 #include <htable/stats.h>
 #include <htable/tlb.h>
@@ -104,7 +105,8 @@ static struct htable *htable_alloc(struct hat *hat, unsigned long va,
 		} else {
 			/* Successful allocations top up the reserve first. */
 			for (;;) {
-				ht = kmem_cache_zalloc(htable_cache,
+				ht = htable_should_fail(HTABLE_FAIL_HTABLE) ? NULL :
+				     kmem_cache_zalloc(htable_cache,
 						       GFP_KERNEL | __GFP_NOWARN);
 				if (!ht || USE_HAT_RESERVES() ||
 				    READ_ONCE(htable_reserve_cnt) >=
@@ -483,6 +485,8 @@ again:
 int htable_hat_init(struct hat *hat)
 {
 	hat->hat_num_hash = HAT_NUM_HASH;
+	if (htable_should_fail(HTABLE_FAIL_HASH))
+		return -ENOMEM;
 	hat->hat_ht_hash = kvcalloc(hat->hat_num_hash, sizeof(*hat->hat_ht_hash),
 				    GFP_KERNEL);
 	if (!hat->hat_ht_hash)
