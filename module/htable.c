@@ -238,8 +238,9 @@ static bool link_ptp(struct htable *higher, struct htable *new,
 	found = x86pte_cas(higher, entry, 0, MAKEPTP(new->ht_page));
 	if (found) {
 		atomic_dec(&higher->ht_valid_cnt);
-		WARN_ONCE(1, "htable: link over a non-empty entry %#llx at level %u\n",
-			  found, higher->ht_level);
+		/* Flag bits only: a physical address stays out of the log. */
+		WARN_ONCE(1, "htable: link over a non-empty entry (flags %#llx) at level %u\n",
+			  found & ~PT_PADDR, higher->ht_level);
 		return false;
 	}
 	return true;
@@ -260,8 +261,9 @@ static bool unlink_ptp(struct htable *higher, struct htable *old,
 	WARN_ON_ONCE(atomic_read(&old->ht_valid_cnt));
 	found = x86pte_cas(higher, entry, expect, 0);
 	if (found != expect) {
-		WARN_ONCE(1, "htable: bad link %#llx, expected %#llx\n",
-			  found, expect);
+		WARN_ONCE(1, "htable: bad link (flags %#llx, %s address)\n",
+			  found & ~PT_PADDR,
+			  (found ^ expect) & PT_PADDR ? "other" : "same");
 		return false;
 	}
 	if (WARN_ON_ONCE(atomic_dec_return(&higher->ht_valid_cnt) < 0))
