@@ -36,6 +36,11 @@ demo:
 check:
 	scripts/check.sh
 
+# The fuzzer for 10^7 operations (about 20 min under TCG); not part of check.
+.PHONY: soak
+soak:
+	scripts/soak.sh
+
 vm-shell:
 	scripts/vm.sh --shell
 

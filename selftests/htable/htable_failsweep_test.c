@@ -15,8 +15,9 @@
  * whatever a fallback steal took, the hat must match the model exactly
  * (INFO, CHECK, PROBE of every page), and once it is closed
  * active_ptables and the hat count are back where they started. Free
- * memory is compared once around the whole sweep; kmemleak (debug row)
- * looks for anything smaller.
+ * memory is compared once around the whole sweep (not on the debug row,
+ * where KASAN's quarantine holds freed memory back); kmemleak (debug row)
+ * looks for any leak.
  */
 #include "kselftest_harness.h"
 #include "htable_test.h"
@@ -25,6 +26,7 @@
 #define SITES		9
 #define MAX_RUNS	400	/* per site: a bound, should the workload grow */
 #define FREE_NOISE_KB	2048
+#define KMEMLEAK_PATH	"/sys/kernel/debug/kmemleak"
 
 static const char * const site_names[SITES] = {
 	"ptable", "htable", "page", "xarray", "hat", "cpumask", "hash",
@@ -255,7 +257,8 @@ TEST_F_TIMEOUT(sweep, every_allocation_site, 500)
 			settle_and_verify(&s);
 			EXPECT_EQ(0, s.bad) TH_LOG("site %s, fail_nth %lld", site_names[site], n);
 			/* Failure point n was reached and failed. */
-			EXPECT_LE(1, failed) TH_LOG("site %s, fail_nth %lld: no failure", site_names[site], n);
+			EXPECT_LE(1, failed)
+				TH_LOG("site %s, fail_nth %lld: no failure", site_names[site], n);
 			hit += failed > 0;
 			hits_total += failed;
 			enomem += s.enomem;
@@ -265,16 +268,22 @@ TEST_F_TIMEOUT(sweep, every_allocation_site, 500)
 			if (s.bad)
 				break;
 		}
-		TH_LOG("site %-7s: %lld allocation points, %lld hit, %lld failures injected, %lu ENOMEM returns",
+		TH_LOG("site %-7s: %lld failure points, %lld hit, %lld injected, %lu ENOMEM",
 		       site_names[site], k, hit, hits_total, enomem);
 		EXPECT_EQ(k, hit);
 		total_points += k;
 		total_runs += k + 1;
 	}
 	free1 = free_kb();
-	TH_LOG("%lld failure points over %d sites in %lld runs, %.1f s; free memory %lld kB -> %lld kB",
-	       total_points, SITES, total_runs, ht_now() - t0, free0, free1);
-	EXPECT_GE(FREE_NOISE_KB, free0 - free1);
+	TH_LOG("%lld failure points over %d sites in %lld runs, %.1f s",
+	       total_points, SITES, total_runs, ht_now() - t0);
+	TH_LOG("free memory %lld kB -> %lld kB", free0, free1);
+	/*
+	 * KASAN's quarantine holds freed objects back (4.6 MB over this sweep
+	 * on the debug row): there, kmemleak is the leak check instead.
+	 */
+	if (access(KMEMLEAK_PATH, F_OK))
+		EXPECT_GE(FREE_NOISE_KB, free0 - free1);
 	EXPECT_EQ(self->active0, htable_stat("active_ptables"));
 }
 

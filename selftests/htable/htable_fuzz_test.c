@@ -297,7 +297,7 @@ static int fz_probe(struct fz_thread *t, struct ht_hat *h, __u64 va)
 	}
 	if (!pg) {
 		if (p.flags || p.level || p.pfn || p.pte) {
-			fz_log(t, "# PROBE %#llx: hole shows flags %#x level %u pfn %#llx pte %#llx\n",
+			fz_log(t, "# PROBE %#llx: hole: flags %#x level %u pfn %#llx pte %#llx\n",
 			       va, p.flags, p.level, p.pfn, p.pte);
 			return 1;
 		}
@@ -365,8 +365,9 @@ static int fz_info_check(struct fz_thread *t, struct ht_hat *h, int check)
 		}
 		if (c.errors || c.first_error || c.first_va || c.reserved0 ||
 		    c.tables != tables || c.entries != entries) {
-			fz_log(t, "# CHECK: %llu errors (first %u at %#llx) reserved0 %#x, %llu tables %llu entries; INFO %llu %llu\n",
-			       c.errors, c.first_error, c.first_va, c.reserved0,
+			fz_log(t, "# CHECK: %llu errors (first %u at %#llx) reserved0 %#x\n",
+			       c.errors, c.first_error, c.first_va, c.reserved0);
+			fz_log(t, "# CHECK: %llu tables %llu entries; INFO: %llu %llu\n",
 			       c.tables, c.entries, tables, entries);
 			return 1;
 		}
@@ -493,10 +494,12 @@ static int fz_run(struct fz_thread *t, struct ht_hat *h, const struct fz_op *op)
 	    r.first_fault_va != first_hole || r.first_mismatch_va ||
 	    r.nsamples || r.reads || r.valid_reads || r.watchdog || r.reserved ||
 	    r.elapsed_ns == FZ_POISON64 || r.clobbers == FZ_POISON64) {
-		fz_log(t, "# RUN %#llx x %llu: verified %llu mismatches %llu faults %llu (first %#llx), model: %llu mapped, first hole %#llx; nsamples %u reads %llu watchdog %u reserved %#x\n",
+		fz_log(t, "# RUN %#llx x %llu: verified %llu bad %llu faults %llu (%#llx)\n",
 		       op->va, op->npages, r.verified, r.mismatches, r.faults,
-		       r.first_fault_va, have, first_hole, r.nsamples, r.reads,
-		       r.watchdog, r.reserved);
+		       r.first_fault_va);
+		fz_log(t, "# RUN: model: %llu mapped, first hole %#llx\n", have, first_hole);
+		fz_log(t, "# RUN: nsamples %u reads %llu watchdog %u reserved %#x\n",
+		       r.nsamples, r.reads, r.watchdog, r.reserved);
 		return 1;
 	}
 	return 0;
@@ -519,7 +522,7 @@ static int fz_sync(struct fz_thread *t, struct ht_hat *h, const struct fz_op *op
 	if (fz_bad_ret(t, "SYNC", ret, 0))
 		return 1;
 	if (s.referenced > touched || s.modified > touched || s.reserved0) {
-		fz_log(t, "# SYNC %#llx x %llu: referenced %llu modified %llu, but windows touched %llu\n",
+		fz_log(t, "# SYNC %#llx x %llu: referenced %llu modified %llu, touched %llu\n",
 		       op->va, op->npages, s.referenced, s.modified, touched);
 		return 1;
 	}
@@ -800,8 +803,8 @@ static size_t fz_shrink(struct fz_thread *t, const struct fz_op *ops, size_t n)
 	f = fz_replay(t, cur, len);
 	if (f < 0) {
 		t->quiet = 0;
-		fprintf(stderr, "# shrink: the %zu operations pass alone on a fresh hat: the failure needs the other threads\n",
-			n);
+		fprintf(stderr, "# shrink: the %zu operations pass alone on a fresh hat\n", n);
+		fprintf(stderr, "# shrink: the failure needs the other threads\n");
 		len = 0;
 		goto out;
 	}
@@ -828,8 +831,9 @@ static size_t fz_shrink(struct fz_thread *t, const struct fz_op *ops, size_t n)
 			chunk = len / 2;
 	}
 	t->quiet = 0;
-	fprintf(stderr, "# seed %#llx process %d thread %d: shortest failing sequence found (%zu of %zu operations, %zu replays):\n",
-		(unsigned long long)t->seed, t->proc, t->thr, len, n, runs);
+	fprintf(stderr, "# seed %#llx process %d thread %d: shortest failing sequence found\n",
+		(unsigned long long)t->seed, t->proc, t->thr);
+	fprintf(stderr, "# (%zu of %zu operations, %zu replays):\n", len, n, runs);
 	for (size_t i = 0; i < len; i++)
 		fz_print_op(stderr, &cur[i], i);
 	fprintf(stderr, "# replaying it:\n");
@@ -883,8 +887,9 @@ static void *fz_thread_fn(void *arg)
 		t->per_kind[op.kind]++;
 		if (fz_exec(t, &fh->h, &op) ||
 		    (++fh->since_check >= FZ_CHECK_EVERY && fz_info_check(t, &fh->h, 1))) {
-			fprintf(stderr, "# seed %#llx process %d thread %d: mismatch at operation %lu (hat op %zu):\n",
-				(unsigned long long)t->seed, t->proc, t->thr, t->ops, fh->nlog - 1);
+			fprintf(stderr, "# seed %#llx proc %d thread %d: mismatch\n",
+				(unsigned long long)t->seed, t->proc, t->thr);
+			fprintf(stderr, "# at op %lu (hat op %zu):\n", t->ops, fh->nlog - 1);
 			fz_print_op(stderr, &op, fh->nlog - 1);
 			t->failed = 1;
 			t->shrunk = fz_shrink(t, fh->log, fh->nlog);
@@ -998,10 +1003,12 @@ static int fz_run_all(__u64 seed, unsigned long total, int inject, size_t *shrun
 			*shrunk = res[p].shrunk;
 	}
 	dt = ht_now() - t0;
-	if (!inject)
-		fprintf(stderr, "# fuzz: seed %#llx: %lu operations (%lu ioctls) by %d processes x %d threads in %.1f s: %.0f ops/s, %.0f ioctls/s; %d failed\n",
-			(unsigned long long)seed, ops, ioctls, FZ_PROCS, FZ_THREADS,
-			dt, ops / dt, ioctls / dt, failed);
+	if (!inject) {
+		fprintf(stderr, "# fuzz: seed %#llx: %lu operations in %.1f s: %.0f/s\n",
+			(unsigned long long)seed, ops, dt, ops / dt);
+		fprintf(stderr, "# fuzz: %lu ioctls, %.0f/s; %d procs x %d threads; %d failed\n",
+			ioctls, ioctls / dt, FZ_PROCS, FZ_THREADS, failed);
+	}
 	munmap(res, sizeof(*res) * FZ_PROCS);
 	return failed;
 }

@@ -109,7 +109,7 @@ TEST(close_while_a_window_runs)
 struct storm {
 	int fd;
 	int thr;
-	volatile int *stop;
+	int *stop;
 	unsigned long calls, bad;
 };
 
@@ -123,7 +123,7 @@ static void *storm_thread(void *p)
 	struct htable_check c;
 	int ret = 0;
 
-	while (!*s->stop) {
+	while (!__atomic_load_n(s->stop, __ATOMIC_ACQUIRE)) {
 		switch (s->calls++ % 5) {
 		case 0:
 			ret = ht_map(s->fd, va, 16, HTABLE_MAP_WRITE);
@@ -161,7 +161,7 @@ TEST(close_while_ioctls_run)
 	for (int round = 0; round < STORM_ROUNDS; round++) {
 		struct storm s[3];
 		pthread_t tid[3];
-		volatile int stop = 0;
+		int stop = 0;
 		int fd = htable_open_dev();
 
 		ASSERT_LE(0, fd);
@@ -176,7 +176,7 @@ TEST(close_while_ioctls_run)
 		 */
 		EXPECT_EQ(0, close(fd));
 		usleep(5000);
-		stop = 1;
+		__atomic_store_n(&stop, 1, __ATOMIC_RELEASE);
 		for (int i = 0; i < 3; i++) {
 			pthread_join(tid[i], NULL);
 			calls += s[i].calls;
@@ -191,7 +191,7 @@ TEST(close_while_ioctls_run)
 
 struct stealer {
 	int fd;
-	volatile int *stop;
+	int *stop;
 	unsigned long maps, enomem, bad;
 };
 
@@ -202,7 +202,7 @@ static void *steal_thread(void *p)
 	__u64 k = 0;
 	int ret;
 
-	while (!*s->stop) {
+	while (!__atomic_load_n(s->stop, __ATOMIC_ACQUIRE)) {
 		__u64 va = HT_SZ_1G + (k % 64) * HT_SZ_2M;
 
 		ret = ht_map(s->fd, va, 1, 0);
@@ -229,7 +229,7 @@ TEST(close_while_stealing)
 	long long steals0 = htable_stat("hs_steals");
 	struct stealer s = { 0 };
 	struct htable_check c;
-	volatile int stop = 0;
+	int stop = 0;
 	pthread_t tid;
 
 	if (access(HTABLE_DEV_PATH, F_OK))
@@ -258,7 +258,7 @@ TEST(close_while_stealing)
 		usleep(30000);
 		EXPECT_EQ(0, close(victim));
 	}
-	stop = 1;
+	__atomic_store_n(&stop, 1, __ATOMIC_RELEASE);
 	pthread_join(tid, NULL);
 	ASSERT_EQ(0, htable_knobs_reset());
 	TH_LOG("%lu maps, %lu ENOMEM, %lld steals", s.maps, s.enomem,
