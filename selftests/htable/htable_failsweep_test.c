@@ -14,7 +14,8 @@
  * range empty. After each run, with the knob off, RELOAD brings back
  * whatever a fallback steal took, the hat must match the model exactly
  * (INFO, CHECK, PROBE of every page), and once it is closed
- * active_ptables and the hat count are back where they started. Free
+ * active_ptables, cached_tables and the hat count are back where they
+ * started. Free
  * memory is compared once around the whole sweep (not on the debug row,
  * where KASAN's quarantine holds freed memory back); kmemleak (debug row)
  * looks for any leak.
@@ -202,7 +203,7 @@ static long long free_kb(void)
 }
 
 FIXTURE(sweep) {
-	long long active0, hats0, free0;
+	long long active0, hats0, cached0;
 };
 
 FIXTURE_SETUP(sweep)
@@ -210,6 +211,7 @@ FIXTURE_SETUP(sweep)
 	htable_knobs_reset();
 	self->active0 = htable_stat("active_ptables");
 	self->hats0 = htable_stat("hats");
+	self->cached0 = htable_stat("cached_tables");
 }
 
 FIXTURE_TEARDOWN(sweep)
@@ -265,6 +267,7 @@ TEST_F_TIMEOUT(sweep, every_allocation_site, 500)
 			EXPECT_EQ(self->active0, htable_stat("active_ptables"))
 				TH_LOG("site %s, fail_nth %lld", site_names[site], n);
 			EXPECT_EQ(self->hats0, htable_stat("hats"));
+			EXPECT_EQ(self->cached0, htable_stat("cached_tables"));
 			if (s.bad)
 				break;
 		}
