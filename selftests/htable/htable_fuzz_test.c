@@ -30,13 +30,6 @@
 #include "htable_random.h"
 
 #define FZ_DEFAULT_OPS	100000UL
-/*
- * The debug kernel (KASAN, lockdep, kmemleak) runs the fuzzer about 20
- * times slower under TCG: there the default shrinks so the row's time
- * stays bounded (see Documentation/reliability.rst for the figures).
- */
-#define FZ_DEBUG_OPS	30000UL
-#define FZ_DEBUG_MARK	"/sys/kernel/debug/kmemleak"
 #define FZ_PROCS	2
 #define FZ_THREADS	2
 #define FZ_HATS		3	/* per thread */
@@ -1035,8 +1028,7 @@ FIXTURE_TEARDOWN(fz)
 /* The fuzzer itself: HTABLE_FUZZ_OPS operations from HTABLE_FUZZ_SEED. */
 TEST_F_TIMEOUT(fz, fuzz, 400)
 {
-	unsigned long total = fz_env("HTABLE_FUZZ_OPS", access(FZ_DEBUG_MARK, F_OK) ?
-				     FZ_DEFAULT_OPS : FZ_DEBUG_OPS);
+	unsigned long total = fz_env("HTABLE_FUZZ_OPS", FZ_DEFAULT_OPS);
 	long long active0 = htable_stat("active_ptables");
 	__u64 seed = fz_seed();
 	size_t shrunk;
