@@ -7,12 +7,12 @@
 # fresh seed. Prints the total and operations per second; exits non-zero
 # when a chunk fails (its seed and shrunk sequence are in the log).
 #
-#     SOAK_CHUNKS=N   chunks of 2.5 * 10^6 operations (default 4: 10^7)
+#     SOAK_CHUNKS=N   chunks of 1.25 * 10^6 operations (default 8: 10^7)
 #     any vm.sh option (--kernel, --kdir, --cpu, --smp, ...) passes through
 set -euo pipefail
 LOG_TAG=soak
 . "$(dirname "$0")/lib.sh"
-chunks=${SOAK_CHUNKS:-4}
+chunks=${SOAK_CHUNKS:-8}
 row=soak
 "$HTABLE_TOP/scripts/deps.sh" >/dev/null
 tests="htable_setup.sh"
@@ -21,7 +21,7 @@ for ((i = 0; i < chunks; i++)); do
 done
 tests+=" htable_teardown.sh"
 rc=0
-"$HTABLE_TOP/scripts/vm.sh" --row "$row" --append pti=on --timeout $((chunks * 700 + 300)) \
+"$HTABLE_TOP/scripts/vm.sh" --row "$row" --append pti=on --timeout $((chunks * 600 + 300)) \
 	--tests "$tests" "$@" || rc=$?
 # One "# fuzz: seed S: N operations (...) in T s: ..." line per chunk.
 awk '/# fuzz: seed .* operations .* in [0-9.]+ s:/ {

@@ -7,7 +7,7 @@
 # the soak is cut into chunks. Not in run-list: make check does not run it.
 cd "$(dirname "$0")" || exit 1
 . ./ktap.sh
-SOAK_OPS=${SOAK_OPS:-2500000}
+SOAK_OPS=${SOAK_OPS:-1250000}
 ktap_plan 1
 ktap_check "fuzzer: $SOAK_OPS operations" ./htable_fuzz_test run "$SOAK_OPS"
 ktap_finish
