@@ -63,6 +63,11 @@ check:
 bench:
 	scripts/bench.sh
 
+# The fuzzer for 10^7 operations (about 20 min under TCG); not part of check.
+.PHONY: soak
+soak:
+	scripts/soak.sh
+
 vm-shell:
 	scripts/vm.sh --shell
 

@@ -29,6 +29,7 @@
 #include <linux/xarray.h>
 
 #include <htable/cr3.h>
+#include <htable/fail.h>
 #include <htable/hat.h>
 #include <htable/stats.h>
 #include <htable/tlb.h>
@@ -354,7 +355,8 @@ int htable_window_run(struct hat *hat, struct htable_run *r,
 				    c.errors, c.first_error, c.first_va);
 		return -EUCLEAN;
 	}
-	w = kzalloc(sizeof(*w), GFP_KERNEL);
+	w = htable_should_fail(HTABLE_FAIL_WINDOW) ? NULL :
+	    kzalloc(sizeof(*w), GFP_KERNEL);
 	if (!w)
 		return -ENOMEM;
 	w->hat = hat;

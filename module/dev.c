@@ -15,6 +15,7 @@
 #include <linux/uaccess.h>
 
 #include <uapi/htable.h>
+#include <htable/fail.h>
 #include <htable/hat.h>
 #include <htable/module.h>
 
@@ -68,6 +69,14 @@ static int htable_check_range(const char *what, u64 va, u64 npages)
 		return -ERANGE;
 	}
 	return 0;
+}
+
+/* Pages a MAP may still take: available memory above the throttle mark. */
+static u64 htable_pages_available(void)
+{
+	long avail = si_mem_available() - (long)READ_ONCE(htable_throttle_pages);
+
+	return avail > 0 ? avail : 0;
 }
 
 static long htable_ioc_version(void __user *uarg)
@@ -160,6 +169,17 @@ static long htable_ioc_map(struct hat *hat, void __user *uarg)
 		return -EINVAL;
 	}
 
+	/*
+	 * Fresh pages come from the page allocator, which would rather
+	 * OOM-kill than fail: a MAP that cannot fit in what is available
+	 * fails here, before anything is allocated.
+	 */
+	if (!(m.flags & HTABLE_MAP_ALIAS) &&
+	    m.npages > htable_pages_available()) {
+		htable_bad_input("map: %llu pages exceed available memory", m.npages);
+		HATSTAT_INC(hs_enomem);
+		return -ENOMEM;
+	}
 	m.mapped = 0;
 	err = hat_memload(hat, &m);
 	if (err == -EEXIST)
@@ -318,7 +338,8 @@ static long htable_ioc_run(struct hat *hat, void __user *uarg)
 	r.elapsed_ns = 0;
 	r.watchdog = 0;
 	if (r.mode == HTABLE_RUN_RESIDENT) {
-		samples = kvcalloc(r.max_samples, sizeof(*samples), GFP_KERNEL);
+		samples = htable_should_fail(HTABLE_FAIL_SAMPLES) ? NULL :
+			  kvcalloc(r.max_samples, sizeof(*samples), GFP_KERNEL);
 		if (!samples)
 			return -ENOMEM;
 	}

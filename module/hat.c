@@ -19,6 +19,7 @@
 #include <linux/uaccess.h>
 #include <linux/xarray.h>
 
+#include <htable/fail.h>
 #include <htable/hat.h>
 #include <htable/module.h>
 #include <htable/stats.h>
@@ -147,6 +148,8 @@ struct hat *hat_alloc(void)
 {
 	struct hat *hat;
 
+	if (htable_should_fail(HTABLE_FAIL_HAT))
+		return NULL;
 	hat = kmem_cache_zalloc(hat_cache, GFP_KERNEL);
 	if (!hat)
 		return NULL;
@@ -158,7 +161,8 @@ struct hat *hat_alloc(void)
 	INIT_LIST_HEAD(&hat->hat_shared_out);
 	xa_init(&hat->hat_pages);
 	xa_init(&hat->hat_shares);
-	if (!zalloc_cpumask_var(&hat->hat_cpus, GFP_KERNEL))
+	if (htable_should_fail(HTABLE_FAIL_CPUMASK) ||
+	    !zalloc_cpumask_var(&hat->hat_cpus, GFP_KERNEL))
 		goto err_free;
 	if (htable_hat_init(hat))
 		goto err_cpus;
@@ -503,7 +507,8 @@ static x86pte_t hat_make_pte(struct page *pg, u32 flags, unsigned int level)
 static int hat_store(struct hat *hat, unsigned long idx, struct page *pg,
 		     u32 flags)
 {
-	int err = xa_err(xa_store(&hat->hat_pages, idx, pg, GFP_KERNEL));
+	int err = htable_should_fail(HTABLE_FAIL_XARRAY) ? -ENOMEM :
+		  xa_err(xa_store(&hat->hat_pages, idx, pg, GFP_KERNEL));
 
 	if (err)
 		return err;
@@ -601,7 +606,8 @@ static int hat_record_pages(struct hat *hat, const struct htable_map *m,
 			}
 		} else {
 			/* Order 9 fits the buddy allocator; 1 GiB needs PIN. */
-			pg = alloc_pages(GFP_KERNEL | __GFP_ZERO | __GFP_NOWARN, order);
+			pg = htable_should_fail(HTABLE_FAIL_PAGE) ? NULL :
+			     alloc_pages(GFP_KERNEL | __GFP_ZERO | __GFP_NOWARN, order);
 			if (!pg) {
 				err = -ENOMEM;
 				break;

@@ -13,6 +13,7 @@
 #include <linux/slab.h>
 #include <linux/spinlock.h>
 
+#include <htable/fail.h>
 #include <htable/htable.h>
 #include <htable/stats.h>
 #include <htable/tlb.h>
@@ -104,7 +105,8 @@ static struct htable *htable_alloc(struct hat *hat, unsigned long va,
 		} else {
 			/* Successful allocations top up the reserve first. */
 			for (;;) {
-				ht = kmem_cache_zalloc(htable_cache,
+				ht = htable_should_fail(HTABLE_FAIL_HTABLE) ? NULL :
+				     kmem_cache_zalloc(htable_cache,
 						       GFP_KERNEL | __GFP_NOWARN);
 				if (!ht || USE_HAT_RESERVES() ||
 				    READ_ONCE(htable_reserve_cnt) >=
@@ -239,8 +241,9 @@ static bool link_ptp(struct htable *higher, struct htable *new,
 	found = x86pte_cas(higher, entry, 0, MAKEPTP(new->ht_page));
 	if (found) {
 		atomic_dec(&higher->ht_valid_cnt);
-		WARN_ONCE(1, "htable: link over a non-empty entry %#llx at level %u\n",
-			  found, higher->ht_level);
+		/* Flag bits only: a physical address stays out of the log. */
+		WARN_ONCE(1, "htable: link over a non-empty entry (flags %#llx) at level %u\n",
+			  found & ~PT_PADDR, higher->ht_level);
 		return false;
 	}
 	return true;
@@ -261,8 +264,9 @@ static bool unlink_ptp(struct htable *higher, struct htable *old,
 	WARN_ON_ONCE(atomic_read(&old->ht_valid_cnt));
 	found = x86pte_cas(higher, entry, expect, 0);
 	if (found != expect) {
-		WARN_ONCE(1, "htable: bad link %#llx, expected %#llx\n",
-			  found, expect);
+		WARN_ONCE(1, "htable: bad link (flags %#llx, %s address)\n",
+			  found & ~PT_PADDR,
+			  (found ^ expect) & PT_PADDR ? "other" : "same");
 		return false;
 	}
 	if (WARN_ON_ONCE(atomic_dec_return(&higher->ht_valid_cnt) < 0))
@@ -645,6 +649,8 @@ again:
 int htable_hat_init(struct hat *hat)
 {
 	hat->hat_num_hash = HAT_NUM_HASH;
+	if (htable_should_fail(HTABLE_FAIL_HASH))
+		return -ENOMEM;
 	hat->hat_ht_hash = kvcalloc(hat->hat_num_hash, sizeof(*hat->hat_ht_hash),
 				    GFP_KERNEL);
 	if (!hat->hat_ht_hash)

@@ -11,6 +11,7 @@
 #include <linux/slab.h>
 #include <linux/spinlock.h>
 
+#include <htable/fail.h>
 #include <htable/htable.h>
 #include <htable/stats.h>
 
@@ -25,7 +26,7 @@ bool htable_force_reserve;
 static DEFINE_SPINLOCK(htable_reserve_lock);
 static struct htable *htable_reserve_pool;	/* htable_reserve_lock */
 unsigned int htable_reserve_cnt;		/* htable_reserve_lock */
-atomic_t htable_fail_count = ATOMIC_INIT(0);	/* reset when fail_nth is set */
+atomic_t htable_fail_count = ATOMIC_INIT(0);	/* see htable_should_fail() */
 
 atomic_long_t active_ptables = ATOMIC_LONG_INIT(0);
 
@@ -131,14 +132,6 @@ void htable_drain_reserve(void)
 		kmem_cache_free(htable_cache, ht);
 }
 
-/* The fail_nth knob: every Nth page-table allocation fails. */
-static bool ptable_should_fail(void)
-{
-	unsigned int n = READ_ONCE(htable_fail_nth);
-
-	return n && atomic_inc_return(&htable_fail_count) % n == 0;
-}
-
 /**
  * ptable_alloc() - allocate a page-table page (or an order-1 pair)
  * @order:	0, or 1 for a top table (PTI wants its 8 KiB-aligned pair)
@@ -169,7 +162,7 @@ struct page *ptable_alloc(unsigned int order)
 	if (!order && READ_ONCE(htable_ptable_cap) &&
 	    atomic_long_read(&active_ptables) >= READ_ONCE(htable_ptable_cap))
 		return NULL;
-	if (ptable_should_fail())
+	if (htable_should_fail(HTABLE_FAIL_PTABLE))
 		return NULL;
 	pg = arch_alloc_table(order, arch_must_not_allocate());
 	if (!pg)

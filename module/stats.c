@@ -6,8 +6,9 @@
  *			or htablectl reads them all with one read()
  *   hats		one line per open hat
  *   hat/<id>		that hat's tree, one table per line
- *   fail_nth, force_reserve, throttle_pages, tlb_skip_remote, window_lazy,
- *   steal_passes, force_steal, ptable_cap, reap	tunables for tests
+ *   fail_nth, fail_site, fail_hits, force_reserve, throttle_pages,
+ *   tlb_skip_remote, window_lazy, steal_passes, force_steal,
+ *   ptable_cap, reap	tunables for tests
  *   bench		the benchmark (module/bench.c)
  *
  * Documentation/debugfs.rst documents every line.
@@ -18,6 +19,7 @@
 #include <linux/seq_file.h>
 
 #include <htable/bench.h>
+#include <htable/fail.h>
 #include <htable/hat.h>
 #include <htable/module.h>
 #include <htable/stats.h>
@@ -101,7 +103,7 @@ static int fail_nth_set(void *data, u64 val)
 {
 	if (val > UINT_MAX)
 		return -ERANGE;
-	atomic_set(&htable_fail_count, 0);
+	htable_fail_reset();
 	WRITE_ONCE(htable_fail_nth, val);
 	return 0;
 }
@@ -196,6 +198,7 @@ int htable_debugfs_init(void)
 	debugfs_create_file("hats", 0400, dir, NULL, &hats_fops);
 	htable_debugfs_hats = debugfs_create_dir("hat", dir);
 	debugfs_create_file_unsafe("fail_nth", 0600, dir, NULL, &fail_nth_fops);
+	htable_fail_debugfs_init(dir);
 	debugfs_create_bool("force_reserve", 0600, dir, &htable_force_reserve);
 	debugfs_create_bool("tlb_skip_remote", 0600, dir, &htable_tlb_skip_remote);
 	/*

@@ -111,6 +111,7 @@ int htable_knobs_reset(void)
 		long long val;
 	} knobs[] = {
 		{ HTABLE_FAIL_NTH_PATH, 0 },
+		{ HTABLE_FAIL_SITE_PATH, HTABLE_FAIL_SITE_DEFAULT },
 		{ HTABLE_FORCE_RESERVE_PATH, 0 },
 		{ HTABLE_PTABLE_CAP_PATH, 0 },
 		{ HTABLE_FORCE_STEAL_PATH, 0 },

@@ -27,6 +27,9 @@
 
 #define HTABLE_STATS_PATH "/sys/kernel/debug/htable/stats"
 #define HTABLE_FAIL_NTH_PATH "/sys/kernel/debug/htable/fail_nth"
+#define HTABLE_FAIL_SITE_PATH "/sys/kernel/debug/htable/fail_site"
+#define HTABLE_FAIL_HITS_PATH "/sys/kernel/debug/htable/fail_hits"
+#define HTABLE_FAIL_SITE_DEFAULT 1	/* page-table pages only */
 #define HTABLE_FORCE_RESERVE_PATH "/sys/kernel/debug/htable/force_reserve"
 #define HTABLE_RESERVE_AMOUNT_PATH "/sys/module/htable/parameters/reserve_amount"
 #define HTABLE_RESERVE_DEFAULT 200

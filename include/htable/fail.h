@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Allocation-failure injection: one knob for every place htable allocates.
+ *
+ * debugfs fail_nth (N) and fail_site (a mask of 1 << HTABLE_FAIL_*): every
+ * Nth allocation counted at a site in the mask fails. With one site in the
+ * mask, that is the Nth allocation at that site. fail_hits reports, per
+ * site, the allocations counted and the failures injected, so a sweep can
+ * prove it reached every failure point. See Documentation/debugfs.rst.
+ */
+#ifndef _HTABLE_FAIL_H
+#define _HTABLE_FAIL_H
+
+#include <linux/types.h>
+
+struct dentry;
+
+enum htable_fail_site {
+	HTABLE_FAIL_PTABLE,	/* page-table pages (ptable_alloc) */
+	HTABLE_FAIL_HTABLE,	/* struct htable from htable_cache */
+	HTABLE_FAIL_PAGE,	/* backing pages of a MAP */
+	HTABLE_FAIL_XARRAY,	/* the hat's page record (xa_store) */
+	HTABLE_FAIL_HAT,	/* struct hat from its cache */
+	HTABLE_FAIL_CPUMASK,	/* the hat's CPU set */
+	HTABLE_FAIL_HASH,	/* the hat's hash of tables */
+	HTABLE_FAIL_WINDOW,	/* a CR3 window's state */
+	HTABLE_FAIL_SAMPLES,	/* a resident window's sample buffer */
+	HTABLE_FAIL_NR
+};
+
+/* The default mask: fail_nth alone keeps its old meaning (tables only). */
+#define HTABLE_FAIL_DEFAULT_SITES	BIT(HTABLE_FAIL_PTABLE)
+
+bool htable_should_fail(enum htable_fail_site site);
+void htable_fail_reset(void);
+void htable_fail_debugfs_init(struct dentry *dir);
+
+#endif /* _HTABLE_FAIL_H */
