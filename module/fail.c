@@ -32,6 +32,8 @@ static const char * const htable_fail_names[HTABLE_FAIL_NR] = {
 	[HTABLE_FAIL_HASH]	= "hash",
 	[HTABLE_FAIL_WINDOW]	= "window",
 	[HTABLE_FAIL_SAMPLES]	= "samples",
+	[HTABLE_FAIL_SHARE]	= "share",
+	[HTABLE_FAIL_UPIN]	= "upin",
 };
 
 /**

@@ -322,13 +322,15 @@ static int hat_share_one(struct hat *hat, struct hat *owner, unsigned long va)
 	struct htable *oht;
 	int err;
 
-	sh = kzalloc(sizeof(*sh), GFP_KERNEL);
+	sh = htable_should_fail(HTABLE_FAIL_SHARE) ? NULL :
+	     kzalloc(sizeof(*sh), GFP_KERNEL);
 	if (!sh)
 		return -ENOMEM;
 	sh->owner = owner;
 	sh->sharer = hat;
 	sh->va = va;
-	err = xa_err(xa_store(&hat->hat_shares, va >> LEVEL_SHIFT(1), sh, GFP_KERNEL));
+	err = htable_should_fail(HTABLE_FAIL_SHARE) ? -ENOMEM :
+	      xa_err(xa_store(&hat->hat_shares, va >> LEVEL_SHIFT(1), sh, GFP_KERNEL));
 	if (err)
 		goto err_free;
 	/* The owner's table, made if it has none yet; this hold is the share's. */
@@ -538,7 +540,8 @@ static int hat_pin_user(struct hat *hat, unsigned long uaddr, unsigned long n,
 	struct page *pg;
 	long got;
 
-	up = kzalloc(sizeof(*up), GFP_KERNEL);
+	up = htable_should_fail(HTABLE_FAIL_UPIN) ? NULL :
+	     kzalloc(sizeof(*up), GFP_KERNEL);
 	if (!up)
 		return -ENOMEM;
 	got = pin_user_pages_fast(uaddr, 1, FOLL_WRITE | FOLL_LONGTERM, &pg);

@@ -25,6 +25,8 @@ enum htable_fail_site {
 	HTABLE_FAIL_HASH,	/* the hat's hash of tables */
 	HTABLE_FAIL_WINDOW,	/* a CR3 window's state */
 	HTABLE_FAIL_SAMPLES,	/* a resident window's sample buffer */
+	HTABLE_FAIL_SHARE,	/* a share's record and its slot (SHARE) */
+	HTABLE_FAIL_UPIN,	/* the record of a pin of user memory */
 	HTABLE_FAIL_NR
 };
 

@@ -20,18 +20,20 @@
  * where KASAN's quarantine holds freed memory back); kmemleak (debug row)
  * looks for any leak.
  */
+#include <sys/mman.h>
+
 #include "kselftest_harness.h"
 #include "htable_test.h"
 #include "htable_model.h"
 
-#define SITES		9
+#define SITES		11
 #define MAX_RUNS	400	/* per site: a bound, should the workload grow */
 #define FREE_NOISE_KB	2048
 #define KMEMLEAK_PATH	"/sys/kernel/debug/kmemleak"
 
 static const char * const site_names[SITES] = {
 	"ptable", "htable", "page", "xarray", "hat", "cpumask", "hash",
-	"window", "samples",
+	"window", "samples", "share", "upin",
 };
 
 /* The workload's ranges: across a 2 MiB, a 1 GiB and a 512 GiB boundary. */
@@ -43,10 +45,17 @@ static const char * const site_names[SITES] = {
 #define N_C	4
 #define VA_D	(VA_A + (N_A - 4) * HT_PAGE_SIZE)
 #define N_D	4
+/* A second hat owns pages in a 2 MiB range the first one shares... */
+#define VA_E	(HT_SZ_1G * 7)
+#define N_E	4
+/* ...and maps pinned pages of this process (HTABLE_MAP_PIN). */
+#define VA_F	(HT_SZ_1G * 9)
+#define N_F	2
 
 struct sweep {
 	struct ht_hat h;
 	int opened;
+	int fd2;		/* the owner of the shared range, or -1 */
 	unsigned long enomem;	/* ENOMEM returns seen */
 	int bad;		/* outcomes the ABI does not allow */
 };
@@ -129,12 +138,73 @@ static int run_window(int fd, __u64 va, int resident)
 	return r.mismatches ? HT_BADOUT : 0;
 }
 
+/* SHARE (@owner_fd >= 0) or UNSHARE the leaf table at VA_E: 0 or -errno. */
+static int share(int fd, int owner_fd)
+{
+	struct htable_share sh = {
+		.owner_fd = owner_fd < 0 ? 0 : owner_fd,
+		.va = VA_E, .npages = HT_SZ_2M / HT_PAGE_SIZE,
+	};
+
+	return ioctl(fd, owner_fd < 0 ? HTABLE_IOC_UNSHARE : HTABLE_IOC_SHARE,
+		     &sh) ? -errno : 0;
+}
+
+/*
+ * A second hat: pages of its own that the first hat shares and unshares
+ * (the share site), and pages of this process it pins (the upin site).
+ * Kept out of the model; CHECK and the counts after close judge it.
+ */
+static void owner_steps(struct sweep *s)
+{
+	static char *pinned;
+	struct htable_check c;
+	int ret;
+
+	/* Mapped once: pins hold its pages until the owner is closed. */
+	if (!pinned) {
+		pinned = mmap(NULL, N_F * HT_PAGE_SIZE, PROT_READ | PROT_WRITE,
+			      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (pinned == MAP_FAILED) {
+			pinned = NULL;
+			s->bad++;
+			return;
+		}
+	}
+
+	s->fd2 = htable_open_dev();
+	if (s->fd2 < 0) {
+		step_ok(s, "open owner", -errno, 0);
+		return;
+	}
+	ret = ht_map(s->fd2, VA_E, N_E, HTABLE_MAP_WRITE);
+	if (step_ok(s, "owner MAP", ret, 0)) {
+		ret = share(s->h.fd, s->fd2);
+		/* Detaching allocates nothing: it must work. */
+		if (step_ok(s, "SHARE", ret, 0) && share(s->h.fd, -1)) {
+			fprintf(stderr, "# UNSHARE failed\n");
+			s->bad++;
+		}
+	}
+	memset(pinned, 1, N_F * HT_PAGE_SIZE);
+	ret = ht_map_alias(s->fd2, VA_F, N_F, HTABLE_MAP_WRITE | HTABLE_MAP_PIN,
+			   (uintptr_t)pinned, 0);
+	if (!step_ok(s, "MAP PIN", ret, 0))
+		for (int i = 0; i < N_F; i++)
+			s->bad += ht_verify_probe(s->fd2, VA_F + i * HT_PAGE_SIZE, NULL);
+	if (ht_check(s->fd2, &c) || c.errors) {
+		fprintf(stderr, "# owner CHECK: %llu errors\n", c.errors);
+		s->bad++;
+	}
+}
+
 /* The fixed workload: whatever fails, only the ABI's errors may show. */
 static void workload(struct sweep *s)
 {
 	int ret, want;
 
 	memset(s, 0, sizeof(*s));
+	s->fd2 = -1;
 	ret = ht_hat_open(&s->h);
 	if (!step_ok(s, "open", ret, 0))
 		return;
@@ -154,6 +224,7 @@ static void workload(struct sweep *s)
 		ht_model_remove(&s->h.m, VA_D, N_D);
 	}
 	map_step(s, VA_D, N_D, HTABLE_MAP_WRITE, 0, 0);
+	owner_steps(s);
 }
 
 /* With the knob off: bring back stolen translations, compare, close. */
@@ -164,6 +235,9 @@ static void settle_and_verify(struct sweep *s)
 	};
 	struct htable_reload r;
 
+	if (s->fd2 >= 0)
+		close(s->fd2);
+	s->fd2 = -1;
 	if (!s->opened)
 		return;
 	for (size_t i = 0; i < ARRAY_SIZE(ranges); i++) {
