@@ -17,7 +17,9 @@ echo "== workload (htablectl shell -x)"
 # drawn, checked, half unmapped and verified through a CR3 window. Hat 2
 # maps one page plus 511 aliases of it. Then a table cap makes hat 2's MAP
 # steal hat 1's idle tables; RELOAD rebuilds them, a second window checks
-# them, and the kernel's shrinker reaps what is left over.
+# them, and the kernel's shrinker reaps what is left over. Hat 3 maps 1 GiB
+# with 2 MiB pages in one level-1 table, and an UNMAP of one 4 KiB page
+# splits one of them.
 htablectl shell -x <<'EOF'
 info
 map 0xff800000 4096 write
@@ -60,6 +62,22 @@ use 1
 check
 tree
 use 2
+check
+# hat 3: 1 GiB at 2 GiB in 2 MiB pages. The guest has only 1 GiB of memory,
+# so one real 2 MiB page backs all 512 slots: the other 511 alias it.
+open
+map 2g 512 write 2m
+map 0x80200000 261632 write 2m alias 2g count 512
+info
+echo 1 GiB in 2 MiB pages: one level-1 table holds all 512 entries.
+echo With 4 KiB pages it would take 512 more leaf tables (2 MiB of them).
+probe 0xbfffffff
+check
+verify 0xbffc0000 64 write
+# one 4 KiB page out of the first 2 MiB page: it splits into a leaf table
+unmap 0x80005000 1
+info
+tree
 check
 EOF
 echo "== htablectl stats"

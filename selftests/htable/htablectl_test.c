@@ -6,16 +6,27 @@
  * show in the test's own PROBE/INFO/RW, and what it prints must equal the
  * test's own PROBE/INFO/CHECK/SYNC/debugfs reads. Error paths must exit
  * non-zero with the errno in words.
+ *
+ * The ABI 1.1 commands: map with 2 MiB pages (and 1 GiB, where the guest
+ * has a free 1 GiB hugetlb page for htablectl to pin), probe's level and
+ * page size, info's large pages, share and unshare between two hats, and
+ * their conflicts, each errno compared with the one the ioctl gives for
+ * the same request on the same hat.
  */
 #include <ctype.h>
 #include <stdarg.h>
 #include <sys/wait.h>
+#include <sys/mman.h>
 
 #include "kselftest_harness.h"
 #include "htable_test.h"
 
 #define GIB	0x40000000ULL
 #define OUTSZ	(256 * 1024)
+#define NP_2M	HTABLE_2M_NPAGES
+#define NP_1G	HTABLE_1G_NPAGES
+#define PTE_PS	_BITULL(7)
+#define FREE_1G_PATH	"/sys/kernel/mm/hugepages/hugepages-1048576kB/free_hugepages"
 
 struct run {
 	int status;		/* exit status, or 128 + signal */
@@ -57,7 +68,7 @@ static void slurp(int fd, char *buf, size_t size)
  */
 static int ctl_in(int fd, const char *input, const char *fmt, ...)
 {
-	char line[1024], fdarg[16], *argv[40], *save, *w;
+	char line[1024], shown[1024], fdarg[16], *argv[40], *save, *w;
 	int po[2], pe[2], pi[2], argc = 0, st;
 	va_list ap;
 	pid_t pid;
@@ -65,6 +76,7 @@ static int ctl_in(int fd, const char *input, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
+	snprintf(shown, sizeof(shown), "%s", line);
 	argv[argc++] = "htablectl";
 	if (fd >= 0) {
 		snprintf(fdarg, sizeof(fdarg), "%d", fd);
@@ -104,7 +116,7 @@ static int ctl_in(int fd, const char *input, const char *fmt, ...)
 	waitpid(pid, &st, 0);
 	r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 	if (r.status)
-		printf("# htablectl %s: exit %d: %s", fmt, r.status, r.err);
+		printf("# htablectl %s: exit %d: %s", shown, r.status, r.err);
 	return r.status;
 }
 
@@ -525,6 +537,351 @@ TEST(shell_session_and_errors)
 	EXPECT_NE(NULL, strstr(r.err, "is the htable module loaded?"));
 	EXPECT_EQ(0, ctl(-1, "--help"));
 	EXPECT_NE(NULL, strstr(r.out, "usage: htablectl"));
+	close(fd);
+}
+
+/*
+ * r.err reports errno @err for @cmd as htablectl must: its strerror()
+ * words and its name.
+ */
+static int err_says(const char *cmd, int err, const char *name)
+{
+	char want[160];
+
+	snprintf(want, sizeof(want), "%s: %s (%s)", cmd, strerror(err), name);
+	if (strstr(r.err, want))
+		return 1;
+	printf("# want '%s' in: %s", want, r.err);
+	return 0;
+}
+
+/* The PROBE htablectl prints: level, pfn, pte and page size. */
+static int ctl_probe(int fd, __u64 va, unsigned int *level, unsigned long long *pfn,
+		     unsigned long long *pte, char *size)
+{
+	const char *p;
+
+	if (ctl(fd, "probe %#llx", (unsigned long long)va))
+		return -1;
+	p = strstr(r.out, " level ");
+	if (!p)
+		return -1;
+	return scan(p, " level %u pfn %llx pte %llx page %3s", level, pfn, pte, size) == 4 ?
+	       0 : -1;
+}
+
+/* One number after @name in r.out's line of that name, at index @i. */
+static long long value_at(const char *name, int i)
+{
+	unsigned long long v[HTABLE_MAX_LEVELS];
+
+	return values_of(name, v, HTABLE_MAX_LEVELS) > i ? (long long)v[i] : -1;
+}
+
+/*
+ * The ABI 1.1 tests map and pin more (a 1 GiB hugetlb page is zeroed
+ * under TCG) than the harness's 30 s default allows on a loaded host.
+ */
+#define ABI11_TIMEOUT	180
+
+FIXTURE(abi11) {
+	int unused;
+};
+
+FIXTURE_SETUP(abi11)
+{
+}
+
+FIXTURE_TEARDOWN(abi11)
+{
+}
+
+TEST_F_TIMEOUT(abi11, map_2m_probe_and_split_match_ioctls, ABI11_TIMEOUT)
+{
+	unsigned long long n, va, pfn, pte;
+	struct htable_probe p;
+	struct htable_info in;
+	unsigned int level;
+	char size[4];
+	long id;
+	int fd = open_hat(), i;
+
+	ASSERT_LE(0, fd);
+	id = own_hat_id();
+	ASSERT_LT(0, id);
+	ASSERT_EQ(0, ctl(fd, "map 4g 1024 write 2m"));
+	ASSERT_EQ(2, scan(r.out, "mapped %llu pages at %llx as 2 2M pages", &n, &va));
+	EXPECT_EQ(1024, n);
+	EXPECT_EQ(4 * GIB, va);
+	ASSERT_EQ(0, ht_info(fd, &in));
+	EXPECT_EQ(1024, in.mapped_pages);
+	EXPECT_EQ(0, in.tables[0]);
+	EXPECT_EQ(2, in.valid[1]);
+	for (i = 0; i < 1024; i += 211) {
+		__u64 v = 4 * GIB + i * HT_PAGE_SIZE + 17;
+
+		ASSERT_EQ(0, ht_probe(fd, v, &p));
+		ASSERT_EQ(0, ctl_probe(fd, v, &level, &pfn, &pte, size));
+		EXPECT_EQ(1, p.level);
+		EXPECT_EQ(p.level, level);
+		EXPECT_EQ(p.pfn, pfn);
+		EXPECT_EQ(p.pte, pte);
+		EXPECT_NE(0, p.pte & PTE_PS);
+		EXPECT_STREQ("2M", size);
+		EXPECT_NE(NULL, strstr(r.out, "page 2M (PS)"));
+	}
+	/* info: INFO's fields, and the two large entries at level 1. */
+	ASSERT_EQ(0, ctl(fd, "--id %ld info", id));
+	EXPECT_EQ(in.valid[1], value_at("valid", 1));
+	EXPECT_EQ(0, value_at("large_pages", 0));
+	EXPECT_EQ(2, value_at("large_pages", 1));
+	EXPECT_EQ(0, value_at("large_pages", 2));
+	EXPECT_EQ(0, value_at("shared_tables", 0));
+
+	/* Unmapping one 4 KiB page splits its 2 MiB page: one leaf table. */
+	ASSERT_EQ(0, ctl(fd, "unmap %#llx 1", 4 * GIB + 5 * HT_PAGE_SIZE));
+	ASSERT_EQ(0, ht_info(fd, &in));
+	EXPECT_EQ(1, in.tables[0]);
+	EXPECT_EQ(NP_2M - 1, in.valid[0]);
+	EXPECT_EQ(1023, in.mapped_pages);
+	ASSERT_EQ(0, ht_probe(fd, 4 * GIB + 6 * HT_PAGE_SIZE, &p));
+	ASSERT_EQ(0, ctl_probe(fd, 4 * GIB + 6 * HT_PAGE_SIZE, &level, &pfn, &pte, size));
+	EXPECT_EQ(0, p.level);
+	EXPECT_EQ(p.level, level);
+	EXPECT_EQ(p.pte, pte);
+	EXPECT_STREQ("4K", size);
+	EXPECT_EQ(NULL, strstr(r.out, "(PS)"));
+	ASSERT_EQ(0, ctl(fd, "--id %ld info", id));
+	EXPECT_EQ(1, value_at("large_pages", 1));
+	ASSERT_EQ(0, ctl(fd, "--id %ld tree", id));
+	EXPECT_NE(NULL, strstr(r.out, "valid 2 locked 0 busy 1, 1 2M page\n"));
+	EXPECT_NE(NULL, strstr(r.out, "L1: 1 tables, 2 valid entries, 1 2M page\n"));
+	EXPECT_NE(NULL, strstr(r.out, "check: 0 errors"));
+	close(fd);
+}
+
+TEST_F_TIMEOUT(abi11, large_page_conflicts_print_the_ioctl_errno, ABI11_TIMEOUT)
+{
+	const struct {
+		const char *cmd;
+		__u64 va, npages;
+		__u32 flags;
+		const char *name;
+	} c[] = {
+		{ "map %#llx 1", 4 * GIB + 5 * HT_PAGE_SIZE, 1, 0, "EBUSY" },
+		{ "map %#llx 512 2m", 8 * GIB, NP_2M, HTABLE_MAP_2M, "ENOTEMPTY" },
+		{ "map %#llx 512 2m", 4 * GIB, NP_2M, HTABLE_MAP_2M, "EEXIST" },
+		{ "map %#llx 512 2m", 8 * GIB + HT_PAGE_SIZE, NP_2M, HTABLE_MAP_2M, "EINVAL" },
+	};
+	struct htable_info before, after;
+	unsigned int i;
+	int fd = open_hat(), err;
+
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ht_map(fd, 4 * GIB, NP_2M, HTABLE_MAP_2M | HTABLE_MAP_WRITE));
+	ASSERT_EQ(0, ht_map(fd, 8 * GIB + 7 * HT_PAGE_SIZE, 1, 0));
+	ASSERT_EQ(0, ht_info(fd, &before));
+	for (i = 0; i < ARRAY_SIZE(c); i++) {
+		err = -ht_map(fd, c[i].va, c[i].npages, c[i].flags);
+		ASSERT_LT(0, err);
+		EXPECT_EQ(1, ctl(fd, c[i].cmd, (unsigned long long)c[i].va));
+		EXPECT_TRUE(err_says("map", err, c[i].name));
+		ASSERT_EQ(0, ht_info(fd, &after));
+		EXPECT_EQ(before.mapped_pages, after.mapped_pages);
+		EXPECT_EQ(0, memcmp(before.valid, after.valid, sizeof(before.valid)));
+	}
+	/* Usage errors htablectl catches itself. */
+	EXPECT_EQ(2, ctl(fd, "map 16g 512 2m 1g"));
+	EXPECT_NE(NULL, strstr(r.err, "one page size"));
+	EXPECT_EQ(2, ctl(fd, "map 16g 512 2m pin alias 4g"));
+	EXPECT_NE(NULL, strstr(r.err, "'pin' and 'alias' exclude each other"));
+	close(fd);
+}
+
+TEST_F_TIMEOUT(abi11, share_unshare_match_ioctls, ABI11_TIMEOUT)
+{
+	unsigned long long n, va, pfn, pte, tables;
+	long long shared0 = htable_stat("hs_htable_shared");
+	long long unshared0 = htable_stat("hs_htable_unshared");
+	struct htable_share sh = { 0 };
+	struct htable_probe po, ps;
+	struct htable_info in;
+	unsigned int level;
+	const char *p;
+	char size[4];
+	int owner = open_hat(), fd, err, i;
+	long id;
+
+	ASSERT_LE(0, owner);
+	fd = open_hat();
+	ASSERT_LE(0, fd);
+	id = own_hat_id();
+	ASSERT_LT(0, id);
+	ASSERT_EQ(0, ht_map(owner, 4 * GIB, 1000, HTABLE_MAP_WRITE));
+	ASSERT_EQ(0, ht_map(owner, 16 * GIB, NP_2M, HTABLE_MAP_2M));
+
+	ASSERT_EQ(0, ctl(fd, "share fd:%d 4g 1024", owner));
+	ASSERT_EQ(3, scan(r.out, "shared %llu tables at %llx (%llu pages) from fd",
+			  &tables, &va, &n));
+	EXPECT_EQ(2, tables);
+	EXPECT_EQ(4 * GIB, va);
+	EXPECT_EQ(1024, n);
+	EXPECT_EQ(2, htable_stat("hs_htable_shared") - shared0);
+	/* The sharer translates through the owner's tables, owning nothing. */
+	for (i = 0; i < 1000; i += 99) {
+		__u64 v = 4 * GIB + i * HT_PAGE_SIZE;
+
+		ASSERT_EQ(0, ht_probe(owner, v, &po));
+		ASSERT_EQ(0, ht_probe(fd, v, &ps));
+		EXPECT_EQ(po.pfn, ps.pfn);
+		EXPECT_EQ(HTABLE_PROBE_PRESENT | HTABLE_PROBE_WRITE,
+			  ps.flags & ~HT_PROBE_HW);
+		ASSERT_EQ(0, ctl_probe(fd, v, &level, &pfn, &pte, size));
+		EXPECT_EQ(ps.pfn, pfn);
+		EXPECT_EQ(ps.pte, pte);
+		EXPECT_EQ(NULL, strstr(r.out, "owned"));
+	}
+	ASSERT_EQ(0, ht_info(fd, &in));
+	ASSERT_EQ(0, ctl(fd, "--id %ld info", id));
+	EXPECT_EQ(in.tables[0], value_at("tables", 0));
+	EXPECT_EQ(2, value_at("shared_tables", 0));
+	ASSERT_EQ(0, ctl(fd, "--id %ld tree", id));
+	p = strstr(r.out, "L0 0x100000000-0x1001fffff valid 0 locked 0 busy 0");
+	ASSERT_NE(NULL, p);
+	EXPECT_EQ(0, strncmp(strchr(p, ','), ", shared from another hat\n", 25));
+	EXPECT_NE(NULL, strstr(r.out, "L0: 0 tables, 0 valid entries, 2 shared\n"));
+	EXPECT_NE(NULL, strstr(r.out, "check: 0 errors"));
+
+	/* Conflicts: the errno the SHARE ioctl gives, in words. */
+	sh.owner_fd = owner;
+	sh.va = 4 * GIB;
+	sh.npages = NP_2M;
+	ASSERT_EQ(-1, ioctl(fd, HTABLE_IOC_SHARE, &sh));
+	err = errno;
+	EXPECT_EQ(EEXIST, err);
+	EXPECT_EQ(1, ctl(fd, "share fd:%d 4g 512", owner));
+	EXPECT_TRUE(err_says("share", err, "EEXIST"));
+	sh.va = 16 * GIB;
+	ASSERT_EQ(-1, ioctl(fd, HTABLE_IOC_SHARE, &sh));
+	err = errno;
+	EXPECT_EQ(EBUSY, err);
+	EXPECT_EQ(1, ctl(fd, "share fd:%d 16g 512", owner));
+	EXPECT_TRUE(err_says("share", err, "EBUSY"));
+	/* A MAP into the shared range is refused. */
+	err = -ht_map(fd, 4 * GIB + 1000 * HT_PAGE_SIZE, 1, 0);
+	EXPECT_EQ(EADDRINUSE, err);
+	EXPECT_EQ(1, ctl(fd, "map %#llx 1", 4 * GIB + 1000 * HT_PAGE_SIZE));
+	EXPECT_TRUE(err_says("map", err, "EADDRINUSE"));
+	EXPECT_EQ(2, ctl(fd, "share 4g 4g 512"));
+	EXPECT_NE(NULL, strstr(r.err, "bad owner '4g'"));
+
+	ASSERT_EQ(0, ctl(fd, "unshare 4g 1024"));
+	ASSERT_EQ(3, scan(r.out, "unshared %llu tables at %llx (%llu pages)", &tables, &va, &n));
+	EXPECT_EQ(2, tables);
+	EXPECT_EQ(2, htable_stat("hs_htable_unshared") - unshared0);
+	ASSERT_EQ(0, ht_probe(fd, 4 * GIB, &ps));
+	EXPECT_EQ(0, ps.flags & HTABLE_PROBE_PRESENT);
+	ASSERT_EQ(0, ht_probe(owner, 4 * GIB, &po));
+	EXPECT_NE(0, po.flags & HTABLE_PROBE_PRESENT);
+	memset(&sh, 0, sizeof(sh));
+	sh.va = 4 * GIB;
+	sh.npages = NP_2M;
+	ASSERT_EQ(-1, ioctl(fd, HTABLE_IOC_UNSHARE, &sh));
+	err = errno;
+	EXPECT_EQ(ENOENT, err);
+	EXPECT_EQ(1, ctl(fd, "unshare 4g 512"));
+	EXPECT_TRUE(err_says("unshare", err, "ENOENT"));
+	close(fd);
+	close(owner);
+}
+
+TEST_F_TIMEOUT(abi11, share_between_hats_of_a_shell, ABI11_TIMEOUT)
+{
+	/* Hat 1 owns, hat 2 shares by its number; a write shows through. */
+	ASSERT_EQ(0, ctl_in(-1, "map 4g 512 write\nwrite 4g shared words\nopen\n"
+			    "share @1 4g 512\nprobe 4g\ninfo\ntree\ncheck\nunshare 4g 512\n"
+			    "probe 4g\n", "shell -x"));
+	EXPECT_NE(NULL, line_of("shared 1 tables at 0x100000000 (512 pages) from hat 1"));
+	EXPECT_NE(NULL, strstr(r.out, "probe 0x100000000: flags 0x3 (present,write) level 0"));
+	EXPECT_NE(NULL, line_of("shared_tables 1"));
+	EXPECT_NE(NULL, strstr(r.out, "shared from another hat"));
+	EXPECT_NE(NULL, line_of("check: 0 errors over"));
+	EXPECT_NE(NULL, line_of("unshared 1 tables at 0x100000000 (512 pages)"));
+	EXPECT_NE(NULL, line_of("probe 0x100000000: flags 0 (none)"));
+	/* The current hat cannot be its own owner. */
+	EXPECT_EQ(2, ctl_in(-1, "share @1 4g 512\n", "shell"));
+	EXPECT_NE(NULL, strstr(r.err, "hat 1 is the current hat"));
+	EXPECT_EQ(2, ctl_in(-1, "share @3 4g 512\n", "shell"));
+	EXPECT_NE(NULL, strstr(r.err, "no open hat 3"));
+}
+
+static int has_pdpe1gb(void)
+{
+	char line[4096];
+	int found = 0;
+	FILE *f = fopen("/proc/cpuinfo", "r");
+
+	while (f && !found && fgets(line, sizeof(line), f))
+		found = !strncmp(line, "flags", 5) && strstr(line, " pdpe1gb");
+	if (f)
+		fclose(f);
+	return found;
+}
+
+TEST_F_TIMEOUT(abi11, map_1g_pins_a_hugetlb_page, ABI11_TIMEOUT)
+{
+	unsigned long long n, va, pfn, pte;
+	struct htable_probe p;
+	struct htable_info in;
+	__u64 v = 8 * GIB + 12345 * HT_PAGE_SIZE, word = 0x1a2b3c4d5e6f;
+	struct htable_rw rw = { .va = v + 8, .buf = (uintptr_t)&word, .len = 8,
+				.flags = HTABLE_RW_WRITE };
+	unsigned int level;
+	char size[4];
+	long id;
+	int fd;
+
+	if (!has_pdpe1gb())
+		SKIP(return, "the CPU has no pdpe1gb: no 1 GiB pages");
+	if (htable_knob_read(FREE_1G_PATH) < 1)
+		SKIP(return, "no free 1 GiB hugetlb page (boot with %s)",
+		     "hugepagesz=1G hugepages=1 and 4 GiB");
+	fd = open_hat();
+	ASSERT_LE(0, fd);
+	id = own_hat_id();
+	ASSERT_LT(0, id);
+	/* htablectl mmaps the hugetlb page, the module pins it, htablectl lets go. */
+	ASSERT_EQ(0, ctl(fd, "map 8g 262144 write 1g"));
+	ASSERT_EQ(2, scan(r.out, "mapped %llu pages at %llx as 1 1G page, pinned", &n, &va));
+	EXPECT_EQ(NP_1G, n);
+	EXPECT_EQ(8 * GIB, va);
+	EXPECT_EQ(0, htable_knob_read(FREE_1G_PATH));
+	ASSERT_EQ(0, ht_info(fd, &in));
+	EXPECT_EQ(NP_1G, in.mapped_pages);
+	EXPECT_EQ(1, in.valid[2]);
+	EXPECT_EQ(0, in.tables[1] + in.tables[0]);
+	ASSERT_EQ(0, ht_probe(fd, v, &p));
+	ASSERT_EQ(0, ctl_probe(fd, v, &level, &pfn, &pte, size));
+	EXPECT_EQ(2, p.level);
+	EXPECT_EQ(p.level, level);
+	EXPECT_EQ(p.pfn, pfn);
+	EXPECT_EQ(p.pte, pte);
+	EXPECT_NE(0, p.pte & PTE_PS);
+	EXPECT_STREQ("1G", size);
+	ASSERT_EQ(0, ctl(fd, "--id %ld info", id));
+	EXPECT_EQ(1, value_at("large_pages", 2));
+	/* The pinned memory is the hat's: written by ioctl, read by htablectl. */
+	ASSERT_EQ(0, ioctl(fd, HTABLE_IOC_RW, &rw));
+	ASSERT_EQ(0, ctl(fd, "read %#llx 16", (unsigned long long)v));
+	EXPECT_NE(NULL, strstr(r.out, "6f 5e 4d 3c 2b 1a 00 00"));
+	/* No second free 1 GiB page: htablectl says why, exit 1. */
+	EXPECT_EQ(1, ctl(fd, "map 16g 262144 1g"));
+	EXPECT_NE(NULL, strstr(r.err, "no free 1G hugetlb page?"));
+	/* Unmapping the whole page drops the pin: the hugetlb page is free again. */
+	ASSERT_EQ(0, ctl(fd, "unmap 8g 262144"));
+	EXPECT_EQ(1, htable_knob_read(FREE_1G_PATH));
+	ASSERT_EQ(0, ht_info(fd, &in));
+	EXPECT_EQ(0, in.mapped_pages);
 	close(fd);
 }
 

@@ -22,7 +22,9 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
+#include <linux/const.h>
 
 #include <uapi/htable.h>
 
@@ -32,6 +34,16 @@
 #define MAX_ARGS	32
 #define MAX_RW		4096
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+#define PTE_PS		_BITULL(7)	/* the PS bit of a level 1 or 2 entry */
+#ifndef MAP_HUGE_SHIFT
+#define MAP_HUGE_SHIFT	26
+#endif
+#ifndef MAP_HUGE_2MB
+#define MAP_HUGE_2MB	(21 << MAP_HUGE_SHIFT)
+#endif
+#ifndef MAP_HUGE_1GB
+#define MAP_HUGE_1GB	(30 << MAP_HUGE_SHIFT)
+#endif
 
 /* Exit and command status: success, a failed operation, bad usage. */
 enum { ST_OK = 0, ST_FAIL = 1, ST_USAGE = 2 };
@@ -70,6 +82,7 @@ static const struct {
 	{ EINVAL, "EINVAL" }, { ENOTTY, "ENOTTY" }, { ERANGE, "ERANGE" },
 	{ EOVERFLOW, "EOVERFLOW" }, { EUCLEAN, "EUCLEAN" },
 	{ EOPNOTSUPP, "EOPNOTSUPP" }, { ETIMEDOUT, "ETIMEDOUT" },
+	{ ENOTEMPTY, "ENOTEMPTY" }, { EADDRINUSE, "EADDRINUSE" },
 };
 
 static const char *errname(int err)
@@ -276,7 +289,7 @@ static long newest_own_hat_id(void)
 /* Open a new hat and make it current. Returns 0 or ST_FAIL (reported). */
 static int hat_open(void)
 {
-	int fd;
+	int fd = -1;
 
 	if (nhats == MAX_HATS)
 		return complain(ST_FAIL, "at most %d hats", MAX_HATS);
@@ -405,16 +418,26 @@ static int cmd_open(int argc, char **argv)
 	return 0;
 }
 
-static int cmd_use(int argc, char **argv)
+/*
+ * Parse a hat of this session, "N" or "@N" (1 = the first opened), into
+ * its index in hats[]. Returns 0, or ST_USAGE (reported) when no such hat
+ * is open.
+ */
+static int arg_hat(const char *s, int *idx)
 {
 	unsigned long long n;
 
-	if (arg_u64(argv[1], "hat number", &n))
+	if (arg_u64(s + (*s == '@'), "hat number", &n))
 		return ST_USAGE;
 	if (n < 1 || n > (unsigned long long)nhats || hats[n - 1].fd < 0)
 		return complain(ST_USAGE, "no open hat %llu (%d opened)", n, nhats);
-	cur = n - 1;
+	*idx = n - 1;
 	return 0;
+}
+
+static int cmd_use(int argc, char **argv)
+{
+	return arg_hat(argv[1], &cur);
 }
 
 static int cmd_close(int argc, char **argv)
@@ -429,30 +452,110 @@ static int cmd_close(int argc, char **argv)
 
 static const struct flagword map_words[] = {
 	{ "write", HTABLE_MAP_WRITE }, { "exec", HTABLE_MAP_EXEC },
-	{ "lock", HTABLE_MAP_LOCK }, { NULL, 0 },
+	{ "lock", HTABLE_MAP_LOCK }, { "2m", HTABLE_MAP_2M }, { "1g", HTABLE_MAP_1G },
+	{ "pin", HTABLE_MAP_PIN }, { NULL, 0 },
 };
 
+/* The name of the pages a level maps: 0 = 4K, 1 = 2M, 2 = 1G. */
+static const char *level_size(unsigned int level)
+{
+	static const char *const names[] = { "4K", "2M", "1G" };
+
+	return level < ARRAY_SIZE(names) ? names[level] : "?";
+}
+
+/* The level of the pages MAP flags ask for. */
+static unsigned int map_level(unsigned int flags)
+{
+	return flags & HTABLE_MAP_1G ? 2 : flags & HTABLE_MAP_2M ? 1 : 0;
+}
+
+/*
+ * Back a MAP_PIN request with memory of this process: @len bytes of
+ * anonymous memory, from hugetlb pages of the map's size for 2M and 1G (the
+ * module pins one physically contiguous, aligned page per large page),
+ * populated so that the pages exist. The caller may unmap it once MAP
+ * returns: the module's pin keeps the memory for the hat. Returns the
+ * buffer, or MAP_FAILED with errno set (ENOMEM when no hugetlb page is
+ * free).
+ */
+static void *pin_buffer(size_t len, unsigned int level)
+{
+	static const int huge[] = { 0, MAP_HUGETLB | MAP_HUGE_2MB,
+				    MAP_HUGETLB | MAP_HUGE_1GB };
+
+	return mmap(NULL, len, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE | huge[level], -1, 0);
+}
+
+/*
+ * map VA NPAGES [write] [exec] [lock] [2m|1g] [pin] [alias AVA [count N]]:
+ * 1g without alias implies pin, since the module has no 1 GiB pages of
+ * its own to give.
+ */
 static int cmd_map(int argc, char **argv)
 {
 	static const char *const vw[] = { "alias", "count", NULL };
 	unsigned long long val[2] = { 0, 1 };
 	bool given[2] = { false, false };
 	struct htable_map m = { 0 };
+	unsigned int level;
+	void *buf = NULL;
+	size_t len = 0;
+	int st = 0;
 
 	if (arg_u64(argv[1], "va", &m.va) || arg_u64(argv[2], "page count", &m.npages) ||
 	    arg_flags(argc, argv, 3, map_words, &m.flags, vw, val, given))
 		return ST_USAGE;
 	if (given[1] && !given[0])
 		return complain(ST_USAGE, "'count' goes with 'alias VA'");
+	if (given[0] && (m.flags & HTABLE_MAP_PIN))
+		return complain(ST_USAGE, "'pin' and 'alias' exclude each other");
+	if ((m.flags & HTABLE_MAP_SIZES) == HTABLE_MAP_SIZES)
+		return complain(ST_USAGE, "one page size: '2m' or '1g'");
+	level = map_level(m.flags);
 	if (given[0]) {
 		m.flags |= HTABLE_MAP_ALIAS;
 		m.alias_va = val[0];
 		m.alias_npages = val[1];
+	} else if (level == 2) {
+		m.flags |= HTABLE_MAP_PIN;
+	}
+	if (m.flags & HTABLE_MAP_PIN) {
+		if (!m.npages || m.npages > HTABLE_MAX_NPAGES)
+			return complain(ST_USAGE, "NPAGES must be 1..%llu to pin",
+					(unsigned long long)HTABLE_MAX_NPAGES);
+		len = m.npages * 4096;
+		buf = pin_buffer(len, level);
+		if (buf == MAP_FAILED) {
+			int err = errno;
+
+			fail_errno(err, false, "mmap %zu bytes of %s pages to pin", len,
+				   level ? level_size(level) : "anonymous");
+			if (level)
+				complain(ST_FAIL, "no free %s hugetlb page? (boot with %s=%s %s)",
+					 level_size(level), "hugepagesz", level_size(level),
+					 "hugepages=N");
+			return ST_FAIL;
+		}
+		m.alias_va = (uintptr_t)buf;
 	}
 	if (hat_ioctl(HTABLE_IOC_MAP, &m))
-		return ST_FAIL;
-	printf("mapped %llu pages at %#llx\n", (unsigned long long)m.mapped,
+		st = ST_FAIL;
+	/* The module's pin, not this mapping, keeps the memory now. */
+	if (buf)
+		munmap(buf, len);
+	if (st)
+		return st;
+	printf("mapped %llu pages at %#llx", (unsigned long long)m.mapped,
 	       (unsigned long long)m.va);
+	if (level)
+		printf(" as %llu %s page%s", (unsigned long long)m.mapped >> (9 * level),
+		       level_size(level), m.mapped >> (9 * level) == 1 ? "" : "s");
+	if (m.flags & HTABLE_MAP_PIN)
+		printf(", pinned from this process's %s memory",
+		       level ? "hugetlb" : "anonymous");
+	printf("\n");
 	return 0;
 }
 
@@ -466,6 +569,74 @@ static int cmd_unmap(int argc, char **argv)
 		return ST_FAIL;
 	printf("unmapped %llu pages at %#llx\n", (unsigned long long)u.unmapped,
 	       (unsigned long long)u.va);
+	return 0;
+}
+
+/*
+ * The owner of a SHARE: "@N", hat N of this session (not the current
+ * one), or "fd:N", a hat another program opened and left open on file
+ * descriptor N (as --fd). Returns 0 with the fd and a label for
+ * messages, or ST_USAGE (reported).
+ */
+static int arg_owner(const char *s, int *fd, char *label, size_t size)
+{
+	unsigned long long n;
+	int idx = -1;
+
+	if (*s == '@') {
+		if (arg_hat(s, &idx))
+			return ST_USAGE;
+		if (idx == cur)
+			return complain(ST_USAGE, "hat %d is the current hat; 'use' the sharer",
+					idx + 1);
+		*fd = hats[idx].fd;
+		snprintf(label, size, "hat %d", idx + 1);
+		return 0;
+	}
+	if (!strncmp(s, "fd:", 3)) {
+		if (arg_u64(s + 3, "owner fd", &n))
+			return ST_USAGE;
+		if (n > 0x7fffffff)
+			return complain(ST_USAGE, "bad owner fd '%s'", s + 3);
+		*fd = n;
+		snprintf(label, size, "fd %llu", n);
+		return 0;
+	}
+	return complain(ST_USAGE, "bad owner '%s' (@N: hat N of the shell; fd:N: an open fd)",
+			s);
+}
+
+/* share OWNER VA NPAGES: link OWNER's leaf tables into the current hat. */
+static int cmd_share(int argc, char **argv)
+{
+	struct htable_share sh = { 0 };
+	char label[32];
+	int fd = -1;
+
+	if (arg_owner(argv[1], &fd, label, sizeof(label)) ||
+	    arg_u64(argv[2], "va", &sh.va) || arg_u64(argv[3], "page count", &sh.npages))
+		return ST_USAGE;
+	sh.owner_fd = fd;
+	if (hat_ioctl(HTABLE_IOC_SHARE, &sh))
+		return ST_FAIL;
+	printf("shared %llu tables at %#llx (%llu pages) from %s\n",
+	       (unsigned long long)sh.tables, (unsigned long long)sh.va,
+	       (unsigned long long)sh.npages, label);
+	return 0;
+}
+
+/* unshare VA NPAGES: detach the shared tables of the range. */
+static int cmd_unshare(int argc, char **argv)
+{
+	struct htable_share sh = { 0 };
+
+	if (arg_u64(argv[1], "va", &sh.va) || arg_u64(argv[2], "page count", &sh.npages))
+		return ST_USAGE;
+	if (hat_ioctl(HTABLE_IOC_UNSHARE, &sh))
+		return ST_FAIL;
+	printf("unshared %llu tables at %#llx (%llu pages)\n",
+	       (unsigned long long)sh.tables, (unsigned long long)sh.va,
+	       (unsigned long long)sh.npages);
 	return 0;
 }
 
@@ -487,14 +658,18 @@ static int cmd_probe(int argc, char **argv)
 	printf("probe %#llx: flags %#x (", (unsigned long long)p.va, p.flags);
 	print_flagwords(p.flags, probe_words);
 	printf(")");
-	if (p.flags & HTABLE_PROBE_PRESENT)
+	if (p.flags & HTABLE_PROBE_PRESENT) {
 		printf(" level %u pfn %#llx pte %#018llx", p.level,
 		       (unsigned long long)p.pfn, (unsigned long long)p.pte);
+		printf(" page %s%s", level_size(p.level),
+		       p.level && (p.pte & PTE_PS) ? " (PS)" : "");
+	}
 	printf("\n");
 	return 0;
 }
 
-static void print_levels(const char *name, const __u64 *v, unsigned int levels)
+static void print_levels(const char *name, const unsigned long long *v,
+			 unsigned int levels)
 {
 	unsigned int l;
 
@@ -504,9 +679,16 @@ static void print_levels(const char *name, const __u64 *v, unsigned int levels)
 	printf("\n");
 }
 
+static int tree_load(void);
+static void tree_sums(const struct htable_info *in, unsigned long long *large,
+		      unsigned long long *shared);
+
+/* info: INFO's fields, then large pages per level and shared tables. */
 static int cmd_info(int argc, char **argv)
 {
+	unsigned long long large[HTABLE_MAX_LEVELS], shared;
 	struct htable_info in;
+	int st;
 
 	if (hat_ioctl(HTABLE_IOC_INFO, &in))
 		return ST_FAIL;
@@ -519,6 +701,15 @@ static int cmd_info(int argc, char **argv)
 	printf("cached        %llu\n", (unsigned long long)in.cached);
 	printf("live_cpus     %#llx\n", (unsigned long long)in.live_cpus);
 	printf("stolen        %llu\n", (unsigned long long)in.stolen);
+	/* What INFO has no field for, from the debugfs tree when there is one. */
+	st = tree_load();
+	if (st > 0)
+		return st;
+	if (!st) {
+		tree_sums(&in, large, &shared);
+		print_levels("large_pages", large, in.levels);
+		printf("shared_tables %llu\n", shared);
+	}
 	return 0;
 }
 
@@ -943,63 +1134,145 @@ struct tnode {
 	int depth;
 	unsigned int level;
 	unsigned long long va;
+	unsigned int valid, busy;
+	unsigned int children;	/* tables linked below it */
 	char rest[96];
 };
 
+/* The current hat's tree, as debugfs hat/<id> prints it. */
+struct tdump {
+	struct tnode nodes[8192];
+	int n, skipped;
+	char *header, *summary;
+	/* tables drawn per level, shared ones included */
+	unsigned long long drawn[HTABLE_MAX_LEVELS];
+	char buf[1 << 20];
+};
+
+static struct tdump dump;
+
 /*
- * tree: draw the current hat's hierarchy from debugfs hat/<id> (the
- * module's htable_dump_tree()), one line per table with the va range it
- * covers, then the per-level totals of INFO.
+ * Read and parse the current hat's debugfs tree (the module's
+ * htable_dump_tree()) into dump. Returns 0, ST_FAIL (reported), or -1
+ * when the hat's debugfs id is unknown (--fd without --id).
+ */
+static int tree_load(void)
+{
+	char path[256], *line, *save, *p;
+	struct tdump *t = &dump;
+	int i, j;
+
+	if (hats[cur].id < 0)
+		return -1;
+	snprintf(path, sizeof(path), "%s/hat/%ld", dbg_dir, hats[cur].id);
+	if (read_file(path, t->buf, sizeof(t->buf)) < 0)
+		return fail_errno(errno, true, "read %s", path);
+	t->n = 0;
+	t->skipped = 0;
+	t->header = NULL;
+	t->summary = NULL;
+	memset(t->drawn, 0, sizeof(t->drawn));
+	for (line = strtok_r(t->buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		struct tnode *nd = &t->nodes[t->n];
+
+		for (p = line; *p == ' '; p++)
+			;
+		if (*p == 'L' && t->n < (int)ARRAY_SIZE(t->nodes)) {
+			int off = 0;
+
+			if (sscanf(p, "L%u %llx %n", &nd->level, &nd->va, &off) < 2 || !off ||
+			    nd->level >= HTABLE_MAX_LEVELS ||
+			    sscanf(p + off, "valid %u locked %*u busy %u", &nd->valid,
+				   &nd->busy) != 2)
+				continue;
+			nd->depth = (p - line) / 2;
+			nd->children = 0;
+			snprintf(nd->rest, sizeof(nd->rest), "%s", p + off);
+			t->drawn[nd->level]++;
+			t->n++;
+		} else if (*p == 'L') {
+			t->skipped++;
+		} else if (!strncmp(p, "check:", 6)) {
+			t->summary = p;
+		} else if (!strncmp(p, "hat ", 4)) {
+			t->header = p;
+		}
+	}
+	/* A table's children: the nodes one deeper before the next at its depth. */
+	for (i = 0; i < t->n; i++)
+		for (j = i + 1; j < t->n && t->nodes[j].depth > t->nodes[i].depth; j++)
+			t->nodes[i].children += t->nodes[j].depth == t->nodes[i].depth + 1;
+	return 0;
+}
+
+/*
+ * Entries of a table that are pages, not links to a table below: at
+ * level 1 and 2 the large pages. A shared table counts as a link.
+ */
+static unsigned int tnode_pages(const struct tnode *nd)
+{
+	return nd->valid > nd->children ? nd->valid - nd->children : 0;
+}
+
+/*
+ * Large pages per level and tables shared from other hats, from the
+ * loaded dump and @in: INFO does not count shared tables, the dump draws
+ * them (with zero counts: their entries count in the owner).
+ */
+static void tree_sums(const struct htable_info *in, unsigned long long *large,
+		      unsigned long long *shared)
+{
+	unsigned int l;
+	int i;
+
+	memset(large, 0, HTABLE_MAX_LEVELS * sizeof(*large));
+	for (i = 0; i < dump.n; i++)
+		if (dump.nodes[i].level)
+			large[dump.nodes[i].level] += tnode_pages(&dump.nodes[i]);
+	*shared = 0;
+	for (l = 0; l < in->levels && l < HTABLE_MAX_LEVELS; l++)
+		if (dump.drawn[l] > in->tables[l])
+			*shared += dump.drawn[l] - in->tables[l];
+}
+
+/*
+ * tree: draw the current hat's hierarchy from debugfs hat/<id>, one line
+ * per table with the va range it covers and, for upper tables, the large
+ * pages among its entries; then the per-level totals of INFO.
  */
 static int cmd_tree(int argc, char **argv)
 {
-	static char buf[1 << 20];
-	static struct tnode nodes[8192];
 	bool last[HTABLE_MAX_LEVELS + 1] = { false };
+	unsigned long long large[HTABLE_MAX_LEVELS] = { 0 }, shared = 0;
 	struct htable_info in;
-	char path[256], *line, *save, *p, *summary = NULL;
-	int n = 0, i, j, d, skipped = 0;
+	bool have_tree;
+	int i, j, d, st;
 	unsigned int l;
 
 	if (hat_ioctl(HTABLE_IOC_INFO, &in))
 		return ST_FAIL;
-	if (hats[cur].id < 0) {
+	st = tree_load();
+	if (st > 0)
+		return st;
+	have_tree = !st;
+	if (!have_tree) {
 		printf("(hat id unknown: no debugfs tree; per-level totals only)\n");
 		goto totals;
 	}
-	snprintf(path, sizeof(path), "%s/hat/%ld", dbg_dir, hats[cur].id);
-	if (read_file(path, buf, sizeof(buf)) < 0)
-		return fail_errno(errno, true, "read %s", path);
-	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		for (p = line; *p == ' '; p++)
-			;
-		if (*p == 'L' && n < (int)ARRAY_SIZE(nodes)) {
-			int off = 0;
+	tree_sums(&in, large, &shared);
+	if (dump.header)
+		printf("%s\n", dump.header);
+	for (i = 0; i < dump.n; i++) {
+		const struct tnode *nd = &dump.nodes[i];
+		unsigned long long span = 1ULL << (12 + 9 * (nd->level + 1));
 
-			if (sscanf(p, "L%u %llx %n", &nodes[n].level, &nodes[n].va, &off) < 2 ||
-			    !off)
-				continue;
-			nodes[n].depth = (p - line) / 2;
-			snprintf(nodes[n].rest, sizeof(nodes[n].rest), "%s", p + off);
-			n++;
-		} else if (*p == 'L') {
-			skipped++;
-		} else if (!strncmp(p, "check:", 6)) {
-			summary = p;
-		} else if (!strncmp(p, "hat ", 4)) {
-			printf("%s\n", p);
-		}
-	}
-	for (i = 0; i < n; i++) {
-		unsigned long long span = 1ULL << (12 + 9 * (nodes[i].level + 1));
-
-		d = nodes[i].depth;
+		d = nd->depth;
 		if (d > HTABLE_MAX_LEVELS)
 			d = HTABLE_MAX_LEVELS;
 		/* Last among its siblings: no later node at its depth before a shallower one. */
 		last[d] = true;
-		for (j = i + 1; j < n && nodes[j].depth >= nodes[i].depth; j++) {
-			if (nodes[j].depth == nodes[i].depth) {
+		for (j = i + 1; j < dump.n && dump.nodes[j].depth >= nd->depth; j++) {
+			if (dump.nodes[j].depth == nd->depth) {
 				last[d] = false;
 				break;
 			}
@@ -1008,17 +1281,33 @@ static int cmd_tree(int argc, char **argv)
 			printf("%s", last[j] ? "    " : "|   ");
 		if (d)
 			printf("%s", last[d] ? "`-- " : "|-- ");
-		printf("L%u 0x%llx-0x%llx %s\n", nodes[i].level, nodes[i].va,
-		       nodes[i].va + span - 1, nodes[i].rest);
+		printf("L%u 0x%llx-0x%llx %s", nd->level, nd->va, nd->va + span - 1, nd->rest);
+		if (nd->level && tnode_pages(nd))
+			printf(", %u %s page%s", tnode_pages(nd), level_size(nd->level),
+			       tnode_pages(nd) == 1 ? "" : "s");
+		/*
+		 * A table shared from another hat is drawn with zero counts
+		 * and no holds; a table of this hat never has both.
+		 */
+		if (shared && !nd->level && !nd->valid && !nd->busy)
+			printf(", shared from another hat");
+		printf("\n");
 	}
-	if (skipped)
-		printf("(%d more tables not drawn)\n", skipped);
-	if (summary)
-		printf("%s\n", summary);
+	if (dump.skipped)
+		printf("(%d more tables not drawn)\n", dump.skipped);
+	if (dump.summary)
+		printf("%s\n", dump.summary);
 totals:
-	for (l = in.levels; l-- > 0;)
-		printf("L%u: %llu tables, %llu valid entries\n", l,
+	for (l = in.levels; l-- > 0;) {
+		printf("L%u: %llu tables, %llu valid entries", l,
 		       (unsigned long long)in.tables[l], (unsigned long long)in.valid[l]);
+		if (l && large[l])
+			printf(", %llu %s page%s", large[l], level_size(l),
+			       large[l] == 1 ? "" : "s");
+		if (have_tree && l + 1 < in.levels && dump.drawn[l] > in.tables[l])
+			printf(", %llu shared", dump.drawn[l] - in.tables[l]);
+		printf("\n");
+	}
 	printf("%llu pages mapped, %llu locked entries, %llu cached tables, %llu stolen\n",
 	       (unsigned long long)in.mapped_pages, (unsigned long long)in.locked,
 	       (unsigned long long)in.cached, (unsigned long long)in.stolen);
@@ -1041,13 +1330,25 @@ static const struct cmd commands[] = {
 	{ "help", 0, 1, cmd_help, "[COMMAND]", "list the commands, or explain one" },
 	{ "version", 0, 0, cmd_version, "", "ABI version and paging levels (VERSION)" },
 	{ "open", 0, 0, cmd_open, "", "open another hat and make it current" },
-	{ "use", 1, 1, cmd_use, "N", "make hat N (1 = the first opened) current" },
+	{ "use", 1, 1, cmd_use, "N|@N", "make hat N (1 = the first opened) current" },
 	{ "close", 0, 0, cmd_close, "", "close the current hat" },
-	{ "map", 2, 7, cmd_map, "VA NPAGES [write] [exec] [lock] [alias VA [count N]]",
-	  "map NPAGES pages at VA (MAP); alias backs them by N pages mapped at VA" },
-	{ "unmap", 2, 2, cmd_unmap, "VA NPAGES", "unmap NPAGES pages at VA (UNMAP)" },
-	{ "probe", 1, 1, cmd_probe, "VA", "translate VA: flags, level, pfn, pte (PROBE)" },
-	{ "info", 0, 0, cmd_info, "", "tables and entries per level, counts (INFO)" },
+	{ "map", 2, 10, cmd_map,
+	  "VA NPAGES [write] [exec] [lock] [2m|1g] [pin] [alias VA [count N]]",
+	  "map NPAGES 4 KiB pages at VA (MAP) with 4K, 2M or 1G entries; alias\n"
+	  "            backs them by N pages mapped at VA; pin by this process's\n"
+	  "            memory (hugetlb for 2m/1g); 1g without alias pins a 1 GiB\n"
+	  "            hugetlb page" },
+	{ "unmap", 2, 2, cmd_unmap, "VA NPAGES",
+	  "unmap NPAGES pages at VA (UNMAP); splits a large page cut in part" },
+	{ "probe", 1, 1, cmd_probe, "VA",
+	  "translate VA: flags, level, pfn, pte, page size (PROBE)" },
+	{ "info", 0, 0, cmd_info, "",
+	  "tables and entries per level, counts (INFO); large pages, shared tables" },
+	{ "share", 3, 3, cmd_share, "@N|fd:N VA NPAGES",
+	  "link the leaf tables of hat N (or of the hat on fd N) for VA into the\n"
+	  "            current hat (SHARE); VA 2 MiB-aligned, NPAGES a multiple of 512" },
+	{ "unshare", 2, 2, cmd_unshare, "VA NPAGES",
+	  "detach the tables shared into the current hat there (UNSHARE)" },
 	{ "check", 0, 0, cmd_check, "", "run the independent checker (CHECK)" },
 	{ "verify", 2, 7, cmd_verify, "VA NPAGES [write] [cpu N] [seed S]",
 	  "load the hat into CR3 and touch every page through it (RUN verify)" },
@@ -1060,7 +1361,7 @@ static const struct cmd commands[] = {
 	{ "write", 2, -1, cmd_write, "VA TEXT...", "write TEXT into the page at VA (RW)" },
 	{ "rw", 2, -1, cmd_rw, "read VA [LEN] | write VA TEXT", "read or write (RW)" },
 	{ "tree", 0, 0, cmd_tree, "",
-	  "draw the hat's tables: levels, va ranges, valid and locked" },
+	  "draw the hat's tables: levels, va ranges, valid, locked, large pages" },
 	{ "steal", 1, 1, cmd_steal, "N", "every Nth table allocation steals first (0 = off)" },
 	{ "reap", 0, 1, cmd_reap, "[N]", "reap up to N tables now (0 = the module's count)" },
 	{ "knob", 1, 2, cmd_knob, "NAME [VALUE|COUNTER]",

@@ -31,7 +31,7 @@ case_() {
 
 [ -e /dev/htable ] && { echo "1..0 # SKIP /dev/htable exists here"; exit 0; }
 echo "TAP version 13"
-echo "1..16"
+echo "1..20"
 case_ 0 '^usage: htablectl' --help
 case_ 0 'map +VA NPAGES' help
 case_ 2 '^usage: htablectl'
@@ -48,5 +48,9 @@ case_ 2 'stats: --watch needs at least 1 second' stats --watch 0
 case_ 2 "stats: unknown option '--yaml'" stats --yaml
 case_ 1 '--fd 97: Bad file descriptor \(EBADF\)' --fd 97 info
 case_ 2 "bad --fd 'x'" --fd x info
+case_ 0 'share +@N\|fd:N VA NPAGES' help share
+case_ 2 "map: one page size: '2m' or '1g'" map 4g 512 2m 1g
+case_ 2 "map: 'pin' and 'alias' exclude each other" map 4g 512 pin alias 8g
+case_ 2 "share: bad owner '4g'" share 4g 4g 512
 [ $failed = 0 ] && echo "# PASSED" && exit 0
 exit 1
