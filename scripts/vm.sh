@@ -93,7 +93,9 @@ chmod +x "$root/init" "$root/kselftest/timeout-shim" "$root/kselftest/demo.sh" \
 # -- boot -------------------------------------------------------------------
 # loglevel=5: warnings (WARN, lockdep, KASAN) reach the console, so a hang's
 # console tail shows them; oops=panic ends the VM at the first oops.
-cmdline="console=ttyS0 loglevel=5 panic=-1 oops=panic"
+# no_timer_check: a loaded host can make TCG so slow that the boot-time
+# IO-APIC timer check fails and the kernel panics before init runs.
+cmdline="console=ttyS0 loglevel=5 panic=-1 oops=panic no_timer_check"
 cmdline+=" slub_debug=FZPU page_poison=1 preempt=full htmode=$mode $append"
 qemu=(qemu-system-x86_64 -machine q35 -accel tcg -cpu "$cpu" -smp "$smp"
 	-m "$mem" -no-reboot -kernel "$kernel" -initrd "$work/initramfs.cpio.gz"
