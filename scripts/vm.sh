@@ -14,6 +14,7 @@
 #     --smp N           vCPUs (default: 2)
 #     --mem SIZE        guest memory (default: 1G)
 #     --append ARGS     extra kernel command line
+#     --slub-debug SPEC slub_debug= of the guest (default FZPU; - for none)
 #     --mode MODE       test (default), demo, bench, or shell (interactive)
 #     --specs FILE      bench mode: the case specs (default: scripts/bench/specs)
 #     --tests "A B"     run only these selftests (default: all of run-list)
@@ -26,7 +27,7 @@ LOG_TAG=vm
 . "$(dirname "$0")/lib.sh"
 
 row=adhoc kernel= kdir= lts= cpu=max smp=2 mem=1G append= mode=test tests=
-vm_timeout=900 results= specs=
+vm_timeout=900 results= specs= slub=FZPU
 while [ $# -gt 0 ]; do
 	case $1 in
 	--row) row=$2; shift ;;
@@ -37,6 +38,7 @@ while [ $# -gt 0 ]; do
 	--smp) smp=$2; shift ;;
 	--mem) mem=$2; shift ;;
 	--append) append=$2; shift ;;
+	--slub-debug) slub=$2; shift ;;
 	--mode) mode=$2; shift ;;
 	--tests) tests=$2; shift ;;
 	--timeout) vm_timeout=$2; shift ;;
@@ -96,7 +98,7 @@ chmod +x "$root/init" "$root/kselftest/timeout-shim" "$root/kselftest/demo.sh" \
 # no_timer_check: a loaded host can make TCG so slow that the boot-time
 # IO-APIC timer check fails and the kernel panics before init runs.
 cmdline="console=ttyS0 loglevel=5 panic=-1 oops=panic no_timer_check"
-cmdline+=" slub_debug=FZPU page_poison=1 preempt=full htmode=$mode $append"
+cmdline+=" slub_debug=$slub page_poison=1 preempt=full htmode=$mode $append"
 qemu=(qemu-system-x86_64 -machine q35 -accel tcg -cpu "$cpu" -smp "$smp"
 	-m "$mem" -no-reboot -kernel "$kernel" -initrd "$work/initramfs.cpio.gz"
 	-append "$cmdline" -display none -monitor none)
@@ -117,7 +119,8 @@ boot_vm() {
 		2> "$work/qemu.err" &
 	qpid=$!
 	# Stream progress: the runner's per-test lines and each case's result.
-	tail -n +1 -F --pid=$qpid "$out" 2>/dev/null | tr -d '\r' |
+	# stdbuf: tr would hold lines back in a block buffer.
+	tail -n +1 -F --pid=$qpid "$out" 2>/dev/null | stdbuf -oL tr -d '\r' |
 		if [ "$mode" = test ]; then
 			grep --line-buffered -E '^(# )?(not )?ok [0-9]+ ' |
 				while IFS= read -r line; do
