@@ -183,19 +183,61 @@ err_free:
 	return NULL;
 }
 
-/* Drop the records of [first, last] (page numbers), putting each page. */
+/*
+ * Records a walk of hat_pages handles between two breaks of its lock (or
+ * RCU read section), so that a walk of a large range never holds a CPU
+ * for long.
+ */
+#define HAT_XA_BATCH	XA_CHECK_SCHED
+
+/*
+ * Drop the records of [first, last] (page numbers), putting each page: one
+ * xa_lock round per HAT_XA_BATCH records. hat_seg_lock is held for write,
+ * or the hat is being freed.
+ */
 static void hat_drop_records(struct hat *hat, unsigned long first,
 			     unsigned long last)
 {
+	XA_STATE(xas, &hat->hat_pages, first);
+	unsigned long n = 0;
 	struct page *pg;
-	unsigned long i;
 
-	xa_for_each_range(&hat->hat_pages, i, pg, first, last) {
-		xa_erase(&hat->hat_pages, i);
+	xas_lock(&xas);
+	xas_for_each(&xas, pg, last) {
+		/* Storing NULL clears the record's marks with it. */
+		xas_store(&xas, NULL);
 		hat_put_page(hat, pg);
-		WRITE_ONCE(hat->hat_owned_pages, hat->hat_owned_pages - 1);
+		if (++n % HAT_XA_BATCH)
+			continue;
+		xas_set(&xas, xas.xa_index + 1);
+		xas_unlock(&xas);
+		cond_resched();
+		xas_lock(&xas);
 	}
+	xas_unlock(&xas);
+	WRITE_ONCE(hat->hat_owned_pages, hat->hat_owned_pages - n);
 	hat_upin_sweep(hat);
+}
+
+/* Records in [first, last] (page numbers); hat_seg_lock is held. */
+static unsigned long hat_count_records(struct hat *hat, unsigned long first,
+				       unsigned long last)
+{
+	XA_STATE(xas, &hat->hat_pages, first);
+	unsigned long n = 0;
+	struct page *pg;
+
+	rcu_read_lock();
+	xas_for_each(&xas, pg, last) {
+		if (++n % HAT_XA_BATCH)
+			continue;
+		xas_pause(&xas);
+		rcu_read_unlock();
+		cond_resched();
+		rcu_read_lock();
+	}
+	rcu_read_unlock();
+	return n;
 }
 
 /*
@@ -505,23 +547,107 @@ static x86pte_t hat_make_pte(struct page *pg, u32 flags, unsigned int level)
 	return pte;
 }
 
-/* Record @pg at page number @idx with the map's flags; takes no reference. */
-static int hat_store(struct hat *hat, unsigned long idx, struct page *pg,
-		     u32 flags)
-{
-	int err = htable_should_fail(HTABLE_FAIL_XARRAY) ? -ENOMEM :
-		  xa_err(xa_store(&hat->hat_pages, idx, pg, GFP_KERNEL));
+/**
+ * struct hat_run - a run of records to store (hat_store_run())
+ * @idx:	page number of the first record
+ * @n:		records
+ * @flags:	the map's flags, kept as marks
+ * @base:	contiguous pages: record k names nth_page(@base, k); NULL for
+ *		an alias run
+ * @up:		with @base: the pin the pages belong to (a reference and a
+ *		pin count per record); NULL: fresh pages, whose allocation
+ *		reference each record takes over
+ * @alias:	without @base: page number of the alias source, whose
+ *		records are repeated over the run
+ * @nalias:	records at @alias
+ */
+struct hat_run {
+	unsigned long		idx;
+	unsigned long		n;
+	u32			flags;
+	struct page		*base;
+	struct hat_upin		*up;
+	unsigned long		alias;
+	unsigned long		nalias;
+};
 
-	if (err)
-		return err;
+/* Mark the record at @xas with the map's @flags; the xa_lock is held. */
+static void hat_mark_record(struct xa_state *xas, u32 flags)
+{
 	if (flags & HTABLE_MAP_WRITE)
-		xa_set_mark(&hat->hat_pages, idx, HAT_MARK_WRITE);
+		xas_set_mark(xas, HAT_MARK_WRITE);
 	if (flags & HTABLE_MAP_EXEC)
-		xa_set_mark(&hat->hat_pages, idx, HAT_MARK_EXEC);
+		xas_set_mark(xas, HAT_MARK_EXEC);
 	if (flags & HTABLE_MAP_LOCK)
-		xa_set_mark(&hat->hat_pages, idx, HAT_MARK_LOCK);
-	WRITE_ONCE(hat->hat_owned_pages, hat->hat_owned_pages + 1);
-	return 0;
+		xas_set_mark(xas, HAT_MARK_LOCK);
+}
+
+/*
+ * Store the records of @r, each with its marks and its page reference,
+ * walking the range with one xas under one xa_lock round per HAT_XA_BATCH
+ * records; a node the walk can't allocate under the lock is allocated
+ * with the lock dropped (xas_nomem()) and the store retried. The range is
+ * free and hat_seg_lock is held for write, so nothing else changes
+ * hat_pages meanwhile. Returns the records stored in *@stored, and 0 or
+ * -ENOMEM; on error the caller drops the stored ones, and for fresh pages
+ * puts the pages from *@stored on.
+ */
+static int hat_store_run(struct hat *hat, const struct hat_run *r,
+			 unsigned long *stored)
+{
+	XA_STATE(xas, &hat->hat_pages, r->idx);
+	XA_STATE(src, &hat->hat_pages, r->alias);
+	unsigned long k = 0, end, pos = 0;
+	struct page *pg;
+	int err = 0;
+
+	while (k < r->n && !err) {
+		end = min(r->n, k + HAT_XA_BATCH);
+		do {
+			xas_lock(&xas);
+			xas_set(&xas, r->idx + k);
+			if (!r->base) {
+				pos = k % r->nalias;
+				xas_set(&src, r->alias + pos);
+			}
+			for (; k < end; k++) {
+				if (htable_should_fail(HTABLE_FAIL_XARRAY)) {
+					err = -ENOMEM;
+					break;
+				}
+				if (r->base) {
+					pg = nth_page(r->base, k);
+				} else {
+					if (pos == r->nalias) {
+						pos = 0;
+						xas_set(&src, r->alias);
+					}
+					/* After xas_set(), the entry at the index. */
+					pg = xas_next(&src);
+					pos++;
+				}
+				xas_store(&xas, pg);
+				if (xas_error(&xas))
+					break;
+				hat_mark_record(&xas, r->flags);
+				if (!r->base) {
+					hat_get_page(hat, pg);
+				} else if (r->up) {
+					r->up->refs++;
+					get_page(pg);
+				}
+				xas_next(&xas);
+			}
+			xas_unlock(&xas);
+		} while (xas_nomem(&xas, GFP_KERNEL));
+		if (!err)
+			err = xas_error(&xas);
+		if (k < r->n)
+			cond_resched();
+	}
+	WRITE_ONCE(hat->hat_owned_pages, hat->hat_owned_pages + k);
+	*stored = k;
+	return err;
 }
 
 /*
@@ -576,37 +702,33 @@ static int hat_pin_user(struct hat *hat, unsigned long uaddr, unsigned long n,
 static int hat_record_pages(struct hat *hat, const struct htable_map *m,
 			    unsigned int level)
 {
-	unsigned long first = m->va >> PAGE_SHIFT;
-	unsigned long alias = m->alias_va >> PAGE_SHIFT;
 	unsigned long n = 1UL << (level * HTABLE_PTE_SHIFT);
 	unsigned int order = level * HTABLE_PTE_SHIFT;
+	struct hat_run r = {
+		.idx = m->va >> PAGE_SHIFT, .flags = m->flags,
+	};
+	unsigned long i, k;
 	struct hat_upin *up;
 	struct page *pg;
-	unsigned long i, k;
 	int err = 0;
 
-	for (i = 0; i < m->npages && !err; i += n) {
-		if (m->flags & HTABLE_MAP_ALIAS) {
-			for (k = 0; k < n && !err; k++) {
-				pg = xa_load(&hat->hat_pages,
-					     alias + (i + k) % m->alias_npages);
-				hat_get_page(hat, pg);
-				err = hat_store(hat, first + i + k, pg, m->flags);
-				if (err)
-					hat_put_page(hat, pg);
-			}
-		} else if (m->flags & HTABLE_MAP_PIN) {
+	if (m->flags & HTABLE_MAP_ALIAS) {
+		/* The whole range in one walk: its pages are the hat's already. */
+		r.n = m->npages;
+		r.alias = m->alias_va >> PAGE_SHIFT;
+		r.nalias = m->alias_npages;
+		err = hat_store_run(hat, &r, &k);
+		goto out;
+	}
+	r.n = n;
+	for (i = 0; i < m->npages && !err; i += n, r.idx += n) {
+		if (m->flags & HTABLE_MAP_PIN) {
 			err = hat_pin_user(hat, m->alias_va + (i << PAGE_SHIFT), n, &up);
-			for (k = 0; k < n && !err; k++) {
-				pg = nth_page(up->page, k);
-				up->refs++;
-				get_page(pg);
-				err = hat_store(hat, first + i + k, pg, m->flags);
-				if (err) {
-					up->refs--;
-					put_page(pg);
-				}
-			}
+			if (err)
+				break;
+			r.base = up->page;
+			r.up = up;
+			err = hat_store_run(hat, &r, &k);
 		} else {
 			/* Order 9 fits the buddy allocator; 1 GiB needs PIN. */
 			pg = htable_should_fail(HTABLE_FAIL_PAGE) ? NULL :
@@ -618,17 +740,16 @@ static int hat_record_pages(struct hat *hat, const struct htable_map *m,
 			/* One reference per 4 KiB page: a record is one of them. */
 			if (order)
 				split_page(pg, order);
-			for (k = 0; k < n; k++) {
-				if (!err)
-					err = hat_store(hat, first + i + k,
-							nth_page(pg, k), m->flags);
-				if (err)
-					put_page(nth_page(pg, k));
-			}
+			r.base = pg;
+			err = hat_store_run(hat, &r, &k);
+			for (; k < n; k++)
+				put_page(nth_page(pg, k));
 		}
 	}
+out:
 	if (err)
-		hat_drop_records(hat, first, first + m->npages - 1);
+		hat_drop_records(hat, m->va >> PAGE_SHIFT,
+				 (m->va >> PAGE_SHIFT) + m->npages - 1);
 	return err;
 }
 
@@ -641,24 +762,39 @@ static int hat_check_alias(struct hat *hat, const struct htable_map *m,
 {
 	unsigned long a = m->alias_va >> PAGE_SHIFT, n = 1UL << (level * 9);
 	unsigned long i, base = 0, pfn;
+	XA_STATE(xas, &hat->hat_pages, a);
 	struct page *pg;
+	int err = 0;
 
+	rcu_read_lock();
 	for (i = 0; i < m->alias_npages; i++) {
-		pg = xa_load(&hat->hat_pages, a + i);
-		if (!pg)
-			return -ENOENT;
-		if (!level)
-			continue;
-		pfn = page_to_pfn(pg);
-		if (i % n == 0)
-			base = pfn;
-		if ((base & (n - 1)) || pfn != base + i % n) {
-			htable_bad_input("map: alias %#llx: not aligned %lu KiB runs",
-					 m->alias_va, n << (PAGE_SHIFT - 10));
-			return -EINVAL;
+		/* Every index in turn: a hole reads as NULL. */
+		pg = xas_next(&xas);
+		if (!pg) {
+			err = -ENOENT;
+			break;
 		}
+		if (level) {
+			pfn = page_to_pfn(pg);
+			if (i % n == 0)
+				base = pfn;
+			if ((base & (n - 1)) || pfn != base + i % n) {
+				err = -EINVAL;
+				break;
+			}
+		}
+		if ((i + 1) % HAT_XA_BATCH)
+			continue;
+		xas_pause(&xas);
+		rcu_read_unlock();
+		cond_resched();
+		rcu_read_lock();
 	}
-	return 0;
+	rcu_read_unlock();
+	if (err == -EINVAL)
+		htable_bad_input("map: alias %#llx: not aligned %lu KiB runs",
+				 m->alias_va, n << (PAGE_SHIFT - 10));
+	return err;
 }
 
 /*
@@ -684,12 +820,18 @@ static int hat_conflict(struct hat *hat, unsigned long va, unsigned int level)
 	return have < level ? -ENOTEMPTY : -EEXIST;
 }
 
-/* Fill the entries of [va, eaddr) with @level pages from the records. */
+/*
+ * Fill the entries of [va, eaddr) with @level pages from the records,
+ * read with one xas walk per table. The counts of a table are raised for
+ * all its new entries before the first is set (a table never has more
+ * entries than it says) and lowered for those that could not be.
+ */
 static int hat_map_ptes(struct hat *hat, unsigned long va, unsigned long eaddr,
 			u32 flags, unsigned int level, unsigned long *done,
 			struct htable_batch *b)
 {
-	unsigned long tend;
+	XA_STATE(xas, &hat->hat_pages, va >> PAGE_SHIFT);
+	unsigned long tend, left;
 	struct htable *ht;
 	unsigned int e;
 	struct page *pg;
@@ -701,27 +843,38 @@ static int hat_map_ptes(struct hat *hat, unsigned long va, unsigned long eaddr,
 		if (!ht)
 			return -ENOMEM;
 		tend = min(eaddr, HTABLE_LAST_PAGE(ht) + 1);
+		left = (tend - va) >> LEVEL_SHIFT(level);
+		atomic_add(left, &ht->ht_valid_cnt);
+		if (flags & HTABLE_MAP_LOCK)
+			atomic_add(left, &ht->ht_lock_cnt);
+		/* htable_create() may sleep: restart the walk under RCU. */
+		rcu_read_lock();
+		xas_set(&xas, va >> PAGE_SHIFT);
 		for (e = htable_va2entry(va, ht); va < tend;
-		     va += LEVEL_SIZE(level), e++) {
-			pg = xa_load(&hat->hat_pages, va >> PAGE_SHIFT);
-			/* Counts first: a table never has more entries than it says. */
-			atomic_inc(&ht->ht_valid_cnt);
-			if (flags & HTABLE_MAP_LOCK)
-				atomic_inc(&ht->ht_lock_cnt);
+		     va += LEVEL_SIZE(level), e++, left--) {
+			/* A large page's record is at its first 4 KiB page. */
+			if (level)
+				xas_set(&xas, va >> PAGE_SHIFT);
+			pg = xas_next(&xas);
 			old = x86pte_set(ht, e, hat_make_pte(pg, flags, level), b);
-			if (old == LPAGE_ERROR || WARN_ON_ONCE(old)) {
+			if (old == LPAGE_ERROR) {
+				/* A large page over a table: the seed's LPAGE panic. */
+				rcu_read_unlock();
+				if (flags & HTABLE_MAP_LOCK)
+					atomic_sub(left, &ht->ht_lock_cnt);
+				atomic_sub(left, &ht->ht_valid_cnt);
+				htable_release(ht, b);
+				return -ENOTEMPTY;
+			}
+			if (WARN_ON_ONCE(old)) {
 				/* The record said empty: the entry was not. */
 				if (flags & HTABLE_MAP_LOCK)
 					atomic_dec(&ht->ht_lock_cnt);
 				atomic_dec(&ht->ht_valid_cnt);
 			}
-			if (old == LPAGE_ERROR) {
-				/* A large page over a table: the seed's LPAGE panic. */
-				htable_release(ht, b);
-				return -ENOTEMPTY;
-			}
 			*done = va + LEVEL_SIZE(level);
 		}
+		rcu_read_unlock();
 		htable_release(ht, b);
 	}
 	return 0;
@@ -829,14 +982,12 @@ int hat_unload(struct hat *hat, struct htable_unmap *u)
 {
 	unsigned long first = u->va >> PAGE_SHIFT, last = first + u->npages - 1;
 	unsigned long eaddr = u->va + (u->npages << PAGE_SHIFT);
-	unsigned long n = 0, i;
 	struct htable_batch b;
-	struct page *pg;
+	unsigned long n;
 	int err;
 
 	down_write(&hat->hat_seg_lock);
-	xa_for_each_range(&hat->hat_pages, i, pg, first, last)
-		n++;
+	n = hat_count_records(hat, first, last);
 	if (n != u->npages) {
 		up_write(&hat->hat_seg_lock);
 		return -ENOENT;
