@@ -158,6 +158,20 @@ for r in $rows; do
 	grep -q "^$r[[:space:]]" <<< "$HTABLE_MATRIX" || die "no matrix row named $r"
 done
 
+# run_list_part K/N: part K of N of run-list, interleaved (every Nth test
+# from the Kth) so that the slow tests spread over the parts. Each part
+# loads the module with htable_setup.sh and ends with htable_teardown.sh;
+# load_unload.sh, which must run before the module is loaded, is part 1's.
+run_list_part() {
+	local k=${1%/*} n=${1#*/}
+	awk -v k="$k" -v n="$n" '
+		$1 == "htable_setup.sh" || $1 == "htable_teardown.sh" { next }
+		$1 == "load_unload.sh" { if (k == 1) first = $1; next }
+		{ if (i++ % n == k - 1) mid = mid " " $1 }
+		END { print first " htable_setup.sh" mid " htable_teardown.sh" }
+	' "$HTABLE_TOP/selftests/htable/run-list"
+}
+
 # run_row NAME KERNEL CPU SMP MEM APPEND TESTS: boot one matrix row.
 run_row() {
 	local name=$1 kernel=$2 cpu=$3 smp=$4 mem=$5 append=$6 tests=$7
@@ -171,7 +185,11 @@ run_row() {
 	elif [ "$kernel" = lts ]; then
 		kargs=(--kernel "$LTS_KERNEL" --kdir "$LTS_KDIR")
 	fi
-	[ "$tests" = all ] || kargs+=(--tests "${tests//,/ }")
+	case $tests in
+	all) ;;
+	part:*) kargs+=(--tests "$(run_list_part "${tests#part:}")") ;;
+	*) kargs+=(--tests "${tests//,/ }") ;;
+	esac
 	log "row $name: -cpu $cpu, $smp vCPUs, $mem, $kernel kernel, $append"
 	if ! "$HTABLE_TOP/scripts/vm.sh" --row "$name" --cpu "$cpu" --smp "$smp" \
 		--mem "$mem" --append "${append//,/ }" --timeout $timeout \

@@ -71,8 +71,17 @@ free1=$(free_kb)
 
 ktap_check "$CYCLES load/unload cycles with hats, $bad failures" test $bad = 0
 ktap_check "module gone after the last cycle" sh -c '! grep -q "^htable " /proc/modules'
-ktap_check "slab grew $((slab1 - slab0)) kB (limit $SLAB_NOISE_KB)" \
-	test $((slab1 - slab0)) -le $SLAB_NOISE_KB
-ktap_check "free memory fell $((free0 - free1)) kB (limit $FREE_NOISE_KB)" \
-	test $((free0 - free1)) -le $FREE_NOISE_KB
+# KASAN's quarantine holds freed objects back (megabytes over these
+# cycles), so on a KASAN kernel the bounds say nothing: kmemleak, which
+# the VM runner reads on that row, is the leak check there.
+if dmesg | grep -q KernelAddressSanitizer; then
+	why="# SKIP KASAN's quarantine holds freed memory; kmemleak checks leaks"
+	ktap_ok "slab grew $((slab1 - slab0)) kB $why"
+	ktap_ok "free memory fell $((free0 - free1)) kB $why"
+else
+	ktap_check "slab grew $((slab1 - slab0)) kB (limit $SLAB_NOISE_KB)" \
+		test $((slab1 - slab0)) -le $SLAB_NOISE_KB
+	ktap_check "free memory fell $((free0 - free1)) kB (limit $FREE_NOISE_KB)" \
+		test $((free0 - free1)) -le $FREE_NOISE_KB
+fi
 ktap_finish
