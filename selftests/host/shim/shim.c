@@ -11,8 +11,8 @@
 #include <htable/htable.h>
 #include <htable/stats.h>
 
-_Atomic long shim_warnings;
-_Atomic long shim_wakeups;
+long shim_warnings;
+long shim_wakeups;
 struct cpumask shim_online = { 0x3 };
 unsigned int shim_cpu;
 struct shim_machine shim_machine;
@@ -29,7 +29,7 @@ void shim_warn(const char *file, int line, const char *fmt, ...)
 {
 	va_list ap;
 
-	shim_warnings++;
+	__atomic_add_fetch(&shim_warnings, 1, __ATOMIC_SEQ_CST);
 	fprintf(stderr, "# WARNING at %s:%d: ", file, line);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
@@ -66,7 +66,7 @@ void spin_lock(spinlock_t *l)
 {
 	/* The kernel would deadlock here; a test must not hang. */
 	if (shim_spin_held(l)) {
-		shim_warn(__FILE__, __LINE__, "recursive spin_lock %p\n", (void *)l);
+		shim_warn(__FILE__, __LINE__, "%s: recursive lock %p\n", __func__, (void *)l);
 		abort();
 	}
 	pthread_mutex_lock(&l->m);
@@ -86,7 +86,7 @@ bool spin_trylock(spinlock_t *l)
 void spin_unlock(spinlock_t *l)
 {
 	if (!shim_spin_held(l)) {
-		shim_warn(__FILE__, __LINE__, "spin_unlock of a lock not held\n");
+		shim_warn(__FILE__, __LINE__, "%s: lock not held\n", __func__);
 		return;
 	}
 	__atomic_store_n(&l->held, false, __ATOMIC_SEQ_CST);
@@ -104,26 +104,27 @@ void init_rwsem(struct rw_semaphore *s)
 bool shim_rwsem_held(const struct rw_semaphore *s)
 {
 	return (__atomic_load_n(&s->write_held, __ATOMIC_SEQ_CST) &&
-		pthread_equal(s->writer, pthread_self())) || s->readers > 0;
+		pthread_equal(s->writer, pthread_self())) ||
+	       __atomic_load_n(&s->readers, __ATOMIC_SEQ_CST) > 0;
 }
 
 void down_read(struct rw_semaphore *s)
 {
 	pthread_rwlock_rdlock(&s->l);
-	s->readers++;
+	__atomic_add_fetch(&s->readers, 1, __ATOMIC_SEQ_CST);
 }
 
 int down_read_trylock(struct rw_semaphore *s)
 {
 	if (pthread_rwlock_tryrdlock(&s->l))
 		return 0;
-	s->readers++;
+	__atomic_add_fetch(&s->readers, 1, __ATOMIC_SEQ_CST);
 	return 1;
 }
 
 void up_read(struct rw_semaphore *s)
 {
-	s->readers--;
+	__atomic_sub_fetch(&s->readers, 1, __ATOMIC_SEQ_CST);
 	pthread_rwlock_unlock(&s->l);
 }
 
@@ -146,7 +147,7 @@ int down_write_trylock(struct rw_semaphore *s)
 void up_write(struct rw_semaphore *s)
 {
 	if (!shim_rwsem_held(s))
-		shim_warn(__FILE__, __LINE__, "up_write of a rwsem not held\n");
+		shim_warn(__FILE__, __LINE__, "%s: rwsem not held\n", __func__);
 	__atomic_store_n(&s->write_held, false, __ATOMIC_SEQ_CST);
 	pthread_rwlock_unlock(&s->l);
 }
@@ -286,7 +287,10 @@ x86pte_t *shim_phys_to_va(u64 phys)
 	unsigned long pfn = phys >> PAGE_SHIFT;
 	struct page *pg;
 
-	if (pfn >= shim_pfn_cap || !(pg = shim_pfns[pfn]))
+	if (pfn >= shim_pfn_cap)
+		return NULL;
+	pg = shim_pfns[pfn];
+	if (!pg)
 		return NULL;
 	return (x86pte_t *)((char *)pg->va + ((pfn - pg->pfn) << PAGE_SHIFT));
 }

@@ -55,7 +55,7 @@ typedef unsigned int slab_flags_t;
 #define BIT_ULL(n)	(1ULL << (n))
 
 /* ---- printk and WARN: every warning is counted and fails the test ---- */
-extern _Atomic long shim_warnings;
+extern long shim_warnings;
 void shim_warn(const char *file, int line, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
@@ -171,7 +171,7 @@ struct rw_semaphore {
 	pthread_rwlock_t l;
 	pthread_t writer;
 	bool write_held;
-	_Atomic int readers;
+	int readers;		/* atomic */
 };
 void init_rwsem(struct rw_semaphore *s);
 void down_read(struct rw_semaphore *s);
@@ -202,8 +202,8 @@ static inline bool shim_mutex_held(const struct mutex *m)
 /* Wait queues: single-process tests never sleep; wakes are counted. */
 typedef struct { int unused; } wait_queue_head_t;
 #define DECLARE_WAIT_QUEUE_HEAD(x)	wait_queue_head_t x = { 0 }
-extern _Atomic long shim_wakeups;
-#define wake_up_all(q)	((void)(q), shim_wakeups++)
+extern long shim_wakeups;
+#define wake_up_all(q)	((void)(q), __atomic_add_fetch(&shim_wakeups, 1, __ATOMIC_SEQ_CST))
 
 /* ---- memory ---- */
 #define PAGE_SHIFT	12
