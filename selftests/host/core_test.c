@@ -559,6 +559,23 @@ TEST_F(core, steal_every_hat_locked)
 	b->hat_flags &= ~HAT_FREEING;
 	spin_unlock(&htable_hat_list_lock);
 
+	/* Every leaf held (busy): nothing to take either. */
+	{
+		struct htable *held[16];
+		unsigned int i;
+
+		for (i = 0; i < 16; i++) {
+			held[i] = htable_lookup(i < 8 ? a : b, 0x40000000UL +
+						(i % 8) * (1UL << fake_shift(1)), 0);
+			ASSERT_NE(NULL, held[i]);
+		}
+		EXPECT_EQ(NULL, htable_steal(4, false));
+		for (i = 0; i < 16; i++)
+			htable_release(held[i], NULL);
+		fake_count_tables(a, after);
+		EXPECT_EQ(0, memcmp(before, after, sizeof(before)));
+	}
+
 	/* Unlocked, the steal takes 4 leaves, with a shootdown to b's CPU. */
 	b->hat_cpus->bits = 0x2;
 	shim_machine.cr3[1] = arch_page_to_phys(b->hat_htable->ht_page);
@@ -823,6 +840,110 @@ TEST_F(core, lockdep_catches_missing_lock)
 	ASSERT_NE(NULL, ht);
 	htable_release(ht, NULL);
 	htable_release(ht, NULL);
+}
+
+struct race_arg {
+	struct hat *hat;
+	unsigned int seed;
+	bool mapped[64];
+	bool stop;
+};
+
+static unsigned long race_va(unsigned int slot)
+{
+	/* Slots spread over 8 leaf tables under 2 level-1 tables. */
+	return 0x80000000UL + (slot / 8) * (1UL << fake_shift(1)) +
+	       (slot % 8) * PAGE_SIZE;
+}
+
+static void *race_mapper(void *p)
+{
+	struct race_arg *r = p;
+	unsigned int i, slot;
+
+	for (i = 0; i < 4000; i++) {
+		slot = rand_r(&r->seed) % 64;
+		if (r->mapped[slot]) {
+			/* A steal may have taken the entry: then it is gone. */
+			unmap_page(r->hat, race_va(slot));
+			r->mapped[slot] = false;
+		} else if (!map_page(r->hat, race_va(slot), 0, 0)) {
+			r->mapped[slot] = true;
+		}
+	}
+	return NULL;
+}
+
+static void *race_stealer(void *p)
+{
+	struct race_arg *r = p;
+	struct htable *list, *ht;
+	unsigned long got = 0;
+
+	/* Until told to stop, and at least once with something to take. */
+	while (!__atomic_load_n(&r->stop, __ATOMIC_SEQ_CST) || !got) {
+		list = htable_steal(2, false);
+		while ((ht = list) != NULL) {
+			list = ht->ht_next;
+			htable_free(ht);
+			got++;
+		}
+		htable_reap(3);
+		got += stat(STAT_hs_reaped);
+	}
+	return NULL;
+}
+
+/*
+ * Two hats mapped and unmapped by two threads while a third steals and
+ * reaps: the hashed locks are shared across hats and a steal works on a
+ * hat between its owner's operations. Afterwards every table's count is
+ * what its page holds, and nothing maps a slot its thread left unmapped.
+ */
+TEST_F(core, race_map_steal)
+{
+	struct race_arg r[2] = {
+		{ .hat = self->hat, .seed = 1 },
+		{ .hat = test_hat_new(), .seed = 2 },
+	};
+	struct race_arg st = { 0 };
+	pthread_t t[3];
+	unsigned int i, s, l;
+
+	ASSERT_NE(NULL, r[1].hat);
+	ASSERT_EQ(0, pthread_create(&t[2], NULL, race_stealer, &st));
+	for (i = 0; i < 2; i++)
+		ASSERT_EQ(0, pthread_create(&t[i], NULL, race_mapper, &r[i]));
+	for (i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	__atomic_store_n(&st.stop, true, __ATOMIC_SEQ_CST);
+	pthread_join(t[2], NULL);
+
+	for (i = 0; i < 2; i++) {
+		for (s = 0; s < 64; s++) {
+			x86pte_t pte = fake_translate(r[i].hat, race_va(s), NULL);
+
+			ASSERT_NE(LPAGE_ERROR, pte);
+			/*
+			 * An unmapped slot maps nothing (pfn_of() is never
+			 * 0); a mapped one its page, unless a steal took it.
+			 */
+			EXPECT_EQ(r[i].mapped[s] && pte ? pfn_of(race_va(s)) : 0,
+				  PTE2PFN(pte));
+		}
+		for (l = 0; l < variant->levels - 1; l++) {
+			for (s = 0; s < 64; s += 8) {
+				struct htable *ht = htable_lookup(r[i].hat, race_va(s), l);
+
+				if (!ht)
+					continue;
+				EXPECT_EQ(fake_present(ht), atomic_read(&ht->ht_valid_cnt));
+				htable_release(ht, NULL);
+			}
+		}
+	}
+	EXPECT_GT(stat(STAT_hs_reaped) + atomic_long_read(&r[0].hat->hat_stolen) +
+		  atomic_long_read(&r[1].hat->hat_stolen), 0);
 }
 
 TEST_HARNESS_MAIN

@@ -14,7 +14,7 @@
 long shim_warnings;
 long shim_wakeups;
 struct cpumask shim_online = { 0x3 };
-unsigned int shim_cpu;
+__thread unsigned int shim_cpu;
 struct shim_machine shim_machine;
 struct shrinker *shim_shrinker;
 unsigned long shim_totalram = 1UL << 18;	/* 1 GiB */
@@ -224,6 +224,7 @@ unsigned long totalram_pages(void)
  * pfn -> page, for shim_phys_to_va(). pfns are handed out once and never
  * reused, so a stale link to a freed table can't alias a newer table.
  */
+static pthread_mutex_t shim_pfn_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct page **shim_pfns;
 static unsigned long shim_next_pfn = 0x100, shim_pfn_cap;
 
@@ -232,11 +233,6 @@ struct page *shim_alloc_pages(unsigned int order)
 	unsigned long n = 1UL << order, i;
 	struct page *pg;
 
-	if (shim_machine.table_pages_left >= 0) {
-		if (shim_machine.table_pages_left < (long)n)
-			return NULL;
-		shim_machine.table_pages_left -= n;
-	}
 	pg = calloc(1, sizeof(*pg));
 	if (!pg)
 		return NULL;
@@ -247,6 +243,16 @@ struct page *shim_alloc_pages(unsigned int order)
 		return NULL;
 	}
 	memset(pg->va, 0xa5, PAGE_SIZE << order);
+	pthread_mutex_lock(&shim_pfn_lock);
+	if (shim_machine.table_pages_left >= 0) {
+		if (shim_machine.table_pages_left < (long)n) {
+			pthread_mutex_unlock(&shim_pfn_lock);
+			free(pg->va);
+			free(pg);
+			return NULL;
+		}
+		shim_machine.table_pages_left -= n;
+	}
 	shim_next_pfn = (shim_next_pfn + n - 1) & ~(n - 1);
 	if (shim_next_pfn + n > shim_pfn_cap) {
 		unsigned long cap = (shim_next_pfn + n) * 2;
@@ -264,6 +270,7 @@ struct page *shim_alloc_pages(unsigned int order)
 		shim_pfns[pg->pfn + i] = pg;
 	shim_next_pfn += n;
 	shim_machine.table_pages += n;
+	pthread_mutex_unlock(&shim_pfn_lock);
 	return pg;
 }
 
@@ -273,11 +280,13 @@ void shim_free_pages(struct page *pg, unsigned int order)
 
 	WARN(pg->order != order, "free of an order-%u page as order %u\n",
 	     pg->order, order);
+	pthread_mutex_lock(&shim_pfn_lock);
 	for (i = 0; i < (1UL << pg->order); i++)
 		shim_pfns[pg->pfn + i] = NULL;
 	shim_machine.table_pages -= 1L << pg->order;
 	if (shim_machine.table_pages_left >= 0)
 		shim_machine.table_pages_left += 1L << pg->order;
+	pthread_mutex_unlock(&shim_pfn_lock);
 	free(pg->va);
 	free(pg);
 }
@@ -285,14 +294,15 @@ void shim_free_pages(struct page *pg, unsigned int order)
 x86pte_t *shim_phys_to_va(u64 phys)
 {
 	unsigned long pfn = phys >> PAGE_SHIFT;
+	x86pte_t *t = NULL;
 	struct page *pg;
 
-	if (pfn >= shim_pfn_cap)
-		return NULL;
-	pg = shim_pfns[pfn];
-	if (!pg)
-		return NULL;
-	return (x86pte_t *)((char *)pg->va + ((pfn - pg->pfn) << PAGE_SHIFT));
+	pthread_mutex_lock(&shim_pfn_lock);
+	pg = pfn < shim_pfn_cap ? shim_pfns[pfn] : NULL;
+	if (pg)
+		t = (x86pte_t *)((char *)pg->va + ((pfn - pg->pfn) << PAGE_SHIFT));
+	pthread_mutex_unlock(&shim_pfn_lock);
+	return t;
 }
 
 /* ---- shrinker ---- */

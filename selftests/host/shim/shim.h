@@ -269,7 +269,7 @@ static inline void cpumask_clear(struct cpumask *m) { m->bits = 0; }
 static inline unsigned int num_online_cpus(void)
 { return cpumask_weight(cpu_online_mask); }
 typedef void (*smp_call_func_t)(void *info);
-extern unsigned int shim_cpu;	/* the "current" CPU */
+extern __thread unsigned int shim_cpu;	/* the "current" CPU */
 #define smp_processor_id()	shim_cpu
 
 /* ---- shrinker (the 6.7+ API, which compat.h keys on) ---- */
