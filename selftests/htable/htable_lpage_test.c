@@ -126,19 +126,6 @@ static int info_same(const struct htable_info *a, const struct htable_info *b)
 	       a->owned_pages == b->owned_pages;
 }
 
-static int run_verify(int fd, __u32 cpu, __u64 va, __u64 npages, __u32 flags,
-		      __u64 seed, struct htable_run *r)
-{
-	memset(r, 0, sizeof(*r));
-	r->cpu = cpu;
-	r->mode = HTABLE_RUN_VERIFY;
-	r->va = va;
-	r->npages = npages;
-	r->flags = flags;
-	r->seed = seed;
-	return ioctl(fd, HTABLE_IOC_RUN, r) ? -errno : 0;
-}
-
 static int sync_req(int fd, __u64 va, __u64 npages, __u32 flags,
 		    struct htable_sync *s)
 {
@@ -147,19 +134,6 @@ static int sync_req(int fd, __u64 va, __u64 npages, __u32 flags,
 	s->npages = npages;
 	s->flags = flags;
 	return ioctl(fd, HTABLE_IOC_SYNC, s) ? -errno : 0;
-}
-
-static int has_pdpe1gb(void)
-{
-	char line[4096];
-	int found = 0;
-	FILE *f = fopen("/proc/cpuinfo", "r");
-
-	while (f && !found && fgets(line, sizeof(line), f))
-		found = !strncmp(line, "flags", 5) && strstr(line, " pdpe1gb");
-	if (f)
-		fclose(f);
-	return found;
 }
 
 FIXTURE(lp) {
@@ -261,7 +235,7 @@ TEST_F_TIMEOUT(lp, conflicts, LP_TIMEOUT)
 {
 	int fd = self->fd;
 	struct htable_info before, after;
-	__u32 gb = has_pdpe1gb() ? EINVAL : EOPNOTSUPP;
+	__u32 gb = ht_has_pdpe1gb() ? EINVAL : EOPNOTSUPP;
 	const struct {
 		const char *what;
 		__u64 va, npages;
@@ -452,7 +426,7 @@ TEST_F_TIMEOUT(lp, cr3_verify, LP_TIMEOUT)
 	ASSERT_EQ(0, s.modified);
 
 	/* Read only: every page verified, A set on each entry, D on none. */
-	ASSERT_EQ(0, run_verify(fd, 0, VA0, n, 0, seed, &r));
+	ASSERT_EQ(0, ht_run_verify(fd, 0, VA0, n, 0, seed, &r));
 	ASSERT_EQ(n, r.verified);
 	ASSERT_EQ(0, r.mismatches);
 	ASSERT_EQ(0, r.faults);
@@ -468,8 +442,8 @@ TEST_F_TIMEOUT(lp, cr3_verify, LP_TIMEOUT)
 
 	/* Writing: D appears on the writable large entries. */
 	ASSERT_EQ(0, sync_req(fd, VA0, n, HTABLE_SYNC_CLEAR, &s));
-	ASSERT_EQ(0, run_verify(fd, 1 % sysconf(_SC_NPROCESSORS_ONLN), VA0, n,
-				HTABLE_RUN_WRITE, seed, &r));
+	ASSERT_EQ(0, ht_run_verify(fd, 1 % sysconf(_SC_NPROCESSORS_ONLN), VA0, n,
+				   HTABLE_RUN_WRITE, seed, &r));
 	ASSERT_EQ(n, r.verified);
 	ASSERT_EQ(0, r.mismatches + r.faults);
 	ASSERT_TRUE(patterns_match(fd, VA0, n, ~seed));
@@ -482,7 +456,7 @@ TEST_F_TIMEOUT(lp, cr3_verify, LP_TIMEOUT)
 	ASSERT_EQ(0, p.pte & (PTE_A | PTE_D));
 
 	/* A read-only large page is read, never written. */
-	ASSERT_EQ(0, run_verify(fd, 0, VA1, NP_2M, HTABLE_RUN_WRITE, seed, &r));
+	ASSERT_EQ(0, ht_run_verify(fd, 0, VA1, NP_2M, HTABLE_RUN_WRITE, seed, &r));
 	ASSERT_EQ(NP_2M, r.verified);
 	ASSERT_TRUE(patterns_match(fd, VA1, NP_2M, seed));
 	ASSERT_EQ(0, sync_req(fd, VA1, NP_2M, 0, &s));
@@ -491,7 +465,7 @@ TEST_F_TIMEOUT(lp, cr3_verify, LP_TIMEOUT)
 
 	/* After a split, the hardware still finds every page. */
 	ASSERT_EQ(0, ht_unmap(fd, VA0 + 7 * HT_PAGE_SIZE, 1));
-	ASSERT_EQ(0, run_verify(fd, 0, VA0 + 8 * HT_PAGE_SIZE, NP_2M - 8, 0, seed, &r));
+	ASSERT_EQ(0, ht_run_verify(fd, 0, VA0 + 8 * HT_PAGE_SIZE, NP_2M - 8, 0, seed, &r));
 	ASSERT_EQ(NP_2M - 8, r.verified);
 	ASSERT_EQ(0, r.mismatches + r.faults);
 	ASSERT_EQ(0, check_sound(fd));
@@ -521,7 +495,7 @@ TEST_F_TIMEOUT(lp, map_1g, LP_TIMEOUT)
 
 	if (self->fd < 0)
 		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(self->err));
-	if (!has_pdpe1gb()) {
+	if (!ht_has_pdpe1gb()) {
 		ASSERT_EQ(-EOPNOTSUPP, ht_map(fd, VAG, NP_1G, HTABLE_MAP_1G));
 		SKIP(return, "the CPU has no pdpe1gb: 1 GiB pages refused, as they must be");
 	}
@@ -572,11 +546,11 @@ TEST_F_TIMEOUT(lp, map_1g, LP_TIMEOUT)
 	for (i = 0; i < 3; i++) {
 		__u64 off = i * (HT_SZ_1G / 2 - 32 * HT_PAGE_SIZE);
 
-		ASSERT_EQ(0, run_verify(fd, 0, VAG + off, 64, HTABLE_RUN_WRITE, 77, &r));
+		ASSERT_EQ(0, ht_run_verify(fd, 0, VAG + off, 64, HTABLE_RUN_WRITE, 77, &r));
 		ASSERT_EQ(64, r.verified);
 		ASSERT_EQ(0, r.mismatches + r.faults);
 		/* The alias reaches the same pages, and so does the test. */
-		ASSERT_EQ(0, run_verify(fd, 0, VAG2 + off, 64, 0, ~77ULL, &r));
+		ASSERT_EQ(0, ht_run_verify(fd, 0, VAG2 + off, 64, 0, ~77ULL, &r));
 		ASSERT_EQ(64, r.verified);
 		ASSERT_EQ(pattern(~77ULL, pfn + off / HT_PAGE_SIZE, 257),
 			  mem[off / 8 + 257]);
@@ -594,7 +568,7 @@ TEST_F_TIMEOUT(lp, map_1g, LP_TIMEOUT)
 	ASSERT_EQ(1, info.tables[0]);
 	ASSERT_EQ(NP_1G - 1, info.mapped_pages);
 	ASSERT_EQ(0xb0b, rd64(fd, VAG + 12345 * HT_PAGE_SIZE));
-	ASSERT_EQ(0, run_verify(fd, 0, VAG + 3 * HT_SZ_2M + 6 * HT_PAGE_SIZE, 64, 0, 9, &r));
+	ASSERT_EQ(0, ht_run_verify(fd, 0, VAG + 3 * HT_SZ_2M + 6 * HT_PAGE_SIZE, 64, 0, 9, &r));
 	ASSERT_EQ(64, r.verified);
 
 	/* The pin lasts while the hat maps any of it, not longer. */

@@ -96,19 +96,6 @@ static __u64 pfn_at(int fd, __u64 va, int *owned)
 	return (p.flags & HTABLE_PROBE_PRESENT) ? p.pfn : 0;
 }
 
-static int run_verify(int fd, __u32 cpu, __u64 va, __u64 npages, __u32 flags,
-		      __u64 seed, struct htable_run *r)
-{
-	memset(r, 0, sizeof(*r));
-	r->cpu = cpu;
-	r->mode = HTABLE_RUN_VERIFY;
-	r->va = va;
-	r->npages = npages;
-	r->flags = flags;
-	r->seed = seed;
-	return ioctl(fd, HTABLE_IOC_RUN, r) ? -errno : 0;
-}
-
 /* The owner's pages at @va hold VERIFY's pattern for @seed (via RW). */
 static int holds_pattern(int owner, __u64 va, __u64 n, __u64 seed)
 {
@@ -190,17 +177,17 @@ TEST_F_TIMEOUT(sh, two_hats, SH_TIMEOUT)
 	ASSERT_EQ(1, info.tables[0]);
 
 	/* Written by the owner's window, read by the sharer's hardware. */
-	ASSERT_EQ(0, run_verify(o, 0, SVA, 16, HTABLE_RUN_WRITE, 0x1111, &r));
+	ASSERT_EQ(0, ht_run_verify(o, 0, SVA, 16, HTABLE_RUN_WRITE, 0x1111, &r));
 	ASSERT_EQ(16, r.verified);
-	ASSERT_EQ(0, run_verify(s, ncpus() > 1, SVA, 16, 0, ~0x1111ULL, &r));
+	ASSERT_EQ(0, ht_run_verify(s, ncpus() > 1, SVA, 16, 0, ~0x1111ULL, &r));
 	ASSERT_EQ(16, r.verified);
 	ASSERT_EQ(0, r.mismatches + r.faults);
 	/* And back: the sharer's window writes, the owner's memory shows it. */
-	ASSERT_EQ(0, run_verify(s, 0, SVA, 16, HTABLE_RUN_WRITE, ~0x1111ULL, &r));
+	ASSERT_EQ(0, ht_run_verify(s, 0, SVA, 16, HTABLE_RUN_WRITE, ~0x1111ULL, &r));
 	ASSERT_EQ(16, r.verified);
 	ASSERT_TRUE(holds_pattern(o, SVA, 16, 0x1111));
 	/* The sharer's own pages are still its own. */
-	ASSERT_EQ(0, run_verify(s, 0, OTHER_VA, 4, HTABLE_RUN_WRITE, 5, &r));
+	ASSERT_EQ(0, ht_run_verify(s, 0, OTHER_VA, 4, HTABLE_RUN_WRITE, 5, &r));
 	ASSERT_EQ(4, r.verified);
 
 	/* Later changes of the owner show in the sharer at once. */
@@ -255,12 +242,12 @@ TEST_F_TIMEOUT(sh, three_hats, SH_TIMEOUT)
 	ASSERT_EQ(pfn, pfn_at(s2, SVA + 9 * HT_PAGE_SIZE, NULL));
 
 	/* Written through s2's window, read through s1's, seen in o's memory. */
-	ASSERT_EQ(0, run_verify(o, 0, SVA + 8 * HT_PAGE_SIZE, 32, 0, 0x22, &r));
+	ASSERT_EQ(0, ht_run_verify(o, 0, SVA + 8 * HT_PAGE_SIZE, 32, 0, 0x22, &r));
 	ASSERT_EQ(32, r.verified);
-	ASSERT_EQ(0, run_verify(s2, ncpus() > 1, SVA + 8 * HT_PAGE_SIZE, 32,
-				HTABLE_RUN_WRITE, 0x22, &r));
+	ASSERT_EQ(0, ht_run_verify(s2, ncpus() > 1, SVA + 8 * HT_PAGE_SIZE, 32,
+				   HTABLE_RUN_WRITE, 0x22, &r));
 	ASSERT_EQ(32, r.verified);
-	ASSERT_EQ(0, run_verify(s1, 0, SVA + 8 * HT_PAGE_SIZE, 32, 0, ~0x22ULL, &r));
+	ASSERT_EQ(0, ht_run_verify(s1, 0, SVA + 8 * HT_PAGE_SIZE, 32, 0, ~0x22ULL, &r));
 	ASSERT_EQ(32, r.verified);
 	ASSERT_EQ(0, r.mismatches + r.faults);
 	ASSERT_TRUE(holds_pattern(o, SVA + 8 * HT_PAGE_SIZE, 32, ~0x22ULL));
@@ -279,7 +266,7 @@ TEST_F_TIMEOUT(sh, three_hats, SH_TIMEOUT)
 	ASSERT_EQ(0, pfn_at(s2, SVA + 9 * HT_PAGE_SIZE, NULL));
 	ASSERT_EQ(-ENOENT, ht_unshare(s2, SVA, NP_2M, NULL));
 	ASSERT_EQ(0, check_sound(s2));
-	ASSERT_EQ(0, run_verify(s2, 0, SVA + 8 * HT_PAGE_SIZE, 1, 0, 1, &r));
+	ASSERT_EQ(0, ht_run_verify(s2, 0, SVA + 8 * HT_PAGE_SIZE, 1, 0, 1, &r));
 	ASSERT_EQ(1, r.faults);
 	/* The range is free again for s2's own pages. */
 	ASSERT_EQ(0, ht_map(s2, SVA, 1, 0));

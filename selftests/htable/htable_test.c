@@ -104,6 +104,37 @@ int ht_unmap_req(int fd, struct htable_unmap *u)
 	return 0;
 }
 
+/*
+ * HTABLE_IOC_RUN of a VERIFY window of @npages pages at @va on @cpu, with
+ * @flags and @seed; @r gets the results. Returns 0 or -errno.
+ */
+int ht_run_verify(int fd, __u32 cpu, __u64 va, __u64 npages, __u32 flags,
+		  __u64 seed, struct htable_run *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->cpu = cpu;
+	r->mode = HTABLE_RUN_VERIFY;
+	r->va = va;
+	r->npages = npages;
+	r->flags = flags;
+	r->seed = seed;
+	return ioctl(fd, HTABLE_IOC_RUN, r) ? -errno : 0;
+}
+
+/* Does the CPU map 1 GiB pages (pdpe1gb in /proc/cpuinfo)? */
+int ht_has_pdpe1gb(void)
+{
+	char line[4096];
+	int found = 0;
+	FILE *f = fopen("/proc/cpuinfo", "r");
+
+	while (f && !found && fgets(line, sizeof(line), f))
+		found = !strncmp(line, "flags", 5) && strstr(line, " pdpe1gb");
+	if (f)
+		fclose(f);
+	return found;
+}
+
 int htable_knobs_reset(void)
 {
 	static const struct {

@@ -815,19 +815,6 @@ TEST_F_TIMEOUT(abi11, share_between_hats_of_a_shell, ABI11_TIMEOUT)
 	EXPECT_NE(NULL, strstr(r.err, "no open hat 3"));
 }
 
-static int has_pdpe1gb(void)
-{
-	char line[4096];
-	int found = 0;
-	FILE *f = fopen("/proc/cpuinfo", "r");
-
-	while (f && !found && fgets(line, sizeof(line), f))
-		found = !strncmp(line, "flags", 5) && strstr(line, " pdpe1gb");
-	if (f)
-		fclose(f);
-	return found;
-}
-
 TEST_F_TIMEOUT(abi11, map_1g_pins_a_hugetlb_page, ABI11_TIMEOUT)
 {
 	unsigned long long n, va, pfn, pte;
@@ -841,7 +828,7 @@ TEST_F_TIMEOUT(abi11, map_1g_pins_a_hugetlb_page, ABI11_TIMEOUT)
 	long id;
 	int fd;
 
-	if (!has_pdpe1gb())
+	if (!ht_has_pdpe1gb())
 		SKIP(return, "the CPU has no pdpe1gb: no 1 GiB pages");
 	if (htable_knob_read(FREE_1G_PATH) < 1)
 		SKIP(return, "no free 1 GiB hugetlb page (boot with %s)",
