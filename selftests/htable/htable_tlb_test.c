@@ -463,12 +463,29 @@ TEST_F_TIMEOUT(tlb, two_hats, TLB_TIMEOUT)
  * (which holds the file) ends normally, then the hat goes away with all
  * its tables.
  */
+/*
+ * How many times close_in_window may start over when its window ended
+ * before the close() did: on a loaded TCG host the test's CPU can lose
+ * the host for longer than the window, and then the run shows nothing.
+ */
+#define CLOSE_TRIES	3
+
+/* The number of samples of @w, valid or not, taken after @t. */
+static __u64 samples_after(const struct window *w, __u64 t)
+{
+	__u64 i, n = 0;
+
+	for (i = 0; i < w->r.nsamples; i++)
+		n += w->s[i].t_ns > t;
+	return n;
+}
+
 TEST_F_TIMEOUT(tlb, close_in_window, TLB_TIMEOUT)
 {
 	const __u64 marker = 0x434c4f5345444d4bULL;
 	long long hats0, pt0, destroyed0, hats1 = -1, pt1 = -1;
-	__u64 nvalid, after = 0, t_close = 0;
-	int f, waited, closed = 0;
+	__u64 nvalid, after = 0, any_after = 0, t_close = 0;
+	int f, try, waited;
 	struct window w;
 	double end;
 
@@ -476,53 +493,65 @@ TEST_F_TIMEOUT(tlb, close_in_window, TLB_TIMEOUT)
 		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(self->err));
 	ASSERT_LE(2, self->ncpus);
 	ASSERT_EQ(0, pin_to(0));
-	hats0 = stat_of("hats");
-	pt0 = stat_of("active_ptables");
-	destroyed0 = stat_of("hs_hats_destroyed");
-	ASSERT_LE(0, hats0);
-	ASSERT_LE(0, pt0);
-	ASSERT_LE(0, destroyed0);
-	f = htable_open_dev();
-	ASSERT_LE(0, f);
-	ASSERT_EQ(0, ht_map(f, VA_A, 1, HTABLE_MAP_WRITE));
-	ASSERT_EQ(0, ht_map(f, VA_B, 600, HTABLE_MAP_WRITE));
-	ASSERT_EQ(0, write_word(f, VA_A, marker));
-	ASSERT_EQ(hats0 + 1, htable_stat("hats"));
+	for (try = 1; try <= CLOSE_TRIES; try++) {
+		hats0 = stat_of("hats");
+		pt0 = stat_of("active_ptables");
+		destroyed0 = stat_of("hs_hats_destroyed");
+		ASSERT_LE(0, hats0);
+		ASSERT_LE(0, pt0);
+		ASSERT_LE(0, destroyed0);
+		f = htable_open_dev();
+		ASSERT_LE(0, f);
+		ASSERT_EQ(0, ht_map(f, VA_A, 1, HTABLE_MAP_WRITE));
+		ASSERT_EQ(0, ht_map(f, VA_B, 600, HTABLE_MAP_WRITE));
+		ASSERT_EQ(0, write_word(f, VA_A, marker));
+		ASSERT_EQ(hats0 + 1, htable_stat("hats"));
 
-	ASSERT_EQ(0, window_start(&w, f, 1, VA_A, 1500, HTABLE_MAX_SAMPLES));
-	waited = wait_live(f, &w, LIVE_WAIT_S);
-	if (!waited) {
-		usleep(200000);
+		ASSERT_EQ(0, window_start(&w, f, 1, VA_A, WINDOW_MS,
+					  HTABLE_MAX_SAMPLES));
+		waited = wait_live(f, &w, LIVE_WAIT_S);
+		if (!waited)
+			usleep(200000);
+		/* The window holds the file: this close() frees nothing yet. */
 		close(f);
 		t_close = now_ns();
-		closed = 1;
-	}
-	pthread_join(w.tid, NULL);
-	if (!closed)
-		close(f);
+		pthread_join(w.tid, NULL);
 
-	ASSERT_EQ(0, w.err) TH_LOG("RUN RESIDENT after close: %s", strerror(-w.err));
-	ASSERT_EQ(0, waited) TH_LOG("INFO never showed CPU 1 live");
-	EXPECT_EQ(0, window_sane(&w, &nvalid));
-	EXPECT_EQ(0, count_not(&w, marker, 0, -1ULL, &nvalid));
-	EXPECT_EQ(0, count_not(&w, marker, t_close, -1ULL, &after));
-	/* The window went on after the close. */
-	EXPECT_LE(1, after) TH_LOG("no valid sample after close()");
-	TH_LOG("%u samples, %llu valid after close", w.r.nsamples, after);
+		ASSERT_EQ(0, w.err) TH_LOG("RUN RESIDENT after close: %s",
+					   strerror(-w.err));
+		ASSERT_EQ(0, waited) TH_LOG("INFO never showed CPU 1 live");
+		EXPECT_EQ(0, window_sane(&w, &nvalid));
+		EXPECT_EQ(0, count_not(&w, marker, 0, -1ULL, &nvalid));
+		EXPECT_EQ(0, count_not(&w, marker, t_close, -1ULL, &after));
+		any_after = samples_after(&w, t_close);
+		TH_LOG("try %d: %u samples, %llu after close (%llu valid)",
+		       try, w.r.nsamples, any_after, after);
+		TH_LOG("%llu clobbers; close at +%llu ms of the RUN",
+		       w.r.clobbers, (t_close - w.t_start) / 1000000);
 
-	/* The hat is freed once the window let go of the file. */
-	end = ht_now() + 10;
-	do {
-		hats1 = htable_stat("hats");
-		pt1 = htable_stat("active_ptables");
-		if (hats1 == hats0 && pt1 == pt0)
+		/* The hat is freed once the window let go of the file. */
+		end = ht_now() + 10;
+		do {
+			hats1 = htable_stat("hats");
+			pt1 = htable_stat("active_ptables");
+			if (hats1 == hats0 && pt1 == pt0)
+				break;
+			usleep(10000);
+		} while (ht_now() < end);
+		EXPECT_EQ(hats0, hats1);
+		EXPECT_EQ(pt0, pt1);
+		EXPECT_EQ(destroyed0 + 1, htable_stat("hs_hats_destroyed"));
+		free(w.s);
+		/*
+		 * A window that took no sample after the close() had ended,
+		 * or had no CPU, by then: that run says nothing either way.
+		 */
+		if (any_after)
 			break;
-		usleep(10000);
-	} while (ht_now() < end);
-	EXPECT_EQ(hats0, hats1);
-	EXPECT_EQ(pt0, pt1);
-	EXPECT_EQ(destroyed0 + 1, htable_stat("hs_hats_destroyed"));
-	free(w.s);
+	}
+	ASSERT_LT(0, any_after) TH_LOG("every window ended before close()");
+	/* The window went on after the close, still reading through the hat. */
+	EXPECT_LE(1, after) TH_LOG("no valid sample after close()");
 }
 
 /* How long each window of the lazy-TLB test lasts, and how many it may take. */
