@@ -170,6 +170,7 @@ static void check_hat(struct hat *hat, struct htable_check *c,
 	struct check_ctx x = { .hat = hat, .c = c, .dump = dump };
 	unsigned int h, phys_bits = boot_cpu_data.x86_phys_bits;
 	unsigned long hashed = 0;
+	struct hat_range all = HAT_RANGE_READS(0, ULONG_MAX);
 	struct htable *ht;
 
 	memset(c, 0, sizeof(*c));
@@ -177,7 +178,9 @@ static void check_hat(struct hat *hat, struct htable_check *c,
 	if (phys_bits < 52)
 		x.rsvd = GENMASK_ULL(51, phys_bits);
 
+	/* The whole hat: no MAP or UNMAP is half done while it is checked. */
 	down_read(&hat->hat_seg_lock);
+	hat_range_claim(hat, &all);
 	ht = check_find(&x, 0, mmu.max_level);
 	if (!ht || ht != hat->hat_htable)
 		check_fail(&x, HTABLE_CHECK_HASH, 0);
@@ -198,6 +201,7 @@ static void check_hat(struct hat *hat, struct htable_check *c,
 		if (memchr_inv(page_address(ht->ht_page), 0, PAGE_SIZE))
 			check_fail(&x, HTABLE_CHECK_CACHED, ht->ht_vaddr);
 	spin_unlock(&hat->hat_cache_lock);
+	hat_range_release(hat, &all);
 	up_read(&hat->hat_seg_lock);
 }
 
@@ -229,9 +233,9 @@ void htable_dump_tree(struct hat *hat, struct seq_file *m)
 {
 	struct htable_check c;
 
-	seq_printf(m, "hat %u pid %d, %u levels, %lu pages owned\n",
+	seq_printf(m, "hat %u pid %d, %u levels, %ld pages owned\n",
 		   hat->hat_id, hat->hat_pid, mmu.max_level + 1,
-		   READ_ONCE(hat->hat_owned_pages));
+		   atomic_long_read(&hat->hat_owned_pages));
 	check_hat(hat, &c, m);
 	seq_printf(m, "check: %llu errors, %llu tables, %llu entries\n",
 		   c.errors, c.tables, c.entries);

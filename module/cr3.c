@@ -345,6 +345,7 @@ int htable_window_run(struct hat *hat, struct htable_run *r,
 {
 	struct htable_window *w;
 	struct htable_check c;
+	struct hat_range all = HAT_RANGE_READS(0, ULONG_MAX);
 	int err;
 
 	if (!cpu_online(r->cpu))
@@ -370,11 +371,14 @@ int htable_window_run(struct hat *hat, struct htable_run *r,
 	/* Verify reads pages it owns: keep MAP and UNMAP out meanwhile. */
 	if (r->mode == HTABLE_RUN_VERIFY) {
 		down_read(&hat->hat_seg_lock);
+		hat_range_claim(hat, &all);
 		window_write_patterns(hat, r);
 	}
 	err = smp_call_on_cpu(r->cpu, window_fn, w, false);
-	if (r->mode == HTABLE_RUN_VERIFY)
+	if (r->mode == HTABLE_RUN_VERIFY) {
+		hat_range_release(hat, &all);
 		up_read(&hat->hat_seg_lock);
+	}
 
 	mmput(w->mm);
 	kfree(w);

@@ -7,8 +7,18 @@
  * entries, so a translation can be torn down and rebuilt without losing
  * its page.
  *
- * Every change runs under hat_seg_lock held for write, and is all or
- * nothing: a map that fails part-way undoes what it did before returning.
+ * Changes are all or nothing: a map that fails part-way undoes what it did
+ * before returning. MAP and UNMAP hold hat_seg_lock for read and claim
+ * their range (hat_range_claim()), so operations on disjoint ranges of
+ * one hat run at once, as the seed's page faults call hat_memload()
+ * holding the address space lock only as readers: the tables are made
+ * and freed under the hashed locks with ht_busy holds, entries change by
+ * cmpxchg, and the counts are atomic. An ALIAS map claims its source
+ * pages too, to read them. What would meet pages outside any claim takes
+ * the lock for write instead: a PIN map, and an ALIAS map or an UNMAP in a
+ * hat with pinned memory (the pins and their counts are the hat's, not a
+ * range's), and an UNMAP that splits a large page (the rest of that page
+ * lies outside its range).
  */
 #include <linux/atomic.h>
 #include <linux/lockdep.h>
@@ -138,6 +148,101 @@ static void hat_put_page(struct hat *hat, struct page *pg)
 	put_page(pg);
 }
 
+/* Do pages [@f1, @l1] and [@f2, @l2] meet? An empty range meets none. */
+static bool hat_pages_meet(unsigned long f1, unsigned long l1,
+			   unsigned long f2, unsigned long l2)
+{
+	return f1 <= l1 && f2 <= l2 && f1 <= l2 && f2 <= l1;
+}
+
+/* Must one of @a and @b wait for the other? Readers never wait for readers. */
+static bool hat_ranges_meet(const struct hat_range *a, const struct hat_range *b)
+{
+	return hat_pages_meet(a->first, a->last, b->first, b->last) ||
+	       hat_pages_meet(a->first, a->last, b->rfirst, b->rlast) ||
+	       hat_pages_meet(a->rfirst, a->rlast, b->first, b->last);
+}
+
+/* Add @c to the hat's claims if no claim meets it; true when added. */
+static bool hat_range_try(struct hat *hat, struct hat_range *c)
+{
+	struct hat_range *r;
+	bool free = true;
+
+	spin_lock(&hat->hat_range_lock);
+	list_for_each_entry(r, &hat->hat_ranges, list) {
+		if (hat_ranges_meet(r, c)) {
+			free = false;
+			break;
+		}
+	}
+	if (free)
+		list_add(&c->list, &hat->hat_ranges);
+	spin_unlock(&hat->hat_range_lock);
+	return free;
+}
+
+/**
+ * hat_range_claim() - claim pages of @hat: those @c changes, those it reads
+ * @hat:	the hat; its hat_seg_lock is held for read
+ * @c:		the claim (HAT_RANGE_CHANGES(), HAT_RANGE_READS(), or both
+ *		parts set), on the caller's stack until hat_range_release()
+ *
+ * Waits until no other claim meets @c. With the claim, the caller is the
+ * only one to change the records of the pages it changes, and the
+ * entries that map them, and nobody changes the pages it reads, until it
+ * releases it; a writer of hat_seg_lock excludes every claim. A task
+ * holds one claim at a time, taken whole, so claims can't wait on each
+ * other in a circle.
+ *
+ * Context: process context; sleeps.
+ */
+void hat_range_claim(struct hat *hat, struct hat_range *c)
+{
+	lockdep_assert_held_read(&hat->hat_seg_lock);
+	wait_event(hat->hat_range_wq, hat_range_try(hat, c));
+}
+
+/**
+ * hat_range_release() - give up a claim taken by hat_range_claim()
+ * @hat:	the hat; its hat_seg_lock is still held for read
+ * @c:		the claim
+ */
+void hat_range_release(struct hat *hat, struct hat_range *c)
+{
+	spin_lock(&hat->hat_range_lock);
+	list_del(&c->list);
+	spin_unlock(&hat->hat_range_lock);
+	/* wq_has_sleeper() pairs with the barrier in prepare_to_wait(). */
+	if (wq_has_sleeper(&hat->hat_range_wq))
+		wake_up_all(&hat->hat_range_wq);
+}
+
+/*
+ * Begin a call on the pages of @c: hat_seg_lock for write when @excl,
+ * else for read with the claim @c.
+ */
+static void hat_range_begin(struct hat *hat, struct hat_range *c, bool excl)
+{
+	if (excl) {
+		down_write(&hat->hat_seg_lock);
+		return;
+	}
+	down_read(&hat->hat_seg_lock);
+	hat_range_claim(hat, c);
+}
+
+/* End a call begun by hat_range_begin() with the same @excl. */
+static void hat_range_end(struct hat *hat, struct hat_range *c, bool excl)
+{
+	if (excl) {
+		up_write(&hat->hat_seg_lock);
+		return;
+	}
+	hat_range_release(hat, c);
+	up_read(&hat->hat_seg_lock);
+}
+
 /**
  * hat_alloc() - create an empty address space
  *
@@ -154,6 +259,9 @@ struct hat *hat_alloc(void)
 	if (!hat)
 		return NULL;
 	init_rwsem(&hat->hat_seg_lock);
+	spin_lock_init(&hat->hat_range_lock);
+	INIT_LIST_HEAD(&hat->hat_ranges);
+	init_waitqueue_head(&hat->hat_range_wq);
 	spin_lock_init(&hat->hat_cache_lock);
 	spin_lock_init(&hat->hat_switch_lock);
 	INIT_LIST_HEAD(&hat->hat_list);
@@ -192,8 +300,8 @@ err_free:
 
 /*
  * Drop the records of [first, last] (page numbers), putting each page: one
- * xa_lock round per HAT_XA_BATCH records. hat_seg_lock is held for write,
- * or the hat is being freed.
+ * xa_lock round per HAT_XA_BATCH records. The caller changes the range
+ * (hat_range_begin()), or the hat is being freed.
  */
 static void hat_drop_records(struct hat *hat, unsigned long first,
 			     unsigned long last)
@@ -215,11 +323,11 @@ static void hat_drop_records(struct hat *hat, unsigned long first,
 		xas_lock(&xas);
 	}
 	xas_unlock(&xas);
-	WRITE_ONCE(hat->hat_owned_pages, hat->hat_owned_pages - n);
+	atomic_long_sub(n, &hat->hat_owned_pages);
 	hat_upin_sweep(hat);
 }
 
-/* Records in [first, last] (page numbers); hat_seg_lock is held. */
+/* Records in [first, last] (page numbers); the caller changes the range. */
 static unsigned long hat_count_records(struct hat *hat, unsigned long first,
 				       unsigned long last)
 {
@@ -489,7 +597,7 @@ void hat_free(struct hat *hat)
 
 	htable_hat_fini(hat);
 	hat_drop_records(hat, 0, ULONG_MAX);
-	WARN_ON_ONCE(hat->hat_owned_pages);
+	WARN_ON_ONCE(atomic_long_read(&hat->hat_owned_pages));
 	WARN_ON_ONCE(!list_empty(&hat->hat_upins));
 	xa_destroy(&hat->hat_pages);
 	xa_destroy(&hat->hat_shares);
@@ -512,7 +620,7 @@ static unsigned long hat_pte_unmap_range(struct hat *hat, unsigned long va,
 	unsigned long n = 0;
 	x86pte_t old;
 
-	lockdep_assert_held_write(&hat->hat_seg_lock);
+	lockdep_assert_held(&hat->hat_seg_lock);
 	while (va < eaddr) {
 		htable_walk(hat, &ht, &va, eaddr, b);
 		if (!ht)
@@ -587,8 +695,8 @@ static void hat_mark_record(struct xa_state *xas, u32 flags)
  * walking the range with one xas under one xa_lock round per HAT_XA_BATCH
  * records; a node the walk can't allocate under the lock is allocated
  * with the lock dropped (xas_nomem()) and the store retried. The range is
- * free and hat_seg_lock is held for write, so nothing else changes
- * hat_pages meanwhile. Returns the records stored in *@stored, and 0 or
+ * free and the caller changes it (hat_range_begin()), so nothing else
+ * stores there meanwhile. Returns the records stored in *@stored, and 0 or
  * -ENOMEM; on error the caller drops the stored ones, and for fresh pages
  * puts the pages from *@stored on.
  */
@@ -645,7 +753,7 @@ static int hat_store_run(struct hat *hat, const struct hat_run *r,
 		if (k < r->n)
 			cond_resched();
 	}
-	WRITE_ONCE(hat->hat_owned_pages, hat->hat_owned_pages + k);
+	atomic_long_add(k, &hat->hat_owned_pages);
 	*stored = k;
 	return err;
 }
@@ -894,16 +1002,34 @@ static int hat_map_ptes(struct hat *hat, unsigned long va, unsigned long eaddr,
  * pin_user_pages_fast() error) when user memory can't be pinned; -ENOMEM
  * when a page, a table or a record can't be had. On error nothing has
  * changed.
+ *
+ * Context: sleeps. Claims the range (and an alias source, to read it), or
+ * holds hat_seg_lock for write for a PIN map, and for an ALIAS map in a
+ * hat with pinned memory (see the top of this file).
  */
 int hat_memload(struct hat *hat, const struct htable_map *m)
 {
 	unsigned long first = m->va >> PAGE_SHIFT, last = first + m->npages - 1;
 	unsigned long eaddr = m->va + (m->npages << PAGE_SHIFT), done, i;
+	struct hat_range c = HAT_RANGE_CHANGES(first, last);
 	unsigned int level = hat_map_level(m->flags);
+	bool excl = m->flags & HTABLE_MAP_PIN;
 	struct htable_batch b;
 	int err;
 
-	down_write(&hat->hat_seg_lock);
+	if (m->flags & HTABLE_MAP_ALIAS) {
+		/* It takes references on the source pages: read them. */
+		c.rfirst = m->alias_va >> PAGE_SHIFT;
+		c.rlast = c.rfirst + m->alias_npages - 1;
+	}
+again:
+	hat_range_begin(hat, &c, excl);
+	if (!excl && (m->flags & HTABLE_MAP_ALIAS) && !list_empty(&hat->hat_upins)) {
+		/* The source may be pinned memory: its pin counts are the lock's. */
+		hat_range_end(hat, &c, excl);
+		excl = true;
+		goto again;
+	}
 	i = m->va >> LEVEL_SHIFT(1);
 	if (xa_find(&hat->hat_shares, &i, (eaddr - 1) >> LEVEL_SHIFT(1), XA_PRESENT)) {
 		/* The tables there are another hat's: map through the owner. */
@@ -932,13 +1058,37 @@ int hat_memload(struct hat *hat, const struct htable_map *m)
 	if (err)
 		hat_drop_records(hat, first, last);
 out:
-	up_write(&hat->hat_seg_lock);
+	hat_range_end(hat, &c, excl);
 	return err;
+}
+
+/*
+ * Does the page that maps @va, a va of the claimed range, also cover the
+ * @edge of the range without starting there? Only pages inside the claim
+ * are looked at: a hold on a table outside it could keep an empty table
+ * in the way of another claimer's large page.
+ */
+static bool hat_edge_splits(struct hat *hat, unsigned long va,
+			    unsigned long edge)
+{
+	struct htable *ht;
+	bool splits;
+	x86pte_t pte;
+
+	ht = htable_getpte(hat, va, NULL, &pte, mmu.max_page_level);
+	if (!ht)
+		return false;
+	splits = ht->ht_level && PTE_ISPAGE(pte, ht->ht_level) &&
+		 (edge & LEVEL_OFFSET(ht->ht_level));
+	htable_release(ht, NULL);
+	return splits;
 }
 
 /*
  * Split the large pages that cover @va without starting at it, level by
  * level, until the page that holds @va starts there (partial unmap).
+ * hat_seg_lock is held for write: the rest of the page is outside the
+ * range being unmapped.
  */
 static int hat_split_edge(struct hat *hat, unsigned long va,
 			  struct htable_batch *b)
@@ -948,6 +1098,7 @@ static int hat_split_edge(struct hat *hat, unsigned long va,
 	x86pte_t pte;
 	int err;
 
+	lockdep_assert_held_write(&hat->hat_seg_lock);
 	for (;;) {
 		ht = htable_getpte(hat, va, &e, &pte, mmu.max_page_level);
 		if (!ht)
@@ -977,36 +1128,50 @@ static int hat_split_edge(struct hat *hat, unsigned long va,
  * Return: 0; -ENOENT when the range has a hole; -ENOMEM when a split
  * can't get a table. On error no page was unmapped (a split that
  * succeeded before the error stays: it changed no translation).
+ *
+ * Context: sleeps. Claims the range; starts over with hat_seg_lock held
+ * for write when it must split a large page or meets pinned memory.
  */
 int hat_unload(struct hat *hat, struct htable_unmap *u)
 {
 	unsigned long first = u->va >> PAGE_SHIFT, last = first + u->npages - 1;
 	unsigned long eaddr = u->va + (u->npages << PAGE_SHIFT);
+	struct hat_range c = HAT_RANGE_CHANGES(first, last);
 	struct htable_batch b;
+	bool excl = false;
 	unsigned long n;
-	int err;
+	int err = 0;
 
-	down_write(&hat->hat_seg_lock);
+again:
+	hat_range_begin(hat, &c, excl);
 	n = hat_count_records(hat, first, last);
 	if (n != u->npages) {
-		up_write(&hat->hat_seg_lock);
-		return -ENOENT;
+		err = -ENOENT;
+		goto out;
+	}
+	if (!excl && (!list_empty(&hat->hat_upins) ||
+		      hat_edge_splits(hat, u->va, u->va) ||
+		      hat_edge_splits(hat, eaddr - PAGE_SIZE, eaddr))) {
+		hat_range_end(hat, &c, excl);
+		excl = true;
+		goto again;
 	}
 	htable_batch_init(&b, hat);
-	err = hat_split_edge(hat, u->va, &b);
-	if (!err && eaddr < HTABLE_USER_END)
-		err = hat_split_edge(hat, eaddr, &b);
-	if (err) {
-		htable_batch_finish(&b);
-		up_write(&hat->hat_seg_lock);
-		return err;
+	if (excl) {
+		err = hat_split_edge(hat, u->va, &b);
+		if (!err && eaddr < HTABLE_USER_END)
+			err = hat_split_edge(hat, eaddr, &b);
 	}
-	hat_pte_unmap_range(hat, u->va, eaddr, &b);
+	if (!err)
+		hat_pte_unmap_range(hat, u->va, eaddr, &b);
 	htable_batch_finish(&b);
-	hat_drop_records(hat, first, last);
-	up_write(&hat->hat_seg_lock);
-	u->unmapped = n;
-	return 0;
+	if (!err) {
+		hat_drop_records(hat, first, last);
+		u->unmapped = n;
+	}
+out:
+	hat_range_end(hat, &c, excl);
+	return err;
 }
 
 /**
@@ -1017,6 +1182,7 @@ int hat_unload(struct hat *hat, struct htable_unmap *u)
 void hat_probe(struct hat *hat, struct htable_probe *p)
 {
 	unsigned long va = p->va & PAGE_MASK;
+	struct hat_range c = HAT_RANGE_CHANGES(va >> PAGE_SHIFT, va >> PAGE_SHIFT);
 	struct htable *ht;
 	unsigned int e;
 	x86pte_t pte;
@@ -1025,7 +1191,14 @@ void hat_probe(struct hat *hat, struct htable_probe *p)
 	p->level = 0;
 	p->pfn = 0;
 	p->pte = 0;
-	down_read(&hat->hat_seg_lock);
+	/*
+	 * The walk holds the tables on the way to the page, and its release
+	 * frees one an UNMAP emptied meanwhile. So the claim changes the page:
+	 * it keeps out a MAP of a large page over it, which would find such a
+	 * table in its way, and every claim that reads the whole hat (CHECK,
+	 * a verify window), which walks the tables without holds.
+	 */
+	hat_range_begin(hat, &c, false);
 	ht = htable_getpte(hat, va, &e, &pte, mmu.max_page_level);
 	if (ht) {
 		if (PTE_ISPAGE(pte, ht->ht_level)) {
@@ -1049,7 +1222,7 @@ void hat_probe(struct hat *hat, struct htable_probe *p)
 	}
 	if (xa_load(&hat->hat_pages, va >> PAGE_SHIFT))
 		p->flags |= HTABLE_PROBE_OWNED;
-	up_read(&hat->hat_seg_lock);
+	hat_range_end(hat, &c, false);
 }
 
 /* Entries of @ht that map large pages (not links). */
@@ -1095,7 +1268,7 @@ void hat_info(struct hat *hat, struct htable_info *info)
 		}
 		spin_unlock(HTABLE_LOCK(h));
 	}
-	info->owned_pages = hat->hat_owned_pages;
+	info->owned_pages = atomic_long_read(&hat->hat_owned_pages);
 	info->stolen = atomic_long_read(&hat->hat_stolen);
 	spin_lock(&hat->hat_switch_lock);
 	info->live_cpus = cpumask_bits(hat->hat_cpus)[0];
@@ -1121,10 +1294,12 @@ int hat_rw(struct hat *hat, const struct htable_rw *rw)
 {
 	void __user *buf = u64_to_user_ptr(rw->buf);
 	struct page *pg;
+	struct hat_range c = HAT_RANGE_READS(rw->va >> PAGE_SHIFT, rw->va >> PAGE_SHIFT);
 	void *kva;
 	int err = 0;
 
-	down_read(&hat->hat_seg_lock);
+	/* The claim keeps an UNMAP from putting the page under the copy. */
+	hat_range_begin(hat, &c, false);
 	pg = xa_load(&hat->hat_pages, rw->va >> PAGE_SHIFT);
 	if (!pg) {
 		err = -ENOENT;
@@ -1136,7 +1311,7 @@ int hat_rw(struct hat *hat, const struct htable_rw *rw)
 	else
 		err = copy_to_user(buf, kva, rw->len) ? -EFAULT : 0;
 out:
-	up_read(&hat->hat_seg_lock);
+	hat_range_end(hat, &c, false);
 	return err;
 }
 

@@ -141,8 +141,8 @@ static int hats_show(struct seq_file *m, void *unused)
 	seq_puts(m, "id pid owned_pages stolen flags\n");
 	spin_lock(&htable_hat_list_lock);
 	list_for_each_entry(hat, &htable_hat_list, hat_list)
-		seq_printf(m, "%u %d %lu %ld %#lx\n", hat->hat_id, hat->hat_pid,
-			   READ_ONCE(hat->hat_owned_pages),
+		seq_printf(m, "%u %d %ld %ld %#lx\n", hat->hat_id, hat->hat_pid,
+			   atomic_long_read(&hat->hat_owned_pages),
 			   atomic_long_read(&hat->hat_stolen), hat->hat_flags);
 	spin_unlock(&htable_hat_list_lock);
 	return 0;

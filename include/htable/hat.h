@@ -10,6 +10,30 @@
 
 struct seq_file;
 
+/**
+ * struct hat_range - a claim on pages of a hat (hat_range_claim())
+ * @list:	on the hat's hat_ranges (hat_range_lock)
+ * @first:	first page number the claimer may change
+ * @last:	the last one, inclusive; @first > @last: none
+ * @rfirst:	first page number the claimer only reads
+ * @rlast:	the last one, inclusive; @rfirst > @rlast: none
+ *
+ * The pages a claim changes are its own: no other claim meets them. The
+ * pages it reads it shares with other readers, but with no claim that
+ * changes them. Lives on the claimer's stack while it holds the claim.
+ */
+struct hat_range {
+	struct list_head	list;
+	unsigned long		first;
+	unsigned long		last;
+	unsigned long		rfirst;
+	unsigned long		rlast;
+};
+
+/* Initializers: a claim that changes, or only reads, pages [f, l]. */
+#define HAT_RANGE_CHANGES(f, l)	{ .first = (f), .last = (l), .rfirst = 1, .rlast = 0 }
+#define HAT_RANGE_READS(f, l)	{ .first = 1, .last = 0, .rfirst = (f), .rlast = (l) }
+
 extern atomic_t htable_nr_hats;
 
 int hat_init(void);
@@ -26,6 +50,8 @@ int hat_reload(struct hat *hat, struct htable_reload *r);
 int hat_share(struct hat *hat, struct hat *owner, struct htable_share *s);
 int hat_unshare(struct hat *hat, struct htable_share *s);
 struct hat *hat_share_owner(struct hat *hat, unsigned long va);
+void hat_range_claim(struct hat *hat, struct hat_range *c);
+void hat_range_release(struct hat *hat, struct hat_range *c);
 
 /* cr3.c: windows */
 extern unsigned int htable_window_budget_ms;

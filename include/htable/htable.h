@@ -10,10 +10,21 @@
  *   0. htable_share_mutex	mutex; SHARE, UNSHARE and closing a hat that
  *				shares or is shared. Under it, an owner's
  *				hat_seg_lock, then its sharer's (nested)
- *   1. hat->hat_seg_lock	rw_semaphore (the as_lock of illumos); write
- *				for MAP, UNMAP, SYNC, RELOAD; read for PROBE,
- *				INFO, CHECK, RW and a whole verify window;
- *				only ever trylocked by stealing
+ *   1. hat->hat_seg_lock	rw_semaphore (the as_lock of illumos); read
+ *				for MAP, UNMAP, PROBE, RW, CHECK and a
+ *				verify window (each with a claim, 1a) and
+ *				INFO; write for SYNC, RELOAD, SHARE, a PIN
+ *				map, an ALIAS map or UNMAP in a hat with
+ *				pinned memory, and an UNMAP that splits a
+ *				large page; only ever trylocked by stealing
+ *  1a. a range claim		hat_range_claim(): under 1 held for read,
+ *				pages the claimer changes and pages it only
+ *				reads; waits until no changed part meets
+ *				another claim, taken whole, held across
+ *				sleeps, one per task at a time. MAP, UNMAP
+ *				and PROBE change their pages; an alias
+ *				source, RW, CHECK and a verify window read
+ *  1b. hat->hat_range_lock	spinlock; the hat's list of claims
  *   2. htable_hat_list_lock	spinlock; the list of hats and HAT_VICTIM
  *   3. htable_mutex[128]	spinlocks; one per hash bucket index mod 128
  *   4. hat->hat_cache_lock	spinlock; the hat's cache of free tables
@@ -118,10 +129,14 @@ struct htable {
  * @hat_list:	on htable_hat_list (htable_hat_list_lock)
  * @hat_cpus:	CPUs where the hat is live in CR3 (hat_switch_lock)
  * @hat_switch_lock: protects @hat_cpus
+ * @hat_range_lock: protects @hat_ranges
+ * @hat_ranges:	the range claims held now, struct hat_range (lock 1a)
+ * @hat_range_wq: tasks waiting for a claim
  * @hat_pages:	the segment layer: va >> PAGE_SHIFT -> the page the hat
  *		owns there, one reference per va (hat_seg_lock held for
- *		write to change it; the xarray's own lock for readers)
- * @hat_owned_pages: records in @hat_pages (hat_seg_lock)
+ *		write, or for read with a claim on the va, to change it;
+ *		the xarray's own lock for readers)
+ * @hat_owned_pages: records in @hat_pages (atomic)
  * @hat_upins:	user pages pinned for HTABLE_MAP_PIN, struct hat_upin
  *		(hat_seg_lock held for write to change it)
  * @hat_shares:	as a sharer: va >> LEVEL_SHIFT(1) -> struct hat_share for
@@ -147,8 +162,11 @@ struct hat {
 	struct list_head	hat_list;
 	cpumask_var_t		hat_cpus;
 	spinlock_t		hat_switch_lock;	/* hat_cpus */
+	spinlock_t		hat_range_lock;		/* hat_ranges */
+	struct list_head	hat_ranges;
+	wait_queue_head_t	hat_range_wq;
 	struct xarray		hat_pages;
-	unsigned long		hat_owned_pages;
+	atomic_long_t		hat_owned_pages;
 	struct list_head	hat_upins;
 	struct xarray		hat_shares;
 	struct list_head	hat_shared_out;

@@ -17,8 +17,11 @@
  * comes first. The seed is printed; HTABLE_SEED=<seed> reuses it (thread
  * interleaving is not replayed).
  */
+#include <linux/userfaultfd.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include "kselftest_harness.h"
@@ -388,6 +391,8 @@ TEST_F_TIMEOUT(smp, threads_overlapping, SMP_TIMEOUT)
 	EXPECT_EQ(0, wa.bad);
 	TH_LOG("concurrent INFO+CHECK: %lu rounds, %lu CHECKs saw errors",
 	       wa.rounds, wa.dirty);
+	/* CHECK claims the whole hat: it never sees a MAP half done. */
+	EXPECT_EQ(0, wa.dirty);
 	for (i = 0; i < started; i++) {
 		mapped += w[i].r.pages_mapped;
 		unmapped += w[i].r.pages_unmapped;
@@ -502,6 +507,315 @@ TEST_F_TIMEOUT(smp, threads_mixed, SMP_TIMEOUT)
 		ASSERT_EQ(0, ht_unmap(self->h.fd, all.pg[i].va, 1));
 	ht_model_free(&all);
 	ASSERT_EQ(0, settle_blind(&self->h, overlap_window, 1, mapped, unmapped));
+}
+
+/*
+ * Range claims: a call holds only its own range of a hat. An RW into page
+ * P copies from a user buffer on a userfaultfd page, so it stops inside
+ * the kernel, holding its claim to read P, until the test resolves the
+ * fault. Meanwhile MAP and UNMAP elsewhere in the same tables must
+ * complete (with MAP and UNMAP serialized on the hat they would wait for
+ * the RW), and so must a PROBE of P's neighbour and an ALIAS map of P,
+ * which only reads P. An UNMAP of P must wait for the RW to let go of P
+ * (else it would free the page under the copy).
+ */
+#define CLAIM_VA	(HT_SZ_1G + 7 * HT_SZ_2M)
+#define CLAIM_WAIT_S	30.0
+#define CLAIM_MARK	0x4d49414c43414d50ULL	/* "PMACLAIM" */
+
+struct claim_call {
+	pthread_t tid;
+	int fd;
+	int what;		/* 0: RW into P from buf; 1: others; 2: UNMAP P */
+	void *buf;
+	int err;
+	int done;		/* set (atomically) when the call returned */
+	double t_done;
+};
+
+static void *claim_run(void *arg)
+{
+	struct claim_call *c = arg;
+	struct htable_rw rw = {
+		.va = CLAIM_VA,
+		.buf = (uintptr_t)c->buf,
+		.len = sizeof(__u64),
+		.flags = HTABLE_RW_WRITE,
+	};
+	const __u64 other[] = {
+		CLAIM_VA + HT_PAGE_SIZE,	/* P's own leaf table */
+		CLAIM_VA + HT_SZ_2M,		/* P's 1 GiB table */
+		CLAIM_VA + HT_SZ_512G,		/* only the top table */
+	};
+	struct htable_probe p;
+	unsigned int i;
+
+	switch (c->what) {
+	case 0:
+		c->err = ioctl(c->fd, HTABLE_IOC_RW, &rw) ? -errno : 0;
+		break;
+	case 1:
+		for (i = 0; i < ARRAY_SIZE(other) && !c->err; i++) {
+			c->err = ht_map(c->fd, other[i], 3, HTABLE_MAP_WRITE);
+			if (!c->err)
+				c->err = ht_unmap(c->fd, other[i], 3);
+		}
+		if (!c->err)
+			c->err = ht_probe(c->fd, CLAIM_VA + HT_PAGE_SIZE, &p);
+		if (!c->err && p.flags)
+			c->err = -EEXIST;
+		if (!c->err)
+			c->err = ht_map_alias(c->fd, other[0], 2, HTABLE_MAP_ALIAS,
+					      CLAIM_VA, 1);
+		if (!c->err)
+			c->err = ht_unmap(c->fd, other[0], 2);
+		break;
+	default:
+		c->err = ht_unmap(c->fd, CLAIM_VA, 1);
+		break;
+	}
+	c->t_done = ht_now();
+	__atomic_store_n(&c->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/* Wait up to @s seconds for @c to return: 1 when it did. */
+static int claim_wait(struct claim_call *c, double s)
+{
+	double end = ht_now() + s;
+
+	while (!__atomic_load_n(&c->done, __ATOMIC_ACQUIRE) && ht_now() < end)
+		usleep(1000);
+	return __atomic_load_n(&c->done, __ATOMIC_ACQUIRE);
+}
+
+/* A userfaultfd watching one missing page at *@page: the fd or -errno. */
+static int uffd_page(void **page)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register reg = { .mode = UFFDIO_REGISTER_MODE_MISSING };
+	int uffd = syscall(__NR_userfaultfd, O_CLOEXEC);
+
+	if (uffd < 0)
+		return -errno;
+	*page = mmap(NULL, HT_PAGE_SIZE, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	reg.range.start = (uintptr_t)*page;
+	reg.range.len = HT_PAGE_SIZE;
+	if (*page == MAP_FAILED || ioctl(uffd, UFFDIO_API, &api) ||
+	    ioctl(uffd, UFFDIO_REGISTER, &reg)) {
+		int err = -errno;
+
+		close(uffd);
+		return err;
+	}
+	return uffd;
+}
+
+TEST_F_TIMEOUT(smp, claims_hold_only_their_range, SMP_TIMEOUT)
+{
+	struct claim_call rw = { 0 }, others = { 0 }, unmap = { 0 };
+	__u64 src[HT_PAGE_SIZE / sizeof(__u64)] = { CLAIM_MARK };
+	struct pollfd pfd = { .events = POLLIN };
+	struct uffdio_copy copy = { 0 };
+	struct uffd_msg msg;
+	struct htable_probe p;
+	void *page = NULL;
+	double t_resolve;
+	int uffd;
+
+	if (self->h.fd < 0)
+		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(self->err));
+	uffd = uffd_page(&page);
+	ASSERT_LE(0, uffd) TH_LOG("userfaultfd: %s", strerror(-uffd));
+	ASSERT_EQ(0, ht_map(self->h.fd, CLAIM_VA, 1, HTABLE_MAP_WRITE));
+
+	/* The RW stops in the kernel, on the missing page, holding P. */
+	rw.fd = self->h.fd;
+	rw.buf = page;
+	ASSERT_EQ(0, pthread_create(&rw.tid, NULL, claim_run, &rw));
+	pfd.fd = uffd;
+	ASSERT_EQ(1, poll(&pfd, 1, CLAIM_WAIT_S * 1000));
+	ASSERT_EQ(sizeof(msg), read(uffd, &msg, sizeof(msg)));
+	ASSERT_EQ(UFFD_EVENT_PAGEFAULT, msg.event);
+
+	/* Elsewhere, MAP and UNMAP go on. */
+	others.fd = self->h.fd;
+	others.what = 1;
+	ASSERT_EQ(0, pthread_create(&others.tid, NULL, claim_run, &others));
+	EXPECT_EQ(1, claim_wait(&others, CLAIM_WAIT_S))
+		TH_LOG("MAP, UNMAP or PROBE elsewhere, or an ALIAS of P, waited for an RW of P");
+
+	/* An UNMAP of P waits for the RW. */
+	unmap.fd = self->h.fd;
+	unmap.what = 2;
+	ASSERT_EQ(0, pthread_create(&unmap.tid, NULL, claim_run, &unmap));
+	usleep(300000);
+	EXPECT_EQ(0, __atomic_load_n(&unmap.done, __ATOMIC_ACQUIRE))
+		TH_LOG("an UNMAP of P went through an RW of P");
+	EXPECT_EQ(0, __atomic_load_n(&rw.done, __ATOMIC_ACQUIRE));
+
+	/* Resolve the fault: the RW copies the marker, then the UNMAP goes. */
+	copy.dst = (uintptr_t)page;
+	copy.src = (uintptr_t)src;
+	copy.len = HT_PAGE_SIZE;
+	t_resolve = ht_now();
+	ASSERT_EQ(0, ioctl(uffd, UFFDIO_COPY, &copy));
+	pthread_join(rw.tid, NULL);
+	pthread_join(others.tid, NULL);
+	pthread_join(unmap.tid, NULL);
+	EXPECT_EQ(0, rw.err);
+	EXPECT_EQ(0, others.err);
+	EXPECT_EQ(0, unmap.err);
+	EXPECT_LT(t_resolve, unmap.t_done);
+	EXPECT_LT(rw.t_done, unmap.t_done + 1e-3);
+	ASSERT_EQ(0, ht_probe(self->h.fd, CLAIM_VA, &p));
+	EXPECT_EQ(0, p.flags & (HTABLE_PROBE_PRESENT | HTABLE_PROBE_OWNED));
+	close(uffd);
+	munmap(page, HT_PAGE_SIZE);
+}
+
+/*
+ * Large pages and 4 KiB pages from several threads over the same few
+ * 2 MiB regions: MAP 2 MiB, MAP runs of 4 KiB, UNMAP any part (a split
+ * when it cuts a large page), PROBE, while a watcher CHECKs. Every call
+ * must succeed or fail with the errno of a conflict; CHECK must always be
+ * clean; and at the end the pages mapped minus those unmapped by the
+ * successful calls must be what PROBE and INFO show.
+ */
+#define LP_REGIONS	4
+#define LP_VA		(2 * HT_SZ_1G)
+#define LP_PAGES	(LP_REGIONS * 512)
+
+struct lp_worker {
+	pthread_t tid;
+	int fd;
+	__u64 seed;
+	double deadline;
+	__u64 mapped, unmapped;
+	unsigned long ops, splits_tried;
+	int bad;
+};
+
+static __u64 lp_next(__u64 *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 7;
+	*x ^= *x << 17;
+	return *x;
+}
+
+static void *lp_run(void *arg)
+{
+	struct lp_worker *w = arg;
+	__u64 x = w->seed | 1, r, first, n;
+	struct htable_probe p;
+	int err;
+
+	while (ht_now() < w->deadline && !w->bad) {
+		r = lp_next(&x);
+		first = r % LP_PAGES;
+		switch ((r >> 32) % 4) {
+		case 0:		/* a 2 MiB page */
+			first &= ~511ULL;
+			err = ht_map(w->fd, LP_VA + first * HT_PAGE_SIZE, 512,
+				     HTABLE_MAP_WRITE | HTABLE_MAP_2M);
+			if (!err)
+				w->mapped += 512;
+			else if (err != -EEXIST && err != -ENOTEMPTY)
+				w->bad++;
+			break;
+		case 1:		/* a run of 4 KiB pages */
+			n = 1 + (r >> 40) % 16;
+			n = first + n > LP_PAGES ? LP_PAGES - first : n;
+			err = ht_map(w->fd, LP_VA + first * HT_PAGE_SIZE, n, 0);
+			if (!err)
+				w->mapped += n;
+			else if (err != -EEXIST && err != -EBUSY)
+				w->bad++;
+			break;
+		case 2:		/* any part: may split a large page */
+			n = 1 + (r >> 40) % 600;
+			n = first + n > LP_PAGES ? LP_PAGES - first : n;
+			w->splits_tried += (first % 512) || ((first + n) % 512);
+			err = ht_unmap(w->fd, LP_VA + first * HT_PAGE_SIZE, n);
+			if (!err)
+				w->unmapped += n;
+			else if (err != -ENOENT)
+				w->bad++;
+			break;
+		default:
+			err = ht_probe(w->fd, LP_VA + first * HT_PAGE_SIZE, &p);
+			if (err)
+				w->bad++;
+			break;
+		}
+		if (w->bad)
+			fprintf(stderr, "# lp worker: op %lu (%llu) at page %llu: %s\n",
+				w->ops, (r >> 32) % 4, first, strerror(-err));
+		w->ops++;
+	}
+	return NULL;
+}
+
+TEST_F_TIMEOUT(smp, threads_large_pages, SMP_TIMEOUT)
+{
+	__u64 present = 0, mapped = 0, unmapped = 0, i;
+	struct lp_worker w[NTHREADS];
+	struct htable_info info;
+	struct htable_probe p;
+	struct watcher wa;
+	int t, started;
+
+	if (self->h.fd < 0)
+		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(self->err));
+	TH_LOG("seed %#llx (HTABLE_SEED=%#llx)", self->seed, self->seed);
+	memset(w, 0, sizeof(w));
+	memset(&wa, 0, sizeof(wa));
+	wa.fd = self->h.fd;
+	ASSERT_EQ(0, pthread_create(&wa.tid, NULL, watcher_run, &wa));
+	for (t = 0; t < NTHREADS; t++) {
+		w[t].fd = self->h.fd;
+		w[t].seed = self->seed + t * 0x9e3779b97f4a7c15ULL;
+		w[t].deadline = ht_now() + BUDGET_S;
+		if (pthread_create(&w[t].tid, NULL, lp_run, &w[t]))
+			break;
+	}
+	started = t;
+	for (t = 0; t < started; t++) {
+		pthread_join(w[t].tid, NULL);
+		EXPECT_EQ(0, w[t].bad);
+		mapped += w[t].mapped;
+		unmapped += w[t].unmapped;
+		TH_LOG("thread %d: %lu ops, %lu unmaps that cut a 2 MiB boundary",
+		       t, w[t].ops, w[t].splits_tried);
+	}
+	__atomic_store_n(&wa.stop, 1, __ATOMIC_RELEASE);
+	pthread_join(wa.tid, NULL);
+	EXPECT_EQ(NTHREADS, started);
+	EXPECT_EQ(0, wa.bad);
+	EXPECT_EQ(0, wa.dirty);
+	TH_LOG("%lu CHECKs meanwhile, %lu saw errors", wa.rounds, wa.dirty);
+
+	for (i = 0; i < LP_PAGES; i++) {
+		ASSERT_EQ(0, ht_probe(self->h.fd, LP_VA + i * HT_PAGE_SIZE, &p));
+		present += !!(p.flags & HTABLE_PROBE_PRESENT);
+	}
+	ASSERT_EQ(0, ht_info(self->h.fd, &info));
+	TH_LOG("%llu pages mapped, %llu unmapped, %llu present", mapped,
+	       unmapped, present);
+	EXPECT_EQ(mapped - unmapped, present);
+	EXPECT_EQ(present, info.mapped_pages);
+	EXPECT_EQ(present, info.owned_pages);
+	/* Leave the hat empty: one page at a time splits what is left. */
+	for (i = 0; i < LP_PAGES; i++) {
+		ASSERT_EQ(0, ht_probe(self->h.fd, LP_VA + i * HT_PAGE_SIZE, &p));
+		if (p.flags & HTABLE_PROBE_PRESENT)
+			ASSERT_EQ(0, ht_unmap(self->h.fd, LP_VA + i * HT_PAGE_SIZE, 1));
+	}
+	ASSERT_EQ(0, ht_info(self->h.fd, &info));
+	EXPECT_EQ(0, info.mapped_pages);
+	EXPECT_EQ(0, info.owned_pages);
 }
 
 TEST_HARNESS_MAIN
