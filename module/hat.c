@@ -299,30 +299,47 @@ err_free:
 #define HAT_XA_BATCH	XA_CHECK_SCHED
 
 /*
- * Drop the records of [first, last] (page numbers), putting each page: one
- * xa_lock round per HAT_XA_BATCH records. The caller changes the range
- * (hat_range_begin()), or the hat is being freed.
+ * Records a store or a drop handles per xa_lock round. The page references
+ * are taken before the round and put after it, so the lock, which every
+ * MAP and UNMAP of the hat takes, is held for the stores alone.
+ */
+#define HAT_XA_GATHER	32
+
+/*
+ * Drop the records of [first, last] (page numbers), putting each page, in
+ * rounds of HAT_XA_GATHER records: erased under the xa_lock, put after
+ * it. The caller changes the range (hat_range_begin()), or the hat is
+ * being freed.
  */
 static void hat_drop_records(struct hat *hat, unsigned long first,
 			     unsigned long last)
 {
 	XA_STATE(xas, &hat->hat_pages, first);
+	struct page *pv[HAT_XA_GATHER];
 	unsigned long n = 0;
+	unsigned int nb, j;
 	struct page *pg;
 
-	xas_lock(&xas);
-	xas_for_each(&xas, pg, last) {
-		/* Storing NULL clears the record's marks with it. */
-		xas_store(&xas, NULL);
-		hat_put_page(hat, pg);
-		if (++n % HAT_XA_BATCH)
-			continue;
-		xas_set(&xas, xas.xa_index + 1);
-		xas_unlock(&xas);
-		cond_resched();
+	do {
+		nb = 0;
 		xas_lock(&xas);
-	}
-	xas_unlock(&xas);
+		xas_for_each(&xas, pg, last) {
+			/* Storing NULL clears the record's marks with it. */
+			xas_store(&xas, NULL);
+			pv[nb++] = pg;
+			if (nb == HAT_XA_GATHER)
+				break;
+		}
+		xas_unlock(&xas);
+		for (j = 0; j < nb; j++)
+			hat_put_page(hat, pv[j]);
+		n += nb;
+		if (nb < HAT_XA_GATHER || xas.xa_index >= last)
+			break;
+		xas_set(&xas, xas.xa_index + 1);
+		if (!(n % HAT_XA_BATCH))
+			cond_resched();
+	} while (1);
 	atomic_long_sub(n, &hat->hat_owned_pages);
 	hat_upin_sweep(hat);
 }
@@ -691,66 +708,102 @@ static void hat_mark_record(struct xa_state *xas, u32 flags)
 }
 
 /*
- * Store the records of @r, each with its marks and its page reference,
- * walking the range with one xas under one xa_lock round per HAT_XA_BATCH
- * records; a node the walk can't allocate under the lock is allocated
- * with the lock dropped (xas_nomem()) and the store retried. The range is
- * free and the caller changes it (hat_range_begin()), so nothing else
- * stores there meanwhile. Returns the records stored in *@stored, and 0 or
- * -ENOMEM; on error the caller drops the stored ones, and for fresh pages
- * puts the pages from *@stored on.
+ * The pages of records [@k, @k + @nb) of @r into @pv, each with the
+ * reference its record will hold. An alias reads its source under RCU:
+ * the caller's claim keeps those records where they are.
+ */
+static void hat_run_gather(struct hat *hat, const struct hat_run *r,
+			   unsigned long k, struct page **pv, unsigned int nb)
+{
+	XA_STATE(src, &hat->hat_pages, r->alias + (r->base ? 0 : k % r->nalias));
+	unsigned long pos = r->base ? 0 : k % r->nalias;
+	unsigned int j;
+
+	if (r->base) {
+		for (j = 0; j < nb; j++) {
+			pv[j] = nth_page(r->base, k + j);
+			if (r->up) {
+				r->up->refs++;
+				get_page(pv[j]);
+			}
+		}
+		return;
+	}
+	rcu_read_lock();
+	for (j = 0; j < nb; j++, pos++) {
+		if (pos == r->nalias) {
+			pos = 0;
+			xas_set(&src, r->alias);
+		}
+		/* After xas_set(), the entry at the index; then the next one. */
+		pv[j] = xas_next(&src);
+	}
+	rcu_read_unlock();
+	for (j = 0; j < nb; j++)
+		hat_get_page(hat, pv[j]);
+}
+
+/* Give back the references hat_run_gather() took for pages not stored. */
+static void hat_run_ungather(struct hat *hat, const struct hat_run *r,
+			     struct page **pv, unsigned int nb)
+{
+	unsigned int j;
+
+	for (j = 0; j < nb; j++) {
+		if (!r->base) {
+			hat_put_page(hat, pv[j]);
+		} else if (r->up) {
+			r->up->refs--;
+			put_page(pv[j]);
+		}
+	}
+}
+
+/*
+ * Store the records of @r, each with its marks and its page reference, in
+ * rounds of HAT_XA_GATHER: the pages are gathered (and referenced) first,
+ * then stored with one xas walk under one xa_lock round. A node the walk
+ * can't allocate under the lock is allocated with the lock dropped
+ * (xas_nomem()) and the store retried. The range is free and the caller
+ * changes it (hat_range_begin()), so nothing else stores there meanwhile.
+ * Returns the records stored in *@stored, and 0 or -ENOMEM; on error the
+ * caller drops the stored ones, and for fresh pages puts the pages from
+ * *@stored on.
  */
 static int hat_store_run(struct hat *hat, const struct hat_run *r,
 			 unsigned long *stored)
 {
 	XA_STATE(xas, &hat->hat_pages, r->idx);
-	XA_STATE(src, &hat->hat_pages, r->alias);
-	unsigned long k = 0, end, pos = 0;
-	struct page *pg;
+	struct page *pv[HAT_XA_GATHER];
+	unsigned int nb, j;
+	unsigned long k = 0;
 	int err = 0;
 
 	while (k < r->n && !err) {
-		end = min(r->n, k + HAT_XA_BATCH);
+		nb = min_t(unsigned long, r->n - k, HAT_XA_GATHER);
+		hat_run_gather(hat, r, k, pv, nb);
+		j = 0;
 		do {
 			xas_lock(&xas);
-			xas_set(&xas, r->idx + k);
-			if (!r->base) {
-				pos = k % r->nalias;
-				xas_set(&src, r->alias + pos);
-			}
-			for (; k < end; k++) {
+			xas_set(&xas, r->idx + k + j);
+			for (; j < nb; j++) {
 				if (htable_should_fail(HTABLE_FAIL_XARRAY)) {
 					err = -ENOMEM;
 					break;
 				}
-				if (r->base) {
-					pg = nth_page(r->base, k);
-				} else {
-					if (pos == r->nalias) {
-						pos = 0;
-						xas_set(&src, r->alias);
-					}
-					/* After xas_set(), the entry at the index. */
-					pg = xas_next(&src);
-					pos++;
-				}
-				xas_store(&xas, pg);
+				xas_store(&xas, pv[j]);
 				if (xas_error(&xas))
 					break;
 				hat_mark_record(&xas, r->flags);
-				if (!r->base) {
-					hat_get_page(hat, pg);
-				} else if (r->up) {
-					r->up->refs++;
-					get_page(pg);
-				}
 				xas_next(&xas);
 			}
 			xas_unlock(&xas);
 		} while (xas_nomem(&xas, GFP_KERNEL));
 		if (!err)
 			err = xas_error(&xas);
-		if (k < r->n)
+		hat_run_ungather(hat, r, pv + j, nb - j);
+		k += j;
+		if (k < r->n && !(k % HAT_XA_BATCH))
 			cond_resched();
 	}
 	atomic_long_add(k, &hat->hat_owned_pages);
