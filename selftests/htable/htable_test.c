@@ -135,6 +135,19 @@ int ht_has_pdpe1gb(void)
 	return found;
 }
 
+/*
+ * Is the kernel built with KASAN? Its boot message says so; the tests size
+ * a few long runs down there, where every access is checked.
+ */
+int ht_kernel_has_kasan(void)
+{
+	static int kasan = -1;
+
+	if (kasan < 0)
+		kasan = !system("dmesg | grep -q KernelAddressSanitizer");
+	return kasan;
+}
+
 int htable_knobs_reset(void)
 {
 	static const struct {

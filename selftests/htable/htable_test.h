@@ -107,6 +107,7 @@ int ht_unmap_req(int fd, struct htable_unmap *u);
 int ht_run_verify(int fd, __u32 cpu, __u64 va, __u64 npages, __u32 flags,
 		  __u64 seed, struct htable_run *r);
 int ht_has_pdpe1gb(void);
+int ht_kernel_has_kasan(void);
 
 static inline int ht_map_alias(int fd, __u64 va, __u64 npages, __u32 flags,
 			       __u64 alias_va, __u64 alias_npages)
