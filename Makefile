@@ -63,7 +63,7 @@ check:
 bench:
 	scripts/bench.sh
 
-# The fuzzer for 10^7 operations (about 20 min under TCG); not part of check.
+# The fuzzer for 10^7 operations (about 10 min under TCG); not part of check.
 .PHONY: soak
 soak:
 	scripts/soak.sh

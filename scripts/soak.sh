@@ -24,7 +24,7 @@ rc=0
 "$HTABLE_TOP/scripts/vm.sh" --row "$row" --append pti=on --timeout $((chunks * 600 + 300)) \
 	--tests "$tests" "$@" || rc=$?
 # One "# fuzz: seed S: N operations (...) in T s: ..." line per chunk.
-awk '/# fuzz: seed .* operations .* in [0-9.]+ s:/ {
+awk '/# fuzz: seed .*: [0-9]+ operations in [0-9.]+ s:/ {
 	for (i = 1; i <= NF; i++) {
 		if ($i == "operations") ops += $(i - 1)
 		if ($i == "s:") t += $(i - 1)
