@@ -130,12 +130,12 @@ struct htable {
  * @hat_cpus:	CPUs where the hat is live in CR3 (hat_switch_lock)
  * @hat_switch_lock: protects @hat_cpus
  * @hat_range_lock: protects @hat_ranges
- * @hat_ranges:	the range claims held now, struct hat_range (lock 1a)
+ * @hat_ranges:	the range claims held now, struct hat_range (lock 1b)
  * @hat_range_wq: tasks waiting for a claim
  * @hat_pages:	the segment layer: va >> PAGE_SHIFT -> the page the hat
  *		owns there, one reference per va (hat_seg_lock held for
- *		write, or for read with a claim on the va, to change it;
- *		the xarray's own lock for readers)
+ *		write, or for read with a claim that changes the va, to
+ *		change it; the xarray's own lock for readers)
  * @hat_owned_pages: records in @hat_pages (atomic)
  * @hat_upins:	user pages pinned for HTABLE_MAP_PIN, struct hat_upin
  *		(hat_seg_lock held for write to change it)
