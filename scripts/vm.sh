@@ -93,12 +93,19 @@ chmod +x "$root/init" "$root/kselftest/timeout-shim" "$root/kselftest/demo.sh" \
 (cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) > "$work/initramfs.cpio.gz"
 
 # -- boot -------------------------------------------------------------------
-# loglevel=5: warnings (WARN, lockdep, KASAN) reach the console, so a hang's
-# console tail shows them; oops=panic ends the VM at the first oops.
+# loglevel=5: warnings (WARN, lockdep, KASAN, hung tasks, soft lockups)
+# reach the console, which is the complete log the judge reads; oops=panic
+# ends the VM at the first oops. log_buf_len=4M: the dmesg dump at the end
+# holds the whole run too (the judge fails a dump that lost its start).
 # no_timer_check: a loaded host can make TCG so slow that the boot-time
 # IO-APIC timer check fails and the kernel panics before init runs.
-cmdline="console=ttyS0 loglevel=5 panic=-1 oops=panic no_timer_check"
-cmdline+=" slub_debug=$slub page_poison=1 preempt=full htmode=$mode $append"
+# preempt=full unless the row asks for another mode.
+case " $append " in
+*" preempt="*) preempt= ;;
+*) preempt=preempt=full ;;
+esac
+cmdline="console=ttyS0 loglevel=5 log_buf_len=4M panic=-1 oops=panic no_timer_check"
+cmdline+=" slub_debug=$slub page_poison=1 $preempt htmode=$mode $append"
 qemu=(qemu-system-x86_64 -machine q35 -accel tcg -cpu "$cpu" -smp "$smp"
 	-m "$mem" -no-reboot -kernel "$kernel" -initrd "$work/initramfs.cpio.gz"
 	-append "$cmdline" -display none -monitor none)
@@ -140,14 +147,18 @@ boot_vm() {
 	tr -d '\r' < "$out" > "$out.clean"
 }
 
-# The kernel log of the run: dmesg as the guest dumped it, or the console
-# when the guest never got that far.
+# The kernel log of the run: the serial console, which has every message
+# of warning level or worse from the first line of boot on and never wraps
+# (splats are such messages), then the dmesg dump, which has every level.
 kernel_log() {
-	if grep -q '^HTABLE-DMESG-BEGIN' "$out.clean"; then
-		sed -n '/^HTABLE-DMESG-BEGIN/,/^HTABLE-DMESG-END/p' "$out.clean"
-	else
-		tr -d '\r' < "$con"
-	fi
+	tr -d '\r' < "$con"
+	sed -n '/^HTABLE-DMESG-BEGIN/,/^HTABLE-DMESG-END/p' "$out.clean"
+}
+
+# The console up to the marker /init writes before the first test: what
+# the kernel printed while it booted, before htable was ever loaded.
+boot_log() {
+	tr -d '\r' < "$con" | sed '/htable-vm: tests begin/q'
 }
 
 boot_vm
@@ -157,10 +168,10 @@ boot_vm
 # turns itself off after a report), so boot once more; if the second boot
 # splats too, the judge below fails the row.
 if grep -q '^HTABLE-DONE' "$out.clean" &&
-	kernel_log | sed '/htable-vm: tests begin/q' | grep -qE "$splat_re"; then
+	tr -d '\r' < "$con" | grep -q 'htable-vm: tests begin' &&
+	boot_log | grep -qE "$splat_re"; then
 	log "the guest kernel splatted while booting, before htable was loaded:"
-	kernel_log | sed '/htable-vm: tests begin/q' | grep -E "$splat_re" |
-		head -n 5 | sed 's/^/    /' >&2
+	boot_log | grep -E "$splat_re" | head -n 5 | sed 's/^/    /' >&2
 	log "booting once more"
 	boot_vm
 fi
@@ -196,6 +207,19 @@ if [ -s "$work/splats" ]; then
 	head -n 40 "$work/splats" | sed 's/^/    /' >&2
 else
 	row_check OK "kernel log clean"
+fi
+
+# The dump must hold the whole run: the first line of boot and the
+# marker before the first test. One that wrapped lost what the console's
+# level filter kept out, and would hide it.
+if grep -q '^HTABLE-DONE' "$out.clean"; then
+	dump=$(sed -n '/^HTABLE-DMESG-BEGIN/,/^HTABLE-DMESG-END/p' "$out.clean")
+	if grep -q 'Linux version' <<< "$dump" &&
+		grep -q 'htable-vm: tests begin' <<< "$dump"; then
+		row_check OK "kernel log dump whole"
+	else
+		row_check FAIL "the kernel log dump lost its start (the buffer wrapped)"
+	fi
 fi
 
 if grep -q '^HTABLE-KMEMLEAK-BEGIN' "$out.clean"; then
