@@ -189,15 +189,16 @@ run_list_part() {
 	local k=${1%/*} n=${1#*/}
 	awk -v k="$k" -v n="$n" '
 		$1 == "htable_setup.sh" || $1 == "htable_teardown.sh" { next }
-		$1 == "load_unload.sh" { if (k == 1) first = $1; next }
+		$1 == "htable_row.sh" { next }
+		$1 == "load_unload.sh" { if (k == 1) first = " " $1; next }
 		{ if (i++ % n == k - 1) mid = mid " " $1 }
-		END { print first " htable_setup.sh" mid " htable_teardown.sh" }
+		END { print "htable_row.sh" first " htable_setup.sh" mid " htable_teardown.sh" }
 	' "$HTABLE_TOP/selftests/htable/run-list"
 }
 
-# run_row NAME KERNEL CPU SMP MEM APPEND TESTS: boot one matrix row.
+# run_row NAME KERNEL CPU SMP MEM APPEND TESTS PROVIDES: boot one matrix row.
 run_row() {
-	local name=$1 kernel=$2 cpu=$3 smp=$4 mem=$5 append=$6 tests=$7
+	local name=$1 kernel=$2 cpu=$3 smp=$4 mem=$5 append=$6 tests=$7 provides=$8
 	local kargs=() timeout=900
 
 	if [ "$kernel" = debug ]; then
@@ -216,7 +217,7 @@ run_row() {
 	log "row $name: -cpu $cpu, $smp vCPUs, $mem, $kernel kernel, $append"
 	if ! "$HTABLE_TOP/scripts/vm.sh" --row "$name" --cpu "$cpu" --smp "$smp" \
 		--mem "$mem" --append "${append//,/ }" --timeout $timeout \
-		--results "$results" "${kargs[@]}" < /dev/null; then
+		--results "$results" --provides "$provides" "${kargs[@]}" < /dev/null; then
 		grep -q "^$name " "$results" || echo "$name 0 1 0" >> "$results"
 	fi
 }
@@ -239,7 +240,7 @@ if [ $vm = 1 ]; then
 		log "FAIL: guest programs do not build (each row will fail)"
 
 	row_pids=()
-	while read -r name kernel cpu smp mem append tests; do
+	while read -r name kernel cpu smp mem append tests provides; do
 		[ -n "$name" ] || continue
 		if [ -n "$rows" ] && ! [[ " $rows " == *" $name "* ]]; then
 			continue
@@ -252,7 +253,8 @@ if [ $vm = 1 ]; then
 			done
 			row_pids=("${left[@]}")
 		fi
-		run_row "$name" "$kernel" "$cpu" "$smp" "$mem" "$append" "$tests" &
+		run_row "$name" "$kernel" "$cpu" "$smp" "$mem" "$append" "$tests" \
+			"$provides" &
 		row_pids+=($!)
 	done <<< "$HTABLE_MATRIX"
 	wait "${row_pids[@]}"

@@ -20,6 +20,9 @@
 #     --tests "A B"     run only these selftests (default: all of run-list)
 #     --timeout SECS    whole-VM limit (default: 900)
 #     --results FILE    append "ROW pass fail skip" to FILE
+#     --provides LIST   what the row promises (matrix.sh): a test that skips
+#                       for a need in LIST fails the row, and so does a skip
+#                       that names no need (see Documentation/testing.rst)
 #
 # Exit status: 0 when every test passed and the guest's log is clean.
 set -euo pipefail
@@ -27,7 +30,7 @@ LOG_TAG=vm
 . "$(dirname "$0")/lib.sh"
 
 row=adhoc kernel= kdir= lts= cpu=max smp=2 mem=1G append= mode=test tests=
-vm_timeout=900 results= specs= slub=FZPU
+vm_timeout=900 results= specs= slub=FZPU provides=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--row) row=$2; shift ;;
@@ -44,6 +47,7 @@ while [ $# -gt 0 ]; do
 	--timeout) vm_timeout=$2; shift ;;
 	--results) results=$2; shift ;;
 	--specs) specs=$2; shift ;;
+	--provides) provides=$2; shift ;;
 	--shell) mode=shell ;;
 	*) die "unknown option $1" ;;
 	esac
@@ -104,8 +108,20 @@ case " $append " in
 *" preempt="*) preempt= ;;
 *) preempt=preempt=full ;;
 esac
+# What the row promises, for selftests/htable/htable_row.sh to check.
+case $cpu in
+*-la57*|qemu64*) levels=4 ;;
+*) levels=5 ;;
+esac
+pti=on
+case " $append " in *" pti=off "*) pti=off ;; esac
+pmode=$(printf '%s\n' $append $preempt | sed -n 's/^preempt=//p' | tail -n1)
+kmajor=$(sed -n 's/.*UTS_RELEASE "\([0-9]*\.[0-9]*\).*/\1/p' \
+	"$kdir/include/generated/utsrelease.h")
+expect="levels:$levels,pti:$pti,cpus:$smp,preempt:$pmode,slub:$slub,kernel:$kmajor"
+case ",$provides," in *,1g,*) expect+=",1g:1" ;; esac
 cmdline="console=ttyS0 loglevel=5 log_buf_len=4M panic=-1 oops=panic no_timer_check"
-cmdline+=" slub_debug=$slub page_poison=1 $preempt htmode=$mode $append"
+cmdline+=" slub_debug=$slub page_poison=1 $preempt htmode=$mode htexpect=$expect $append"
 qemu=(qemu-system-x86_64 -machine q35 -accel tcg -cpu "$cpu" -smp "$smp"
 	-m "$mem" -no-reboot -kernel "$kernel" -initrd "$work/initramfs.cpio.gz"
 	-append "$cmdline" -display none -monitor none)
@@ -247,10 +263,13 @@ fi
 # Count results: a test binary's own cases ("# ok N ...") when it has any,
 # else the runner's line for it; a failing binary whose cases all passed
 # still counts one failure, and so does a test the plan promised but the
-# run never reported.
-read -r pass fail skip < <(awk '
+# run never reported. Skip reasons go to $work/skips, one a line.
+read -r pass fail skip < <(awk -v skips="$work/skips" '
 	/^# (not )?ok [0-9]+ / {
-		if ($0 ~ / # SKIP/) ns++; else if ($2 == "not") nf++; else np++
+		if ($0 ~ / # SKIP/) {
+			ns++
+			r = $0; sub(/.* # SKIP */, "", r); print r > skips
+		} else if ($2 == "not") nf++; else np++
 		next
 	}
 	/^(not )?ok [0-9]+ selftests: / {
@@ -258,8 +277,10 @@ read -r pass fail skip < <(awk '
 		if (np + nf + ns > 0) {
 			p += np; f += nf; s += ns
 			if (top_fail && nf == 0) f++
-		} else if ($0 ~ / # SKIP/) s++
-		else if (top_fail) f++
+		} else if ($0 ~ / # SKIP/) {
+			s++
+			r = $0; sub(/.* # SKIP */, "", r); print r > skips
+		} else if (top_fail) f++
 		else p++
 		np = nf = ns = 0; seen++
 		next
@@ -269,6 +290,18 @@ read -r pass fail skip < <(awk '
 		if (plan > seen) f += plan - seen
 		print p + 0, f + 0, s + 0
 	}' "$out.clean")
+# A skip is allowed only when it names a need ("needs:TAG ...") that the
+# row does not promise: anything else hid a failure.
+if [ -s "$work/skips" ]; then
+	while IFS= read -r why; do
+		tag=$(sed -n 's/^needs:\([a-z0-9]*\).*/\1/p' <<< "$why")
+		if [ -z "$tag" ]; then
+			row_check FAIL "a skip that names no need: $why"
+		elif [[ ",$provides," == *",$tag,"* ]]; then
+			row_check FAIL "the row provides $tag, yet a test skipped: $why"
+		fi
+	done < "$work/skips"
+fi
 pass=$((pass + row_pass))
 fail=$((fail + row_fail))
 log "row done in ${elapsed}s: $pass passed, $fail failed, $skip skipped"

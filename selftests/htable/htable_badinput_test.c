@@ -227,8 +227,7 @@ TEST_F_TIMEOUT(bad, misaligned_va, BAD_TIMEOUT)
 {
 	struct ht_hat *h = &self->h;
 
-	if (h->fd < 0)
-		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(self->err));
+	HT_NEED_DEV(h->fd < 0, self->err);
 	baseline(_metadata, h);
 	{
 		const struct bad_case c[] = {
@@ -253,8 +252,7 @@ TEST_F_TIMEOUT(bad, npages, BAD_TIMEOUT)
 {
 	struct ht_hat *h = &self->h;
 
-	if (h->fd < 0)
-		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(self->err));
+	HT_NEED_DEV(h->fd < 0, self->err);
 	baseline(_metadata, h);
 	{
 		const struct bad_case c[] = {
@@ -279,8 +277,7 @@ TEST_F_TIMEOUT(bad, overflow, BAD_TIMEOUT)
 {
 	struct ht_hat *h = &self->h;
 
-	if (h->fd < 0)
-		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(self->err));
+	HT_NEED_DEV(h->fd < 0, self->err);
 	baseline(_metadata, h);
 	{
 		const struct bad_case c[] = {
@@ -302,8 +299,7 @@ TEST_F_TIMEOUT(bad, out_of_range, BAD_TIMEOUT)
 	struct ht_hat *h = &self->h;
 	__u64 lim;
 
-	if (h->fd < 0)
-		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(self->err));
+	HT_NEED_DEV(h->fd < 0, self->err);
 	baseline(_metadata, h);
 	lim = h->limit;
 	{
@@ -344,8 +340,7 @@ TEST_F_TIMEOUT(bad, flags_and_reserved, BAD_TIMEOUT)
 {
 	struct ht_hat *h = &self->h;
 
-	if (h->fd < 0)
-		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(self->err));
+	HT_NEED_DEV(h->fd < 0, self->err);
 	baseline(_metadata, h);
 	{
 		const struct bad_case c[] = {
@@ -376,8 +371,7 @@ TEST_F_TIMEOUT(bad, alias, BAD_TIMEOUT)
 	struct ht_hat *h = &self->h;
 	const __u32 al = HTABLE_MAP_ALIAS;
 
-	if (h->fd < 0)
-		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(self->err));
+	HT_NEED_DEV(h->fd < 0, self->err);
 	baseline(_metadata, h);
 	{
 		const struct bad_case c[] = {
@@ -420,8 +414,7 @@ TEST_F_TIMEOUT(bad, map_over_mapped, BAD_TIMEOUT)
 	struct ht_hat *h = &self->h;
 	__u64 lim;
 
-	if (h->fd < 0)
-		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(self->err));
+	HT_NEED_DEV(h->fd < 0, self->err);
 	baseline(_metadata, h);
 	lim = h->limit;
 	{
@@ -456,8 +449,7 @@ TEST_F_TIMEOUT(bad, unmap_holes, BAD_TIMEOUT)
 {
 	struct ht_hat *h = &self->h;
 
-	if (h->fd < 0)
-		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(self->err));
+	HT_NEED_DEV(h->fd < 0, self->err);
 	baseline(_metadata, h);
 	{
 		const struct bad_case c[] = {
@@ -495,8 +487,7 @@ TEST_F_TIMEOUT(bad, bad_pointers, BAD_TIMEOUT)
 	static struct snap before, after;
 	size_t i;
 
-	if (h->fd < 0)
-		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(self->err));
+	HT_NEED_DEV(h->fd < 0, self->err);
 	baseline(_metadata, h);
 	for (i = 0; i < ARRAY_SIZE(cmds); i++) {
 		void *ptrs[] = { NULL, (void *)8, (void *)0xffff800000000000ULL };

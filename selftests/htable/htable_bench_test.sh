@@ -81,7 +81,7 @@ if [ "$ncpus" -ge 2 ]; then
 		grep -q 'op=shootdown .* ht_ipis=[1-9][0-9.]* ht_flushes=[1-9]' \
 		/tmp/bench.shootdown.4
 else
-	ktap_ok "shootdown: htable's side sent invalidations # SKIP one CPU"
+	ktap_ok "shootdown: htable's side sent invalidations # SKIP needs:smp2 one CPU"
 fi
 
 ktap_check "a malformed spec is refused" \

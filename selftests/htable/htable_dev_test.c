@@ -42,8 +42,7 @@ TEST(version)
 	int fd;
 
 	fd = htable_open_dev();
-	if (fd < 0)
-		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(errno));
+	HT_NEED_DEV(fd < 0, errno);
 	memset(&v, 0xa5, sizeof(v));
 	ASSERT_EQ(0, ioctl(fd, HTABLE_IOC_VERSION, &v));
 	EXPECT_EQ(HTABLE_ABI_MAJOR, v.major);
@@ -59,8 +58,7 @@ TEST(device_node)
 {
 	struct stat st;
 
-	if (access(HTABLE_DEV_PATH, F_OK))
-		SKIP(return, "%s absent: htable not loaded", HTABLE_DEV_PATH);
+	HT_NEED_DEV(access(HTABLE_DEV_PATH, F_OK), errno);
 	ASSERT_EQ(0, stat(HTABLE_DEV_PATH, &st));
 	EXPECT_TRUE(S_ISCHR(st.st_mode));
 	EXPECT_EQ(0600, st.st_mode & 07777);
@@ -73,8 +71,7 @@ TEST(unknown_ioctl)
 	int fd;
 
 	fd = htable_open_dev();
-	if (fd < 0)
-		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(errno));
+	HT_NEED_DEV(fd < 0, errno);
 	EXPECT_EQ(-1, ioctl(fd, _IO(HTABLE_IOC_MAGIC, 0x7f)));
 	EXPECT_EQ(ENOTTY, errno);
 	/* The right number with the wrong size is a different command. */
@@ -92,8 +89,7 @@ TEST(open_close_counters)
 	int fd[3], i;
 
 	fd[0] = htable_open_dev();
-	if (fd[0] < 0)
-		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(errno));
+	HT_NEED_DEV(fd[0] < 0, errno);
 	close(fd[0]);
 	c0 = htable_stat("hs_hats_created");
 	d0 = htable_stat("hs_hats_destroyed");
@@ -125,8 +121,7 @@ TEST(stats_format)
 	size_t i;
 
 	fd = htable_open_dev();
-	if (fd < 0)
-		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(errno));
+	HT_NEED_DEV(fd < 0, errno);
 	close(fd);
 	f = fopen(HTABLE_STATS_PATH, "r");
 	ASSERT_NE(NULL, f);

@@ -123,8 +123,7 @@ TEST_F_TIMEOUT(failnth, map_under_fail_nth, KNOB_TIMEOUT)
 	struct ht_hat *h = &self->h;
 	int i, fails = 0, oks = 0;
 
-	if (h->fd < 0)
-		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(self->err));
+	HT_NEED_DEV(h->fd < 0, self->err);
 	knobs_present(_metadata);
 	ASSERT_EQ(0, htable_knob_write(HTABLE_FAIL_NTH_PATH, variant->nth));
 	for (i = 0; i < 64; i++) {
@@ -174,8 +173,7 @@ TEST_F_TIMEOUT(failnth, unmap_and_close_under_fail_nth, KNOB_TIMEOUT)
 	struct ht_hat *h = &self->h;
 	int i;
 
-	if (h->fd < 0)
-		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(self->err));
+	HT_NEED_DEV(h->fd < 0, self->err);
 	knobs_present(_metadata);
 	for (i = 0; i < 8; i++) {
 		__u64 va = (i + 1) * HT_SZ_512G - 300 * HT_PAGE_SIZE;
@@ -203,8 +201,7 @@ TEST_F_TIMEOUT(failnth, open_under_fail_nth, KNOB_TIMEOUT)
 	long long hats0 = htable_stat("hats");
 	int fds[16], i, n = 0, enomem = 0;
 
-	if (h->fd < 0)
-		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(self->err));
+	HT_NEED_DEV(h->fd < 0, self->err);
 	knobs_present(_metadata);
 	ASSERT_EQ(0, htable_knob_write(HTABLE_FAIL_NTH_PATH, variant->nth));
 	for (i = 0; i < (int)ARRAY_SIZE(fds); i++) {
@@ -254,8 +251,7 @@ TEST_F_TIMEOUT(reserve, force_reserve_draws, KNOB_TIMEOUT)
 	long long rgets0, rgets1, rgets2;
 	int i;
 
-	if (h->fd < 0)
-		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(self->err));
+	HT_NEED_DEV(h->fd < 0, self->err);
 	knobs_present(_metadata);
 	rgets0 = htable_stat("hs_htable_rgets");
 	ASSERT_LE(0, rgets0);
@@ -283,8 +279,7 @@ TEST_F_TIMEOUT(reserve, reserve_amount_trims, KNOB_TIMEOUT)
 	struct ht_hat *h = &self->h;
 	size_t i;
 
-	if (h->fd < 0)
-		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(self->err));
+	HT_NEED_DEV(h->fd < 0, self->err);
 	knobs_present(_metadata);
 	EXPECT_EQ(HTABLE_RESERVE_DEFAULT, htable_knob_read(HTABLE_RESERVE_AMOUNT_PATH));
 	TH_LOG("reserve_cnt %lld at reserve_amount %d", htable_stat("reserve_cnt"),
@@ -312,8 +307,7 @@ TEST_F_TIMEOUT(reserve, small_forced_reserve, KNOB_TIMEOUT)
 	struct ht_hat *h = &self->h;
 	int i, fails = 0;
 
-	if (h->fd < 0)
-		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(self->err));
+	HT_NEED_DEV(h->fd < 0, self->err);
 	knobs_present(_metadata);
 	ASSERT_EQ(0, htable_knob_write(HTABLE_RESERVE_AMOUNT_PATH, 4));
 	ASSERT_EQ(0, htable_knob_write(HTABLE_FORCE_RESERVE_PATH, 1));

@@ -1034,8 +1034,7 @@ TEST_F_TIMEOUT(fz, fuzz, 400)
 	size_t shrunk;
 	int fd = htable_open_dev();
 
-	if (fd < 0)
-		SKIP(return, "no /dev/htable: %s", strerror(errno));
+	HT_NEED_DEV(fd < 0, errno);
 	close(fd);
 	ASSERT_EQ(0, htable_knobs_reset());
 	TH_LOG("seed %#llx (replay with HTABLE_FUZZ_SEED=%#llx), %lu operations",
@@ -1057,8 +1056,7 @@ TEST_F_TIMEOUT(fz, finds_and_shrinks_a_planted_bug, 120)
 	size_t shrunk = 0;
 	int fd = htable_open_dev();
 
-	if (fd < 0)
-		SKIP(return, "no /dev/htable: %s", strerror(errno));
+	HT_NEED_DEV(fd < 0, errno);
 	close(fd);
 	EXPECT_NE(0, fz_run_all(fz_seed(), 20000, 1, &shrunk));
 	EXPECT_EQ(2, shrunk);

@@ -40,8 +40,7 @@ TEST(rmmod_with_hats_open)
 	int fd1 = htable_open_dev(), fd2;
 	struct htable_probe p;
 
-	if (fd1 < 0)
-		SKIP(return, "no /dev/htable: %s", strerror(errno));
+	HT_NEED_DEV(fd1 < 0, errno);
 	fd2 = htable_open_dev();
 	ASSERT_LE(0, fd2);
 	EXPECT_EQ(base + 2, refcnt());
@@ -87,8 +86,7 @@ TEST(close_while_a_window_runs)
 	pthread_t tid;
 
 	w.fd = htable_open_dev();
-	if (w.fd < 0)
-		SKIP(return, "no /dev/htable: %s", strerror(errno));
+	HT_NEED_DEV(w.fd < 0, errno);
 	w.r.samples = (uintptr_t)w.samples;
 	ASSERT_EQ(0, ht_map(w.fd, HT_SZ_2M, 1, HTABLE_MAP_WRITE));
 	destroyed0 = htable_stat("hs_hats_destroyed");
@@ -156,8 +154,7 @@ TEST(close_while_ioctls_run)
 	long long hats0 = htable_stat("hats"), active0 = htable_stat("active_ptables");
 	unsigned long calls = 0, bad = 0;
 
-	if (access(HTABLE_DEV_PATH, F_OK))
-		SKIP(return, "no /dev/htable");
+	HT_NEED_DEV(access(HTABLE_DEV_PATH, F_OK), errno);
 	for (int round = 0; round < STORM_ROUNDS; round++) {
 		struct storm s[3];
 		pthread_t tid[3];
@@ -232,8 +229,7 @@ TEST(close_while_stealing)
 	int stop = 0;
 	pthread_t tid;
 
-	if (access(HTABLE_DEV_PATH, F_OK))
-		SKIP(return, "no /dev/htable");
+	HT_NEED_DEV(access(HTABLE_DEV_PATH, F_OK), errno);
 	ASSERT_EQ(0, htable_knobs_reset());
 	s.fd = htable_open_dev();
 	ASSERT_LE(0, s.fd);
@@ -279,8 +275,7 @@ TEST(child_keeps_the_hat)
 	struct htable_probe p;
 	pid_t pid;
 
-	if (fd < 0)
-		SKIP(return, "no /dev/htable: %s", strerror(errno));
+	HT_NEED_DEV(fd < 0, errno);
 	ASSERT_EQ(0, ht_map(fd, HT_SZ_2M, 4, HTABLE_MAP_WRITE));
 	pid = fork();
 	if (pid == 0) {

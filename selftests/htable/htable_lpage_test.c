@@ -161,8 +161,7 @@ TEST_F_TIMEOUT(lp, map_2m, LP_TIMEOUT)
 	struct htable_info info;
 	__u64 pfn, i;
 
-	if (self->fd < 0)
-		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(self->err));
+	HT_NEED_DEV(self->fd < 0, self->err);
 	ASSERT_EQ(0, ioctl(fd, HTABLE_IOC_VERSION, &v));
 	ASSERT_EQ(1, v.major);
 	ASSERT_LE(1, v.minor);
@@ -202,8 +201,7 @@ TEST_F_TIMEOUT(lp, mixed, LP_TIMEOUT)
 	int fd = self->fd;
 	struct htable_info info;
 
-	if (self->fd < 0)
-		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(self->err));
+	HT_NEED_DEV(self->fd < 0, self->err);
 	ASSERT_EQ(0, ht_map(fd, VA0, 16, HTABLE_MAP_WRITE));
 	ASSERT_EQ(0, check_sound(fd));
 	ASSERT_EQ(0, ht_map(fd, VA0 + HT_SZ_2M, NP_2M, HTABLE_MAP_2M | HTABLE_MAP_LOCK));
@@ -268,8 +266,7 @@ TEST_F_TIMEOUT(lp, conflicts, LP_TIMEOUT)
 	};
 	unsigned int i;
 
-	if (self->fd < 0)
-		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(self->err));
+	HT_NEED_DEV(self->fd < 0, self->err);
 	ASSERT_EQ(0, ht_map(fd, VA0, NP_2M, HTABLE_MAP_2M | HTABLE_MAP_WRITE));
 	ASSERT_EQ(0, ht_map(fd, VA0 - HT_PAGE_SIZE, 1, 0));
 	ASSERT_EQ(0, ht_map(fd, VA0 + HT_SZ_2M, 8, 0));
@@ -300,8 +297,7 @@ TEST_F_TIMEOUT(lp, alias, LP_TIMEOUT)
 	int fd = self->fd;
 	__u64 pfn;
 
-	if (self->fd < 0)
-		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(self->err));
+	HT_NEED_DEV(self->fd < 0, self->err);
 	ASSERT_EQ(0, ht_map(fd, VA0, NP_2M, HTABLE_MAP_2M | HTABLE_MAP_WRITE));
 	pfn = probe_level(fd, VA0, 1);
 	ASSERT_NE(0, pfn);
@@ -334,8 +330,7 @@ TEST_F_TIMEOUT(lp, partial_unmap, LP_TIMEOUT)
 	struct htable_info info;
 	__u64 pfn, i;
 
-	if (self->fd < 0)
-		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(self->err));
+	HT_NEED_DEV(self->fd < 0, self->err);
 	ASSERT_EQ(0, ht_map(fd, VA0, 2 * NP_2M, HTABLE_MAP_2M | HTABLE_MAP_WRITE |
 			    HTABLE_MAP_LOCK));
 	pfn = probe_level(fd, VA0, 1);
@@ -415,8 +410,7 @@ TEST_F_TIMEOUT(lp, cr3_verify, LP_TIMEOUT)
 	struct htable_sync s;
 	struct htable_run r;
 
-	if (self->fd < 0)
-		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(self->err));
+	HT_NEED_DEV(self->fd < 0, self->err);
 	ASSERT_EQ(0, ht_map(fd, VA0, 2 * NP_2M, HTABLE_MAP_2M | HTABLE_MAP_WRITE));
 	ASSERT_EQ(0, ht_map(fd, VA0 + 2 * HT_SZ_2M, 16, HTABLE_MAP_WRITE));
 	ASSERT_EQ(0, ht_map(fd, VA1, NP_2M, HTABLE_MAP_2M));
@@ -493,17 +487,16 @@ TEST_F_TIMEOUT(lp, map_1g, LP_TIMEOUT)
 	__u64 pfn, i;
 	long had;
 
-	if (self->fd < 0)
-		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(self->err));
+	HT_NEED_DEV(self->fd < 0, self->err);
 	if (!ht_has_pdpe1gb()) {
 		ASSERT_EQ(-EOPNOTSUPP, ht_map(fd, VAG, NP_1G, HTABLE_MAP_1G));
-		SKIP(return, "the CPU has no pdpe1gb: 1 GiB pages refused, as they must be");
+		SKIP(return, "needs:1g the CPU has no pdpe1gb: 1 GiB pages refused, as they must be");
 	}
 	had = get_gig_page();
 	if (had < 0 || htable_knob_read(FREE_1G_PATH) < 1) {
 		if (had >= 0)
 			htable_knob_write(NR_1G_PATH, had);
-		SKIP(return, "no free 1 GiB hugetlb page: boot with %s",
+		SKIP(return, "needs:1g no free 1 GiB hugetlb page: boot with %s",
 		     "hugepagesz=1G hugepages=1 and 4 GiB");
 	}
 	mem = mmap(NULL, HT_SZ_1G, PROT_READ | PROT_WRITE,

@@ -117,8 +117,7 @@ TEST_F_TIMEOUT(map, one_page_each_side, MAP_TIMEOUT)
 	struct ht_hat *h = &self->h;
 	size_t i;
 
-	if (h->fd < 0)
-		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(self->err));
+	HT_NEED_DEV(h->fd < 0, self->err);
 	ASSERT_TRUE(h->levels == 4 || h->levels == 5);
 	verify(_metadata, h);
 	for (i = 0; i < ARRAY_SIZE(boundaries); i++) {
@@ -159,8 +158,7 @@ TEST_F_TIMEOUT(map, pages_512_straddling, MAP_TIMEOUT)
 	struct ht_hat *h = &self->h;
 	size_t i;
 
-	if (h->fd < 0)
-		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(self->err));
+	HT_NEED_DEV(h->fd < 0, self->err);
 	ASSERT_TRUE(h->levels == 4 || h->levels == 5);
 	for (i = 0; i < ARRAY_SIZE(boundaries); i++) {
 		__u64 va = boundaries[i] - 256 * HT_PAGE_SIZE;
@@ -187,8 +185,7 @@ TEST_F_TIMEOUT(map, pages_513, MAP_TIMEOUT)
 	struct ht_hat *h = &self->h;
 	size_t i;
 
-	if (h->fd < 0)
-		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(self->err));
+	HT_NEED_DEV(h->fd < 0, self->err);
 	ASSERT_TRUE(h->levels == 4 || h->levels == 5);
 	for (i = 0; i < ARRAY_SIZE(boundaries); i++) {
 		__u64 b = boundaries[i];
@@ -231,8 +228,7 @@ TEST_F_TIMEOUT(map, pages_262144_alias, MAP_TIMEOUT)
 	const __u64 total = ht_kernel_has_kasan() ? 65536 : 262144, real = 64;
 	size_t i;
 
-	if (h->fd < 0)
-		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(self->err));
+	HT_NEED_DEV(h->fd < 0, self->err);
 	ASSERT_TRUE(h->levels == 4 || h->levels == 5);
 	for (i = 1; i < ARRAY_SIZE(boundaries); i++) {
 		__u64 va = boundaries[i] - total / 2 * HT_PAGE_SIZE;
@@ -259,8 +255,7 @@ TEST_F_TIMEOUT(map, alias_shapes, MAP_TIMEOUT)
 	__u64 src = 5 * HT_SZ_1G - 3 * HT_PAGE_SIZE;
 	__u64 dst = 3 * HT_SZ_512G - 100 * HT_PAGE_SIZE;
 
-	if (h->fd < 0)
-		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(self->err));
+	HT_NEED_DEV(h->fd < 0, self->err);
 	ASSERT_TRUE(h->levels == 4 || h->levels == 5);
 	/* Read-only source; the aliases take their own flags. */
 	map_ok(_metadata, h, src, 5, 0);
@@ -288,8 +283,7 @@ TEST_F_TIMEOUT(map, boundary_256t, MAP_TIMEOUT)
 	struct htable_info info;
 	__u64 b = HT_SZ_256T;
 
-	if (h->fd < 0)
-		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(self->err));
+	HT_NEED_DEV(h->fd < 0, self->err);
 	ASSERT_TRUE(h->levels == 4 || h->levels == 5);
 	if (h->levels == 4) {
 		ASSERT_EQ(1ULL << 47, h->limit);
@@ -326,8 +320,7 @@ TEST_F_TIMEOUT(map, lower_half_ends, MAP_TIMEOUT)
 	struct htable_info info;
 	int top;
 
-	if (h->fd < 0)
-		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(self->err));
+	HT_NEED_DEV(h->fd < 0, self->err);
 	ASSERT_TRUE(h->levels == 4 || h->levels == 5);
 	top = h->levels - 1;
 	map_ok(_metadata, h, 0, 1, HTABLE_MAP_WRITE);
@@ -351,8 +344,7 @@ TEST_F_TIMEOUT(map, written_out_counts, MAP_TIMEOUT)
 	struct htable_info info;
 	int top;
 
-	if (h->fd < 0)
-		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(self->err));
+	HT_NEED_DEV(h->fd < 0, self->err);
 	ASSERT_TRUE(h->levels == 4 || h->levels == 5);
 	top = h->levels - 1;
 	ASSERT_EQ(0, ht_info(h->fd, &info));
@@ -404,8 +396,7 @@ TEST_F_TIMEOUT(map, locked, MAP_TIMEOUT)
 	struct htable_probe p;
 	struct htable_info info;
 
-	if (h->fd < 0)
-		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(self->err));
+	HT_NEED_DEV(h->fd < 0, self->err);
 	ASSERT_TRUE(h->levels == 4 || h->levels == 5);
 	map_ok(_metadata, h, va, 8, HTABLE_MAP_LOCK);
 	map_ok(_metadata, h, va + 8 * HT_PAGE_SIZE, 8, HTABLE_MAP_WRITE);
@@ -440,8 +431,7 @@ TEST_F_TIMEOUT(map, probe_holes, MAP_TIMEOUT)
 			3 * HT_SZ_512G, 0, 0 };
 	size_t i;
 
-	if (h->fd < 0)
-		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(self->err));
+	HT_NEED_DEV(h->fd < 0, self->err);
 	ASSERT_TRUE(h->levels == 4 || h->levels == 5);
 	vas[6] = h->limit - 1;
 	vas[7] = h->limit - HT_PAGE_SIZE;
@@ -466,8 +456,7 @@ TEST_F_TIMEOUT(map, remap, MAP_TIMEOUT)
 	__u64 va = 3 * HT_SZ_2M - 2 * HT_PAGE_SIZE;
 	int i;
 
-	if (h->fd < 0)
-		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(self->err));
+	HT_NEED_DEV(h->fd < 0, self->err);
 	ASSERT_TRUE(h->levels == 4 || h->levels == 5);
 	for (i = 0; i < 4; i++) {
 		map_ok(_metadata, h, va, 4, i & 1 ? HTABLE_MAP_WRITE : HTABLE_MAP_EXEC);
@@ -490,8 +479,7 @@ TEST_F_TIMEOUT(map, close_with_mappings, MAP_TIMEOUT)
 	size_t i;
 	int l;
 
-	if (h->fd < 0)
-		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(self->err));
+	HT_NEED_DEV(h->fd < 0, self->err);
 	ASSERT_TRUE(h->levels == 4 || h->levels == 5);
 	/* The baseline is taken with the fixture's hat closed. */
 	close(h->fd);

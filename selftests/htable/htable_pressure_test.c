@@ -334,8 +334,7 @@ TEST_F_TIMEOUT(pressure, shrinker_runs_under_pressure, PRESSURE_TIMEOUT)
 	double deadline;
 	pid_t pid;
 
-	if (self->err)
-		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(self->err));
+	HT_NEED_DEV(self->err, self->err);
 	ASSERT_EQ(0, htable_knobs_reset());
 	ASSERT_LT(0, self->wsf0) TH_LOG("%s unreadable", WSF_PATH);
 	ASSERT_LE(0, self->hats0);

@@ -45,8 +45,7 @@ TEST(reap_count_is_max_of_min)
 	int fd;
 
 	fd = htable_open_dev();
-	if (fd < 0)
-		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(errno));
+	HT_NEED_DEV(fd < 0, errno);
 	ASSERT_LT(0, physmem);
 
 	/* One real page, aliased over 512 leaf tables (1 GiB of vas). */

@@ -98,8 +98,7 @@ TEST(device_is_root_only)
 	};
 	int fd = htable_open_dev();
 
-	if (fd < 0)
-		SKIP(return, "no /dev/htable: %s", strerror(errno));
+	HT_NEED_DEV(fd < 0, errno);
 	close(fd);
 	ASSERT_EQ(0, getuid());
 	EXPECT_EQ(0, open_as_nobody(dev, 1, O_RDWR));
@@ -181,8 +180,7 @@ TEST(no_kernel_pointers)
 	char *log, rec[8192];
 	ssize_t n;
 
-	if (fd < 0)
-		SKIP(return, "no /dev/htable: %s", strerror(errno));
+	HT_NEED_DEV(fd < 0, errno);
 	r.samples = (uintptr_t)samples;
 	/*
 	 * Read only what the workload logs, from /dev/kmsg: clearing the
@@ -293,8 +291,7 @@ TEST(absurd_sizes_fail_fast)
 	int fd = htable_open_dev(), n = ARRAY_SIZE(cases), fails = 0;
 	struct htable_info info;
 
-	if (fd < 0)
-		SKIP(return, "no /dev/htable: %s", strerror(errno));
+	HT_NEED_DEV(fd < 0, errno);
 	ASSERT_EQ(0, htable_knobs_reset());
 	if (avail_pages > (long long)HTABLE_MAX_NPAGES)
 		cases[2].err = 0, n--;	/* a machine over 16 GiB: the last case is moot */

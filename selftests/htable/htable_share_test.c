@@ -154,8 +154,7 @@ TEST_F_TIMEOUT(sh, two_hats, SH_TIMEOUT)
 	__u64 t = 0, i;
 	int owned;
 
-	if (self->fd[0] < 0 || self->fd[3] < 0)
-		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(self->err));
+	HT_NEED_DEV(self->fd[0] < 0 || self->fd[3] < 0, self->err);
 	ASSERT_EQ(0, ht_map(o, SVA, 16, HTABLE_MAP_WRITE));
 	ASSERT_EQ(0, ht_map(o, SVA + HT_SZ_2M + 100 * HT_PAGE_SIZE, 8, HTABLE_MAP_WRITE));
 	ASSERT_EQ(0, ht_map(s, OTHER_VA, 4, HTABLE_MAP_WRITE));
@@ -230,8 +229,7 @@ TEST_F_TIMEOUT(sh, three_hats, SH_TIMEOUT)
 	struct htable_run r;
 	__u64 pfn;
 
-	if (self->fd[0] < 0 || self->fd[3] < 0)
-		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(self->err));
+	HT_NEED_DEV(self->fd[0] < 0 || self->fd[3] < 0, self->err);
 	ASSERT_EQ(0, ht_map(o, SVA + 8 * HT_PAGE_SIZE, 32, HTABLE_MAP_WRITE));
 	ASSERT_EQ(0, ht_share(s1, o, SVA, NP_2M, NULL));
 	ASSERT_EQ(0, ht_share(s2, o, SVA, NP_2M, NULL));
@@ -298,8 +296,7 @@ TEST_F_TIMEOUT(sh, errors, SH_TIMEOUT)
 		{ "shared twice removed", 2, -4, SVA + 2 * HT_SZ_2M, NP_2M, EINVAL },
 	};
 
-	if (self->fd[0] < 0 || self->fd[3] < 0)
-		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(self->err));
+	HT_NEED_DEV(self->fd[0] < 0 || self->fd[3] < 0, self->err);
 	ASSERT_LE(0, devnull);
 	ASSERT_EQ(0, ht_map(o, SVA, 4, 0));
 	ASSERT_EQ(0, ht_map(o, SVA + HT_SZ_2M, NP_2M, HTABLE_MAP_2M));
@@ -357,10 +354,9 @@ TEST_F_TIMEOUT(sh, shootdown, SH_TIMEOUT)
 	__u64 t_unmap, nvalid, i, before = 0, after = 0, stale = 0;
 	struct window w;
 
-	if (self->fd[0] < 0 || self->fd[3] < 0)
-		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(self->err));
-	if (ncpus() < 2)
-		SKIP(return, "needs 2 CPUs: one for the window, one for the owner");
+	HT_NEED_DEV(self->fd[0] < 0 || self->fd[3] < 0, self->err);
+	/* One CPU for the window, one for the owner. */
+	ASSERT_LE(2, ncpus());
 	ASSERT_EQ(0, ht_map(o, SVA, 1, HTABLE_MAP_WRITE));
 	ASSERT_EQ(0, rw(o, SVA, (void *)&word, 8, HTABLE_RW_WRITE));
 	ASSERT_EQ(0, ht_share(s, o, SVA, NP_2M, NULL));
@@ -404,8 +400,7 @@ TEST_F_TIMEOUT(sh, steal_pressure, SH_TIMEOUT)
 	__u64 i, lost = 0;
 	int owned;
 
-	if (self->fd[0] < 0 || self->fd[3] < 0)
-		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(self->err));
+	HT_NEED_DEV(self->fd[0] < 0 || self->fd[3] < 0, self->err);
 	ASSERT_EQ(0, ht_map(o, SVA, 8, HTABLE_MAP_WRITE));
 	ASSERT_EQ(0, ht_share(s, o, SVA, NP_2M, NULL));
 	/* Eight unshared tables of one page each: the easiest to steal. */

@@ -259,8 +259,7 @@ TEST_F_TIMEOUT(smp, threads_disjoint_small_chunks, SMP_TIMEOUT)
 {
 	struct worker w[NTHREADS];
 
-	if (self->h.fd < 0)
-		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(self->err));
+	HT_NEED_DEV(self->h.fd < 0, self->err);
 	TH_LOG("seed %#llx (HTABLE_SEED=%#llx)", self->seed, self->seed);
 	ASSERT_EQ(0, run_disjoint(&self->h, w, NTHREADS,
 				  HT_SZ_1G - 2048 * HT_PAGE_SIZE, 4096, 64,
@@ -273,8 +272,7 @@ TEST_F_TIMEOUT(smp, threads_disjoint_table_chunks, SMP_TIMEOUT)
 {
 	struct worker w[NTHREADS];
 
-	if (self->h.fd < 0)
-		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(self->err));
+	HT_NEED_DEV(self->h.fd < 0, self->err);
 	TH_LOG("seed %#llx (HTABLE_SEED=%#llx)", self->seed, self->seed);
 	ASSERT_EQ(0, run_disjoint(&self->h, w, NTHREADS,
 				  3 * HT_SZ_512G - 4096 * HT_PAGE_SIZE, 8192, 512,
@@ -290,8 +288,7 @@ TEST_F_TIMEOUT(smp, threads_own_hats, SMP_TIMEOUT)
 	long long hats0;
 	int i, started;
 
-	if (self->h.fd < 0)
-		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(self->err));
+	HT_NEED_DEV(self->h.fd < 0, self->err);
 	TH_LOG("seed %#llx (HTABLE_SEED=%#llx)", self->seed, self->seed);
 	hats0 = htable_stat("hats");
 	memset(w, 0, sizeof(w));
@@ -324,8 +321,7 @@ TEST_F_TIMEOUT(smp, processes_own_hats, SMP_TIMEOUT)
 	pid_t pid[NPROCS];
 	int i, status;
 
-	if (self->h.fd < 0)
-		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(self->err));
+	HT_NEED_DEV(self->h.fd < 0, self->err);
 	TH_LOG("seed %#llx (HTABLE_SEED=%#llx)", self->seed, self->seed);
 	hats0 = htable_stat("hats");
 	active0 = htable_stat("active_ptables");
@@ -368,8 +364,7 @@ TEST_F_TIMEOUT(smp, threads_overlapping, SMP_TIMEOUT)
 	__u64 mapped = 0, unmapped = 0;
 	int i, started;
 
-	if (self->h.fd < 0)
-		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(self->err));
+	HT_NEED_DEV(self->h.fd < 0, self->err);
 	TH_LOG("seed %#llx (HTABLE_SEED=%#llx)", self->seed, self->seed);
 	memset(w, 0, sizeof(w));
 	for (i = 0; i < NTHREADS; i++) {
@@ -416,8 +411,7 @@ TEST_F_TIMEOUT(smp, processes_shared_hat_overlapping, SMP_TIMEOUT)
 	pid_t pid[NPROCS];
 	int i, status;
 
-	if (self->h.fd < 0)
-		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(self->err));
+	HT_NEED_DEV(self->h.fd < 0, self->err);
 	TH_LOG("seed %#llx (HTABLE_SEED=%#llx)", self->seed, self->seed);
 	hats0 = htable_stat("hats");
 	rep = mmap(NULL, NPROCS * sizeof(*rep), PROT_READ | PROT_WRITE,
@@ -471,8 +465,7 @@ TEST_F_TIMEOUT(smp, threads_mixed, SMP_TIMEOUT)
 	struct ht_model all = { 0 };
 	int i, started, half = NTHREADS / 2;
 
-	if (self->h.fd < 0)
-		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(self->err));
+	HT_NEED_DEV(self->h.fd < 0, self->err);
 	TH_LOG("seed %#llx (HTABLE_SEED=%#llx)", self->seed, self->seed);
 	memset(w, 0, sizeof(w));
 	for (i = 0; i < NTHREADS; i++) {
@@ -624,8 +617,7 @@ TEST_F_TIMEOUT(smp, claims_hold_only_their_range, SMP_TIMEOUT)
 	double t_resolve;
 	int uffd;
 
-	if (self->h.fd < 0)
-		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(self->err));
+	HT_NEED_DEV(self->h.fd < 0, self->err);
 	uffd = uffd_page(&page);
 	ASSERT_LE(0, uffd) TH_LOG("userfaultfd: %s", strerror(-uffd));
 	ASSERT_EQ(0, ht_map(self->h.fd, CLAIM_VA, 1, HTABLE_MAP_WRITE));
@@ -766,8 +758,7 @@ TEST_F_TIMEOUT(smp, threads_large_pages, SMP_TIMEOUT)
 	struct watcher wa;
 	int t, started;
 
-	if (self->h.fd < 0)
-		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(self->err));
+	HT_NEED_DEV(self->h.fd < 0, self->err);
 	TH_LOG("seed %#llx (HTABLE_SEED=%#llx)", self->seed, self->seed);
 	memset(w, 0, sizeof(w));
 	memset(&wa, 0, sizeof(wa));

@@ -328,8 +328,7 @@ TEST_F_TIMEOUT(steal, spread_under_cap, STEAL_TIMEOUT)
 	struct htable_info info;
 	int v, k, ret;
 
-	if (c->err)
-		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(c->err));
+	HT_NEED_DEV(c->err, c->err);
 	ctx_start(_metadata, c, SPREAD_VICTIMS + 1);
 	for (v = 0; v < SPREAD_VICTIMS; v++) {
 		ret = map_model(&c->h[v], VA_V, SPREAD_TABLES * PTES, HTABLE_MAP_WRITE);
@@ -405,8 +404,7 @@ TEST_F_TIMEOUT(steal, locked_never_stolen, STEAL_TIMEOUT)
 	int i, k, ok = 0, ret;
 	__u64 va, pages;
 
-	if (c->err)
-		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(c->err));
+	HT_NEED_DEV(c->err, c->err);
 	ctx_start(_metadata, c, 3);
 	ASSERT_EQ(0, map_model(l, VA_V, 4 * PTES, HTABLE_MAP_LOCK | HTABLE_MAP_WRITE));
 	ASSERT_EQ(0, map_model(u, VA_V, 2 * PTES, HTABLE_MAP_WRITE));
@@ -569,8 +567,7 @@ TEST_F_TIMEOUT(steal, data_survives_steal_and_reload, STEAL_TIMEOUT)
 	size_t i;
 	int k, ret;
 
-	if (c->err)
-		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(c->err));
+	HT_NEED_DEV(c->err, c->err);
 	ctx_start(_metadata, c, 2);
 	for (k = 0; k < (int)ARRAY_SIZE(flags); k++) {
 		ret = map_model(a, VA_V + k * HT_SZ_2M, PTES, flags[k]);
@@ -650,8 +647,7 @@ TEST_F_TIMEOUT(steal, drop_caches_reaps, STEAL_TIMEOUT)
 	__u64 pages;
 	int k, ret;
 
-	if (c->err)
-		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(c->err));
+	HT_NEED_DEV(c->err, c->err);
 	ctx_start(_metadata, c, 2);
 	ASSERT_EQ(0, map_model(o, VA_V, 3 * PTES, HTABLE_MAP_WRITE | HTABLE_MAP_EXEC));
 	for (k = 0; k < 18; k++) {
@@ -709,8 +705,7 @@ TEST_F_TIMEOUT(steal, force_steal_every_third, STEAL_TIMEOUT)
 	__u64 pages;
 	int k, l;
 
-	if (c->err)
-		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(c->err));
+	HT_NEED_DEV(c->err, c->err);
 	ctx_start(_metadata, c, 2);
 	ASSERT_EQ(0, map_model(v, VA_V, 12 * PTES, HTABLE_MAP_WRITE));
 	ASSERT_EQ(0, empty_caches());
@@ -763,8 +758,7 @@ TEST_F_TIMEOUT(steal, force_steal_nothing_to_steal, STEAL_TIMEOUT)
 	struct htable_info info;
 	int k, l, ret;
 
-	if (c->err)
-		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(c->err));
+	HT_NEED_DEV(c->err, c->err);
 	ctx_start(_metadata, c, 1);
 	ASSERT_EQ(0, empty_caches());
 	steals0 = htable_stat("hs_steals");
@@ -921,8 +915,7 @@ TEST_F_TIMEOUT(steal, close_while_stealing, 120)
 	struct churn ch[3];
 	int i, started = 0, err = -1;
 
-	if (c->err)
-		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(c->err));
+	HT_NEED_DEV(c->err, c->err);
 	ctx_start(_metadata, c, 1);
 	memset(ch, 0, sizeof(ch));
 	ch[2].fd = c->h[0].fd;
@@ -1045,8 +1038,7 @@ TEST_F_TIMEOUT(passes, steal_order, STEAL_TIMEOUT)
 	__u64 pages, total = 0;
 	int k, t, ret, missing, gone[4] = { 0 };
 
-	if (c->err)
-		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(c->err));
+	HT_NEED_DEV(c->err, c->err);
 	ctx_start(_metadata, c, 2);
 	for (t = 0; t < 4; t++) {
 		ASSERT_EQ(0, map_model(v, VA_V + t * HT_SZ_2M, fill[t], HTABLE_MAP_WRITE));

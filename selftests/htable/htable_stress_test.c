@@ -676,8 +676,7 @@ TEST_F_TIMEOUT(stress, steal_reap_storm, STRESS_TIMEOUT)
 	double end;
 	struct worker *w;
 
-	if (self->err)
-		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(self->err));
+	HT_NEED_DEV(self->err, self->err);
 	ASSERT_NE(NULL, self->w);
 	ASSERT_EQ(0, access(PTABLE_CAP_PATH, W_OK));
 	ASSERT_EQ(0, access(REAP_PATH, W_OK));

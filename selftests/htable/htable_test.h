@@ -61,12 +61,32 @@
 
 /*
  * Open /dev/htable. Returns the fd, or -1 with errno set (ENOENT when the
- * module is not loaded, which tests turn into a SKIP).
+ * module is not loaded, which HT_NEED_DEV() turns into a SKIP).
  */
 static inline int htable_open_dev(void)
 {
 	return open(HTABLE_DEV_PATH, O_RDWR | O_CLOEXEC);
 }
+
+/*
+ * In a test body, after opening the device: @failed says the open failed
+ * and @err is its errno. Only a missing device (ENOENT: the module is not
+ * loaded) is a reason to skip; any other error fails the test. Skips name
+ * their need ("needs:TAG"): scripts/vm.sh fails a row that skips for a
+ * need the row promises (every row promises the module).
+ */
+#define HT_NEED_DEV(failed, err)					\
+	do {								\
+		int __ht_err = (err);					\
+									\
+		if (!(failed))						\
+			break;						\
+		if (__ht_err == ENOENT)					\
+			SKIP(return, "needs:module %s is absent", HTABLE_DEV_PATH); \
+		ASSERT_EQ(0, __ht_err) {				\
+			TH_LOG("open %s: %s", HTABLE_DEV_PATH, strerror(__ht_err)); \
+		}							\
+	} while (0)
 
 /* Read one counter from debugfs stats; -1 when it is missing. */
 long long htable_stat(const char *name);

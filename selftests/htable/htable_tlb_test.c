@@ -166,15 +166,13 @@ FIXTURE_TEARDOWN(tlb)
 /* First of all, before any test touches it: the knob is off by default. */
 TEST(knob_default)
 {
-	if (access(HTABLE_DEV_PATH, F_OK))
-		SKIP(return, "%s absent: htable not loaded", HTABLE_DEV_PATH);
+	HT_NEED_DEV(access(HTABLE_DEV_PATH, F_OK), errno);
 	EXPECT_EQ(0, knob_read()) TH_LOG("%s", TLB_SKIP_PATH);
 }
 
 TEST_F(tlb, knob_rw)
 {
-	if (self->fd < 0)
-		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(self->err));
+	HT_NEED_DEV(self->fd < 0, self->err);
 	ASSERT_EQ(0, htable_knob_write(TLB_SKIP_PATH, 1));
 	EXPECT_EQ(1, knob_read());
 	ASSERT_EQ(0, htable_knob_write(TLB_SKIP_PATH, 0));
@@ -334,31 +332,27 @@ static void stale_tlb(struct __test_metadata *_metadata, int fd, int ncpus,
 /* UNMAP of A: every valid read after it returned faults. */
 TEST_F_TIMEOUT(tlb, stale_unmap, TLB_TIMEOUT)
 {
-	if (self->fd < 0)
-		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(self->err));
+	HT_NEED_DEV(self->fd < 0, self->err);
 	stale_tlb(_metadata, self->fd, self->ncpus, 0, 0);
 }
 
 /* UNMAP of A, then A to a fresh page with NEW: OLD is never read again. */
 TEST_F_TIMEOUT(tlb, stale_remap, TLB_TIMEOUT)
 {
-	if (self->fd < 0)
-		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(self->err));
+	HT_NEED_DEV(self->fd < 0, self->err);
 	stale_tlb(_metadata, self->fd, self->ncpus, 1, 0);
 }
 
 /* The same with the remote shootdown skipped: a stale read must show. */
 TEST_F_TIMEOUT(tlb, stale_unmap_skip_remote, TLB_TIMEOUT)
 {
-	if (self->fd < 0)
-		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(self->err));
+	HT_NEED_DEV(self->fd < 0, self->err);
 	stale_tlb(_metadata, self->fd, self->ncpus, 0, 1);
 }
 
 TEST_F_TIMEOUT(tlb, stale_remap_skip_remote, TLB_TIMEOUT)
 {
-	if (self->fd < 0)
-		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(self->err));
+	HT_NEED_DEV(self->fd < 0, self->err);
 	stale_tlb(_metadata, self->fd, self->ncpus, 1, 1);
 }
 
@@ -391,8 +385,7 @@ TEST_F_TIMEOUT(tlb, two_hats, TLB_TIMEOUT)
 	struct window w[2];
 	int fd[2], i, started = 0, ret = 0;
 
-	if (self->fd < 0)
-		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(self->err));
+	HT_NEED_DEV(self->fd < 0, self->err);
 	ASSERT_LE(2, self->ncpus);
 	fd[0] = self->fd;
 	fd[1] = htable_open_dev();
@@ -489,8 +482,7 @@ TEST_F_TIMEOUT(tlb, close_in_window, TLB_TIMEOUT)
 	struct window w;
 	double end;
 
-	if (self->fd < 0)
-		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(self->err));
+	HT_NEED_DEV(self->fd < 0, self->err);
 	ASSERT_LE(2, self->ncpus);
 	ASSERT_EQ(0, pin_to(0));
 	for (try = 1; try <= CLOSE_TRIES; try++) {
@@ -706,11 +698,10 @@ TEST_F_TIMEOUT(tlb, lazy_clobber, TLB_TIMEOUT)
 	struct htable_check c;
 	int t;
 
-	if (self->fd < 0)
-		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(self->err));
+	HT_NEED_DEV(self->fd < 0, self->err);
 	if (access(LAZY_PATH, F_OK))
 		/* Such a kernel warns when a lazy switch finds CR3 changed. */
-		SKIP(return, "%s absent: a CONFIG_DEBUG_VM kernel", LAZY_PATH);
+		SKIP(return, "needs:lazy %s absent: a CONFIG_DEBUG_VM kernel", LAZY_PATH);
 	ASSERT_LE(2, self->ncpus);
 	ASSERT_EQ(0, ht_map(self->fd, VA_A, 1, HTABLE_MAP_WRITE));
 	ASSERT_EQ(0, write_word(self->fd, VA_A, MARK));

@@ -48,8 +48,7 @@ TEST_F(watchdog, cuts_a_long_window_short)
 	struct htable_run r;
 	long long ends;
 
-	if (self->fd < 0)
-		SKIP(return, "%s: %s", HTABLE_DEV_PATH, strerror(errno));
+	HT_NEED_DEV(self->fd < 0, errno);
 	ASSERT_LT(0, self->budget);
 	/* One real page aliased everywhere: the window's work, not memory. */
 	ASSERT_EQ(0, ht_map(self->fd, GIB, 1, 0));

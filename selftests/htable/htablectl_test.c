@@ -829,9 +829,9 @@ TEST_F_TIMEOUT(abi11, map_1g_pins_a_hugetlb_page, ABI11_TIMEOUT)
 	int fd;
 
 	if (!ht_has_pdpe1gb())
-		SKIP(return, "the CPU has no pdpe1gb: no 1 GiB pages");
+		SKIP(return, "needs:1g the CPU has no pdpe1gb: no 1 GiB pages");
 	if (htable_knob_read(FREE_1G_PATH) < 1)
-		SKIP(return, "no free 1 GiB hugetlb page (boot with %s)",
+		SKIP(return, "needs:1g no free 1 GiB hugetlb page (boot with %s)",
 		     "hugepagesz=1G hugepages=1 and 4 GiB");
 	fd = open_hat();
 	ASSERT_LE(0, fd);

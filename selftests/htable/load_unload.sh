@@ -28,7 +28,8 @@ HATS=3
 SLAB_NOISE_KB=1024
 FREE_NOISE_KB=1024
 WARMUP=5
-ktap_plan 4
+# On a KASAN kernel the memory bounds say nothing (below): two cases.
+if [ $KASAN = 1 ]; then ktap_plan 2; else ktap_plan 4; fi
 
 meminfo() { awk -v k="$1:" '$1 == k { print $2 }' /proc/meminfo; }
 # Free memory in kB, per-CPU page lists included.
@@ -86,11 +87,10 @@ ktap_check "$CYCLES load/unload cycles with hats, $bad failures" test $bad = 0
 ktap_check "module gone after the last cycle" sh -c '! grep -q "^htable " /proc/modules'
 # KASAN's quarantine holds freed objects back (megabytes over these
 # cycles), so on a KASAN kernel the bounds say nothing: kmemleak, which
-# the VM runner reads on that row, is the leak check there.
+# the VM runner reads on that row and counts as the row's own check, is
+# the leak check there, with the unload's WARN on active_ptables.
 if [ $KASAN = 1 ]; then
-	why="# SKIP KASAN's quarantine holds freed memory; kmemleak checks leaks"
-	ktap_ok "slab grew $((slab1 - slab0)) kB $why"
-	ktap_ok "free memory fell $((free0 - free1)) kB $why"
+	echo "# KASAN: slab grew $((slab1 - slab0)) kB, free memory fell $((free0 - free1)) kB; kmemleak judges"
 else
 	ktap_check "slab grew $((slab1 - slab0)) kB (limit $SLAB_NOISE_KB)" \
 		test $((slab1 - slab0)) -le $SLAB_NOISE_KB
