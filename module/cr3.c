@@ -31,6 +31,7 @@
 #include <htable/cr3.h>
 #include <htable/fail.h>
 #include <htable/hat.h>
+#include <htable/module.h>
 #include <htable/stats.h>
 #include <htable/tlb.h>
 #include <htable/x86pte.h>
@@ -352,8 +353,8 @@ int htable_window_run(struct hat *hat, struct htable_run *r,
 		return -ENXIO;
 	htable_check(hat, &c);
 	if (c.errors) {
-		pr_warn_ratelimited("window refused: CHECK found %llu errors (first %u at %#llx)\n",
-				    c.errors, c.first_error, c.first_va);
+		htable_bad_input("window refused: CHECK found %llu errors (first %u at %#llx)",
+				 c.errors, c.first_error, c.first_va);
 		return -EUCLEAN;
 	}
 	w = htable_should_fail(HTABLE_FAIL_WINDOW) ? NULL :

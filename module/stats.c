@@ -16,6 +16,8 @@
 #include <linux/build_bug.h>
 #include <linux/debugfs.h>
 #include <linux/kernel.h>
+#include <linux/printk.h>
+#include <linux/ratelimit.h>
 #include <linux/seq_file.h>
 
 #include <htable/bench.h>
@@ -26,6 +28,27 @@
 #include <htable/tlb.h>
 
 DEFINE_PER_CPU(struct htable_stats, htable_stats);
+
+/* At most 10 bad-input lines per 5 s, over all sites together. */
+static DEFINE_RATELIMIT_STATE(htable_bad_input_rs, 5 * HZ, 10);
+
+/**
+ * htable_log_bad_input() - count a refused request and log it, rate-limited
+ * @fmt:	printk format of the line, with its level and newline
+ *
+ * Context: any context.
+ */
+void htable_log_bad_input(const char *fmt, ...)
+{
+	va_list args;
+
+	HATSTAT_INC(hs_bad_input);
+	if (!__ratelimit(&htable_bad_input_rs))
+		return;
+	va_start(args, fmt);
+	vprintk(fmt, args);
+	va_end(args);
+}
 
 static struct dentry *htable_debugfs_dir;
 static struct dentry *htable_debugfs_hats;

@@ -11,14 +11,12 @@
 #include <htable/stats.h>
 
 /*
- * One rate-limited line per refused request, and a counter: bad input must
- * never be able to flood the log.
+ * One line per refused request, and a counter. The lines of every site
+ * share one rate limit (htable_log_bad_input()), so no test and no caller
+ * can flood the log, however many kinds of bad input it sends.
  */
 #define htable_bad_input(fmt, ...)					\
-	do {								\
-		HATSTAT_INC(hs_bad_input);				\
-		pr_warn_ratelimited("htable: " fmt "\n", ##__VA_ARGS__); \
-	} while (0)
+	htable_log_bad_input(KERN_WARNING "htable: " fmt "\n", ##__VA_ARGS__)
 
 struct hat;
 
