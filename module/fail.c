@@ -71,6 +71,20 @@ void htable_fail_reset(void)
 	atomic_set(&htable_fail_count, 0);
 }
 
+/*
+ * fail_warn: writing 1 makes the module WARN, once per load. A test-only
+ * knob that shows a row fails when the module warns (testing.rst): the
+ * check that every other WARN site relies on.
+ */
+static int fail_warn_set(void *data, u64 val)
+{
+	if (val != 1)
+		return -EINVAL;
+	WARN_ONCE(1, "htable: fail_warn knob\n");
+	return 0;
+}
+DEFINE_DEBUGFS_ATTRIBUTE(fail_warn_fops, NULL, fail_warn_set, "%llu\n");
+
 static int fail_hits_show(struct seq_file *m, void *unused)
 {
 	int i;
@@ -92,4 +106,5 @@ void htable_fail_debugfs_init(struct dentry *dir)
 {
 	debugfs_create_x32("fail_site", 0600, dir, &htable_fail_sites);
 	debugfs_create_file("fail_hits", 0400, dir, NULL, &fail_hits_fops);
+	debugfs_create_file_unsafe("fail_warn", 0200, dir, NULL, &fail_warn_fops);
 }
