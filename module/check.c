@@ -164,12 +164,34 @@ static void check_table(struct check_ctx *x, struct htable *ht,
 		check_fail(x, HTABLE_CHECK_LOCK_CNT, base);
 }
 
+/*
+ * Does the hierarchy reach @ht? Follows @ht's va from the top table
+ * through the raw links, as the MMU would, down to @ht's level.
+ */
+static bool check_reachable(struct hat *hat, struct htable *ht)
+{
+	struct page *pg = hat->hat_htable->ht_page;
+	unsigned long va = ht->ht_vaddr;
+	unsigned int l;
+	x86pte_t pte;
+
+	for (l = mmu.max_level; l > ht->ht_level; l--) {
+		pte = READ_ONCE(((x86pte_t *)page_address(pg))
+				[(va >> (PAGE_SHIFT + l * 9)) & 511]);
+		if (!(pte & PT_VALID) || (pte & PT_PAGESIZE) ||
+		    !pfn_valid(PTE2PFN(pte)))
+			return false;
+		pg = pfn_to_page(PTE2PFN(pte));
+	}
+	return pg == ht->ht_page;
+}
+
 static void check_hat(struct hat *hat, struct htable_check *c,
 		      struct seq_file *dump)
 {
 	struct check_ctx x = { .hat = hat, .c = c, .dump = dump };
 	unsigned int h, phys_bits = boot_cpu_data.x86_phys_bits;
-	unsigned long hashed = 0;
+	unsigned long hashed = 0, orphans = 0;
 	struct hat_range all = HAT_RANGE_READS(0, ULONG_MAX);
 	struct htable *ht;
 
@@ -187,13 +209,19 @@ static void check_hat(struct hat *hat, struct htable_check *c,
 	else
 		check_table(&x, ht, NULL, 0, mmu.max_level);
 
+	/* Every hashed table must be reachable, once. */
 	for (h = 0; h < hat->hat_num_hash; h++) {
 		spin_lock(HTABLE_LOCK(h));
-		for (ht = hat->hat_ht_hash[h]; ht; ht = ht->ht_next)
+		for (ht = hat->hat_ht_hash[h]; ht; ht = ht->ht_next) {
 			hashed++;
+			if (!check_reachable(hat, ht)) {
+				orphans++;
+				check_fail(&x, HTABLE_CHECK_ORPHAN, ht->ht_vaddr);
+			}
+		}
 		spin_unlock(HTABLE_LOCK(h));
 	}
-	if (hashed != c->tables)
+	if (!orphans && hashed != c->tables)
 		check_fail(&x, HTABLE_CHECK_ORPHAN, 0);
 
 	spin_lock(&hat->hat_cache_lock);
