@@ -15,6 +15,7 @@
 #include <linux/uaccess.h>
 
 #include <uapi/htable.h>
+#include <htable/corrupt.h>
 #include <htable/fail.h>
 #include <htable/hat.h>
 #include <htable/module.h>
@@ -35,6 +36,8 @@ static int htable_release_file(struct inode *inode, struct file *file)
 	struct hat *hat = file->private_data;
 
 	htable_debugfs_remove_hat(hat);
+	/* A test may have left it corrupted on purpose: mend, then free. */
+	htable_corrupt_repair(hat);
 	hat_free(hat);
 	return 0;
 }

@@ -184,8 +184,12 @@ void htable_free(struct htable *ht)
 		kmem_cache_free(htable_cache, ht);
 }
 
-/* Remove @ht from bucket @h of its hat's hash; that bucket's lock is held. */
-static void htable_unhash(struct htable *ht, unsigned int h)
+/**
+ * htable_unhash() - remove @ht from bucket @h of its hat's hash
+ * @ht:		a hashed table
+ * @h:		its bucket; that bucket's lock is held
+ */
+void htable_unhash(struct htable *ht, unsigned int h)
 {
 	struct hat *hat = ht->ht_hat;
 
@@ -205,8 +209,12 @@ static void htable_unhash(struct htable *ht, unsigned int h)
 		atomic_long_dec(&htable_level_tables[ht->ht_level]);
 }
 
-/* Add @ht to bucket @h of its hat's hash; that bucket's lock is held. */
-static void htable_hash(struct htable *ht, unsigned int h)
+/**
+ * htable_hash() - add @ht to bucket @h of its hat's hash
+ * @ht:		a table of the hat, not hashed
+ * @h:		HTABLE_HASH() of its va and level; that bucket's lock is held
+ */
+void htable_hash(struct htable *ht, unsigned int h)
 {
 	struct hat *hat = ht->ht_hat;
 

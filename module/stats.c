@@ -6,6 +6,7 @@
  *			or htablectl reads them all with one read()
  *   hats		one line per open hat
  *   hat/<id>		that hat's tree, one table per line
+ *   corrupt/<id>	break one invariant of that hat on purpose
  *   fail_nth, fail_site, fail_hits, force_reserve, throttle_pages,
  *   tlb_skip_remote, window_lazy, steal_passes, force_steal,
  *   ptable_cap, reap	tunables for tests
@@ -21,6 +22,7 @@
 #include <linux/seq_file.h>
 
 #include <htable/bench.h>
+#include <htable/corrupt.h>
 #include <htable/fail.h>
 #include <htable/hat.h>
 #include <htable/module.h>
@@ -52,6 +54,7 @@ void htable_log_bad_input(const char *fmt, ...)
 
 static struct dentry *htable_debugfs_dir;
 static struct dentry *htable_debugfs_hats;
+static struct dentry *htable_debugfs_corrupt;
 
 /**
  * htable_stat_sum() - sum one counter over every possible CPU
@@ -192,6 +195,9 @@ void htable_debugfs_add_hat(struct hat *hat)
 	snprintf(name, sizeof(name), "%u", hat->hat_id);
 	hat->hat_debugfs = debugfs_create_file(name, 0400, htable_debugfs_hats,
 					       hat, &tree_fops);
+	hat->hat_debugfs_corrupt = debugfs_create_file(name, 0600,
+						       htable_debugfs_corrupt,
+						       hat, &htable_corrupt_fops);
 }
 
 /**
@@ -202,6 +208,8 @@ void htable_debugfs_remove_hat(struct hat *hat)
 {
 	debugfs_remove(hat->hat_debugfs);
 	hat->hat_debugfs = NULL;
+	debugfs_remove(hat->hat_debugfs_corrupt);
+	hat->hat_debugfs_corrupt = NULL;
 }
 
 /**
@@ -220,6 +228,7 @@ int htable_debugfs_init(void)
 	debugfs_create_file("stats", 0444, dir, NULL, &stats_fops);
 	debugfs_create_file("hats", 0400, dir, NULL, &hats_fops);
 	htable_debugfs_hats = debugfs_create_dir("hat", dir);
+	htable_debugfs_corrupt = debugfs_create_dir("corrupt", dir);
 	debugfs_create_file_unsafe("fail_nth", 0600, dir, NULL, &fail_nth_fops);
 	htable_fail_debugfs_init(dir);
 	debugfs_create_bool("force_reserve", 0600, dir, &htable_force_reserve);

@@ -170,7 +170,7 @@ struct htable *htable_steal(unsigned int cnt, bool reap)
 		spin_lock(&htable_hat_list_lock);
 		hat = list_first_entry_or_null(&htable_hat_list, struct hat, hat_list);
 		while (hat && stolen < cnt) {
-			if (hat->hat_flags & (HAT_VICTIM | HAT_FREEING)) {
+			if (hat->hat_flags & (HAT_VICTIM | HAT_FREEING | HAT_CORRUPT)) {
 				hat = next_hat(hat);
 				continue;
 			}

@@ -115,6 +115,9 @@ struct htable {
 /* hat_flags, under htable_hat_list_lock */
 #define HAT_FREEING	0x01	/* being destroyed: no caching, no stealing */
 #define HAT_VICTIM	0x02	/* htable_steal() is working on this hat */
+#define HAT_CORRUPT	0x04	/* a test corrupted it on purpose: no stealing */
+
+struct htable_corruption;
 
 /**
  * struct hat - one address space: the hierarchy of one open of /dev/htable
@@ -150,6 +153,8 @@ struct htable {
  * @hat_id:	number shown in debugfs (constant)
  * @hat_pid:	tgid of the opener (constant)
  * @hat_debugfs: the hat's debugfs tree file
+ * @hat_debugfs_corrupt: its debugfs corruption knob (module/corrupt.c)
+ * @hat_corrupt: the corruption that knob made, until repaired (hat_seg_lock)
  */
 struct hat {
 	struct rw_semaphore	hat_seg_lock;
@@ -175,6 +180,8 @@ struct hat {
 	unsigned int		hat_id;
 	pid_t			hat_pid;
 	struct dentry		*hat_debugfs;
+	struct dentry		*hat_debugfs_corrupt;
+	struct htable_corruption *hat_corrupt;
 };
 
 /* The paging geometry of the running kernel, set once at load (mmu_t). */
@@ -267,6 +274,8 @@ struct htable_batch;
 void htable_release(struct htable *ht, struct htable_batch *b);
 void htable_free(struct htable *ht);
 bool htable_unlink(struct htable *ht, unsigned int h);
+void htable_hash(struct htable *ht, unsigned int h);
+void htable_unhash(struct htable *ht, unsigned int h);
 int htable_split(struct htable *higher, unsigned int entry,
 		 struct htable_batch *b);
 int htable_share_attach(struct hat *hat, unsigned long va, struct htable *oht);

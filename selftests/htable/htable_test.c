@@ -148,6 +148,26 @@ int ht_kernel_has_kasan(void)
 	return kasan;
 }
 
+long ht_newest_hat_id(void)
+{
+	char buf[16384], *line, *save;
+	long id, pid, best = -1;
+	int fd = open("/sys/kernel/debug/htable/hats", O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n < 0)
+		return -1;
+	buf[n] = 0;
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		if (sscanf(line, "%ld %ld", &id, &pid) == 2 && pid == getpid() && id > best)
+			best = id;
+	return best;
+}
+
 int htable_knobs_reset(void)
 {
 	static const struct {

@@ -97,6 +97,12 @@ int htable_knob_write(const char *path, long long val);
 /* Read a decimal tunable; -1 when it cannot be read. */
 long long htable_knob_read(const char *path);
 
+/*
+ * The id of this process's newest hat, from debugfs "hats" (ids grow), or
+ * -1: call it right after opening the hat it should name.
+ */
+long ht_newest_hat_id(void);
+
 /* Put every tunable the tests change back to its default: 0 or an error. */
 int htable_knobs_reset(void);
 
