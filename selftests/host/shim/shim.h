@@ -44,6 +44,7 @@ typedef unsigned int slab_flags_t;
 #define unlikely(x)	__builtin_expect(!!(x), 0)
 #define __always_unused	__attribute__((unused))
 #define __maybe_unused	__attribute__((unused))
+#define __printf(a, b)	__attribute__((format(printf, a, b)))
 #define barrier()	__asm__ __volatile__("" ::: "memory")
 #define container_of(p, type, member) \
 	((type *)((char *)(p) - offsetof(type, member)))
@@ -307,6 +308,13 @@ static inline void debugfs_create_x32(const char *n, unsigned int mode,
 static inline struct dentry *
 debugfs_create_file(const char *n, unsigned int mode, struct dentry *d,
 		    void *p, const struct file_operations *f)
+{ return NULL; }
+#define DEFINE_DEBUGFS_ATTRIBUTE(n, get, set, fmt)			\
+	static __maybe_unused const struct file_operations n = { NULL }; \
+	static __maybe_unused int (*n##_shim_set)(void *, u64) = set
+static inline struct dentry *
+debugfs_create_file_unsafe(const char *n, unsigned int mode, struct dentry *d,
+			   void *p, const struct file_operations *f)
 { return NULL; }
 
 #endif /* _HTABLE_SHIM_H */
