@@ -496,8 +496,8 @@ int htable_share_attach(struct hat *hat, unsigned long va, struct htable *oht)
  * htable_share_detach() - unlink the shared table at @va from @hat
  * @hat:	the sharer; its hat_seg_lock is held for write
  * @va:		the va htable_share_attach() linked
- * @b:		batch of @hat: the invalidation of @va and any parent
- *		table emptied on the way
+ * @b:		batch of @hat: the invalidation of every translation the
+ *		table held and of any parent table emptied on the way
  *
  * Frees only @hat's own structure, never the page, which is the owner's.
  * The caller must finish @b, so that no CPU of @hat can still reach the
@@ -524,7 +524,12 @@ struct htable *htable_share_detach(struct hat *hat, unsigned long va,
 		return NULL;
 	}
 	spin_unlock(HTABLE_LOCK(h));
-	htable_batch_inval(b, va);
+	/*
+	 * The owner's entries stay valid: each translation @hat's CPUs took
+	 * through them must go, or they would keep reading the owner's pages
+	 * after the owner's own flushes stop reaching them.
+	 */
+	htable_batch_inval_table(b, sht);
 	htable_release(higher, b);
 	oht = sht->ht_shares;
 	/* The MMU never used the structure, only the owner's page. */

@@ -10,6 +10,7 @@
 #include <htable/htable.h>
 #include <htable/stats.h>
 #include <htable/tlb.h>
+#include <htable/x86pte.h>
 
 bool htable_tlb_skip_remote;
 
@@ -43,6 +44,29 @@ void htable_batch_inval(struct htable_batch *b, unsigned long va)
 		return;
 	}
 	b->va[b->nva++] = va;
+}
+
+/**
+ * htable_batch_inval_table() - queue every translation a table still holds
+ * @b:		the batch of the hat the table was just unlinked from
+ * @ht:		the unlinked table (for a shared table, the sharer's handle,
+ *		whose entries are the owner's); nobody changes its entries
+ *		meanwhile
+ *
+ * Unlinking a table that has valid entries leaves each translation the
+ * hat's CPUs took through it in their TLBs: one INVLPG of the table's va
+ * drops the paging-structure caches, but only that one page's TLB entry.
+ * So each entry the MMU has used (REF set) is queued, and the batch turns
+ * into a full flush when they don't fit. locking.rst states the rule.
+ */
+void htable_batch_inval_table(struct htable_batch *b, struct htable *ht)
+{
+	unsigned int e;
+
+	htable_batch_inval(b, ht->ht_vaddr);
+	for (e = 0; e < HTABLE_NUM_PTES(ht) && !b->flush_all; e++)
+		if (x86pte_get(ht, e) & PT_REF)
+			htable_batch_inval(b, htable_e2va(ht, e));
 }
 
 /**

@@ -785,6 +785,51 @@ TEST_F(core, batch_shootdowns)
 	hat->hat_cpus->bits = 0;
 }
 
+/*
+ * Detaching a shared table whose entries the sharer's CPU used drops each
+ * of those translations there: one INVLPG of the table's va would leave
+ * every other page the CPU read through it in its TLB, VALID, after the
+ * owner's flushes stop reaching that CPU (an outside review found this).
+ */
+TEST_F(core, share_detach_drops_every_translation)
+{
+	const unsigned long x = 0x40000000, used[] = { x + 0x1000, x + 0x7000 };
+	struct hat *owner = self->hat, *sharer = test_hat_new();
+	struct htable *oht, *got;
+	struct htable_batch b;
+	unsigned int i;
+
+	ASSERT_NE(NULL, sharer);
+	ASSERT_EQ(0, map_page(owner, x, 0, PT_REF));
+	for (i = 0; i < ARRAY_SIZE(used); i++)
+		ASSERT_EQ(0, map_page(owner, used[i], 0, PT_REF));
+	/* An entry the MMU never used can't be cached: no INVLPG due. */
+	ASSERT_EQ(0, map_page(owner, x + 0x9000, 0, 0));
+	oht = htable_create(owner, x, 0);
+	ASSERT_NE(NULL, oht);
+	atomic_inc(&owner->hat_nsharers);
+	ASSERT_EQ(0, htable_share_attach(sharer, x, oht));
+
+	/* The sharer is live on CPU 1 and has read through the table. */
+	sharer->hat_cpus->bits = 0x2;
+	shim_machine.cr3[1] = arch_page_to_phys(sharer->hat_htable->ht_page);
+	shim_machine.ninv = 0;
+	htable_batch_init(&b, sharer);
+	down_write(&sharer->hat_seg_lock);
+	got = htable_share_detach(sharer, x, &b);
+	up_write(&sharer->hat_seg_lock);
+	htable_batch_finish(&b);
+	EXPECT_EQ(oht, got);
+	EXPECT_TRUE(shim_invalidated(1, x));
+	for (i = 0; i < ARRAY_SIZE(used); i++)
+		EXPECT_TRUE(shim_invalidated(1, used[i])) TH_LOG("va %#lx", used[i]);
+	/* Nothing ran on a CPU where the sharer was not live. */
+	EXPECT_FALSE(shim_invalidated(0, x + 0x1000));
+	atomic_dec(&owner->hat_nsharers);
+	sharer->hat_cpus->bits = 0;
+	htable_release(got, NULL);
+}
+
 /* The failure knob on page-table pages: every failure leaves no trace. */
 TEST_F(core, fail_nth_ptable)
 {

@@ -29,6 +29,10 @@ typedef u64 x86pte_t;
 #define _PAGE_NX	(1ULL << 63)
 #define PTE_PFN_MASK	0x000ffffffffff000ULL
 
+/* Invalidations the shim remembers, in order (each CPU's INVLPG or flush). */
+#define SHIM_INV_LOG	1024
+#define SHIM_FLUSH_ALL	(~0UL)
+
 /* The fake machine: knobs a test sets (shim_reset() restores them). */
 struct shim_machine {
 	unsigned int levels;		/* 4 or 5 */
@@ -46,6 +50,11 @@ struct shim_machine {
 	unsigned long flushes;		/* arch_flush_tlb_local() calls */
 	unsigned long last_invlpg;	/* va of the last arch_invlpg() */
 	struct cpumask invlpg_cpus;	/* CPUs that ran an invlpg or flush */
+	struct {
+		unsigned int cpu;
+		unsigned long va;	/* SHIM_FLUSH_ALL for a full flush */
+	} inv_log[SHIM_INV_LOG];
+	unsigned int ninv;		/* entries used in inv_log */
 };
 extern struct shim_machine shim_machine;
 
@@ -106,17 +115,40 @@ static inline bool arch_in_reclaim(void)
 	return shim_machine.reclaim;
 }
 
+static inline void shim_log_inval(unsigned long va)
+{
+	if (shim_machine.ninv < SHIM_INV_LOG) {
+		shim_machine.inv_log[shim_machine.ninv].cpu = shim_cpu;
+		shim_machine.inv_log[shim_machine.ninv++].va = va;
+	}
+}
+
 static inline void arch_invlpg(unsigned long va)
 {
 	shim_machine.invlpgs++;
 	shim_machine.last_invlpg = va;
 	cpumask_set_cpu(shim_cpu, &shim_machine.invlpg_cpus);
+	shim_log_inval(va);
 }
 
 static inline void arch_flush_tlb_local(void)
 {
 	shim_machine.flushes++;
 	cpumask_set_cpu(shim_cpu, &shim_machine.invlpg_cpus);
+	shim_log_inval(SHIM_FLUSH_ALL);
+}
+
+/* Did fake CPU @cpu drop its translation of @va (INVLPG or full flush)? */
+static inline bool shim_invalidated(unsigned int cpu, unsigned long va)
+{
+	unsigned int i;
+
+	for (i = 0; i < shim_machine.ninv; i++)
+		if (shim_machine.inv_log[i].cpu == cpu &&
+		    (shim_machine.inv_log[i].va == va ||
+		     shim_machine.inv_log[i].va == SHIM_FLUSH_ALL))
+			return true;
+	return false;
 }
 
 /* Runs @fn on each fake CPU of @cpus in turn, as that CPU. */
