@@ -232,13 +232,15 @@ void htable_hash(struct htable *ht, unsigned int h)
  * Link @new into @higher's entry for @va. The caller holds @new's bucket
  * lock and a busy reference on @higher. Returns false, and changes
  * nothing, if the entry is not empty: that would be a bug, and the seed
- * panics on it.
+ * panics on it. Empty means zero, or, as in the seed, not present with
+ * only the A bit set: some CPUs have an erratum that sets A in an entry
+ * that is not present.
  */
 static bool link_ptp(struct htable *higher, struct htable *new,
 		     unsigned long va)
 {
 	unsigned int entry = htable_va2entry(va, higher);
-	x86pte_t found;
+	x86pte_t link = MAKEPTP(new->ht_page), expect = 0, found;
 
 	WARN_ON_ONCE(!higher->ht_busy);
 	atomic_inc(&higher->ht_valid_cnt);
@@ -246,8 +248,12 @@ static bool link_ptp(struct htable *higher, struct htable *new,
 	 * cmpxchg64 is a locked instruction, a full barrier on x86: the
 	 * zeroed table is visible before any CPU can walk into it.
 	 */
-	found = x86pte_cas(higher, entry, 0, MAKEPTP(new->ht_page));
-	if (found) {
+	found = x86pte_cas(higher, entry, expect, link);
+	if (found == PT_REF) {
+		expect = PT_REF;
+		found = x86pte_cas(higher, entry, expect, link);
+	}
+	if (found != expect) {
 		atomic_dec(&higher->ht_valid_cnt);
 		/* Flag bits only: a physical address stays out of the log. */
 		WARN_ONCE(1, "htable: link over a non-empty entry (flags %#llx) at level %u\n",

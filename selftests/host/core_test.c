@@ -830,6 +830,27 @@ TEST_F(core, share_detach_drops_every_translation)
 	htable_release(got, NULL);
 }
 
+/*
+ * A non-present entry with only A set is empty, as in the seed (some CPUs
+ * set A in entries that are not present): a table links over it.
+ */
+TEST_F(core, link_over_stray_accessed_bit)
+{
+	const unsigned long va = 0x40000000, va2 = va + (1UL << 21);
+	struct hat *hat = self->hat;
+	struct htable *l1;
+	x86pte_t *t;
+
+	ASSERT_EQ(0, map_page(hat, va, 0, 0));
+	l1 = htable_lookup(hat, va, 1);
+	ASSERT_NE(NULL, l1);
+	t = shim_phys_to_va(arch_page_to_phys(l1->ht_page));
+	t[htable_va2entry(va2, l1)] = PT_REF;
+	htable_release(l1, NULL);
+	EXPECT_EQ(0, map_page(hat, va2, 0, 0));
+	EXPECT_EQ(pfn_of(va2), PTE2PFN(fake_translate(hat, va2, NULL)));
+}
+
 /* The failure knob on page-table pages: every failure leaves no trace. */
 TEST_F(core, fail_nth_ptable)
 {
