@@ -3,10 +3,21 @@
  * Windows: a hat's hierarchy live in CR3 on one pinned CPU, walked by the
  * MMU. Documentation/cr3.rst explains the design and each hazard.
  *
- * The window runs in a kworker bound to the CPU (smp_call_on_cpu()) that
- * borrows the caller's mm with kthread_use_mm(): the kernel's TLB code then
- * sees a CPU running a real mm, not a lazy one, and leaves CR3 alone. CR3
- * itself holds the hat's top table, whose upper half is the kernel's.
+ * The window runs in a kthread of its own, bound to the CPU, never in a
+ * shared workqueue's worker: a window may run for seconds, and the work
+ * queued behind it on that CPU (lru_add_drain_all(), which pinning and
+ * mlock need) would wait that long. The thread borrows the caller's mm with
+ * kthread_use_mm(): the kernel's TLB code then sees a CPU running a real
+ * mm, not a lazy one, and leaves CR3 alone. CR3 itself holds the hat's top
+ * table, whose upper half is the kernel's. While it does, the thread's mm
+ * is hidden (current->mm is NULL), so that an NMI that reads user memory
+ * (perf's call chains, BPF) finds nmi_uaccess_okay() false instead of
+ * reading through the hat's lower half.
+ *
+ * The thread joins the hat's CPU set only with preemption off on the CPU
+ * it was made for, and checks that it is still there before each chunk:
+ * a bound kthread whose CPU goes offline is moved to another one, and a
+ * window must never run where hat_cpus does not say it does.
  *
  * Preemption is off whenever the hat is in CR3: a switch to another thread
  * of the borrowed mm would skip the CR3 load and run user code, and PTI's
@@ -19,10 +30,15 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/completion.h>
+#include <linux/cpu.h>
 #include <linux/hrtimer.h>
 #include <linux/kthread.h>
 #include <linux/ktime.h>
+#include <linux/moduleparam.h>
+#include <linux/sched/isolation.h>
 #include <linux/sched/mm.h>
+#include <linux/sched/task.h>
 #include <linux/slab.h>
 #include <linux/smp.h>
 #include <linux/uaccess.h>
@@ -40,11 +56,37 @@
 #define HTABLE_CHUNK_PAGES	64
 /* A resident window logs a sample at least this often. */
 #define HTABLE_SAMPLE_NS	NSEC_PER_MSEC
+/* The most window_budget_ms may be: a verify window holds its CPU that long. */
+#define HTABLE_WINDOW_BUDGET_MAX_MS	300000
 /* Slack the watchdog gives a resident window beyond its duration. */
 #define HTABLE_RESIDENT_SLACK_MS 1000
 
-/* Longest a verify window may run before the watchdog ends it (tunable). */
+/*
+ * Longest a verify window may run before the watchdog ends it: the module
+ * parameter window_budget_ms, 1..HTABLE_WINDOW_BUDGET_MAX_MS.
+ */
 unsigned int htable_window_budget_ms = 60000;
+
+static int window_budget_set(const char *val, const struct kernel_param *kp)
+{
+	unsigned int ms;
+	int err = kstrtouint(val, 0, &ms);
+
+	if (err)
+		return err;
+	if (!ms || ms > HTABLE_WINDOW_BUDGET_MAX_MS)
+		return -ERANGE;
+	WRITE_ONCE(htable_window_budget_ms, ms);
+	return 0;
+}
+
+static const struct kernel_param_ops window_budget_ops = {
+	.set = window_budget_set,
+	.get = param_get_uint,
+};
+module_param_cb(window_budget_ms, &window_budget_ops, &htable_window_budget_ms, 0644);
+MODULE_PARM_DESC(window_budget_ms,
+		 "longest a verify window may run before its watchdog ends it, 1..300000 (default 60000)");
 
 /*
  * Debug knob: run windows without borrowing the caller's mm, so the CPU
@@ -67,18 +109,60 @@ struct chunk_page {
 	bool		writable;	/* its entry allows writes */
 };
 
+/**
+ * struct htable_window - one window, shared by the caller and its thread
+ * @hat:	the hat
+ * @mm:		the caller's mm, borrowed (a reference held)
+ * @run:	the request; the thread fills its (out) fields
+ * @samples:	resident mode: where the samples go
+ * @table_pa:	physical address of the hat's top table
+ * @cpu:	the CPU the window must run on
+ * @err:	0, or why the window could not run (-ENXIO: not on @cpu)
+ * @lazy:	htable_window_lazy: no mm borrowed
+ * @expired:	the watchdog fired, or the caller was killed
+ * @cut_short:	...and a loop ended early
+ * @done:	completed by the thread as it ends
+ * @watchdog:	ends a window that runs past its budget
+ * @chunk:	verify: the pages of the chunk about to be touched
+ */
 struct htable_window {
 	struct hat		*hat;
 	struct mm_struct	*mm;
 	struct htable_run	*run;
 	struct htable_sample	*samples;
 	u64			table_pa;
-	bool			lazy;		/* htable_window_lazy: no mm */
-	bool			expired;	/* the watchdog fired */
-	bool			cut_short;	/* ...and ended a loop early */
+	unsigned int		cpu;
+	int			err;
+	bool			lazy;
+	bool			expired;
+	bool			cut_short;
+	struct completion	done;
 	struct hrtimer		watchdog;
 	struct chunk_page	chunk[HTABLE_CHUNK_PAGES];
 };
+
+/*
+ * While CR3 holds the hat, current->mm is NULL: the borrowed mm stays
+ * loaded (cpu_tlbstate.loaded_mm), so nmi_uaccess_okay() says no, and an
+ * NMI never reads user memory through the hat. Preemption is off.
+ */
+static void window_hide_mm(struct htable_window *w)
+{
+	if (w->lazy)
+		return;
+	task_lock(current);
+	current->mm = NULL;
+	task_unlock(current);
+}
+
+static void window_show_mm(struct htable_window *w)
+{
+	if (w->lazy)
+		return;
+	task_lock(current);
+	current->mm = w->mm;
+	task_unlock(current);
+}
 
 static enum hrtimer_restart htable_watchdog_fire(struct hrtimer *t)
 {
@@ -179,7 +263,14 @@ static void window_verify(struct htable_window *w)
 		window_prepare_chunk(w, va, n);
 
 		preempt_disable();
+		if (smp_processor_id() != w->cpu) {
+			/* The CPU went offline between chunks: stop here. */
+			preempt_enable();
+			w->err = -ENXIO;
+			break;
+		}
 		local_irq_save(flags);
+		window_hide_mm(w);
 		v = htable_cr3_values(w->table_pa, arch_read_cr3(), pcide, true);
 		arch_write_cr3(v.load);
 		pagefault_disable();
@@ -187,6 +278,7 @@ static void window_verify(struct htable_window *w)
 			window_touch(w, va + ((unsigned long)i << PAGE_SHIFT), &w->chunk[i]);
 		pagefault_enable();
 		arch_write_cr3(v.restore);
+		window_show_mm(w);
 		local_irq_restore(flags);
 		preempt_enable();
 
@@ -214,8 +306,9 @@ static void window_resident(struct htable_window *w)
 	struct htable_cr3 v;
 	int err;
 
-	preempt_disable();
+	/* Preemption is off already: the thread checked its CPU with it off. */
 	local_irq_disable();
+	window_hide_mm(w);
 	v = htable_cr3_values(w->table_pa, arch_read_cr3(), pcide, false);
 	arch_write_cr3(v.load);
 	local_irq_enable();
@@ -238,8 +331,11 @@ static void window_resident(struct htable_window *w)
 		err = __get_user(val, p);
 		pagefault_enable();
 		f = err ? HTABLE_SAMPLE_FAULT : 0;
-		if (err)
+		if (err) {
 			val = 0;
+			if (!r->faults++)
+				r->first_fault_va = r->va;
+		}
 		if (arch_cr3_table() == w->table_pa && !r->clobbers) {
 			f |= HTABLE_SAMPLE_VALID;
 			r->valid_reads++;
@@ -264,27 +360,33 @@ static void window_resident(struct htable_window *w)
 		arch_write_cr3(v.restore);
 	else
 		r->clobbers++;
+	window_show_mm(w);
 	local_irq_enable();
-	preempt_enable();
 }
 
-/* Runs on the window's CPU, in a kworker bound to it. */
-static int window_fn(void *arg)
+/* Runs on the window's CPU, in a kthread bound to it (htable_window_run()). */
+static int window_thread(void *arg)
 {
 	struct htable_window *w = arg;
 	struct hat *hat = w->hat;
 	struct htable_run *r = w->run;
-	int cpu = raw_smp_processor_id();
 	u64 budget_ms, start;
 
 	if (!w->lazy)
 		kthread_use_mm(w->mm);
+	preempt_disable();
+	if (smp_processor_id() != w->cpu) {
+		/* Its CPU went offline before it ran: it was moved. */
+		preempt_enable();
+		w->err = -ENXIO;
+		goto out;
+	}
 	/* Kernel half first, then join the set, then load: see cr3.rst. */
 	x86pte_copy_raw(hat->hat_htable, HTABLE_PTES_PER_TABLE / 2,
 			arch_kernel_top_table() + HTABLE_PTES_PER_TABLE / 2,
 			HTABLE_PTES_PER_TABLE / 2);
 	spin_lock(&hat->hat_switch_lock);
-	cpumask_set_cpu(cpu, hat->hat_cpus);
+	cpumask_set_cpu(w->cpu, hat->hat_cpus);
 	spin_unlock(&hat->hat_switch_lock);
 
 	budget_ms = r->mode == HTABLE_RUN_RESIDENT ?
@@ -295,10 +397,14 @@ static int window_fn(void *arg)
 	hrtimer_start(&w->watchdog, ms_to_ktime(budget_ms), HRTIMER_MODE_REL_PINNED);
 
 	start = ktime_get_ns();
-	if (r->mode == HTABLE_RUN_RESIDENT)
+	if (r->mode == HTABLE_RUN_RESIDENT) {
+		/* Preemption stays off throughout: the CPU can't go meanwhile. */
 		window_resident(w);
-	else
+		preempt_enable();
+	} else {
+		preempt_enable();
 		window_verify(w);
+	}
 	r->elapsed_ns = ktime_get_ns() - start;
 
 	hrtimer_cancel(&w->watchdog);
@@ -307,11 +413,13 @@ static int window_fn(void *arg)
 		HATSTAT_INC(hs_watchdog_ends);
 	}
 	spin_lock(&hat->hat_switch_lock);
-	cpumask_clear_cpu(cpu, hat->hat_cpus);
+	cpumask_clear_cpu(w->cpu, hat->hat_cpus);
 	spin_unlock(&hat->hat_switch_lock);
+out:
 	if (!w->lazy)
 		kthread_unuse_mm(w->mm);
-	return 0;
+	/* Never returns into this module's text, which may go after this. */
+	kthread_complete_and_exit(&w->done, 0);
 }
 
 /* Write the verify pattern into every owned page of the range. */
@@ -327,7 +435,46 @@ static void window_write_patterns(struct hat *hat, const struct htable_run *r)
 		for (k = 0; k < ARRAY_SIZE(verify_words); k++)
 			words[verify_words[k]] = htable_pattern(r->seed, page_to_pfn(pg),
 								verify_words[k]);
+		/* xa_for_each() keeps no state between entries: safe to yield. */
+		if (!(i % HTABLE_CHUNK_PAGES))
+			cond_resched();
 	}
+}
+
+/*
+ * Start the window's thread on @w->cpu and wait for it. The CPU is checked
+ * under cpus_read_lock(), which keeps it online until the thread is bound
+ * and woken; after that the thread checks its CPU itself. Waiting can be
+ * ended by a fatal signal: the window is then told to stop, and is waited
+ * for (a chunk, or one resident sample) before the caller goes.
+ */
+static int window_start(struct htable_window *w)
+{
+	struct task_struct *t;
+	int err = 0;
+
+	cpus_read_lock();
+	if (!cpu_online(w->cpu)) {
+		err = -ENXIO;
+	} else if (cpu_is_isolated(w->cpu)) {
+		/* isolcpus= or nohz_full=: the CPU belongs to other work. */
+		err = -EBUSY;
+	} else {
+		t = kthread_create_on_cpu(window_thread, w, w->cpu, "htable_win/%u");
+		if (IS_ERR(t))
+			err = PTR_ERR(t);
+		else
+			wake_up_process(t);
+	}
+	cpus_read_unlock();
+	if (err)
+		return err;
+	if (wait_for_completion_killable(&w->done)) {
+		WRITE_ONCE(w->expired, true);
+		wait_for_completion(&w->done);
+		return -EINTR;
+	}
+	return w->err;
 }
 
 /**
@@ -336,10 +483,14 @@ static void window_write_patterns(struct hat *hat, const struct htable_run *r)
  * @r:		the validated request; its (out) fields are filled in
  * @samples:	resident mode: room for @r->max_samples samples
  *
- * Context: process context of a user task (its mm is borrowed); sleeps.
+ * Context: process context of a user task (its mm is borrowed); sleeps,
+ * killably.
  * Return: 0; -EUCLEAN when the checker finds the hat unsound (a window on
  * bad tables could take a reserved-bit fault, which no fixup can catch);
- * -ENXIO when the CPU is offline; -ENOMEM.
+ * -ENXIO when the CPU is offline, or went offline before the window ended
+ * (the window never runs anywhere else); -EBUSY when the CPU is isolated
+ * (isolcpus=, nohz_full=); -EINTR when a fatal signal ended the wait (the
+ * window was stopped first); -ENOMEM.
  */
 int htable_window_run(struct hat *hat, struct htable_run *r,
 		      struct htable_sample *samples)
@@ -349,8 +500,6 @@ int htable_window_run(struct hat *hat, struct htable_run *r,
 	struct hat_range all = HAT_RANGE_READS(0, ULONG_MAX);
 	int err;
 
-	if (!cpu_online(r->cpu))
-		return -ENXIO;
 	htable_check(hat, &c);
 	if (c.errors) {
 		htable_bad_input("window refused: CHECK found %llu errors (first %u at %#llx)",
@@ -366,7 +515,9 @@ int htable_window_run(struct hat *hat, struct htable_run *r,
 	w->samples = samples;
 	w->table_pa = arch_page_to_phys(hat->hat_htable->ht_page);
 	w->mm = current->mm;
+	w->cpu = r->cpu;
 	w->lazy = READ_ONCE(htable_window_lazy);
+	init_completion(&w->done);
 	mmget(w->mm);
 
 	/* Verify reads pages it owns: keep MAP and UNMAP out meanwhile. */
@@ -375,7 +526,7 @@ int htable_window_run(struct hat *hat, struct htable_run *r,
 		hat_range_claim(hat, &all);
 		window_write_patterns(hat, r);
 	}
-	err = smp_call_on_cpu(r->cpu, window_fn, w, false);
+	err = window_start(w);
 	if (r->mode == HTABLE_RUN_VERIFY) {
 		hat_range_release(hat, &all);
 		up_read(&hat->hat_seg_lock);

@@ -44,10 +44,6 @@ module_param_cb(reserve_amount, &reserve_amount_ops, &htable_reserve_amount, 064
 MODULE_PARM_DESC(reserve_amount,
 		 "htable structures kept in the reserve (default 200)");
 
-module_param_named(window_budget_ms, htable_window_budget_ms, uint, 0644);
-MODULE_PARM_DESC(window_budget_ms,
-		 "longest a verify window may run before its watchdog ends it (default 60000)");
-
 static int __init htable_module_init(void)
 {
 	int err;
