@@ -15,6 +15,7 @@
 #             hotplug CPUs that can be taken offline
 #             lazy    the window_lazy knob (kernels without DEBUG_VM,
 #                     where a forced lazy-TLB clobber does not warn)
+#             isolated a CPU isolated with isolcpus= (windows refuse it)
 # check.sh starts rows in this order, up to --jobs at once. The debug
 # kernel's run is the slowest, so it is split in two rows that come first
 # and run beside the others: together they run every test once.
@@ -29,5 +30,5 @@ l5-pti-smp2		deb	max		2	4G	pti=on,hugepagesz=1G,hugepages=1	all	1g,smp2,hotplug,
 l4-pti-smp2		deb	max,-la57	2	4G	pti=on,hugepagesz=1G,hugepages=1	all	1g,smp2,hotplug,lazy
 l5-nopti-smp4-vol	deb	max		4	4G	pti=off,hugepagesz=1G,hugepages=1,preempt=voluntary	all	1g,smp2,hotplug,lazy
 lts612-l5-pti-smp2	lts	max		2	4G	pti=on,hugepagesz=1G,hugepages=1	all	1g,smp2,hotplug,lazy
-lowmem-l5-pti-smp2	deb	max		2	256M	pti=on	htable_row.sh,htable_setup.sh,htable_pressure_test,htable_teardown.sh	smp2
+lowmem-l5-pti-smp2	deb	max		2	256M	pti=on,isolcpus=1	htable_row.sh,htable_setup.sh,htable_pressure_test,htable_isolated_test,htable_teardown.sh	smp2,isolated
 '
