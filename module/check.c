@@ -186,8 +186,8 @@ static bool check_reachable(struct hat *hat, struct htable *ht)
 	return pg == ht->ht_page;
 }
 
-static void check_hat(struct hat *hat, struct htable_check *c,
-		      struct seq_file *dump)
+static int check_hat(struct hat *hat, struct htable_check *c,
+		     struct seq_file *dump)
 {
 	struct check_ctx x = { .hat = hat, .c = c, .dump = dump };
 	unsigned int h, phys_bits = boot_cpu_data.x86_phys_bits;
@@ -201,8 +201,12 @@ static void check_hat(struct hat *hat, struct htable_check *c,
 		x.rsvd = GENMASK_ULL(51, phys_bits);
 
 	/* The whole hat: no MAP or UNMAP is half done while it is checked. */
-	down_read(&hat->hat_seg_lock);
-	hat_range_claim(hat, &all);
+	if (down_read_killable(&hat->hat_seg_lock))
+		return -EINTR;
+	if (hat_range_claim(hat, &all)) {
+		up_read(&hat->hat_seg_lock);
+		return -EINTR;
+	}
 	ht = check_find(&x, 0, mmu.max_level);
 	if (!ht || ht != hat->hat_htable)
 		check_fail(&x, HTABLE_CHECK_HASH, 0);
@@ -231,6 +235,7 @@ static void check_hat(struct hat *hat, struct htable_check *c,
 	spin_unlock(&hat->hat_cache_lock);
 	hat_range_release(hat, &all);
 	up_read(&hat->hat_seg_lock);
+	return 0;
 }
 
 /**
@@ -243,13 +248,16 @@ static void check_hat(struct hat *hat, struct htable_check *c,
  * that the table is hashed exactly once; that every present page entry
  * maps the page the hat records for its va (for a large page: each of its
  * 4 KiB pages, and its pfn aligned to its size; in a table shared from
- * another hat, the page the owner records, against the owner's counts); that no entry has User,
- * Global or reserved bits; that no hashed table is unreachable; and that
- * cached free tables are all zero.
+ * another hat, the page the owner records, against the owner's counts);
+ * that no entry has User, Global or reserved bits; that no hashed table
+ * is unreachable; and that cached free tables are all zero.
+ *
+ * Context: sleeps, killably.
+ * Return: 0, or -EINTR when a fatal signal ended the wait for the hat.
  */
-void htable_check(struct hat *hat, struct htable_check *c)
+int htable_check(struct hat *hat, struct htable_check *c)
 {
-	check_hat(hat, c, NULL);
+	return check_hat(hat, c, NULL);
 }
 
 /**
@@ -264,7 +272,10 @@ void htable_dump_tree(struct hat *hat, struct seq_file *m)
 	seq_printf(m, "hat %u pid %d, %u levels, %ld pages owned\n",
 		   hat->hat_id, hat->hat_pid, mmu.max_level + 1,
 		   atomic_long_read(&hat->hat_owned_pages));
-	check_hat(hat, &c, m);
+	if (check_hat(hat, &c, m)) {
+		seq_puts(m, "interrupted\n");
+		return;
+	}
 	seq_printf(m, "check: %llu errors, %llu tables, %llu entries\n",
 		   c.errors, c.tables, c.entries);
 }

@@ -241,7 +241,10 @@ static ssize_t corrupt_write(struct file *file, const char __user *ubuf,
 		return -ENOMEM;
 	k->code = code;
 	k->va = va;
-	down_write(&hat->hat_seg_lock);
+	if (down_write_killable(&hat->hat_seg_lock)) {
+		kfree(k);
+		return -EINTR;
+	}
 	err = hat->hat_corrupt ? -EBUSY : corrupt_apply(hat, k);
 	if (!err) {
 		hat->hat_corrupt = k;
@@ -262,7 +265,8 @@ static ssize_t corrupt_read(struct file *file, char __user *ubuf, size_t len,
 	char buf[64];
 	int n;
 
-	down_read(&hat->hat_seg_lock);
+	if (down_read_killable(&hat->hat_seg_lock))
+		return -EINTR;
 	if (hat->hat_corrupt)
 		n = scnprintf(buf, sizeof(buf), "%u %#lx\n", hat->hat_corrupt->code,
 			      hat->hat_corrupt->va);

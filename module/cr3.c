@@ -500,7 +500,9 @@ int htable_window_run(struct hat *hat, struct htable_run *r,
 	struct hat_range all = HAT_RANGE_READS(0, ULONG_MAX);
 	int err;
 
-	htable_check(hat, &c);
+	err = htable_check(hat, &c);
+	if (err)
+		return err;
 	if (c.errors) {
 		htable_bad_input("window refused: CHECK found %llu errors (first %u at %#llx)",
 				 c.errors, c.first_error, c.first_va);
@@ -522,8 +524,15 @@ int htable_window_run(struct hat *hat, struct htable_run *r,
 
 	/* Verify reads pages it owns: keep MAP and UNMAP out meanwhile. */
 	if (r->mode == HTABLE_RUN_VERIFY) {
-		down_read(&hat->hat_seg_lock);
-		hat_range_claim(hat, &all);
+		if (down_read_killable(&hat->hat_seg_lock)) {
+			err = -EINTR;
+			goto out;
+		}
+		if (hat_range_claim(hat, &all)) {
+			up_read(&hat->hat_seg_lock);
+			err = -EINTR;
+			goto out;
+		}
 		window_write_patterns(hat, r);
 	}
 	err = window_start(w);
@@ -532,6 +541,7 @@ int htable_window_run(struct hat *hat, struct htable_run *r,
 		up_read(&hat->hat_seg_lock);
 	}
 
+out:
 	mmput(w->mm);
 	kfree(w);
 	if (!err) {

@@ -233,6 +233,7 @@ static long htable_ioc_unmap(struct hat *hat, void __user *uarg)
 static long htable_ioc_probe(struct hat *hat, void __user *uarg)
 {
 	struct htable_probe p;
+	int err;
 
 	if (copy_from_user(&p, uarg, sizeof(p)))
 		return -EFAULT;
@@ -240,23 +241,29 @@ static long htable_ioc_probe(struct hat *hat, void __user *uarg)
 		htable_bad_input("probe: va %#llx is outside the lower half", p.va);
 		return -ERANGE;
 	}
-	hat_probe(hat, &p);
+	err = hat_probe(hat, &p);
+	if (err)
+		return err;
 	return copy_to_user(uarg, &p, sizeof(p)) ? -EFAULT : 0;
 }
 
 static long htable_ioc_info(struct hat *hat, void __user *uarg)
 {
 	struct htable_info info;
+	int err = hat_info(hat, &info);
 
-	hat_info(hat, &info);
+	if (err)
+		return err;
 	return copy_to_user(uarg, &info, sizeof(info)) ? -EFAULT : 0;
 }
 
 static long htable_ioc_check(struct hat *hat, void __user *uarg)
 {
 	struct htable_check c;
+	int err = htable_check(hat, &c);
 
-	htable_check(hat, &c);
+	if (err)
+		return err;
 	return copy_to_user(uarg, &c, sizeof(c)) ? -EFAULT : 0;
 }
 
@@ -373,7 +380,9 @@ static long htable_ioc_sync(struct hat *hat, void __user *uarg)
 	err = htable_check_range("sync", s.va, s.npages);
 	if (err)
 		return err;
-	hat_pagesync(hat, &s);
+	err = hat_pagesync(hat, &s);
+	if (err)
+		return err;
 	return copy_to_user(uarg, &s, sizeof(s)) ? -EFAULT : 0;
 }
 

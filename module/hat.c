@@ -24,6 +24,7 @@
 #include <linux/lockdep.h>
 #include <linux/mm.h>
 #include <linux/mutex.h>
+#include <linux/refcount.h>
 #include <linux/sched.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
@@ -195,12 +196,14 @@ static bool hat_range_try(struct hat *hat, struct hat_range *c)
  * holds one claim at a time, taken whole, so claims can't wait on each
  * other in a circle.
  *
- * Context: process context; sleeps.
+ * Context: process context; sleeps, killably.
+ * Return: 0, or -EINTR (no claim taken) when a fatal signal came first.
  */
-void hat_range_claim(struct hat *hat, struct hat_range *c)
+int hat_range_claim(struct hat *hat, struct hat_range *c)
 {
 	lockdep_assert_held_read(&hat->hat_seg_lock);
-	wait_event(hat->hat_range_wq, hat_range_try(hat, c));
+	return wait_event_killable(hat->hat_range_wq, hat_range_try(hat, c)) ?
+	       -EINTR : 0;
 }
 
 /**
@@ -220,16 +223,20 @@ void hat_range_release(struct hat *hat, struct hat_range *c)
 
 /*
  * Begin a call on the pages of @c: hat_seg_lock for write when @excl,
- * else for read with the claim @c.
+ * else for read with the claim @c. Killable: 0, or -EINTR with nothing
+ * held.
  */
-static void hat_range_begin(struct hat *hat, struct hat_range *c, bool excl)
+static int hat_range_begin(struct hat *hat, struct hat_range *c, bool excl)
 {
-	if (excl) {
-		down_write(&hat->hat_seg_lock);
-		return;
+	if (excl)
+		return down_write_killable(&hat->hat_seg_lock) ? -EINTR : 0;
+	if (down_read_killable(&hat->hat_seg_lock))
+		return -EINTR;
+	if (hat_range_claim(hat, c)) {
+		up_read(&hat->hat_seg_lock);
+		return -EINTR;
 	}
-	down_read(&hat->hat_seg_lock);
-	hat_range_claim(hat, c);
+	return 0;
 }
 
 /* End a call begun by hat_range_begin() with the same @excl. */
@@ -258,6 +265,7 @@ struct hat *hat_alloc(void)
 	hat = kmem_cache_zalloc(hat_cache, GFP_KERNEL);
 	if (!hat)
 		return NULL;
+	refcount_set(&hat->hat_refs, 1);
 	init_rwsem(&hat->hat_seg_lock);
 	spin_lock_init(&hat->hat_range_lock);
 	INIT_LIST_HEAD(&hat->hat_ranges);
@@ -390,11 +398,43 @@ static void hat_share_drop(struct hat_share *sh)
 	kfree(sh);
 }
 
-/* Take the two hat_seg_locks of a share in order: owner, then sharer. */
-static void hat_share_lock(struct hat *owner, struct hat *sharer)
+/* Take a reference on @hat: its structure stays until hat_put(). */
+static void hat_get(struct hat *hat)
 {
-	down_write(&owner->hat_seg_lock);
-	down_write_nested(&sharer->hat_seg_lock, SINGLE_DEPTH_NESTING);
+	refcount_inc(&hat->hat_refs);
+}
+
+/* Drop a reference; the last one frees the (already torn down) structure. */
+static void hat_put(struct hat *hat)
+{
+	if (!refcount_dec_and_test(&hat->hat_refs))
+		return;
+	free_cpumask_var(hat->hat_cpus);
+	kmem_cache_free(hat_cache, hat);
+}
+
+/*
+ * With htable_share_mutex held, take @owner's and then @sharer's
+ * hat_seg_lock for write, without waiting. Return: NULL when both are
+ * held; else the hat whose lock was taken, with a reference, and the
+ * mutex and every lock dropped: the caller waits for it with
+ * hat_share_wait() and starts over. The mutex, which every sharing hat
+ * needs, is so never held across a wait on one hat.
+ */
+static struct hat *hat_share_trylock(struct hat *owner, struct hat *sharer)
+{
+	struct hat *busy = owner;
+
+	lockdep_assert_held(&htable_share_mutex);
+	if (down_write_trylock(&owner->hat_seg_lock)) {
+		if (down_write_trylock(&sharer->hat_seg_lock))
+			return NULL;
+		up_write(&owner->hat_seg_lock);
+		busy = sharer;
+	}
+	hat_get(busy);
+	mutex_unlock(&htable_share_mutex);
+	return busy;
 }
 
 static void hat_share_unlock(struct hat *owner, struct hat *sharer)
@@ -403,32 +443,65 @@ static void hat_share_unlock(struct hat *owner, struct hat *sharer)
 	up_write(&owner->hat_seg_lock);
 }
 
-/* hat_share_drop() under both locks; htable_share_mutex is held. */
-static void hat_share_drop_locked(struct hat_share *sh)
+/*
+ * Wait, holding nothing but a reference on @busy, until its hat_seg_lock
+ * is free, then drop the reference. Return: 0, or -EINTR when @killable
+ * and a fatal signal came first.
+ */
+static int hat_share_wait(struct hat *busy, bool killable)
 {
-	struct hat *owner = sh->owner, *sharer = sh->sharer;
+	int err = 0;
 
-	hat_share_lock(owner, sharer);
-	hat_share_drop(sh);
-	hat_share_unlock(owner, sharer);
+	if (killable)
+		err = down_write_killable(&busy->hat_seg_lock);
+	else
+		down_write(&busy->hat_seg_lock);
+	if (!err)
+		up_write(&busy->hat_seg_lock);
+	hat_put(busy);
+	return err ? -EINTR : 0;
+}
+
+/* Any share @hat takes part in, as sharer or owner; the mutex is held. */
+static struct hat_share *hat_any_share(struct hat *hat)
+{
+	unsigned long idx = 0;
+	struct hat_share *sh;
+
+	lockdep_assert_held(&htable_share_mutex);
+	sh = xa_find(&hat->hat_shares, &idx, ULONG_MAX, XA_PRESENT);
+	return sh ?: list_first_entry_or_null(&hat->hat_shared_out,
+					       struct hat_share, list);
 }
 
 /*
  * Closing @hat: detach every table shared into it, and every table of its
  * shared into others. Sharers of a closing owner lose those translations
  * (a window there faults; UNSHARE says ENOENT): the owner's pages go with
- * the owner, so they must first be out of every sharer's reach.
+ * the owner, so they must first be out of every sharer's reach. Close
+ * can't fail, so its waits are not killable; none holds the mutex.
  */
 static void hat_unshare_all(struct hat *hat)
 {
-	struct hat_share *sh, *tmp;
-	unsigned long idx;
+	struct hat *busy, *owner, *sharer;
+	struct hat_share *sh;
 
-	mutex_lock(&htable_share_mutex);
-	xa_for_each(&hat->hat_shares, idx, sh)
-		hat_share_drop_locked(sh);
-	list_for_each_entry_safe(sh, tmp, &hat->hat_shared_out, list)
-		hat_share_drop_locked(sh);
+	for (;;) {
+		mutex_lock(&htable_share_mutex);
+		sh = hat_any_share(hat);
+		if (!sh)
+			break;
+		owner = sh->owner;
+		sharer = sh->sharer;
+		busy = hat_share_trylock(owner, sharer);
+		if (busy) {
+			hat_share_wait(busy, false);
+			continue;
+		}
+		hat_share_drop(sh);	/* frees sh */
+		hat_share_unlock(owner, sharer);
+		mutex_unlock(&htable_share_mutex);
+	}
 	mutex_unlock(&htable_share_mutex);
 }
 
@@ -531,18 +604,30 @@ err_free:
  * @owner:	another hat, kept open by the caller
  * @s:		the validated request; @s->tables is set on success
  *
+ * Context: sleeps, killably; never holds htable_share_mutex across a wait
+ * on one hat.
  * Return: 0; -EEXIST when @hat maps or shares anything in the range;
  * -EBUSY when @owner maps a large page there; -EINVAL when @owner shares
- * the range itself from a third hat; -ENOMEM. On error nothing changed.
+ * the range itself from a third hat; -ENOMEM; -EINTR when a fatal signal
+ * ended a wait. On error nothing changed.
  */
 int hat_share(struct hat *hat, struct hat *owner, struct htable_share *s)
 {
 	unsigned long va, end = s->va + (s->npages << PAGE_SHIFT);
+	struct hat *busy;
 	int err = 0;
 
 	s->tables = 0;
-	mutex_lock(&htable_share_mutex);
-	hat_share_lock(owner, hat);
+	/* Every wait comes before the first change: killable throughout. */
+	for (;;) {
+		if (mutex_lock_killable(&htable_share_mutex))
+			return -EINTR;
+		busy = hat_share_trylock(owner, hat);
+		if (!busy)
+			break;
+		if (hat_share_wait(busy, true))
+			return -EINTR;
+	}
 	for (va = s->va; va < end && !err; va += LEVEL_SIZE(1))
 		err = hat_share_check(hat, owner, va);
 	for (va = s->va; va < end && !err; va += LEVEL_SIZE(1)) {
@@ -565,35 +650,69 @@ int hat_share(struct hat *hat, struct hat *owner, struct htable_share *s)
  * @hat:	the sharer
  * @s:		the validated request; @s->tables is set on success
  *
- * Return: 0, or -ENOENT (nothing changed) when a table of the range is
- * not shared into @hat.
+ * Each table is detached under htable_share_mutex and both hats' locks,
+ * which are only tried under the mutex (hat_share_trylock()).
+ *
+ * Context: sleeps; killable until the first table is detached, after
+ * which the call completes.
+ * Return: 0; -ENOENT (nothing changed) when a table of the range is not
+ * shared into @hat; -EINTR (nothing changed) when a fatal signal ended a
+ * wait before the first detach.
  */
 int hat_unshare(struct hat *hat, struct htable_share *s)
 {
 	unsigned long va, end = s->va + (s->npages << PAGE_SHIFT);
+	struct hat *busy, *owner;
 	struct hat_share *sh;
 
 	s->tables = 0;
-	mutex_lock(&htable_share_mutex);
-	/* The mutex keeps every share of the range where it is meanwhile. */
-	for (va = s->va; va < end; va += LEVEL_SIZE(1)) {
-		if (!xa_load(&hat->hat_shares, va >> LEVEL_SHIFT(1))) {
-			mutex_unlock(&htable_share_mutex);
-			return -ENOENT;
+	va = s->va;
+	while (va < end) {
+		if (!s->tables) {
+			if (mutex_lock_killable(&htable_share_mutex))
+				return -EINTR;
+			/* Nothing is detached until the whole range is shared. */
+			for (va = s->va; va < end; va += LEVEL_SIZE(1)) {
+				if (!xa_load(&hat->hat_shares, va >> LEVEL_SHIFT(1))) {
+					mutex_unlock(&htable_share_mutex);
+					return -ENOENT;
+				}
+			}
+			va = s->va;
+		} else {
+			mutex_lock(&htable_share_mutex);
 		}
-	}
-	for (va = s->va; va < end; va += LEVEL_SIZE(1)) {
 		sh = xa_load(&hat->hat_shares, va >> LEVEL_SHIFT(1));
-		hat_share_drop_locked(sh);
+		if (!sh) {
+			/* The owner closed meanwhile: that table is detached. */
+			mutex_unlock(&htable_share_mutex);
+			va += LEVEL_SIZE(1);
+			s->tables++;
+			continue;
+		}
+		owner = sh->owner;
+		busy = hat_share_trylock(owner, hat);
+		if (busy) {
+			if (hat_share_wait(busy, !s->tables) && !s->tables)
+				return -EINTR;
+			continue;
+		}
+		hat_share_drop(sh);	/* frees sh */
+		hat_share_unlock(owner, hat);
+		mutex_unlock(&htable_share_mutex);
+		va += LEVEL_SIZE(1);
 		s->tables++;
 	}
-	mutex_unlock(&htable_share_mutex);
 	return 0;
 }
 
 /**
  * hat_free() - destroy a hat: every table, record and page it holds
  * @hat:	a hat live on no CPU, with no operation in progress
+ *
+ * Drops the reference its file held. Another closing or unsharing hat may
+ * still hold one, waiting for this hat's lock: the structure goes with
+ * the last reference (hat_put()), everything else goes here.
  */
 void hat_free(struct hat *hat)
 {
@@ -618,10 +737,9 @@ void hat_free(struct hat *hat)
 	WARN_ON_ONCE(!list_empty(&hat->hat_upins));
 	xa_destroy(&hat->hat_pages);
 	xa_destroy(&hat->hat_shares);
-	free_cpumask_var(hat->hat_cpus);
 	atomic_dec(&htable_nr_hats);
 	HATSTAT_INC(hs_hats_destroyed);
-	kmem_cache_free(hat_cache, hat);
+	hat_put(hat);
 }
 
 /*
@@ -1053,8 +1171,8 @@ static int hat_map_ptes(struct hat *hat, unsigned long va, unsigned long eaddr,
  * hat's; -EINVAL when an alias source or pinned user memory is not a run
  * of aligned, contiguous large pages; -EFAULT (or another
  * pin_user_pages_fast() error) when user memory can't be pinned; -ENOMEM
- * when a page, a table or a record can't be had. On error nothing has
- * changed.
+ * when a page, a table or a record can't be had; -EINTR when a fatal
+ * signal ended a wait. On error nothing has changed.
  *
  * Context: sleeps. Claims the range (and an alias source, to read it), or
  * holds hat_seg_lock for write for a PIN map, and for an ALIAS map in a
@@ -1076,7 +1194,9 @@ int hat_memload(struct hat *hat, const struct htable_map *m)
 		c.rlast = c.rfirst + m->alias_npages - 1;
 	}
 again:
-	hat_range_begin(hat, &c, excl);
+	err = hat_range_begin(hat, &c, excl);
+	if (err)
+		return err;
 	if (!excl && (m->flags & HTABLE_MAP_ALIAS) && !list_empty(&hat->hat_upins)) {
 		/* The source may be pinned memory: its pin counts are the lock's. */
 		hat_range_end(hat, &c, excl);
@@ -1179,8 +1299,9 @@ static int hat_split_edge(struct hat *hat, unsigned long va,
  * 4 KiB where need be, so the rest of it stays mapped to the same memory.
  *
  * Return: 0; -ENOENT when the range has a hole; -ENOMEM when a split
- * can't get a table. On error no page was unmapped (a split that
- * succeeded before the error stays: it changed no translation).
+ * can't get a table; -EINTR when a fatal signal ended a wait. On error no
+ * page was unmapped (a split that succeeded before the error stays: it
+ * changed no translation).
  *
  * Context: sleeps. Claims the range; starts over with hat_seg_lock held
  * for write when it must split a large page or meets pinned memory.
@@ -1196,7 +1317,9 @@ int hat_unload(struct hat *hat, struct htable_unmap *u)
 	int err = 0;
 
 again:
-	hat_range_begin(hat, &c, excl);
+	err = hat_range_begin(hat, &c, excl);
+	if (err)
+		return err;
 	n = hat_count_records(hat, first, last);
 	if (n != u->npages) {
 		err = -ENOENT;
@@ -1231,8 +1354,10 @@ out:
  * hat_probe() - translate @p->va (hat_probe and hat_getpfnum in one)
  * @hat:	the hat
  * @p:		in: va; out: the rest of the fields
+ *
+ * Return: 0, or -EINTR when a fatal signal ended the wait for the claim.
  */
-void hat_probe(struct hat *hat, struct htable_probe *p)
+int hat_probe(struct hat *hat, struct htable_probe *p)
 {
 	unsigned long va = p->va & PAGE_MASK;
 	struct hat_range c = HAT_RANGE_CHANGES(va >> PAGE_SHIFT, va >> PAGE_SHIFT);
@@ -1251,7 +1376,8 @@ void hat_probe(struct hat *hat, struct htable_probe *p)
 	 * table in its way, and every claim that reads the whole hat (CHECK,
 	 * a verify window), which walks the tables without holds.
 	 */
-	hat_range_begin(hat, &c, false);
+	if (hat_range_begin(hat, &c, false))
+		return -EINTR;
 	ht = htable_getpte(hat, va, &e, &pte, mmu.max_page_level);
 	if (ht) {
 		if (PTE_ISPAGE(pte, ht->ht_level)) {
@@ -1276,6 +1402,7 @@ void hat_probe(struct hat *hat, struct htable_probe *p)
 	if (xa_load(&hat->hat_pages, va >> PAGE_SHIFT))
 		p->flags |= HTABLE_PROBE_OWNED;
 	hat_range_end(hat, &c, false);
+	return 0;
 }
 
 /* Entries of @ht that map large pages (not links). */
@@ -1293,15 +1420,18 @@ static unsigned int hat_count_lpages(struct htable *ht)
  * hat_info() - count a hat's tables and entries, from its hash
  * @hat:	the hat
  * @info:	out: every field
+ *
+ * Return: 0, or -EINTR when a fatal signal ended the wait for the lock.
  */
-void hat_info(struct hat *hat, struct htable_info *info)
+int hat_info(struct hat *hat, struct htable_info *info)
 {
 	struct htable *ht;
 	unsigned int h;
 
 	memset(info, 0, sizeof(*info));
 	info->levels = mmu.max_level + 1;
-	down_read(&hat->hat_seg_lock);
+	if (down_read_killable(&hat->hat_seg_lock))
+		return -EINTR;
 	for (h = 0; h < hat->hat_num_hash; h++) {
 		spin_lock(HTABLE_LOCK(h));
 		for (ht = hat->hat_ht_hash[h]; ht; ht = ht->ht_next) {
@@ -1331,6 +1461,7 @@ void hat_info(struct hat *hat, struct htable_info *info)
 		info->cached++;
 	spin_unlock(&hat->hat_cache_lock);
 	up_read(&hat->hat_seg_lock);
+	return 0;
 }
 
 /**
@@ -1341,7 +1472,8 @@ void hat_info(struct hat *hat, struct htable_info *info)
  * Goes through the kernel's direct map of the recorded page, never through
  * the hat's tables, so tests can check what a window did independently.
  *
- * Return: 0; -ENOENT when the hat owns no page at @rw->va; -EFAULT.
+ * Return: 0; -ENOENT when the hat owns no page at @rw->va; -EFAULT;
+ * -EINTR when a fatal signal ended the wait for the claim.
  */
 int hat_rw(struct hat *hat, const struct htable_rw *rw)
 {
@@ -1352,7 +1484,8 @@ int hat_rw(struct hat *hat, const struct htable_rw *rw)
 	int err = 0;
 
 	/* The claim keeps an UNMAP from putting the page under the copy. */
-	hat_range_begin(hat, &c, false);
+	if (hat_range_begin(hat, &c, false))
+		return -EINTR;
 	pg = xa_load(&hat->hat_pages, rw->va >> PAGE_SHIFT);
 	if (!pg) {
 		err = -ENOENT;
@@ -1377,8 +1510,10 @@ out:
  * x86pte_update(), retried when the MMU sets a bit meanwhile, and the
  * cleared vas are invalidated on every CPU where the hat is live, so the
  * next access sets the bits again.
+ *
+ * Return: 0, or -EINTR when a fatal signal ended the wait for the lock.
  */
-void hat_pagesync(struct hat *hat, struct htable_sync *s)
+int hat_pagesync(struct hat *hat, struct htable_sync *s)
 {
 	unsigned long va = s->va, eaddr = s->va + (s->npages << PAGE_SHIFT), n;
 	struct htable *ht = NULL;
@@ -1388,8 +1523,9 @@ void hat_pagesync(struct hat *hat, struct htable_sync *s)
 
 	s->referenced = 0;
 	s->modified = 0;
+	if (down_write_killable(&hat->hat_seg_lock))
+		return -EINTR;
 	htable_batch_init(&b, hat);
-	down_write(&hat->hat_seg_lock);
 	while (va < eaddr) {
 		pte = htable_walk(hat, &ht, &va, eaddr, &b);
 		if (!ht)
@@ -1421,6 +1557,7 @@ void hat_pagesync(struct hat *hat, struct htable_sync *s)
 	htable_batch_finish(&b);
 	up_write(&hat->hat_seg_lock);
 	HATSTAT_INC(hs_ad_syncs);
+	return 0;
 }
 
 /* The map flags recorded for page number @idx. */
@@ -1447,8 +1584,9 @@ static u32 hat_record_flags(struct hat *hat, unsigned long idx)
  * first mapped with. The page itself never left the hat, so neither did
  * its data.
  *
- * Return: 0, or -ENOMEM when a table can't be had (the pages rebuilt so
- * far stay mapped: a reload only ever adds what the record already says).
+ * Return: 0; -ENOMEM when a table can't be had (the pages rebuilt so
+ * far stay mapped: a reload only ever adds what the record already says);
+ * -EINTR (nothing done) when a fatal signal ended the wait for the lock.
  */
 int hat_reload(struct hat *hat, struct htable_reload *r)
 {
@@ -1461,8 +1599,9 @@ int hat_reload(struct hat *hat, struct htable_reload *r)
 	int err = 0;
 
 	r->reloaded = 0;
+	if (down_write_killable(&hat->hat_seg_lock))
+		return -EINTR;
 	htable_batch_init(&b, hat);
-	down_write(&hat->hat_seg_lock);
 	xa_for_each_range(&hat->hat_pages, i, pg, first, first + r->npages - 1) {
 		unsigned long va = i << PAGE_SHIFT;
 		x86pte_t pte;

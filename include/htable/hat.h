@@ -42,15 +42,15 @@ struct hat *hat_alloc(void);
 void hat_free(struct hat *hat);
 int hat_memload(struct hat *hat, const struct htable_map *m);
 int hat_unload(struct hat *hat, struct htable_unmap *u);
-void hat_probe(struct hat *hat, struct htable_probe *p);
-void hat_info(struct hat *hat, struct htable_info *info);
+int hat_probe(struct hat *hat, struct htable_probe *p);
+int hat_info(struct hat *hat, struct htable_info *info);
 int hat_rw(struct hat *hat, const struct htable_rw *rw);
-void hat_pagesync(struct hat *hat, struct htable_sync *s);
+int hat_pagesync(struct hat *hat, struct htable_sync *s);
 int hat_reload(struct hat *hat, struct htable_reload *r);
 int hat_share(struct hat *hat, struct hat *owner, struct htable_share *s);
 int hat_unshare(struct hat *hat, struct htable_share *s);
 struct hat *hat_share_owner(struct hat *hat, unsigned long va);
-void hat_range_claim(struct hat *hat, struct hat_range *c);
+int hat_range_claim(struct hat *hat, struct hat_range *c);
 void hat_range_release(struct hat *hat, struct hat_range *c);
 
 /* cr3.c: windows */
@@ -60,7 +60,7 @@ int htable_window_run(struct hat *hat, struct htable_run *r,
 		      struct htable_sample *samples);
 
 /* check.c: the independent checker and the tree dump */
-void htable_check(struct hat *hat, struct htable_check *c);
+int htable_check(struct hat *hat, struct htable_check *c);
 void htable_dump_tree(struct hat *hat, struct seq_file *m);
 
 #endif /* _HTABLE_HAT_H */

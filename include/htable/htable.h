@@ -62,6 +62,7 @@
 #include <linux/atomic.h>
 #include <linux/cpumask.h>
 #include <linux/list.h>
+#include <linux/refcount.h>
 #include <linux/rwsem.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
@@ -152,6 +153,8 @@ struct htable_corruption;
  * @hat_stolen:	tables htable_steal() took from the hat (atomic)
  * @hat_id:	number shown in debugfs (constant)
  * @hat_pid:	tgid of the opener (constant)
+ * @hat_refs:	references: its file's, and one per task waiting for its
+ *		lock to share or unshare (the structure lives until the last)
  * @hat_debugfs: the hat's debugfs tree file
  * @hat_debugfs_corrupt: its debugfs corruption knob (module/corrupt.c)
  * @hat_corrupt: the corruption that knob made, until repaired (hat_seg_lock)
@@ -179,6 +182,7 @@ struct hat {
 	atomic_long_t		hat_stolen;
 	unsigned int		hat_id;
 	pid_t			hat_pid;
+	refcount_t		hat_refs;
 	struct dentry		*hat_debugfs;
 	struct dentry		*hat_debugfs_corrupt;
 	struct htable_corruption *hat_corrupt;
