@@ -20,9 +20,10 @@
 #define VA0		0x40000000ULL
 #define BUDGET_PATH	"/sys/module/htable/parameters/window_budget_ms"
 #define CPU_ONLINE_FMT	"/sys/devices/system/cpu/cpu%d/online"
-/* A long verify window: this many pages, aliases of a few. */
-#define LONG_NPAGES	(1ULL << 19)
+/* A long verify window: this many pages, aliases of a few (fewer on KASAN). */
+#define LONG_NPAGES	(ht_kernel_has_kasan() ? 1ULL << 17 : 1ULL << 19)
 #define HANG_GUARD_S	300
+#define WIN_TIMEOUT	600
 
 FIXTURE(win) {
 	int fd, err, ncpus, offlined;
@@ -96,7 +97,7 @@ static int wait_live_on(int fd, __u32 cpu, struct long_run *l)
  * A resident window on a va with no translation: every read faults, and
  * the window says so (faults used to stay 0 in resident mode).
  */
-TEST_F(win, resident_counts_faults)
+TEST_F_TIMEOUT(win, resident_counts_faults, WIN_TIMEOUT)
 {
 	struct htable_sample s[64];
 	struct htable_run r;
@@ -125,7 +126,7 @@ TEST_F(win, resident_counts_faults)
  * the window has a thread of its own, not a shared worker. Reading
  * /proc/sys/vm/stat_refresh queues work on every CPU and waits for it.
  */
-TEST_F(win, window_does_not_hold_per_cpu_work)
+TEST_F_TIMEOUT(win, window_does_not_hold_per_cpu_work, WIN_TIMEOUT)
 {
 	struct long_run l = { .fd = self->fd, .npages = LONG_NPAGES };
 	char buf[16];
@@ -157,7 +158,7 @@ TEST_F(win, window_does_not_hold_per_cpu_work)
  * else: it must end with ENXIO, never complete. One that raced its start
  * completes on its CPU or fails with ENXIO. The hat is live nowhere after.
  */
-TEST_F(win, cpu_offline_while_starting)
+TEST_F_TIMEOUT(win, cpu_offline_while_starting, WIN_TIMEOUT)
 {
 	struct long_run l = { .fd = self->fd };
 	int cpu = self->ncpus - 1, round, outlived = 0;
@@ -217,7 +218,7 @@ TEST_F(win, cpu_offline_while_starting)
  * stopped before the ioctl returns (the watchdog's counter says it was
  * cut short), instead of the task waiting out the whole window.
  */
-TEST_F(win, caller_killed_while_waiting)
+TEST_F_TIMEOUT(win, caller_killed_while_waiting, WIN_TIMEOUT)
 {
 	long long cut0 = htable_stat("hs_watchdog_ends");
 	__u32 cpu = self->ncpus - 1;
