@@ -11,6 +11,7 @@
 #include <linux/module.h>
 #include <linux/mm.h>
 #include <linux/overflow.h>
+#include <linux/pagemap.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 
@@ -70,6 +71,24 @@ static int htable_check_range(const char *what, u64 va, u64 npages)
 		htable_bad_input("%s: [%#llx, %#llx) leaves the lower half", what,
 				 va, end);
 		return -ERANGE;
+	}
+	return 0;
+}
+
+/*
+ * Can the result of a call that changes the hat be written back to @uarg
+ * (@len bytes, and the samples of a window)? Asked before anything
+ * changes, without writing a byte, so that an unwritable result fails the
+ * call with EFAULT while nothing has changed. Memory the caller unmaps or
+ * protects during the call can still lose the result of a call that
+ * succeeded (uapi.rst says so).
+ */
+static int htable_result_writable(void __user *uarg, size_t len)
+{
+	if (fault_in_safe_writeable((const char __user *)uarg, len)) {
+		htable_bad_input("the result at %#lx can't be written",
+				 (unsigned long)uarg);
+		return -EFAULT;
 	}
 	return 0;
 }
@@ -183,6 +202,9 @@ static long htable_ioc_map(struct hat *hat, void __user *uarg)
 		HATSTAT_INC(hs_enomem);
 		return -ENOMEM;
 	}
+	err = htable_result_writable(uarg, sizeof(m));
+	if (err)
+		return err;
 	m.mapped = 0;
 	err = hat_memload(hat, &m);
 	if (err == -EEXIST)
@@ -218,6 +240,9 @@ static long htable_ioc_unmap(struct hat *hat, void __user *uarg)
 		return -EINVAL;
 	}
 	err = htable_check_range("unmap", u.va, u.npages);
+	if (err)
+		return err;
+	err = htable_result_writable(uarg, sizeof(u));
 	if (err)
 		return err;
 	u.unmapped = 0;
@@ -347,6 +372,12 @@ static long htable_ioc_run(struct hat *hat, void __user *uarg)
 	r.clobbers = 0;
 	r.elapsed_ns = 0;
 	r.watchdog = 0;
+	err = htable_result_writable(uarg, sizeof(r));
+	if (!err && r.mode == HTABLE_RUN_RESIDENT)
+		err = htable_result_writable(u64_to_user_ptr(r.samples),
+					     r.max_samples * sizeof(*samples));
+	if (err)
+		return err;
 	if (r.mode == HTABLE_RUN_RESIDENT) {
 		samples = htable_should_fail(HTABLE_FAIL_SAMPLES) ? NULL :
 			  kvcalloc(r.max_samples, sizeof(*samples), GFP_KERNEL);
@@ -380,7 +411,9 @@ static long htable_ioc_sync(struct hat *hat, void __user *uarg)
 	err = htable_check_range("sync", s.va, s.npages);
 	if (err)
 		return err;
-	err = hat_pagesync(hat, &s);
+	err = htable_result_writable(uarg, sizeof(s));
+	if (!err)
+		err = hat_pagesync(hat, &s);
 	if (err)
 		return err;
 	return copy_to_user(uarg, &s, sizeof(s)) ? -EFAULT : 0;
@@ -398,6 +431,9 @@ static long htable_ioc_reload(struct hat *hat, void __user *uarg)
 		return -EINVAL;
 	}
 	err = htable_check_range("reload", r.va, r.npages);
+	if (err)
+		return err;
+	err = htable_result_writable(uarg, sizeof(r));
 	if (err)
 		return err;
 	err = hat_reload(hat, &r);
@@ -449,7 +485,9 @@ static long htable_ioc_share(struct hat *hat, void __user *uarg)
 		return -EINVAL;
 	}
 	/* The file reference keeps the owner's hat alive throughout. */
-	err = hat_share(hat, owner->private_data, &s);
+	err = htable_result_writable(uarg, sizeof(s));
+	if (!err)
+		err = hat_share(hat, owner->private_data, &s);
 	fput(owner);
 	if (err == -ENOMEM)
 		HATSTAT_INC(hs_enomem);
@@ -473,6 +511,9 @@ static long htable_ioc_unshare(struct hat *hat, void __user *uarg)
 		return -EINVAL;
 	}
 	err = htable_check_share("unshare", &s);
+	if (err)
+		return err;
+	err = htable_result_writable(uarg, sizeof(s));
 	if (err)
 		return err;
 	err = hat_unshare(hat, &s);
