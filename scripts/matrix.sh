@@ -20,15 +20,15 @@
 # kernel's run is the slowest, so it is split in two rows that come first
 # and run beside the others: together they run every test once.
 # Every row boots with slub_debug=FZPU page_poison=1 (scripts/vm.sh); a
-# 1 GiB page needs 4 GiB of guest memory before memblock finds a free,
-# aligned one (TCG allocates guest memory lazily). Documentation/testing.rst
-# explains each row.
+# row that reserves a 1 GiB page gets 2 GiB, most of it above 4 GiB, where
+# memblock finds a free, aligned GiB (scripts/vm.sh). Documentation/
+# testing.rst explains each row.
 HTABLE_MATRIX='
-debug1-l5-pti-smp2	debug	max		2	4G	pti=on,hugepagesz=1G,hugepages=1	part:1/2	1g,smp2,hotplug
-debug2-l5-pti-smp2	debug	max		2	4G	pti=on,hugepagesz=1G,hugepages=1	part:2/2	1g,smp2,hotplug
-l5-pti-smp2		deb	max		2	4G	pti=on,hugepagesz=1G,hugepages=1	all	1g,smp2,hotplug,lazy
-l4-pti-smp2		deb	max,-la57	2	4G	pti=on,hugepagesz=1G,hugepages=1	all	1g,smp2,hotplug,lazy
-l5-nopti-smp4-vol	deb	max		4	4G	pti=off,hugepagesz=1G,hugepages=1,preempt=voluntary	all	1g,smp2,hotplug,lazy
-lts612-l5-pti-smp2	lts	max		2	4G	pti=on,hugepagesz=1G,hugepages=1	all	1g,smp2,hotplug,lazy
+debug1-l5-pti-smp2	debug	max		2	2G	pti=on,hugepagesz=1G,hugepages=1	part:1/2	1g,smp2,hotplug
+debug2-l5-pti-smp2	debug	max		2	2G	pti=on,hugepagesz=1G,hugepages=1	part:2/2	1g,smp2,hotplug
+l5-pti-smp2		deb	max		2	2G	pti=on,hugepagesz=1G,hugepages=1	all	1g,smp2,hotplug,lazy
+l4-pti-smp2		deb	max,-la57	2	2G	pti=on,hugepagesz=1G,hugepages=1	all	1g,smp2,hotplug,lazy
+l5-nopti-smp4-vol	deb	max		4	2G	pti=off,hugepagesz=1G,hugepages=1,preempt=voluntary	all	1g,smp2,hotplug,lazy
+lts612-l5-pti-smp2	lts	max		2	2G	pti=on,hugepagesz=1G,hugepages=1	all	1g,smp2,hotplug,lazy
 lowmem-l5-pti-smp2	deb	max		2	256M	pti=on,isolcpus=1	htable_row.sh,htable_setup.sh,htable_pressure_test,htable_isolated_test,htable_teardown.sh	smp2,isolated
 '

@@ -69,7 +69,13 @@ mkdir -p "$work"
 
 # -- build ------------------------------------------------------------------
 ktag=$(basename "$(dirname "$kdir")")-$(basename "$kdir")
-ko=$("$HTABLE_TOP/scripts/build-module.sh" "$ktag" "$kdir") || die "module build failed"
+# A kernel with gcov gets a module that records its coverage.
+gcov=()
+if grep -q '^CONFIG_GCOV_KERNEL=y' "$kdir/.config" 2>/dev/null; then
+	gcov=(HTABLE_GCOV=y)
+fi
+ko=$("$HTABLE_TOP/scripts/build-module.sh" "$ktag" "$kdir" "${gcov[@]}") ||
+	die "module build failed"
 make -s -C "$HTABLE_TOP/selftests/htable" KTOOLS="$KTOOLS" >/dev/null ||
 	die "selftests build failed"
 make -s -C "$HTABLE_TOP/tools/htablectl" >/dev/null || die "htablectl build failed"
@@ -122,7 +128,15 @@ expect="levels:$levels,pti:$pti,cpus:$smp,preempt:$pmode,slub:$slub,kernel:$kmaj
 case ",$provides," in *,1g,*) expect+=",1g:1" ;; esac
 cmdline="console=ttyS0 loglevel=5 log_buf_len=4M panic=-1 oops=panic no_timer_check"
 cmdline+=" slub_debug=$slub page_poison=1 $preempt htmode=$mode htexpect=$expect $append"
-qemu=(qemu-system-x86_64 -machine q35 -accel tcg -cpu "$cpu" -smp "$smp"
+# A 1 GiB page reserved at boot needs a free, aligned GiB when memblock
+# runs, and early allocations go top-down: with only 512 MiB of RAM below
+# 4 GiB, the rest starts at 4 GiB and its first GiB stays free (2 GiB of
+# guest memory is enough, where the default layout needed 4 GiB).
+machine=q35
+case " $append " in
+*" hugepagesz=1G "*) machine+=,max-ram-below-4g=512M ;;
+esac
+qemu=(qemu-system-x86_64 -machine "$machine" -accel tcg -cpu "$cpu" -smp "$smp"
 	-m "$mem" -no-reboot -kernel "$kernel" -initrd "$work/initramfs.cpio.gz"
 	-append "$cmdline" -display none -monitor none)
 
@@ -236,6 +250,15 @@ if grep -q '^HTABLE-DONE' "$out.clean"; then
 	else
 		row_check FAIL "the kernel log dump lost its start (the buffer wrapped)"
 	fi
+fi
+
+# The module's coverage data, for check.sh's report: gcov.tar.gz holds the
+# .gcda files under the guest's /sys/kernel/debug/gcov.
+if grep -q '^HTABLE-GCOV-END' "$out.clean"; then
+	sed -n '/^HTABLE-GCOV-BEGIN/,/^HTABLE-GCOV-END/p' "$out.clean" |
+		sed '1d;$d' | base64 -d > "$work/gcov.tar.gz" 2>/dev/null ||
+		log "the coverage data did not decode"
+	echo "$(dirname "$ko")" > "$work/gcov.build"
 fi
 
 if grep -q '^HTABLE-KMEMLEAK-BEGIN' "$out.clean"; then
