@@ -164,12 +164,13 @@ static int hats_show(struct seq_file *m, void *unused)
 {
 	struct hat *hat;
 
-	seq_puts(m, "id pid owned_pages stolen flags\n");
+	seq_puts(m, "id pid owned_pages stolen flags reaped\n");
 	spin_lock(&htable_hat_list_lock);
 	list_for_each_entry(hat, &htable_hat_list, hat_list)
-		seq_printf(m, "%u %d %ld %ld %#lx\n", hat->hat_id, hat->hat_pid,
+		seq_printf(m, "%u %d %ld %ld %#lx %ld\n", hat->hat_id, hat->hat_pid,
 			   atomic_long_read(&hat->hat_owned_pages),
-			   atomic_long_read(&hat->hat_stolen), hat->hat_flags);
+			   atomic_long_read(&hat->hat_stolen), hat->hat_flags,
+			   atomic_long_read(&hat->hat_reaped));
 	spin_unlock(&htable_hat_list_lock);
 	return 0;
 }

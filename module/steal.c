@@ -160,7 +160,7 @@ struct htable *htable_steal(unsigned int cnt, bool reap)
 {
 	unsigned int passes = clamp_val(READ_ONCE(htable_steal_passes), 1,
 					HTABLE_PTES_PER_TABLE);
-	unsigned int stolen = 0, pass, threshold, n;
+	unsigned int stolen = 0, pass, threshold, n, nact;
 	struct htable *list = NULL, *ht;
 	struct hat *hat, *next;
 
@@ -178,11 +178,15 @@ struct htable *htable_steal(unsigned int cnt, bool reap)
 			spin_unlock(&htable_hat_list_lock);
 
 			n = steal_cached(hat, cnt - stolen, &list);
+			nact = 0;
 			if (pass && stolen + n < cnt)
-				n += htable_steal_active(hat, cnt - stolen - n,
-							 threshold, &list);
+				nact = htable_steal_active(hat, cnt - stolen - n,
+							   threshold, &list);
+			/* Translations lost, apart from free tables taken. */
+			atomic_long_add(nact, &hat->hat_stolen);
+			atomic_long_add(n, &hat->hat_reaped);
+			n += nact;
 			stolen += n;
-			atomic_long_add(n, &hat->hat_stolen);
 			for (ht = list; ht; ht = ht->ht_next)
 				if (ht->ht_hat == hat)
 					ht->ht_hat = NULL;
@@ -230,16 +234,31 @@ unsigned long htable_reap(unsigned long nr)
 		HATSTAT_INC(hs_reaped);
 		freed++;
 	}
+	/*
+	 * Reclaim counts only slab and LRU pages as its progress: a reclaim
+	 * that freed only page tables would give up, and call the OOM
+	 * killer, although the pages are free.
+	 */
+	htable_account_reclaimed(freed);
 	return freed + htable_adjust_reserve();
 }
 
-/* What can go at once: free tables in caches and the reserve's surplus. */
+/*
+ * What reclaim could take: free tables in caches, the reserve's surplus,
+ * and the leaf tables in use, which htable_steal() can take from hats
+ * (their translations are kept for RELOAD). A leaf table that turns out
+ * locked, busy or in a hat being used is skipped by the scan: the count
+ * is what reclaim may ask for, not a promise. Page tables are a cache of
+ * translations: an idle hat's leaf tables give way under pressure before
+ * the OOM killer picks a process.
+ */
 static unsigned long htable_shrink_count(struct shrinker *s,
 					 struct shrink_control *sc)
 {
 	long surplus = (long)READ_ONCE(htable_reserve_cnt) -
 		       (long)READ_ONCE(htable_reserve_amount);
-	unsigned long n = atomic_long_read(&htable_nr_cached) + max(surplus, 0L);
+	unsigned long n = atomic_long_read(&htable_nr_cached) + max(surplus, 0L) +
+			  atomic_long_read(&htable_level_tables[0]);
 
 	return n ? n : SHRINK_EMPTY;
 }

@@ -30,5 +30,5 @@ l5-pti-smp2		deb	max		2	2G	pti=on,hugepagesz=1G,hugepages=1	all	1g,smp2,hotplug,
 l4-pti-smp2		deb	max,-la57	2	2G	pti=on,hugepagesz=1G,hugepages=1	all	1g,smp2,hotplug,lazy
 l5-nopti-smp4-vol	deb	max		4	2G	pti=off,hugepagesz=1G,hugepages=1,preempt=voluntary	all	1g,smp2,hotplug,lazy
 lts612-l5-pti-smp2	lts	max		2	2G	pti=on,hugepagesz=1G,hugepages=1	all	1g,smp2,hotplug,lazy
-lowmem-l5-pti-smp2	deb	max		2	256M	pti=on,isolcpus=1	htable_row.sh,htable_setup.sh,htable_pressure_test,htable_isolated_test,htable_teardown.sh	smp2,isolated
+lowmem-l5-pti-smp2	deb	max		2	256M	pti=on,isolcpus=1	htable_row.sh,htable_setup.sh,htable_pressure_test,htable_reclaim_test,htable_isolated_test,htable_teardown.sh	smp2,isolated
 '

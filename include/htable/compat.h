@@ -66,4 +66,22 @@ static inline void htable_shrinker_destroy(struct shrinker *s)
 }
 #endif
 
+/*
+ * Pages a shrinker frees outside the slab and the LRU count as progress
+ * of the reclaim that called it only when it says so: 6.4 turned
+ * reclaim_state->reclaimed_slab into mm_account_reclaimed_pages().
+ */
+#include <linux/sched.h>
+#include <linux/swap.h>
+
+static inline void htable_account_reclaimed(unsigned long pages)
+{
+#ifdef SHRINKER_ALLOCATED
+	mm_account_reclaimed_pages(pages);
+#else
+	if (current->reclaim_state)
+		current->reclaim_state->reclaimed_slab += pages;
+#endif
+}
+
 #endif /* _HTABLE_COMPAT_H */

@@ -150,7 +150,10 @@ struct htable_corruption;
  *		hat shared into another (htable_share_mutex)
  * @hat_nsharers: entries on @hat_shared_out; while non-zero, every
  *		shootdown of this hat goes to all CPUs (atomic)
- * @hat_stolen:	tables htable_steal() took from the hat (atomic)
+ * @hat_stolen:	tables in use htable_steal() took, with their
+ *		translations, from the hat (atomic)
+ * @hat_reaped:	free tables htable_steal() took from the hat's cache
+ *		(atomic)
  * @hat_id:	number shown in debugfs (constant)
  * @hat_pid:	tgid of the opener (constant)
  * @hat_refs:	references: its file's, and one per task waiting for its
@@ -180,6 +183,7 @@ struct hat {
 	struct list_head	hat_shared_out;
 	atomic_t		hat_nsharers;
 	atomic_long_t		hat_stolen;
+	atomic_long_t		hat_reaped;
 	unsigned int		hat_id;
 	pid_t			hat_pid;
 	refcount_t		hat_refs;
