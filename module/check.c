@@ -21,6 +21,7 @@ struct check_ctx {
 	struct htable_check	*c;
 	struct seq_file		*dump;	/* set: print the tree instead */
 	x86pte_t		rsvd;	/* bits no entry may have */
+	int			err;	/* -EINTR: a wait on an owner ended */
 };
 
 static void check_fail(struct check_ctx *x, unsigned int code, unsigned long va)
@@ -78,20 +79,25 @@ static unsigned long check_entry_va(unsigned long base, unsigned int level,
 	return base + ((unsigned long)e << (PAGE_SHIFT + level * 9));
 }
 
+static void check_entries(struct check_ctx *x, struct htable *ht,
+			  struct htable *parent, unsigned long base,
+			  unsigned int level, struct hat *owner,
+			  struct htable *counted);
+static void check_shared_table(struct check_ctx *x, struct htable *ht,
+			       struct htable *parent, unsigned long base,
+			       struct hat *owner, struct htable *counted);
+
 /* Check one table and, recursively, everything below it. */
 static void check_table(struct check_ctx *x, struct htable *ht,
 			struct htable *parent, unsigned long base,
 			unsigned int level)
 {
-	const x86pte_t *ptes = page_address(ht->ht_page);
-	/* The top table's upper half is the kernel's, not the hat's. */
-	unsigned int n = level == mmu.max_level ? 256 : 512;
-	unsigned int e, present = 0, locked = 0;
 	/* A shared table: its pages and counts are its owner's. */
-	struct hat *owner = x->hat;
-	struct htable *counted = ht;
-	x86pte_t pte;
+	struct htable *counted;
+	struct hat *owner;
 
+	if (x->err)
+		return;
 	if (ht->ht_flags & HTABLE_SHARED) {
 		owner = hat_share_owner(x->hat, base);
 		counted = ht->ht_shares;
@@ -100,8 +106,58 @@ static void check_table(struct check_ctx *x, struct htable *ht,
 			check_fail(x, HTABLE_CHECK_PARENT, base);
 			return;
 		}
+		check_shared_table(x, ht, parent, base, owner, counted);
+		return;
 	}
+	check_entries(x, ht, parent, base, level, x->hat, ht);
+}
 
+/*
+ * A table shared from @owner: its entries and counts are the owner's, and
+ * they change under the owner's claims, not the sharer's. Read them under
+ * a claim on the owner too (lock order: the sharer's hat_seg_lock, then
+ * the owner's; sharing only ever tries those locks), or a MAP of the owner
+ * half done would look like an error, and a window on the sharer would be
+ * refused for it.
+ */
+static void check_shared_table(struct check_ctx *x, struct htable *ht,
+			       struct htable *parent, unsigned long base,
+			       struct hat *owner, struct htable *counted)
+{
+	struct hat_range oc = HAT_RANGE_READS(base >> PAGE_SHIFT,
+					      (base >> PAGE_SHIFT) + HTABLE_PTES_PER_TABLE - 1);
+
+	if (down_read_killable_nested(&owner->hat_seg_lock, SINGLE_DEPTH_NESTING)) {
+		x->err = -EINTR;
+		return;
+	}
+	if (hat_range_claim(owner, &oc)) {
+		up_read(&owner->hat_seg_lock);
+		x->err = -EINTR;
+		return;
+	}
+	check_entries(x, ht, parent, base, 0, owner, counted);
+	hat_range_release(owner, &oc);
+	up_read(&owner->hat_seg_lock);
+}
+
+/*
+ * The entries of @ht, a table of @level at @base whose parent is @parent:
+ * their pages are @owner's, their counts those of @counted.
+ */
+static void check_entries(struct check_ctx *x, struct htable *ht,
+			  struct htable *parent, unsigned long base,
+			  unsigned int level, struct hat *owner,
+			  struct htable *counted)
+{
+	const x86pte_t *ptes = page_address(ht->ht_page);
+	/* The top table's upper half is the kernel's, not the hat's. */
+	unsigned int n = level == mmu.max_level ? 256 : 512;
+	unsigned int e, present = 0, locked = 0;
+	x86pte_t pte;
+
+	/* A hat of millions of pages: let others run between tables. */
+	cond_resched();
 	x->c->tables++;
 	if (ht->ht_parent != parent || ht->ht_level != level ||
 	    ht->ht_vaddr != (level == mmu.max_level ? 0 : base) ||
@@ -135,6 +191,8 @@ static void check_table(struct check_ctx *x, struct htable *ht,
 				locked++;
 			/* Each 4 KiB page of it is the hat's, in order. */
 			for (i = 0; i < n; i++) {
+				if (!((i + 1) % HTABLE_PTES_PER_TABLE))
+					cond_resched();
 				pg = xa_load(&owner->hat_pages,
 					     (va >> PAGE_SHIFT) + i);
 				if (!pg || page_to_pfn(pg) != PTE2PFN(pte) + i) {
@@ -224,6 +282,7 @@ static int check_hat(struct hat *hat, struct htable_check *c,
 			}
 		}
 		spin_unlock(HTABLE_LOCK(h));
+		cond_resched();
 	}
 	if (!orphans && hashed != c->tables)
 		check_fail(&x, HTABLE_CHECK_ORPHAN, 0);
@@ -235,7 +294,7 @@ static int check_hat(struct hat *hat, struct htable_check *c,
 	spin_unlock(&hat->hat_cache_lock);
 	hat_range_release(hat, &all);
 	up_read(&hat->hat_seg_lock);
-	return 0;
+	return x.err;
 }
 
 /**
