@@ -88,29 +88,30 @@ static void add_probe(struct snap *s, __u64 va)
 		s->probe[s->nprobe++].va = va;
 }
 
-/* Up to 32 pages from each end of the range that lie in the lower half. */
-static void add_range(struct snap *s, const struct ht_hat *h, __u64 va, __u64 npages)
+/* Up to @ends pages from each end of the range that lie in the lower half. */
+static void add_range(struct snap *s, const struct ht_hat *h, __u64 va, __u64 npages,
+		      __u64 ends)
 {
 	__u64 i, end;
 
 	va &= ~(HT_PAGE_SIZE - 1);
-	for (i = 0; i < 32 && i < npages && va + i * HT_PAGE_SIZE < h->limit; i++)
+	for (i = 0; i < ends && i < npages && va + i * HT_PAGE_SIZE < h->limit; i++)
 		add_probe(s, va + i * HT_PAGE_SIZE);
 	if (npages > HTABLE_MAX_NPAGES || va >= h->limit)
 		return;
 	end = va + npages * HT_PAGE_SIZE;
 	if (end > h->limit)
 		end = h->limit;
-	for (i = 1; i <= 32 && end - i * HT_PAGE_SIZE > va; i++)
+	for (i = 1; i <= ends && end - i * HT_PAGE_SIZE > va; i++)
 		add_probe(s, end - i * HT_PAGE_SIZE);
 }
 
 /*
- * INFO, CHECK and PROBE of the model's pages, their neighbours, and the
+ * INFO, CHECK and PROBE of the model's pages, their neighbours, and @ends
  * pages at both ends of [va, +npages) and of [ava, +an).
  */
 static int take_at(const struct ht_hat *h, __u64 va, __u64 npages, __u64 ava,
-		   __u64 an, struct snap *s)
+		   __u64 an, __u64 ends, struct snap *s)
 {
 	size_t i;
 	int k, bad = 0;
@@ -127,9 +128,9 @@ static int take_at(const struct ht_hat *h, __u64 va, __u64 npages, __u64 ava,
 			add_probe(s, h->m.pg[i].va + HT_PAGE_SIZE);
 	}
 	if (npages)
-		add_range(s, h, va, npages);
+		add_range(s, h, va, npages, ends);
 	if (an)
-		add_range(s, h, ava, an);
+		add_range(s, h, ava, an, ends);
 	for (k = 0; k < s->nprobe; k++)
 		bad += !!ht_probe(h->fd, s->probe[k].va, &s->probe[k]);
 	return bad;
@@ -139,9 +140,8 @@ static int take_at(const struct ht_hat *h, __u64 va, __u64 npages, __u64 ava,
 static int take(const struct ht_hat *h, const struct bad_case *c, struct snap *s)
 {
 	if (!c)
-		return take_at(h, 0, 0, 0, 0, s);
-	return take_at(h, c->va, c->npages, c->alias_va,
-		       c->alias_npages, s);
+		return take_at(h, 0, 0, 0, 0, 0, s);
+	return take_at(h, c->va, c->npages, c->alias_va, c->alias_npages, 32, s);
 }
 
 /*
@@ -624,17 +624,17 @@ static void refused_req(struct __test_metadata *_metadata, struct ht_hat *h,
 	int ret, written;
 	size_t i;
 
-	ASSERT_EQ(0, take_at(h, c->va, c->npages, 0, 0, &before)) TH_LOG("%s", c->what);
+	ASSERT_EQ(0, take_at(h, c->va, c->npages, 0, 0, 4, &before)) TH_LOG("%s", c->what);
 	if (o)
-		ASSERT_EQ(0, take_at(o, c->va, c->npages, 0, 0, &obefore));
+		ASSERT_EQ(0, take_at(o, c->va, c->npages, 0, 0, 4, &obefore));
 	for (i = 0; i < ARRAY_SIZE(counters); i++)
 		cnt0[i] = htable_stat(counters[i]);
 	bad0 = htable_stat("hs_bad_input");
 	ret = issue_req(h, f, c, &written);
 	bad1 = htable_stat("hs_bad_input");
-	ASSERT_EQ(0, take_at(h, c->va, c->npages, 0, 0, &after)) TH_LOG("%s", c->what);
+	ASSERT_EQ(0, take_at(h, c->va, c->npages, 0, 0, 4, &after)) TH_LOG("%s", c->what);
 	if (o)
-		ASSERT_EQ(0, take_at(o, c->va, c->npages, 0, 0, &oafter));
+		ASSERT_EQ(0, take_at(o, c->va, c->npages, 0, 0, 4, &oafter));
 	EXPECT_EQ(-c->err, ret) {
 		TH_LOG("%s %s: va %#llx npages %llu flags %#x: %s, expected %s",
 		       cmd_name(c->cmd), c->what, c->va, c->npages, c->flags,
@@ -1015,6 +1015,8 @@ TEST_F_TIMEOUT(bad, bad_pointers_every_ioctl, BAD_TIMEOUT)
 	baseline(_metadata, h);
 	hole = two_pages_one_hole();
 	ASSERT_NE(NULL, hole);
+	ASSERT_EQ(0, take(h, NULL, &before));
+	/* The hat and the counters are compared after each command's six. */
 	for (i = 0; i < ARRAY_SIZE(cmds); i++) {
 		void *ptrs[] = {
 			NULL, (void *)8, hole + HT_PAGE_SIZE,
@@ -1022,22 +1024,21 @@ TEST_F_TIMEOUT(bad, bad_pointers_every_ioctl, BAD_TIMEOUT)
 			(void *)~0xfffULL,
 		};
 
+		for (j = 0; j < ARRAY_SIZE(counters); j++)
+			cnt0[j] = htable_stat(counters[j]);
 		for (k = 0; k < ARRAY_SIZE(ptrs); k++) {
-			ASSERT_EQ(0, take(h, NULL, &before));
-			for (j = 0; j < ARRAY_SIZE(counters); j++)
-				cnt0[j] = htable_stat(counters[j]);
 			errno = 0;
 			EXPECT_EQ(-1, ioctl(h->fd, cmds[i], ptrs[k]));
 			EXPECT_EQ(EFAULT, errno) TH_LOG("ioctl %#lx, %p", cmds[i], ptrs[k]);
-			ASSERT_EQ(0, take(h, NULL, &after));
-			EXPECT_EQ(0, diff(&before, &after, 0))
-				TH_LOG("ioctl %#lx, %p changed the hat", cmds[i], ptrs[k]);
-			for (j = 0; j < ARRAY_SIZE(counters); j++) {
-				const char *name = counters[j];
+		}
+		ASSERT_EQ(0, take(h, NULL, &after));
+		EXPECT_EQ(0, diff(&before, &after, 0))
+			TH_LOG("ioctl %#lx changed the hat", cmds[i]);
+		for (j = 0; j < ARRAY_SIZE(counters); j++) {
+			const char *name = counters[j];
 
-				EXPECT_EQ(cnt0[j], htable_stat(name))
-					TH_LOG("ioctl %#lx, %p: %s moved", cmds[i], ptrs[k], name);
-			}
+			EXPECT_EQ(cnt0[j], htable_stat(name))
+				TH_LOG("ioctl %#lx: %s moved", cmds[i], name);
 		}
 	}
 	munmap(hole, 2 * HT_PAGE_SIZE);
