@@ -22,8 +22,7 @@
  *
  * The op cases sweep single operations the workload does not reach: a
  * map of 2 MiB pages, UNMAPs that split a 2 MiB page and two 2 MiB pages,
- * RELOAD after a steal, SHARE, PIN maps of 4 KiB pages and of a 1 GiB
- * page, and an UNMAP that splits that 1 GiB page (see "One operation at a
+ * RELOAD after a steal, SHARE, and a PIN map (see "One operation at a
  * time" below).
  */
 #include <sys/mman.h>
@@ -393,13 +392,7 @@ TEST_F_TIMEOUT(sweep, every_allocation_site, 500)
 #define OP_POISON	0xa5a5a5a5a5a5a5a5ULL
 #define SNAP_MAX	160
 #define NP_2M		HTABLE_2M_NPAGES
-#define NP_1G		HTABLE_1G_NPAGES
 #define WTAG(va)	(0x7a60000000000000ULL ^ (va))
-#define NR_1G_PATH	"/sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages"
-#define FREE_1G_PATH	"/sys/kernel/mm/hugepages/hugepages-1048576kB/free_hugepages"
-#ifndef MAP_HUGE_1GB
-#define MAP_HUGE_1GB	(30 << 26)
-#endif
 
 enum {
 	S_PTABLE, S_HTABLE, S_PAGE, S_XARRAY, S_HAT, S_CPUMASK, S_HASH,
@@ -1191,119 +1184,6 @@ TEST_F_TIMEOUT(op, pin_map, 300)
 	reached(_metadata, &o, SITE(S_UPIN) | TABLE_SITES);
 	op_done(_metadata, self->fd, self->hats0, self->active0);
 	munmap(mem, 2 * HT_PAGE_SIZE);
-}
-
-/*
- * The 1 GiB hugetlb page the row reserves at boot, mapped in this
- * process, with tags in four of its pages: its base, or NULL (and why).
- */
-#define G_VA	(3 * HT_SZ_512G)
-
-static __u64 *gig_page(long long *free0, const char **why)
-{
-	static const __u64 tagged[] = { 0, 1, 3 * NP_2M + 4, 3 * NP_2M + 6, NP_1G - 1 };
-	__u64 *mem;
-	size_t i;
-
-	*why = NULL;
-	if (!ht_has_pdpe1gb()) {
-		*why = "the CPU has no pdpe1gb";
-		return NULL;
-	}
-	*free0 = htable_knob_read(FREE_1G_PATH);
-	if (*free0 < 1) {
-		*why = "no free 1 GiB hugetlb page (boot with hugepagesz=1G hugepages=1)";
-		return NULL;
-	}
-	mem = mmap(NULL, HT_SZ_1G, PROT_READ | PROT_WRITE,
-		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | MAP_HUGE_1GB, -1, 0);
-	if (mem == MAP_FAILED)
-		return NULL;
-	for (i = 0; i < ARRAY_SIZE(tagged); i++)
-		mem[tagged[i] * HT_PAGE_SIZE / 8 + 1] = WTAG(G_VA + tagged[i] * HT_PAGE_SIZE);
-	return mem;
-}
-
-/*
- * The 1 GiB page, PIN-mapped with the pin failing first, then cut at one
- * 4 KiB page: split to 2 MiB pages, and the one holding the cut to 4 KiB
- * pages, two tables. As for two edges, a failure of the second must
- * leave the first undone. One test, one map: each map or unmap of it
- * stores or drops 262144 records, seconds under TCG (tens with KASAN).
- */
-TEST_F_TIMEOUT(op, map_and_split_1g, 300)
-{
-	static struct opsweep o, c;
-	const __u64 cut = G_VA + (3 * NP_2M + 5) * HT_PAGE_SIZE;
-	long long free0 = 0;
-	const char *why;
-	__u64 *mem, pfn;
-	int fd;
-
-	fd = htable_open_dev();
-	HT_NEED_DEV(fd < 0, errno);
-	self->fd[0] = fd;
-	mem = gig_page(&free0, &why);
-	if (why)
-		SKIP(return, "needs:1g %s", why);
-	ASSERT_NE(NULL, mem);
-	memset(&o, 0, sizeof(o));
-	o.name = "MAP PIN 1 GiB";
-	o.nfd = 1;
-	o.fd[0] = fd;
-	base_pages(_metadata, &o, 0);
-	add_run(&o, 0, G_VA, NP_1G);
-	add_va(&o, 0, cut);
-	o.run = do_map;
-	o.a[0] = G_VA;
-	o.a[1] = NP_1G;
-	o.a[2] = HTABLE_MAP_1G | HTABLE_MAP_PIN | HTABLE_MAP_WRITE;
-	o.a[3] = (uintptr_t)mem;
-	o.enomem = 1;
-	/*
-	 * Only the pin: each later attempt would store every record first.
-	 * The records and tables of a large map and their rollback, pins
-	 * included, are swept by map_2m and pin_map.
-	 */
-	o.mask = SITE(S_UPIN);
-	sweep_op(_metadata, &o);
-	pfn = pfn_level(fd, G_VA, 2);
-	ASSERT_NE(0, pfn);
-	EXPECT_EQ(0, pfn % NP_1G);
-	EXPECT_EQ(pfn + NP_1G - 1, pfn_level(fd, G_VA + HT_SZ_1G - HT_PAGE_SIZE, 2));
-	EXPECT_EQ(WTAG(G_VA + (NP_1G - 1) * HT_PAGE_SIZE),
-		  word1(fd, G_VA + (NP_1G - 1) * HT_PAGE_SIZE));
-	EXPECT_EQ(0, ht_verify_check(fd, NULL));
-	reached(_metadata, &o, SITE(S_UPIN));
-
-	memset(&c, 0, sizeof(c));
-	c.name = "UNMAP splitting 1 GiB";
-	c.nfd = 1;
-	c.fd[0] = fd;
-	add_run(&c, 0, G_VA, NP_1G);
-	add_run(&c, 0, cut, 1);
-	add_va(&c, 0, G_VA + 3 * HT_SZ_2M);
-	add_va(&c, 0, G_VA + 4 * HT_SZ_2M);
-	add_run(&c, 0, BASE_VA, BASE_N);
-	c.run = do_unmap;
-	c.a[0] = cut;
-	c.a[1] = 1;
-	c.mask = TABLE_SITES;
-	sweep_op(_metadata, &c);
-	EXPECT_TRUE(absent(fd, cut));
-	EXPECT_EQ(pfn, pfn_level(fd, G_VA, 1));
-	EXPECT_EQ(pfn + 3 * NP_2M + 4, pfn_level(fd, cut - HT_PAGE_SIZE, 0));
-	EXPECT_EQ(WTAG(cut - HT_PAGE_SIZE), word1(fd, cut - HT_PAGE_SIZE));
-	EXPECT_EQ(WTAG(cut + HT_PAGE_SIZE), word1(fd, cut + HT_PAGE_SIZE));
-	EXPECT_EQ(pfn + NP_1G - 1, pfn_level(fd, G_VA + HT_SZ_1G - HT_PAGE_SIZE, 1));
-	EXPECT_EQ(0, ht_verify_check(fd, NULL));
-	reached(_metadata, &c, TABLE_SITES);
-	/* The pin outlives this process's mapping, not the hat's. */
-	EXPECT_EQ(0, munmap(mem, HT_SZ_1G));
-	EXPECT_EQ(free0 - 1, htable_knob_read(FREE_1G_PATH));
-	op_done(_metadata, self->fd, self->hats0, self->active0);
-	/* Every pin, the failed maps' too, was let go. */
-	EXPECT_EQ(free0, htable_knob_read(FREE_1G_PATH));
 }
 
 TEST_HARNESS_MAIN
