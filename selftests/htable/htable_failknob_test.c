@@ -10,8 +10,12 @@
  *
  * A MAP that needs new tables must either succeed or fail with ENOMEM
  * having changed nothing; unmapping and closing must never fail and must
- * give back every page-table page. Every test puts the tunables back (in
- * its teardown, so also when it fails).
+ * give back every page-table page. The reserve tests predict exactly what
+ * debugfs.rst's policy says an empty or a k-structure reserve must cause:
+ * which map succeeds, which errno the next one gets, and how far
+ * hs_htable_rgets, hs_htable_rputs, hs_steals, hs_enomem, reserve_cnt and
+ * active_ptables move. Every test puts the tunables back (in its
+ * teardown, so also when it fails).
  */
 #include "kselftest_harness.h"
 #include "htable_test.h"
@@ -244,25 +248,119 @@ FIXTURE_TEARDOWN(reserve)
 	ht_hat_close(&self->h);
 }
 
-/* force_reserve: new tables take their htable structs from the reserve. */
+/*
+ * The counters the reserve's policy moves (debugfs.rst): structures taken
+ * from it (hs_htable_rgets) and put on it (hs_htable_rputs), steals,
+ * ENOMEM from MAP, table pages held, the reserve's size, free tables
+ * cached in hats, and hats.
+ */
+struct rc {
+	long long rgets, rputs, steals, enomem, active, reserve, cached, hats;
+};
+
+static void rc_read(struct rc *c)
+{
+	c->rgets = htable_stat("hs_htable_rgets");
+	c->rputs = htable_stat("hs_htable_rputs");
+	c->steals = htable_stat("hs_steals");
+	c->enomem = htable_stat("hs_enomem");
+	c->active = htable_stat("active_ptables");
+	c->reserve = htable_stat("reserve_cnt");
+	c->cached = htable_stat("cached_tables");
+	c->hats = htable_stat("hats");
+}
+
+/*
+ * Did each counter move by exactly its delta in @d since @c0? Prints the
+ * ones that did not and returns how many.
+ */
+static int rc_moved(const struct rc *c0, const struct rc *d)
+{
+	struct rc c1;
+	const struct {
+		const char *name;
+		long long from, by;
+	} f[] = {
+		{ "hs_htable_rgets", c0->rgets, d->rgets },
+		{ "hs_htable_rputs", c0->rputs, d->rputs },
+		{ "hs_steals", c0->steals, d->steals },
+		{ "hs_enomem", c0->enomem, d->enomem },
+		{ "active_ptables", c0->active, d->active },
+		{ "reserve_cnt", c0->reserve, d->reserve },
+	};
+	long long now[ARRAY_SIZE(f)];
+	int bad = 0;
+	size_t i;
+
+	rc_read(&c1);
+	now[0] = c1.rgets;
+	now[1] = c1.rputs;
+	now[2] = c1.steals;
+	now[3] = c1.enomem;
+	now[4] = c1.active;
+	now[5] = c1.reserve;
+	for (i = 0; i < ARRAY_SIZE(f); i++) {
+		if (now[i] == f[i].from + f[i].by)
+			continue;
+		fprintf(stderr, "# %s: %lld, then %lld; expected a change of %lld\n",
+			f[i].name, f[i].from, now[i], f[i].by);
+		bad++;
+	}
+	return bad;
+}
+
+#define RC_MOVED(c0, d) EXPECT_EQ(0, rc_moved(&(c0), &(d)))
+
+/* Tables below the top that the model's pages need. */
+static long long model_tables(const struct ht_hat *h)
+{
+	struct htable_info exp;
+	long long n = 0;
+	int l;
+
+	ht_model_expect(&h->m, h->levels, &exp);
+	for (l = 0; l < h->levels - 1; l++)
+		n += exp.tables[l];
+	return n;
+}
+
+/* A hat with nothing cached, so every new table must come from elsewhere. */
+static void no_cache(struct __test_metadata *_metadata, const struct ht_hat *h)
+{
+	struct htable_info info;
+
+	ASSERT_EQ(0, ht_info(h->fd, &info));
+	ASSERT_EQ(0, info.cached);
+}
+
+/*
+ * force_reserve: every new table's structure comes from the reserve, one
+ * per table the model says the maps build, and nothing is stolen.
+ */
 TEST_F_TIMEOUT(reserve, force_reserve_draws, KNOB_TIMEOUT)
 {
 	struct ht_hat *h = &self->h;
-	long long rgets0, rgets1, rgets2;
+	struct rc c0, d;
+	long long want, rgets2;
 	int i;
 
 	HT_NEED_DEV(h->fd < 0, self->err);
 	knobs_present(_metadata);
-	rgets0 = htable_stat("hs_htable_rgets");
-	ASSERT_LE(0, rgets0);
+	no_cache(_metadata, h);
+	rc_read(&c0);
+	ASSERT_LE(16, c0.reserve);
 	ASSERT_EQ(0, htable_knob_write(HTABLE_FORCE_RESERVE_PATH, 1));
 	for (i = 0; i < 4; i++)
 		ASSERT_EQ(0, map_or_enomem(_metadata, h, (2 * i + 1) * HT_SZ_512G, 2,
 					   HTABLE_MAP_WRITE));
-	rgets1 = htable_stat("hs_htable_rgets");
-	EXPECT_LT(rgets0, rgets1);
-	TH_LOG("force_reserve: %lld reserve gets mapping %llu pages", rgets1 - rgets0,
-	       (unsigned long long)h->m.n);
+	want = model_tables(h);
+	TH_LOG("force_reserve: %lld tables, %lld reserve gets", want,
+	       htable_stat("hs_htable_rgets") - c0.rgets);
+	memset(&d, 0, sizeof(d));
+	d.rgets = want;
+	d.reserve = -want;
+	d.active = want;
+	RC_MOVED(c0, d);
 	unmap_all(_metadata, h);
 	ASSERT_EQ(0, htable_knob_write(HTABLE_FORCE_RESERVE_PATH, 0));
 	/* Without it, ordinary maps do not touch the reserve. */
@@ -272,51 +370,201 @@ TEST_F_TIMEOUT(reserve, force_reserve_draws, KNOB_TIMEOUT)
 	unmap_all(_metadata, h);
 }
 
-/* reserve_amount: lowering it trims the reserve to at most the new amount. */
-TEST_F_TIMEOUT(reserve, reserve_amount_trims, KNOB_TIMEOUT)
+/*
+ * reserve_amount: a write trims the reserve to the new amount or fills it
+ * up to it, at once: exactly the amount, each structure counted.
+ */
+TEST_F_TIMEOUT(reserve, reserve_amount_exact, KNOB_TIMEOUT)
 {
-	static const long long amounts[] = { 100, 16, 1, 0 };
+	static const long long amounts[] = { 100, 16, 1, 0, 5, 37, 0, 200 };
 	struct ht_hat *h = &self->h;
+	struct rc c0, d;
 	size_t i;
 
 	HT_NEED_DEV(h->fd < 0, self->err);
 	knobs_present(_metadata);
 	EXPECT_EQ(HTABLE_RESERVE_DEFAULT, htable_knob_read(HTABLE_RESERVE_AMOUNT_PATH));
-	TH_LOG("reserve_cnt %lld at reserve_amount %d", htable_stat("reserve_cnt"),
-	       HTABLE_RESERVE_DEFAULT);
-	EXPECT_LE(0, htable_stat("reserve_cnt"));
-	EXPECT_GE(HTABLE_RESERVE_DEFAULT, htable_stat("reserve_cnt"));
 	for (i = 0; i < ARRAY_SIZE(amounts); i++) {
+		rc_read(&c0);
 		ASSERT_EQ(0, htable_knob_write(HTABLE_RESERVE_AMOUNT_PATH, amounts[i]));
 		EXPECT_EQ(amounts[i], htable_knob_read(HTABLE_RESERVE_AMOUNT_PATH));
-		EXPECT_LE(0, htable_stat("reserve_cnt"));
-		EXPECT_GE(amounts[i], htable_stat("reserve_cnt"))
-			TH_LOG("reserve_amount %lld", amounts[i]);
+		memset(&d, 0, sizeof(d));
+		d.reserve = amounts[i] - c0.reserve;
+		if (d.reserve < 0)
+			d.rgets = -d.reserve;
+		else
+			d.rputs = d.reserve;
+		RC_MOVED(c0, d);
 	}
-	ASSERT_EQ(0, htable_knob_write(HTABLE_RESERVE_AMOUNT_PATH, HTABLE_RESERVE_DEFAULT));
-	EXPECT_EQ(HTABLE_RESERVE_DEFAULT, htable_knob_read(HTABLE_RESERVE_AMOUNT_PATH));
-	EXPECT_GE(HTABLE_RESERVE_DEFAULT, htable_stat("reserve_cnt"));
+	EXPECT_EQ(HTABLE_RESERVE_DEFAULT, htable_stat("reserve_cnt"));
 }
 
 /*
- * A small reserve that force_reserve must draw from: maps either succeed
- * or fail with ENOMEM having changed nothing, and all of it comes back.
+ * An empty reserve under force_reserve: a map that needs a table has only
+ * htable_steal() left, once (hs_steals + 1); with no other hat to steal
+ * from it fails with ENOMEM, having taken nothing and changed nothing. A
+ * map into a table that exists needs no structure, and a new hat's top
+ * table can't be had at all: open() fails.
  */
-TEST_F_TIMEOUT(reserve, small_forced_reserve, KNOB_TIMEOUT)
+TEST_F_TIMEOUT(reserve, empty_reserve, KNOB_TIMEOUT)
 {
-	struct ht_hat *h = &self->h;
-	int i, fails = 0;
+	struct ht_hat *h = &self->h, g;
+	const __u64 va = 5 * HT_SZ_1G;
+	struct rc c0, d;
 
 	HT_NEED_DEV(h->fd < 0, self->err);
 	knobs_present(_metadata);
-	ASSERT_EQ(0, htable_knob_write(HTABLE_RESERVE_AMOUNT_PATH, 4));
+	ASSERT_EQ(0, map_or_enomem(_metadata, h, va, 1, HTABLE_MAP_WRITE));
+	no_cache(_metadata, h);
+	/* Only this hat: a steal has nothing to take. */
+	ASSERT_EQ(1, htable_stat("hats"));
+	ASSERT_EQ(0, htable_knob_write(HTABLE_RESERVE_AMOUNT_PATH, 0));
+	ASSERT_EQ(0, htable_stat("reserve_cnt"));
 	ASSERT_EQ(0, htable_knob_write(HTABLE_FORCE_RESERVE_PATH, 1));
-	for (i = 0; i < 12; i++)
-		fails += map_or_enomem(_metadata, h, (i + 1) * HT_SZ_512G + i * HT_SZ_1G,
-				       1 + i * 100, HTABLE_MAP_WRITE);
-	TH_LOG("reserve_amount 4, forced: %d of 12 maps failed", fails);
+	memset(&d, 0, sizeof(d));
+
+	rc_read(&c0);
+	ASSERT_EQ(0, map_or_enomem(_metadata, h, va + HT_PAGE_SIZE, 1, 0));
+	RC_MOVED(c0, d);
+
+	rc_read(&c0);
+	ASSERT_EQ(1, map_or_enomem(_metadata, h, va + HT_SZ_2M, 1, 0));
+	d.steals = 1;
+	d.enomem = 1;
+	RC_MOVED(c0, d);
+	no_cache(_metadata, h);
+
+	rc_read(&c0);
+	EXPECT_EQ(-ENOMEM, ht_hat_open(&g));
+	ht_hat_close(&g);
+	EXPECT_EQ(c0.hats, htable_stat("hats"));
+	memset(&d, 0, sizeof(d));
+	RC_MOVED(c0, d);
+
+	/* The same map, the reserve no longer forced: it works. */
+	ASSERT_EQ(0, htable_knob_write(HTABLE_FORCE_RESERVE_PATH, 0));
+	ASSERT_EQ(0, map_or_enomem(_metadata, h, va + HT_SZ_2M, 1, 0));
 	unmap_all(_metadata, h);
+}
+
+/*
+ * A reserve of k structures, forced: exactly k maps that each need one
+ * new leaf table succeed, each taking one (reserve_cnt k - 1, ..., 0, no
+ * steal); the next one steals once, finds nothing and fails. A map that
+ * needs three tables from a reserve of two takes both, then fails: the
+ * two built go back to the reserve or to the hat's cache.
+ */
+TEST_F_TIMEOUT(reserve, k_structures, KNOB_TIMEOUT)
+{
+	const long long k = 3;
+	struct ht_hat *h = &self->h;
+	const __u64 va = 5 * HT_SZ_1G;
+	struct htable_info info;
+	struct rc c0, d;
+	long long i;
+
+	HT_NEED_DEV(h->fd < 0, self->err);
+	knobs_present(_metadata);
+	ASSERT_EQ(0, map_or_enomem(_metadata, h, va, 1, HTABLE_MAP_WRITE));
+	no_cache(_metadata, h);
+	ASSERT_EQ(1, htable_stat("hats"));
+	ASSERT_EQ(0, htable_knob_write(HTABLE_RESERVE_AMOUNT_PATH, k));
+	ASSERT_EQ(k, htable_stat("reserve_cnt"));
+	ASSERT_EQ(0, htable_knob_write(HTABLE_FORCE_RESERVE_PATH, 1));
+	memset(&d, 0, sizeof(d));
+	d.rgets = 1;
+	d.reserve = -1;
+	d.active = 1;
+	for (i = 1; i <= k; i++) {
+		rc_read(&c0);
+		ASSERT_EQ(0, map_or_enomem(_metadata, h, va + i * HT_SZ_2M, 1, 0))
+			TH_LOG("map %lld of a reserve of %lld", i, k);
+		RC_MOVED(c0, d);
+	}
+	EXPECT_EQ(0, htable_stat("reserve_cnt"));
+	rc_read(&c0);
+	ASSERT_EQ(1, map_or_enomem(_metadata, h, va + (k + 1) * HT_SZ_2M, 1, 0));
+	memset(&d, 0, sizeof(d));
+	d.steals = 1;
+	d.enomem = 1;
+	RC_MOVED(c0, d);
+
+	/* Three new tables (levels 2, 1 and 0) from a reserve of two. */
+	ASSERT_EQ(0, htable_knob_write(HTABLE_FORCE_RESERVE_PATH, 0));
+	ASSERT_EQ(0, htable_knob_write(HTABLE_RESERVE_AMOUNT_PATH, 2));
+	ASSERT_EQ(2, htable_stat("reserve_cnt"));
+	no_cache(_metadata, h);
+	ASSERT_EQ(0, htable_knob_write(HTABLE_FORCE_RESERVE_PATH, 1));
+	rc_read(&c0);
+	ASSERT_EQ(1, map_or_enomem(_metadata, h, 3 * HT_SZ_512G, 1, 0));
+	ASSERT_EQ(0, ht_info(h->fd, &info));
+	EXPECT_EQ(c0.rgets + 2, htable_stat("hs_htable_rgets"));
+	EXPECT_EQ(c0.steals + 1, htable_stat("hs_steals"));
+	EXPECT_EQ(c0.enomem + 1, htable_stat("hs_enomem"));
+	/* The two built: cached (their pages held), or back in the reserve. */
+	EXPECT_EQ(2, htable_stat("reserve_cnt") + (long long)info.cached);
+	EXPECT_EQ(c0.active + (long long)info.cached, htable_stat("active_ptables"));
+
+	/* Not forced, the maps that failed work. */
+	ASSERT_EQ(0, htable_knob_write(HTABLE_FORCE_RESERVE_PATH, 0));
+	ASSERT_EQ(0, map_or_enomem(_metadata, h, 3 * HT_SZ_512G, 1, 0));
+	ASSERT_EQ(0, map_or_enomem(_metadata, h, va + (k + 1) * HT_SZ_2M, 1, 0));
+	unmap_all(_metadata, h);
+}
+
+/*
+ * An empty reserve, forced, with another hat holding an idle leaf table:
+ * the map steals it (hs_steals + 1, the victim's stolen + 1) and takes no
+ * structure from the reserve. The victim's page stays its own, unmapped
+ * until RELOAD; its locked page, in a table no steal takes, stays mapped.
+ */
+TEST_F_TIMEOUT(reserve, empty_reserve_steals, KNOB_TIMEOUT)
+{
+	struct ht_hat *h = &self->h, v;
+	const __u64 va = 5 * HT_SZ_1G, vva = 9 * HT_SZ_1G;
+	struct htable_info vinfo0, vinfo1;
+	struct htable_reload r;
+	struct htable_probe p;
+	struct rc c0, d;
+
+	HT_NEED_DEV(h->fd < 0, self->err);
+	knobs_present(_metadata);
+	ASSERT_EQ(0, map_or_enomem(_metadata, h, va, 1, HTABLE_MAP_WRITE));
+	ASSERT_EQ(0, ht_hat_open(&v));
+	/* Two leaf tables under one level-1 table: one locked, one idle. */
+	ASSERT_EQ(0, map_or_enomem(_metadata, &v, vva, 1, HTABLE_MAP_LOCK));
+	ASSERT_EQ(0, map_or_enomem(_metadata, &v, vva + HT_SZ_2M, 1, HTABLE_MAP_WRITE));
+	ASSERT_EQ(2, htable_stat("hats"));
+	ASSERT_EQ(0, htable_stat("cached_tables"));
+	ASSERT_EQ(0, ht_info(v.fd, &vinfo0));
+	ASSERT_EQ(0, htable_knob_write(HTABLE_RESERVE_AMOUNT_PATH, 0));
+	ASSERT_EQ(0, htable_knob_write(HTABLE_FORCE_RESERVE_PATH, 1));
+
+	rc_read(&c0);
+	ASSERT_EQ(0, map_or_enomem(_metadata, h, va + HT_SZ_2M, 1, 0));
+	memset(&d, 0, sizeof(d));
+	d.steals = 1;
+	RC_MOVED(c0, d);
+	ASSERT_EQ(0, ht_info(v.fd, &vinfo1));
+	EXPECT_EQ(vinfo0.stolen + 1, vinfo1.stolen);
+	EXPECT_EQ(vinfo0.tables[0] - 1, vinfo1.tables[0]);
+	EXPECT_EQ(vinfo0.tables[1], vinfo1.tables[1]);
+	EXPECT_EQ(2, vinfo1.owned_pages);
+	EXPECT_EQ(1, vinfo1.mapped_pages);
+	ASSERT_EQ(0, ht_probe(v.fd, vva + HT_SZ_2M, &p));
+	EXPECT_EQ(HTABLE_PROBE_OWNED, p.flags);
+	EXPECT_EQ(0, ht_verify_probe(v.fd, vva, ht_model_find(&v.m, vva)));
+	EXPECT_EQ(0, ht_verify_check(v.fd, NULL));
+
 	ASSERT_EQ(0, htable_knobs_reset());
+	memset(&r, 0, sizeof(r));
+	r.va = vva;
+	r.npages = 2 * HTABLE_2M_NPAGES;
+	ASSERT_EQ(0, ioctl(v.fd, HTABLE_IOC_RELOAD, &r));
+	EXPECT_EQ(1, r.reloaded);
+	EXPECT_EQ(0, ht_verify_model(v.fd, &v.m, v.levels, 1));
+	unmap_all(_metadata, h);
+	ht_hat_close(&v);
 }
 
 TEST_HARNESS_MAIN

@@ -192,3 +192,38 @@ int htable_knobs_reset(void)
 	}
 	return err;
 }
+
+/* ---- Rare paths: stealing and caches on demand ---- */
+
+long long ht_reap_all(void)
+{
+	long long total = 0, before, after;
+	int i;
+
+	for (i = 0; i < 1000; i++) {
+		before = htable_stat("hs_reaped");
+		if (before < 0 || htable_knob_write(HTABLE_REAP_PATH, 0))
+			return -1;
+		after = htable_stat("hs_reaped");
+		if (after == before)
+			return total;
+		total += after - before;
+	}
+	return -1;
+}
+
+int ht_drain_caches(void)
+{
+	long long cached = htable_stat("cached_tables"), left;
+	int i;
+
+	for (i = 0; i < 1000 && cached > 0; i++) {
+		if (htable_knob_write(HTABLE_REAP_PATH, cached))
+			return -1;
+		left = htable_stat("cached_tables");
+		if (left < 0 || left >= cached)
+			return -1;
+		cached = left;
+	}
+	return cached ? -1 : 0;
+}

@@ -199,4 +199,24 @@ static inline double ht_now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/*
+ * ---- Rare paths: stealing and caches on demand (htable_failsweep_test,
+ * htable_failknob_test, htable_badinput_test) ----
+ */
+#define HTABLE_REAP_PATH "/sys/kernel/debug/htable/reap"
+
+/*
+ * Reap (debugfs reap) until a reap takes nothing: every cached table and
+ * every idle, unlocked leaf table of every hat is gone, their pages owned
+ * but not mapped until RELOAD. Returns the tables reaped, or -1.
+ */
+long long ht_reap_all(void);
+
+/*
+ * Empty every hat's cache of free tables, and take nothing else: each
+ * reap asks for at most the cached count, which its first pass (free
+ * tables only) satisfies. Returns 0, or -1 when the caches don't empty.
+ */
+int ht_drain_caches(void);
+
 #endif /* _HTABLE_TEST_H */
