@@ -85,12 +85,8 @@ static int htable_check_range(const char *what, u64 va, u64 npages)
  */
 static int htable_result_writable(void __user *uarg, size_t len)
 {
-	if (fault_in_safe_writeable((const char __user *)uarg, len)) {
-		htable_bad_input("the result at %#lx can't be written",
-				 (unsigned long)uarg);
-		return -EFAULT;
-	}
-	return 0;
+	/* A bad pointer, like any other: EFAULT, and not bad input. */
+	return fault_in_safe_writeable((const char __user *)uarg, len) ? -EFAULT : 0;
 }
 
 /* Pages a MAP may still take: available memory above the throttle mark. */
@@ -484,10 +480,13 @@ static long htable_ioc_share(struct hat *hat, void __user *uarg)
 		fput(owner);
 		return -EINVAL;
 	}
-	/* The file reference keeps the owner's hat alive throughout. */
 	err = htable_result_writable(uarg, sizeof(s));
-	if (!err)
-		err = hat_share(hat, owner->private_data, &s);
+	if (err) {
+		fput(owner);
+		return err;
+	}
+	/* The file reference keeps the owner's hat alive throughout. */
+	err = hat_share(hat, owner->private_data, &s);
 	fput(owner);
 	if (err == -ENOMEM)
 		HATSTAT_INC(hs_enomem);
@@ -506,13 +505,14 @@ static long htable_ioc_unshare(struct hat *hat, void __user *uarg)
 
 	if (copy_from_user(&s, uarg, sizeof(s)))
 		return -EFAULT;
+	/* The range first, as for SHARE (uapi.rst gives the order). */
+	err = htable_check_share("unshare", &s);
+	if (err)
+		return err;
 	if (s.owner_fd) {
 		htable_bad_input("unshare: owner_fd must be zero");
 		return -EINVAL;
 	}
-	err = htable_check_share("unshare", &s);
-	if (err)
-		return err;
 	err = htable_result_writable(uarg, sizeof(s));
 	if (err)
 		return err;
