@@ -18,6 +18,7 @@ flock 9
 # incremental.
 rsync -a --delete -c --exclude='*.o' --exclude='*.ko' --exclude='.*.cmd' \
 	--exclude='*.mod*' --exclude='modules.order' --exclude='Module.symvers' \
+	--exclude='*.gcno' \
 	"$HTABLE_TOP/Kbuild" "$HTABLE_TOP/module" "$HTABLE_TOP/include" "$dir/" 2>/dev/null ||
 	cp -r "$HTABLE_TOP/Kbuild" "$HTABLE_TOP/module" "$HTABLE_TOP/include" "$dir/"
 if ! make -C "$kdir" M="$dir" "$@" modules > "$dir.log" 2>&1; then

@@ -261,6 +261,23 @@ if [ $vm = 1 ]; then
 fi
 [ -z "$static_pid" ] || wait "$static_pid"
 
+# The module's coverage, from the rows that boot the debug kernel (its
+# gcov records it): one check, failing below the target.
+cov_dirs=()
+while read -r name kernel _; do
+	[ "$kernel" = debug ] || continue
+	[ -n "$rows" ] && ! [[ " $rows " == *" $name "* ]] && continue
+	cov_dirs+=("$HTABLE_TOP/.build/vm-$name")
+done <<< "$HTABLE_MATRIX"
+if [ $vm = 1 ] && [ ${#cov_dirs[@]} -gt 0 ]; then
+	log "coverage of the module (debug rows)"
+	if "$HTABLE_TOP/scripts/coverage.sh" "${cov_dirs[@]}" >&2; then
+		echo "coverage 1 0 0" >> "$results"
+	else
+		echo "coverage 0 1 0" >> "$results"
+	fi
+fi
+
 # Every row that should have run must have reported.
 while read -r name _; do
 	[ -n "$name" ] || continue

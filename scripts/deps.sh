@@ -48,7 +48,7 @@ install_missing() {
 
 install_missing make gcc libc6-dev linux-headers-amd64 qemu-system-x86 \
 	busybox-static cpio gzip sparse perl xz-utils rsync \
-	flex bison bc libelf-dev libssl-dev dwarves python3 dkms kmod
+	flex bison bc libelf-dev libssl-dev dwarves python3 dkms kmod lcov
 
 kver=$(debian_kver)
 if [ -z "$kver" ]; then
