@@ -42,6 +42,7 @@
 #include <htable/hat.h>
 #include <htable/module.h>
 #include <htable/stats.h>
+#include <htable/steal.h>
 #include <htable/tlb.h>
 #include <htable/x86pte.h>
 
@@ -253,6 +254,28 @@ static int bench_pair(struct bench_ctx *c, const char *op,
 
 /* -- set-up shared by the cases -------------------------------------------- */
 
+/* hat_memload() of @n pages at @va: fresh, or aliases of @sn pages at @sva. */
+static int bench_map(struct hat *hat, unsigned long va, unsigned long n,
+		     unsigned int level, unsigned long sva, unsigned long sn)
+{
+	struct hat_map m = {
+		.va = va, .npages = n, .level = level, .attr = HAT_WRITE,
+		.source = sn ? HAT_SRC_ALIAS : HAT_SRC_FRESH,
+		.src = sva, .src_npages = sn,
+	};
+
+	return hat_memload(hat, &m);
+}
+
+/* The page @hat maps at @va. */
+static struct page *bench_page(struct hat *hat, unsigned long va)
+{
+	struct hat_xlat x;
+
+	hat_probe(hat, va, &x);
+	return x.present ? pfn_to_page(PTE2PFN(x.pte)) : NULL;
+}
+
 /*
  * A hat owning @nsrc fresh pages at BENCH_SRC_VA, and @n page pointers
  * cycling over them for the peers, so both sides map the same frames.
@@ -260,9 +283,6 @@ static int bench_pair(struct bench_ctx *c, const char *op,
 static int bench_setup_hat(struct bench_ctx *c, unsigned long n,
 			   unsigned long nsrc)
 {
-	struct htable_map m = {
-		.va = BENCH_SRC_VA, .npages = nsrc, .flags = HTABLE_MAP_WRITE,
-	};
 	unsigned long i;
 	int err;
 
@@ -271,15 +291,14 @@ static int bench_setup_hat(struct bench_ctx *c, unsigned long n,
 	c->hat = hat_alloc();
 	if (!c->hat)
 		return -ENOMEM;
-	err = hat_memload(c->hat, &m);
+	err = bench_map(c->hat, BENCH_SRC_VA, nsrc, 0, 0, 0);
 	if (err)
 		return err;
 	c->pages = kvmalloc_array(n, sizeof(*c->pages), GFP_KERNEL);
 	if (!c->pages)
 		return -ENOMEM;
 	for (i = 0; i < n; i++)
-		c->pages[i] = xa_load(&c->hat->hat_pages,
-				      (BENCH_SRC_VA >> PAGE_SHIFT) + i % nsrc);
+		c->pages[i] = bench_page(c->hat, BENCH_SRC_VA + (i % nsrc) * PAGE_SIZE);
 	return 0;
 }
 
@@ -306,21 +325,15 @@ static void bench_teardown(struct bench_ctx *c)
 
 static int ht_map_run(struct bench_ctx *c, unsigned int iters, u64 *ns)
 {
-	struct htable_map m = {
-		.va = BENCH_DST_VA, .npages = c->n,
-		.flags = HTABLE_MAP_WRITE | HTABLE_MAP_ALIAS,
-		.alias_va = BENCH_SRC_VA, .alias_npages = c->nsrc,
-	};
-	struct htable_unmap u = { .va = BENCH_DST_VA, .npages = c->n };
 	unsigned int i;
 	u64 t0;
 	int err;
 
 	t0 = ktime_get_ns();
 	for (i = 0; i < iters; i++) {
-		err = hat_memload(c->hat, &m);
+		err = bench_map(c->hat, BENCH_DST_VA, c->n, 0, BENCH_SRC_VA, c->nsrc);
 		if (!err)
-			err = hat_unload(c->hat, &u);
+			err = hat_unload(c->hat, BENCH_DST_VA, c->n);
 		if (err)
 			return err;
 	}
@@ -397,86 +410,6 @@ static int pe_floor_run(struct bench_ctx *c, unsigned int iters, u64 *ns)
 	return 0;
 }
 
-/*
- * The segment layer's part of a map+unmap, alone: what hat_record_pages()
- * and hat_drop_records() do per page (store, mark, erase, one xa_lock
- * round each), on a private xarray.
- */
-static int ht_records_run(struct bench_ctx *c, unsigned int iters, u64 *ns)
-{
-	unsigned long first = BENCH_DST_VA >> PAGE_SHIFT, i;
-	struct xarray xa;
-	unsigned int it;
-	int err = 0;
-	u64 t0;
-
-	xa_init(&xa);
-	t0 = ktime_get_ns();
-	for (it = 0; it < iters && !err; it++) {
-		for (i = 0; i < c->n && !err; i++) {
-			err = xa_err(xa_store(&xa, first + i, c->pages[i], GFP_KERNEL));
-			if (!err)
-				xa_set_mark(&xa, first + i, XA_MARK_0);
-		}
-		for (i = 0; i < c->n; i++)
-			xa_erase(&xa, first + i);
-	}
-	*ns = ktime_get_ns() - t0;
-	xa_destroy(&xa);
-	return err;
-}
-
-/*
- * The same records, written the way a range operation can: one xa_lock
- * round and one walk per range (xas_store() with the node preallocated),
- * the A half of the A/B in Documentation/benchmarks.rst.
- */
-static int ht_records_batched_run(struct bench_ctx *c, unsigned int iters, u64 *ns)
-{
-	unsigned long first = BENCH_DST_VA >> PAGE_SHIFT, i;
-	struct xarray xa;
-	unsigned int it;
-	int err = 0;
-	u64 t0;
-
-	xa_init(&xa);
-	t0 = ktime_get_ns();
-	for (it = 0; it < iters && !err; it++) {
-		XA_STATE(xas, &xa, first);
-
-		do {
-			xas_lock(&xas);
-			for (i = xas.xa_index - first; i < c->n; i++) {
-				xas_store(&xas, c->pages[i]);
-				if (xas_error(&xas))
-					break;
-				xas_set_mark(&xas, XA_MARK_0);
-				xas_next(&xas);
-			}
-			xas_unlock(&xas);
-		} while (xas_nomem(&xas, GFP_KERNEL));
-		err = xas_error(&xas);
-		xas_set(&xas, first);
-		xas_lock(&xas);
-		for (i = 0; i < c->n; i++) {
-			xas_store(&xas, NULL);
-			xas_next(&xas);
-		}
-		xas_unlock(&xas);
-	}
-	*ns = ktime_get_ns() - t0;
-	xa_destroy(&xa);
-	return err;
-}
-
-static const struct bench_side side_ht_records = {
-	.name = "htable", .run = ht_records_run, .is_htable = true,
-};
-
-static const struct bench_side side_ht_records_batched = {
-	.name = "htable", .run = ht_records_batched_run, .is_htable = true,
-};
-
 static const struct bench_side side_ht_map = {
 	.name = "htable", .run = ht_map_run, .is_htable = true,
 };
@@ -502,11 +435,6 @@ static unsigned int bench_iters(unsigned int iters, unsigned long work,
 static int case_map(struct bench_ctx *c, unsigned long n, unsigned int reps,
 		    unsigned int iters)
 {
-	struct htable_map pin = {
-		.va = BENCH_DST_VA + n * PAGE_SIZE, .npages = 1,
-		.flags = HTABLE_MAP_WRITE | HTABLE_MAP_ALIAS,
-		.alias_va = BENCH_SRC_VA, .alias_npages = 1,
-	};
 	const struct bench_side *peer;
 	int err;
 
@@ -522,17 +450,11 @@ static int case_map(struct bench_ctx *c, unsigned long n, unsigned int reps,
 	if (err || n > HTABLE_PTES_PER_TABLE)
 		return err;
 	/*
-	 * Analysis rows (benchmarks.rst): the segment layer's records alone,
-	 * per page and per range; then map+unmap with a page kept mapped
-	 * just past the range, so that its tables are never freed (the
-	 * kernel never frees vmalloc-area tables).
+	 * Map+unmap with a page kept mapped just past the range, so that its
+	 * tables are never freed (the kernel never frees vmalloc-area
+	 * tables): the peer of vm_map_ram, which keeps its own.
 	 */
-	err = bench_pair(c, "records-only", &side_ht_records, peer, reps, iters);
-	if (!err)
-		err = bench_pair(c, "records-batched", &side_ht_records_batched, peer,
-				 reps, iters);
-	if (!err)
-		err = hat_memload(c->hat, &pin);
+	err = bench_map(c->hat, BENCH_DST_VA + n * PAGE_SIZE, 1, 0, BENCH_SRC_VA, 1);
 	if (!err)
 		err = bench_pair(c, "map+unmap:tables-kept", &side_ht_map, peer,
 				 reps, iters);
@@ -631,7 +553,7 @@ static int ht_ptalloc_page_run(struct bench_ctx *c, unsigned int iters, u64 *ns)
 		if (!pg)
 			return -ENOMEM;
 		memset(arch_table_va(pg), 0, PAGE_SIZE);
-		ptable_free(pg, 0);
+		ptable_free(pg, 0, true);
 	}
 	*ns = ktime_get_ns() - t0;
 	return 0;
@@ -709,17 +631,16 @@ static int case_ptalloc(struct bench_ctx *c, unsigned long n, unsigned int reps,
 
 static int ht_probe_run(struct bench_ctx *c, unsigned int iters, u64 *ns)
 {
-	struct htable_probe p;
+	struct hat_xlat x;
 	unsigned int i;
 	u64 t0;
 
 	t0 = ktime_get_ns();
 	for (i = 0; i < iters; i++) {
-		p.va = BENCH_SRC_VA + (i % c->nsrc) * PAGE_SIZE;
-		hat_probe(c->hat, &p);
-		if (!(p.flags & HTABLE_PROBE_PRESENT))
+		hat_probe(c->hat, BENCH_SRC_VA + (i % c->nsrc) * PAGE_SIZE, &x);
+		if (!x.present)
 			return -EIO;
-		c->sink += p.pfn;
+		c->sink += PTE2PFN(x.pte);
 	}
 	*ns = ktime_get_ns() - t0;
 	return 0;
@@ -743,63 +664,6 @@ static int pe_lookup_address_run(struct bench_ctx *c, unsigned int iters, u64 *n
 	return 0;
 }
 
-/* The parts of hat_probe(), each alone (benchmarks.rst). */
-static int ht_probe_rwsem_run(struct bench_ctx *c, unsigned int iters, u64 *ns)
-{
-	unsigned int i;
-	u64 t0;
-
-	t0 = ktime_get_ns();
-	for (i = 0; i < iters; i++) {
-		down_read(&c->hat->hat_seg_lock);
-		up_read(&c->hat->hat_seg_lock);
-	}
-	*ns = ktime_get_ns() - t0;
-	return 0;
-}
-
-static int ht_probe_lookup_run(struct bench_ctx *c, unsigned int iters, u64 *ns)
-{
-	struct htable *ht;
-	unsigned int i;
-	u64 t0;
-
-	t0 = ktime_get_ns();
-	for (i = 0; i < iters; i++) {
-		ht = htable_lookup(c->hat, BENCH_SRC_VA + (i % c->nsrc) * PAGE_SIZE, 0);
-		if (!ht)
-			return -EIO;
-		htable_release(ht, NULL);
-	}
-	*ns = ktime_get_ns() - t0;
-	return 0;
-}
-
-static int ht_probe_xa_run(struct bench_ctx *c, unsigned int iters, u64 *ns)
-{
-	unsigned int i;
-	u64 t0;
-
-	t0 = ktime_get_ns();
-	for (i = 0; i < iters; i++)
-		c->sink += (unsigned long)xa_load(&c->hat->hat_pages,
-				(BENCH_SRC_VA >> PAGE_SHIFT) + i % c->nsrc);
-	*ns = ktime_get_ns() - t0;
-	return 0;
-}
-
-static const struct bench_side side_ht_probe_rwsem = {
-	.name = "htable", .run = ht_probe_rwsem_run, .is_htable = true,
-};
-
-static const struct bench_side side_ht_probe_lookup = {
-	.name = "htable", .run = ht_probe_lookup_run, .is_htable = true,
-};
-
-static const struct bench_side side_ht_probe_xa = {
-	.name = "htable", .run = ht_probe_xa_run, .is_htable = true,
-};
-
 static const struct bench_side side_ht_probe = {
 	.name = "htable", .run = ht_probe_run, .is_htable = true,
 };
@@ -820,18 +684,8 @@ static int case_probe(struct bench_ctx *c, unsigned long n, unsigned int reps,
 	if (!c->vaddr)
 		return -ENOMEM;
 	iters = iters ?: 4096;
-	err = bench_pair(c, "probe", &side_ht_probe, &side_lookup_address,
-			 reps, iters);
-	if (!err)
-		err = bench_pair(c, "probe:rwsem", &side_ht_probe_rwsem,
-				 &side_lookup_address, reps, iters);
-	if (!err)
-		err = bench_pair(c, "probe:hash-lookup+release", &side_ht_probe_lookup,
-				 &side_lookup_address, reps, iters);
-	if (!err)
-		err = bench_pair(c, "probe:xa_load", &side_ht_probe_xa,
-				 &side_lookup_address, reps, iters);
-	return err;
+	return bench_pair(c, "probe", &side_ht_probe, &side_lookup_address,
+			  reps, iters);
 }
 
 /* -- invalidate + shootdown to a CPU where the hat is live ----------------- */
@@ -1047,23 +901,17 @@ static int case_shootdown(struct bench_ctx *c, unsigned long n,
 
 /* Map and unmap c->n pages at BENCH_DST_VA aliasing the 2 MiB source page. */
 static int ht_large_run(struct bench_ctx *c, unsigned int iters, u64 *ns,
-			u32 size)
+			unsigned int level)
 {
-	struct htable_map m = {
-		.va = BENCH_DST_VA, .npages = c->n,
-		.flags = HTABLE_MAP_WRITE | HTABLE_MAP_ALIAS | size,
-		.alias_va = BENCH_SRC_VA, .alias_npages = c->nsrc,
-	};
-	struct htable_unmap u = { .va = BENCH_DST_VA, .npages = c->n };
 	unsigned int i;
 	u64 t0;
 	int err;
 
 	t0 = ktime_get_ns();
 	for (i = 0; i < iters; i++) {
-		err = hat_memload(c->hat, &m);
+		err = bench_map(c->hat, BENCH_DST_VA, c->n, level, BENCH_SRC_VA, c->nsrc);
 		if (!err)
-			err = hat_unload(c->hat, &u);
+			err = hat_unload(c->hat, BENCH_DST_VA, c->n);
 		if (err)
 			return err;
 	}
@@ -1073,7 +921,7 @@ static int ht_large_run(struct bench_ctx *c, unsigned int iters, u64 *ns,
 
 static int ht_large_2m_run(struct bench_ctx *c, unsigned int iters, u64 *ns)
 {
-	return ht_large_run(c, iters, ns, HTABLE_MAP_2M);
+	return ht_large_run(c, iters, ns, 1);
 }
 
 static int ht_large_4k_run(struct bench_ctx *c, unsigned int iters, u64 *ns)
@@ -1097,10 +945,6 @@ static const struct bench_side side_ht_large_4k = {
 static int case_large(struct bench_ctx *c, unsigned long n, unsigned int reps,
 		      unsigned int iters)
 {
-	struct htable_map m = {
-		.va = BENCH_SRC_VA, .npages = HTABLE_PTES_PER_TABLE,
-		.flags = HTABLE_MAP_WRITE | HTABLE_MAP_2M,
-	};
 	int err;
 
 	if (n % HTABLE_PTES_PER_TABLE)
@@ -1110,7 +954,7 @@ static int case_large(struct bench_ctx *c, unsigned long n, unsigned int reps,
 	c->hat = hat_alloc();
 	if (!c->hat)
 		return -ENOMEM;
-	err = hat_memload(c->hat, &m);
+	err = bench_map(c->hat, BENCH_SRC_VA, HTABLE_PTES_PER_TABLE, 1, 0, 0);
 	if (err)
 		return err;
 	return bench_pair(c, "large", &side_ht_large_2m, &side_ht_large_4k, reps,
@@ -1152,12 +996,6 @@ struct bench_thr {
 static int bench_thr_fn(void *arg)
 {
 	struct bench_thr *t = arg;
-	struct htable_map m = {
-		.va = t->va, .npages = t->n,
-		.flags = HTABLE_MAP_WRITE | HTABLE_MAP_ALIAS,
-		.alias_va = t->src, .alias_npages = t->nsrc,
-	};
-	struct htable_unmap u = { .va = t->va, .npages = t->n };
 	unsigned int i;
 	void *p;
 	u64 t0;
@@ -1175,9 +1013,9 @@ static int bench_thr_fn(void *arg)
 				vm_unmap_ram(p, t->n);
 			continue;
 		}
-		t->err = hat_memload(t->hat, &m);
+		t->err = bench_map(t->hat, t->va, t->n, 0, t->src, t->nsrc);
 		if (!t->err)
-			t->err = hat_unload(t->hat, &u);
+			t->err = hat_unload(t->hat, t->va, t->n);
 	}
 	t->ns = ktime_get_ns() - t0;
 	kthread_complete_and_exit(&t->done, 0);
@@ -1267,9 +1105,6 @@ static int bench_scaling(struct bench_ctx *c, const char *op, struct hat *h2,
 static int case_threads(struct bench_ctx *c, unsigned long n, unsigned int reps,
 			unsigned int iters)
 {
-	struct htable_map m = {
-		.va = BENCH_SRC_VA, .npages = n, .flags = HTABLE_MAP_WRITE,
-	};
 	struct hat *h2;
 	int err;
 
@@ -1288,7 +1123,7 @@ static int case_threads(struct bench_ctx *c, unsigned long n, unsigned int reps,
 	h2 = hat_alloc();
 	if (!h2)
 		return -ENOMEM;
-	err = hat_memload(h2, &m);
+	err = bench_map(h2, BENCH_SRC_VA, n, 0, 0, 0);
 	if (!err)
 		err = bench_scaling(c, "2threads-2hats", h2, false, reps, iters);
 	hat_free(h2);
@@ -1304,13 +1139,6 @@ static int case_threads(struct bench_ctx *c, unsigned long n, unsigned int reps,
 static int bench_reap_once(unsigned long ntables, unsigned long nreap,
 			   u64 *per_table, struct bench_counts *acc)
 {
-	struct htable_map m = {
-		.npages = 1, .flags = HTABLE_MAP_WRITE | HTABLE_MAP_ALIAS,
-		.alias_va = BENCH_SRC_VA, .alias_npages = 1,
-	};
-	struct htable_map src = {
-		.va = BENCH_SRC_VA, .npages = 1, .flags = HTABLE_MAP_WRITE,
-	};
 	struct bench_counts a, b;
 	unsigned long i, freed;
 	struct hat *hat;
@@ -1320,10 +1148,9 @@ static int bench_reap_once(unsigned long ntables, unsigned long nreap,
 	hat = hat_alloc();
 	if (!hat)
 		return -ENOMEM;
-	err = hat_memload(hat, &src);
+	err = bench_map(hat, BENCH_SRC_VA, 1, 0, 0, 0);
 	for (i = 0; i < ntables && !err; i++) {
-		m.va = BENCH_DST_VA + i * LEVEL_SIZE(1);
-		err = hat_memload(hat, &m);
+		err = bench_map(hat, BENCH_DST_VA + i * LEVEL_SIZE(1), 1, 0, BENCH_SRC_VA, 1);
 		if (!(i & 255))
 			cond_resched();
 	}
@@ -1372,45 +1199,36 @@ static int case_steal(struct bench_ctx *c, unsigned long n, unsigned int reps,
 
 /* -- memory ------------------------------------------------------------- */
 
-/* xa_nodes a dense, aligned range of @n records needs. */
-static unsigned long bench_xa_nodes(unsigned long n)
-{
-	unsigned long nodes = 0;
-
-	do {
-		n = DIV_ROUND_UP(n, XA_CHUNK_SIZE);
-		nodes += n;
-	} while (n > 1);
-	return nodes;
-}
-
 static int case_memory(struct bench_ctx *c, unsigned long n, unsigned int reps,
 		       unsigned int iters)
 {
-	unsigned long tables = 0, hash, slab, per_table_x100, nodes, l;
+	unsigned long tables = 0, hash, slab, per_table_x100, l;
 	struct htable_info info;
 	int err;
 
 	err = bench_setup_hat(c, n, n);
+	if (!err)
+		err = hat_info(c->hat, &info);
 	if (err)
 		return err;
-	hat_info(c->hat, &info);
 	for (l = 0; l < info.levels; l++)
 		tables += info.tables[l];
 	hash = c->hat->hat_num_hash * sizeof(*c->hat->hat_ht_hash);
 	slab = kmem_cache_size(htable_cache);
 	/* Bytes per table, x100: the struct's slab object plus its hash share. */
 	per_table_x100 = slab * 100 + hash * 100 / tables;
-	nodes = bench_xa_nodes(n);
 	bench_printf("mem pages=%lu tables=%lu struct_htable=%zu slab_object=%lu",
 		     n, tables, sizeof(struct htable), slab);
 	bench_printf(" hash_bytes=%lu per_table=%lu.%02lu pct_of_4k=%lu.%02lu",
 		     hash, per_table_x100 / 100, per_table_x100 % 100,
 		     per_table_x100 / 4096, (per_table_x100 * 100 / 4096) % 100);
-	bench_printf(" xa_nodes=%lu xa_node_bytes=%zu per_page=%lu.%02lu\n",
-		     nodes, sizeof(struct xa_node),
-		     nodes * sizeof(struct xa_node) / n,
-		     (nodes * sizeof(struct xa_node) * 100 / n) % 100);
+	/*
+	 * State per mapping, beyond its entry: stolen records and pin
+	 * records (none here, for fresh pages that stay mapped).
+	 */
+	bench_printf(" stolen_records=%ld pin_records=%lu\n",
+		     atomic_long_read(&c->hat->hat_stolen_pages),
+		     xa_empty(&c->hat->hat_pins) ? 0UL : 1UL);
 	return 0;
 }
 

@@ -13,7 +13,11 @@
 #include <linux/xarray.h>
 #include <asm/processor.h>
 
+#include <htable/check.h>
+#include <htable/claim.h>
 #include <htable/hat.h>
+#include <htable/pages.h>
+#include <htable/share.h>
 #include <htable/x86pte.h>
 
 struct check_ctx {
@@ -38,11 +42,11 @@ static struct htable *check_bucket(struct hat *hat, unsigned int h,
 {
 	struct htable *ht;
 
-	spin_lock(HTABLE_LOCK(h));
+	spin_lock(HTABLE_LOCK(hat, h));
 	for (ht = hat->hat_ht_hash[h]; ht; ht = ht->ht_next)
 		if (ht->ht_vaddr == base && ht->ht_level == level)
 			break;
-	spin_unlock(HTABLE_LOCK(h));
+	spin_unlock(HTABLE_LOCK(hat, h));
 	return ht;
 }
 
@@ -83,6 +87,40 @@ static void check_entries(struct check_ctx *x, struct htable *ht,
 			  struct htable *parent, unsigned long base,
 			  unsigned int level, struct hat *owner,
 			  struct htable *counted);
+
+/*
+ * Are the @n pages @pte maps @owner's? The source is not the entry but
+ * what was written apart from it: a page the hat allocated carries the
+ * hat's owner tag in its folio's private field, set when it was allocated
+ * (pages.c), and has references; pinned memory (PT_PINNED) has a pin
+ * record in the hat, made when it was pinned. Return: the index of the
+ * first page that is not, or @n.
+ */
+static unsigned long check_owned(struct hat *owner, x86pte_t pte,
+				 unsigned long n)
+{
+	unsigned long pfn = PTE2PFN(pte), i = 0, len;
+	struct folio *folio;
+
+	while (i < n) {
+		if (!pfn_valid(pfn + i))
+			return i;
+		folio = page_folio(pfn_to_page(pfn + i));
+		if (pte & PT_PINNED) {
+			if (!xa_load(&owner->hat_pins, folio_pfn(folio)))
+				return i;
+		} else if ((unsigned long)folio->private != hat_owner_tag(owner) ||
+			   folio_ref_count(folio) <= 0) {
+			return i;
+		}
+		len = folio_pfn(folio) + folio_nr_pages(folio) - (pfn + i);
+		i += min(len, n - i);
+		if (!(i % HTABLE_PTES_PER_TABLE))
+			cond_resched();
+	}
+	return n;
+}
+
 static void check_shared_table(struct check_ctx *x, struct htable *ht,
 			       struct htable *parent, unsigned long base,
 			       struct hat *owner, struct htable *counted);
@@ -172,7 +210,6 @@ static void check_entries(struct check_ctx *x, struct htable *ht,
 	for (e = 0; e < n; e++) {
 		unsigned long va = check_entry_va(base, level, e);
 		struct htable *child;
-		struct page *pg;
 
 		pte = READ_ONCE(ptes[e]);
 		if (!(pte & PT_VALID))
@@ -189,27 +226,20 @@ static void check_entries(struct check_ctx *x, struct htable *ht,
 				check_fail(x, HTABLE_CHECK_BITS, va);
 			if (pte & PT_SOFTLOCK)
 				locked++;
-			/* Each 4 KiB page of it is the hat's, in order. */
-			for (i = 0; i < n; i++) {
-				if (!((i + 1) % HTABLE_PTES_PER_TABLE))
-					cond_resched();
-				pg = xa_load(&owner->hat_pages,
-					     (va >> PAGE_SHIFT) + i);
-				if (!pg || page_to_pfn(pg) != PTE2PFN(pte) + i) {
-					check_fail(x, HTABLE_CHECK_UNOWNED,
-						   va + (i << PAGE_SHIFT));
-					break;
-				}
-			}
+			i = check_owned(owner, pte, n);
+			if (i < n)
+				check_fail(x, HTABLE_CHECK_UNOWNED, va + (i << PAGE_SHIFT));
 			continue;
 		}
-		if ((pte & ~PT_PADDR) != (PT_VALID | PT_WRITABLE | PT_REF | PT_MOD))
-			check_fail(x, HTABLE_CHECK_PARENT, va);
 		child = check_find(x, va, level - 1);
 		if (!child) {
 			check_fail(x, HTABLE_CHECK_HASH, va);
 			continue;
 		}
+		/* Every link is the same, marked when it leads to a shared table. */
+		if ((pte & ~PT_PADDR) != (PT_VALID | PT_WRITABLE | PT_REF | PT_MOD |
+					  (child->ht_flags & HTABLE_SHARED ? PT_SHARELINK : 0)))
+			check_fail(x, HTABLE_CHECK_PARENT, va);
 		if (page_to_pfn(child->ht_page) != PTE2PFN(pte)) {
 			check_fail(x, HTABLE_CHECK_PARENT, va);
 			continue;
@@ -273,7 +303,7 @@ static int check_hat(struct hat *hat, struct htable_check *c,
 
 	/* Every hashed table must be reachable, once. */
 	for (h = 0; h < hat->hat_num_hash; h++) {
-		spin_lock(HTABLE_LOCK(h));
+		spin_lock(HTABLE_LOCK(hat, h));
 		for (ht = hat->hat_ht_hash[h]; ht; ht = ht->ht_next) {
 			hashed++;
 			if (!check_reachable(hat, ht)) {
@@ -281,7 +311,7 @@ static int check_hat(struct hat *hat, struct htable_check *c,
 				check_fail(&x, HTABLE_CHECK_ORPHAN, ht->ht_vaddr);
 			}
 		}
-		spin_unlock(HTABLE_LOCK(h));
+		spin_unlock(HTABLE_LOCK(hat, h));
 		cond_resched();
 	}
 	if (!orphans && hashed != c->tables)

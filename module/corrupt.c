@@ -110,9 +110,9 @@ static int corrupt_apply(struct hat *hat, struct htable_corruption *k)
 		break;
 	case HTABLE_CHECK_HASH:
 		h = HTABLE_HASH(hat, ht->ht_vaddr, 0);
-		spin_lock(HTABLE_LOCK(h));
+		spin_lock(HTABLE_LOCK(hat, h));
 		htable_unhash(ht, h);
-		spin_unlock(HTABLE_LOCK(h));
+		spin_unlock(HTABLE_LOCK(hat, h));
 		k->va = ht->ht_vaddr;
 		break;
 	case HTABLE_CHECK_UNOWNED:
@@ -168,9 +168,9 @@ static void corrupt_undo(struct hat *hat, struct htable_corruption *k)
 		break;
 	case HTABLE_CHECK_HASH:
 		h = HTABLE_HASH(hat, ht->ht_vaddr, 0);
-		spin_lock(HTABLE_LOCK(h));
+		spin_lock(HTABLE_LOCK(hat, h));
 		htable_hash(ht, h);
-		spin_unlock(HTABLE_LOCK(h));
+		spin_unlock(HTABLE_LOCK(hat, h));
 		break;
 	case HTABLE_CHECK_ORPHAN:
 		atomic_inc(&k->pt->ht_valid_cnt);

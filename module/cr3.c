@@ -42,8 +42,9 @@
 #include <linux/slab.h>
 #include <linux/smp.h>
 #include <linux/uaccess.h>
-#include <linux/xarray.h>
 
+#include <htable/check.h>
+#include <htable/claim.h>
 #include <htable/cr3.h>
 #include <htable/fail.h>
 #include <htable/hat.h>
@@ -172,29 +173,25 @@ static enum hrtimer_restart htable_watchdog_fire(struct hrtimer *t)
 	return HRTIMER_NORESTART;
 }
 
-/* Record what the chunk at @va needs: each page's pfn and writability. */
+/*
+ * Record what the chunk at @va needs: each page's pfn and writability,
+ * from its entry (a page in a table shared from another hat included). The
+ * window then checks that the MMU, through the hat in CR3, reaches the
+ * pages the hat's entries name, with their data: translation, TLB and the
+ * CR3 protocol. Whether an entry names the page it should is CHECK's (the
+ * owner tag) and the tests' (their data tags).
+ */
 static void window_prepare_chunk(struct htable_window *w, unsigned long va,
 				 unsigned int n)
 {
-	struct hat *hat = w->hat;
-	struct htable *ht;
-	struct page *pg;
-	unsigned int i, e;
-	x86pte_t pte;
+	struct hat_xlat x;
+	unsigned int i;
 
 	for (i = 0; i < n; i++, va += PAGE_SIZE) {
-		struct hat *owner = hat_share_owner(hat, va);
-
-		/* In a shared table, the page is the owner's. */
-		pg = xa_load(&(owner ? owner : hat)->hat_pages, va >> PAGE_SHIFT);
-		w->chunk[i].pfn = pg ? page_to_pfn(pg) : 0;
-		w->chunk[i].writable = false;
-		ht = htable_getpte(hat, va, &e, &pte, mmu.max_page_level);
-		if (ht) {
-			w->chunk[i].writable = PTE_ISPAGE(pte, ht->ht_level) &&
-					       (pte & PT_WRITABLE);
-			htable_release(ht, NULL);
-		}
+		hat_probe(w->hat, va, &x);
+		w->chunk[i].pfn = x.present ? PTE2PFN(x.pte) +
+				  ((va & LEVEL_OFFSET(x.level)) >> PAGE_SHIFT) : 0;
+		w->chunk[i].writable = x.present && (x.pte & PT_WRITABLE);
 	}
 }
 
@@ -422,23 +419,61 @@ out:
 	kthread_complete_and_exit(&w->done, 0);
 }
 
-/* Write the verify pattern into every owned page of the range. */
-static void window_write_patterns(struct hat *hat, const struct htable_run *r)
+/**
+ * struct window_pattern_op - writing the verify pattern, as a walk
+ * @w:		the walk (present leaves)
+ * @r:		the request
+ * @eaddr:	the range's end
+ */
+struct window_pattern_op {
+	struct htable_walk	w;
+	const struct htable_run	*r;
+	unsigned long		eaddr;
+};
+
+/* The visitor: the pattern into each page of the range the hat maps. */
+static int window_pattern_visit(struct htable_walk *w, struct htable *ht,
+				unsigned int e, unsigned int n, unsigned long va)
 {
-	unsigned long first = r->va >> PAGE_SHIFT, i;
-	struct page *pg;
-	unsigned int k;
+	struct window_pattern_op *op = container_of(w, struct window_pattern_op, w);
+	unsigned int level = ht->ht_level, i, k;
+	unsigned long pva, pfn;
+	x86pte_t pte;
+	u64 *words;
 
-	xa_for_each_range(&hat->hat_pages, i, pg, first, first + r->npages - 1) {
-		u64 *words = page_address(pg);
-
-		for (k = 0; k < ARRAY_SIZE(verify_words); k++)
-			words[verify_words[k]] = htable_pattern(r->seed, page_to_pfn(pg),
-								verify_words[k]);
-		/* xa_for_each() keeps no state between entries: safe to yield. */
+	/* The owner's pages, not this hat's: the owner writes those. */
+	if (ht->ht_flags & HTABLE_SHARED)
+		return 0;
+	for (i = 0; i < n; i++, va = NEXT_ENTRY_VA(va, level)) {
+		pte = x86pte_get(ht, e + i);
+		if (!PTE_ISPAGE(pte, level))
+			continue;
+		for (pva = max(va & LEVEL_MASK(level), op->r->va);
+		     pva < min(NEXT_ENTRY_VA(va, level), op->eaddr); pva += PAGE_SIZE) {
+			pfn = PTE2PFN(pte) + ((pva & LEVEL_OFFSET(level)) >> PAGE_SHIFT);
+			words = page_address(pfn_to_page(pfn));
+			for (k = 0; k < ARRAY_SIZE(verify_words); k++)
+				words[verify_words[k]] =
+					htable_pattern(op->r->seed, pfn, verify_words[k]);
+		}
 		if (!(i % HTABLE_CHUNK_PAGES))
 			cond_resched();
 	}
+	return 0;
+}
+
+/* Write the verify pattern into every page of the range the hat maps. */
+static void window_write_patterns(struct hat *hat, const struct htable_run *r)
+{
+	struct htable_batch b;
+	struct window_pattern_op op = {
+		.w = { .hat = hat, .b = &b, .visit = window_pattern_visit },
+		.r = r, .eaddr = r->va + (r->npages << PAGE_SHIFT),
+	};
+
+	htable_batch_init(&b, hat);
+	htable_walk_range(&op.w, r->va, op.eaddr);
+	htable_batch_finish(&b);
 }
 
 /*

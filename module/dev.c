@@ -16,10 +16,15 @@
 #include <linux/uaccess.h>
 
 #include <uapi/htable.h>
+#include <htable/check.h>
 #include <htable/corrupt.h>
+#include <htable/cr3.h>
+#include <htable/debugfs.h>
 #include <htable/fail.h>
 #include <htable/hat.h>
 #include <htable/module.h>
+#include <htable/share.h>
+#include <htable/x86pte.h>
 
 static int htable_open(struct inode *inode, struct file *file)
 {
@@ -95,6 +100,22 @@ static u64 htable_pages_available(void)
 	long avail = si_mem_available() - (long)READ_ONCE(htable_throttle_pages);
 
 	return avail > 0 ? avail : 0;
+}
+
+/* The page level a map request asks for: 0, 1 (2 MiB) or 2 (1 GiB). */
+static unsigned int htable_map_level(u32 flags)
+{
+	if (flags & HTABLE_MAP_1G)
+		return 2;
+	return flags & HTABLE_MAP_2M ? 1 : 0;
+}
+
+/* Pages a MAP allocates at most: its pages (fresh only), and tables. */
+static u64 htable_map_cost(const struct htable_map *m)
+{
+	u64 tables = DIV_ROUND_UP(m->npages, HTABLE_2M_NPAGES) + mmu.max_level;
+
+	return (m->flags & (HTABLE_MAP_ALIAS | HTABLE_MAP_PIN) ? 0 : m->npages) + tables;
 }
 
 static long htable_ioc_version(void __user *uarg)
@@ -188,12 +209,12 @@ static long htable_ioc_map(struct hat *hat, void __user *uarg)
 	}
 
 	/*
-	 * Fresh pages come from the page allocator, which would rather
-	 * OOM-kill than fail: a MAP that cannot fit in what is available
-	 * fails here, before anything is allocated.
+	 * Pages come from the page allocator, which would rather OOM-kill
+	 * than fail: a MAP that cannot fit in what is available fails here,
+	 * before anything is allocated. An ALIAS or PIN map allocates no
+	 * page, but a table per 512 of them (and a few above).
 	 */
-	if (!(m.flags & HTABLE_MAP_ALIAS) &&
-	    m.npages > htable_pages_available()) {
+	if (htable_map_cost(&m) > htable_pages_available()) {
 		htable_bad_input("map: %llu pages exceed available memory", m.npages);
 		HATSTAT_INC(hs_enomem);
 		return -ENOMEM;
@@ -202,7 +223,18 @@ static long htable_ioc_map(struct hat *hat, void __user *uarg)
 	if (err)
 		return err;
 	m.mapped = 0;
-	err = hat_memload(hat, &m);
+	err = hat_memload(hat, &(struct hat_map){
+		.va = m.va,
+		.npages = m.npages,
+		.level = htable_map_level(m.flags),
+		.attr = (m.flags & HTABLE_MAP_WRITE ? HAT_WRITE : 0) |
+			(m.flags & HTABLE_MAP_EXEC ? HAT_EXEC : 0) |
+			(m.flags & HTABLE_MAP_LOCK ? HAT_LOCK : 0),
+		.source = m.flags & HTABLE_MAP_PIN ? HAT_SRC_PIN :
+			  m.flags & HTABLE_MAP_ALIAS ? HAT_SRC_ALIAS : HAT_SRC_FRESH,
+		.src = m.alias_va,
+		.src_npages = m.alias_npages,
+	});
 	if (err == -EEXIST)
 		htable_bad_input("map: [%#llx, +%llu pages) meets a mapping",
 				 m.va, m.npages);
@@ -242,19 +274,20 @@ static long htable_ioc_unmap(struct hat *hat, void __user *uarg)
 	if (err)
 		return err;
 	u.unmapped = 0;
-	err = hat_unload(hat, &u);
+	err = hat_unload(hat, u.va, u.npages);
 	if (err == -ENOENT)
 		htable_bad_input("unmap: [%#llx, +%llu pages) has a hole",
 				 u.va, u.npages);
 	if (err)
 		return err;
+	u.unmapped = u.npages;
 	return copy_to_user(uarg, &u, sizeof(u)) ? -EFAULT : 0;
 }
 
 static long htable_ioc_probe(struct hat *hat, void __user *uarg)
 {
 	struct htable_probe p;
-	int err;
+	struct hat_xlat x;
 
 	if (copy_from_user(&p, uarg, sizeof(p)))
 		return -EFAULT;
@@ -262,9 +295,27 @@ static long htable_ioc_probe(struct hat *hat, void __user *uarg)
 		htable_bad_input("probe: va %#llx is outside the lower half", p.va);
 		return -ERANGE;
 	}
-	err = hat_probe(hat, &p);
-	if (err)
-		return err;
+	hat_probe(hat, p.va, &x);
+	p.flags = x.owned ? HTABLE_PROBE_OWNED : 0;
+	p.level = 0;
+	p.pfn = 0;
+	p.pte = 0;
+	if (x.present) {
+		p.flags |= HTABLE_PROBE_PRESENT;
+		if (x.pte & PT_WRITABLE)
+			p.flags |= HTABLE_PROBE_WRITE;
+		if (!(x.pte & PT_NX))
+			p.flags |= HTABLE_PROBE_EXEC;
+		if (x.pte & PT_SOFTLOCK)
+			p.flags |= HTABLE_PROBE_LOCKED;
+		if (x.pte & PT_REF)
+			p.flags |= HTABLE_PROBE_ACCESSED;
+		if (x.pte & PT_MOD)
+			p.flags |= HTABLE_PROBE_DIRTY;
+		p.level = x.level;
+		p.pfn = PTE2PFN(x.pte) + ((p.va & LEVEL_OFFSET(x.level)) >> PAGE_SHIFT);
+		p.pte = x.pte;
+	}
 	return copy_to_user(uarg, &p, sizeof(p)) ? -EFAULT : 0;
 }
 
@@ -305,7 +356,8 @@ static long htable_ioc_rw(struct hat *hat, void __user *uarg)
 		htable_bad_input("rw: va %#llx is outside the lower half", rw.va);
 		return -ERANGE;
 	}
-	err = hat_rw(hat, &rw);
+	err = hat_rw(hat, rw.va, u64_to_user_ptr(rw.buf), rw.len,
+		     rw.flags & HTABLE_RW_WRITE);
 	if (err == -ENOENT)
 		htable_bad_input("rw: no page at %#llx", rw.va);
 	return err;
@@ -395,6 +447,7 @@ static long htable_ioc_run(struct hat *hat, void __user *uarg)
 
 static long htable_ioc_sync(struct hat *hat, void __user *uarg)
 {
+	unsigned long ref, mod;
 	struct htable_sync s;
 	int err;
 
@@ -409,15 +462,19 @@ static long htable_ioc_sync(struct hat *hat, void __user *uarg)
 		return err;
 	err = htable_result_writable(uarg, sizeof(s));
 	if (!err)
-		err = hat_pagesync(hat, &s);
+		err = hat_pagesync(hat, s.va, s.npages, s.flags & HTABLE_SYNC_CLEAR,
+				   &ref, &mod);
 	if (err)
 		return err;
+	s.referenced = ref;
+	s.modified = mod;
 	return copy_to_user(uarg, &s, sizeof(s)) ? -EFAULT : 0;
 }
 
 static long htable_ioc_reload(struct hat *hat, void __user *uarg)
 {
 	struct htable_reload r;
+	unsigned long reloaded;
 	int err;
 
 	if (copy_from_user(&r, uarg, sizeof(r)))
@@ -432,11 +489,12 @@ static long htable_ioc_reload(struct hat *hat, void __user *uarg)
 	err = htable_result_writable(uarg, sizeof(r));
 	if (err)
 		return err;
-	err = hat_reload(hat, &r);
+	err = hat_reload(hat, r.va, r.npages, &reloaded);
 	if (err == -ENOMEM)
 		HATSTAT_INC(hs_enomem);
 	if (err)
 		return err;
+	r.reloaded = reloaded;
 	return copy_to_user(uarg, &r, sizeof(r)) ? -EFAULT : 0;
 }
 
@@ -460,6 +518,7 @@ static int htable_check_share(const char *what, const struct htable_share *s)
 static long htable_ioc_share(struct hat *hat, void __user *uarg)
 {
 	struct htable_share s;
+	unsigned long tables;
 	struct file *owner;
 	int err;
 
@@ -486,7 +545,7 @@ static long htable_ioc_share(struct hat *hat, void __user *uarg)
 		return err;
 	}
 	/* The file reference keeps the owner's hat alive throughout. */
-	err = hat_share(hat, owner->private_data, &s);
+	err = hat_share(hat, owner->private_data, s.va, s.npages, &tables);
 	fput(owner);
 	if (err == -ENOMEM)
 		HATSTAT_INC(hs_enomem);
@@ -495,12 +554,14 @@ static long htable_ioc_share(struct hat *hat, void __user *uarg)
 				 s.npages, err);
 	if (err)
 		return err;
+	s.tables = tables;
 	return copy_to_user(uarg, &s, sizeof(s)) ? -EFAULT : 0;
 }
 
 static long htable_ioc_unshare(struct hat *hat, void __user *uarg)
 {
 	struct htable_share s;
+	unsigned long tables;
 	int err;
 
 	if (copy_from_user(&s, uarg, sizeof(s)))
@@ -516,12 +577,13 @@ static long htable_ioc_unshare(struct hat *hat, void __user *uarg)
 	err = htable_result_writable(uarg, sizeof(s));
 	if (err)
 		return err;
-	err = hat_unshare(hat, &s);
+	err = hat_unshare(hat, s.va, s.npages, &tables);
 	if (err == -ENOENT)
 		htable_bad_input("unshare: [%#llx, +%llu pages) is not all shared",
 				 s.va, s.npages);
 	if (err)
 		return err;
+	s.tables = tables;
 	return copy_to_user(uarg, &s, sizeof(s)) ? -EFAULT : 0;
 }
 

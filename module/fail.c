@@ -8,15 +8,17 @@
  */
 #include <linux/atomic.h>
 #include <linux/bitops.h>
-#include <linux/debugfs.h>
 #include <linux/kernel.h>
 #include <linux/seq_file.h>
 
 #include <htable/fail.h>
-#include <htable/htable.h>
+
+/* Every Nth counted allocation fails (debugfs fail_nth); 0: off. */
+static unsigned int htable_fail_nth;
+static atomic_t htable_fail_count = ATOMIC_INIT(0);
 
 /* Sites fail_nth applies to; a debugfs u32, read locklessly on each call. */
-static u32 htable_fail_sites = HTABLE_FAIL_DEFAULT_SITES;
+u32 htable_fail_sites = HTABLE_FAIL_DEFAULT_SITES;
 
 /* Per site: allocations counted and failures injected since the last reset. */
 static atomic_long_t htable_fail_calls[HTABLE_FAIL_NR];
@@ -59,8 +61,8 @@ bool htable_should_fail(enum htable_fail_site site)
 	return true;
 }
 
-/** htable_fail_reset() - restart the count and the per-site tallies */
-void htable_fail_reset(void)
+/* Restart the count and the per-site tallies. */
+static void htable_fail_reset(void)
 {
 	int i;
 
@@ -71,21 +73,44 @@ void htable_fail_reset(void)
 	atomic_set(&htable_fail_count, 0);
 }
 
-/*
- * fail_warn: writing 1 makes the module WARN, once per load. A test-only
- * knob that shows a row fails when the module warns (testing.rst): the
- * check that every other WARN site relies on.
+/**
+ * htable_fail_nth_get() - the fail_nth knob
+ *
+ * Return: N, or 0 when failure injection is off.
  */
-static int fail_warn_set(void *data, u64 val)
+unsigned int htable_fail_nth_get(void)
 {
-	if (val != 1)
-		return -EINVAL;
-	WARN_ONCE(1, "htable: fail_warn knob\n");
-	return 0;
+	return READ_ONCE(htable_fail_nth);
 }
-DEFINE_DEBUGFS_ATTRIBUTE(fail_warn_fops, NULL, fail_warn_set, "%llu\n");
 
-static int fail_hits_show(struct seq_file *m, void *unused)
+/**
+ * htable_fail_nth_set() - set fail_nth, restarting the count and tallies
+ * @n:		every Nth counted allocation fails; 0 turns it off
+ *
+ * So failure N comes N counted calls after the write.
+ */
+void htable_fail_nth_set(unsigned int n)
+{
+	htable_fail_reset();
+	WRITE_ONCE(htable_fail_nth, n);
+}
+
+/**
+ * htable_fail_warn() - make the module WARN, once per load
+ *
+ * A test-only knob (debugfs fail_warn) that shows a row fails when the
+ * module warns (testing.rst): the check every other WARN site relies on.
+ */
+void htable_fail_warn(void)
+{
+	WARN_ONCE(1, "htable: fail_warn knob\n");
+}
+
+/**
+ * htable_fail_hits_show() - per site: allocations counted, failures made
+ * @m:		where to print (debugfs fail_hits)
+ */
+void htable_fail_hits_show(struct seq_file *m)
 {
 	int i;
 
@@ -94,17 +119,4 @@ static int fail_hits_show(struct seq_file *m, void *unused)
 		seq_printf(m, "%s %d %ld %ld\n", htable_fail_names[i], i,
 			   atomic_long_read(&htable_fail_calls[i]),
 			   atomic_long_read(&htable_fail_hits[i]));
-	return 0;
-}
-DEFINE_SHOW_ATTRIBUTE(fail_hits);
-
-/**
- * htable_fail_debugfs_init() - create fail_site and fail_hits in @dir
- * @dir:	/sys/kernel/debug/htable
- */
-void htable_fail_debugfs_init(struct dentry *dir)
-{
-	debugfs_create_x32("fail_site", 0600, dir, &htable_fail_sites);
-	debugfs_create_file("fail_hits", 0400, dir, NULL, &fail_hits_fops);
-	debugfs_create_file_unsafe("fail_warn", 0200, dir, NULL, &fail_warn_fops);
 }

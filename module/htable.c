@@ -8,6 +8,7 @@
 
 #include <linux/build_bug.h>
 #include <linux/bug.h>
+#include <linux/hash.h>
 #include <linux/lockdep.h>
 #include <linux/mm.h>
 #include <linux/slab.h>
@@ -16,6 +17,7 @@
 #include <htable/fail.h>
 #include <htable/htable.h>
 #include <htable/stats.h>
+#include <htable/steal.h>
 #include <htable/tlb.h>
 #include <htable/x86pte.h>
 
@@ -29,7 +31,19 @@ spinlock_t htable_mutex[NUM_HTABLE_MUTEX];	/* the hashed locks */
 atomic_t htable_dont_cache = ATOMIC_INIT(0);
 atomic_long_t htable_level_tables[HTABLE_MAX_LEVELS];
 atomic_long_t htable_nr_cached = ATOMIC_LONG_INIT(0);
-atomic_t htable_force_steal_count = ATOMIC_INIT(0);	/* reset on each write */
+unsigned int htable_force_steal;	/* every Nth allocation steals first */
+static atomic_t htable_force_steal_count = ATOMIC_INIT(0);
+
+/**
+ * htable_force_steal_set() - make every @n th table allocation steal first
+ * @n:		the period; 0 turns it off. The count restarts, so the
+ *		first forced steal comes @n allocations after the write.
+ */
+void htable_force_steal_set(unsigned int n)
+{
+	atomic_set(&htable_force_steal_count, 0);
+	WRITE_ONCE(htable_force_steal, n);
+}
 
 /* The force_steal knob: every Nth table allocation steals first. */
 static bool htable_should_force_steal(void)
@@ -39,8 +53,14 @@ static bool htable_should_force_steal(void)
 	return n && atomic_inc_return(&htable_force_steal_count) % n == 0;
 }
 
-/* Buckets per hat: enough for a few GiB of mappings with short chains. */
-#define HAT_NUM_HASH	1024
+/*
+ * The hash is sized to the hat, as illumos sizes hat_num_hash by use: one
+ * bucket for a new hat, doubled whenever the tables outnumber the buckets
+ * twice over, so that the hash costs at most a pointer per table.
+ */
+#define HAT_HASH_MIN		1
+#define HAT_HASH_MAX		BIT(20)
+#define HAT_HASH_LOAD		2
 
 /** htable_mmu_init() - record the running kernel's paging geometry */
 void htable_mmu_init(void)
@@ -55,6 +75,34 @@ void htable_mmu_init(void)
 	mmu.hole_start = 1UL << (LEVEL_SHIFT(mmu.max_level) + HTABLE_PTE_SHIFT - 1);
 	mmu.hole_end = -mmu.hole_start - 1;
 	mmu.pt_nx = arch_has_nx() ? PT_NX : 0;
+}
+
+/* A structure for a table: the slab (topping up the reserve) or the reserve. */
+static struct htable *htable_alloc_struct(void)
+{
+	struct htable *ht;
+
+	if (USE_HAT_RESERVES())
+		return htable_get_reserve();
+	/* Successful allocations top up the reserve first. */
+	for (;;) {
+		ht = htable_should_fail(HTABLE_FAIL_HTABLE) ? NULL :
+		     kmem_cache_zalloc(htable_cache, GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
+		if (!ht || USE_HAT_RESERVES() ||
+		    READ_ONCE(htable_reserve_cnt) >= READ_ONCE(htable_reserve_amount))
+			return ht;
+		htable_put_reserve(ht);
+	}
+}
+
+/* Give back a structure that has no page: to the reserve when it is short. */
+static void htable_free_struct(struct htable *ht)
+{
+	if (USE_HAT_RESERVES() ||
+	    READ_ONCE(htable_reserve_cnt) < READ_ONCE(htable_reserve_amount))
+		htable_put_reserve(ht);
+	else
+		kmem_cache_free(htable_cache, ht);
 }
 
 /**
@@ -100,28 +148,11 @@ static struct htable *htable_alloc(struct hat *hat, unsigned long va,
 	}
 
 	if (!ht) {
-		if (USE_HAT_RESERVES()) {
-			ht = htable_get_reserve();
-		} else {
-			/* Successful allocations top up the reserve first. */
-			for (;;) {
-				ht = htable_should_fail(HTABLE_FAIL_HTABLE) ? NULL :
-				     kmem_cache_zalloc(htable_cache,
-						       GFP_KERNEL | __GFP_NOWARN);
-				if (!ht || USE_HAT_RESERVES() ||
-				    READ_ONCE(htable_reserve_cnt) >=
-				    READ_ONCE(htable_reserve_amount))
-					break;
-				htable_put_reserve(ht);
-			}
-		}
+		ht = htable_alloc_struct();
 		if (ht) {
 			ht->ht_page = ptable_alloc(order);
 			if (!ht->ht_page) {
-				if (USE_HAT_RESERVES())
-					htable_put_reserve(ht);
-				else
-					kmem_cache_free(htable_cache, ht);
+				htable_free_struct(ht);
 				ht = NULL;
 			}
 		}
@@ -145,6 +176,7 @@ static struct htable *htable_alloc(struct hat *hat, unsigned long va,
 	atomic_set(&ht->ht_lock_cnt, 0);
 	ht->ht_level = level;
 	ht->ht_flags = top ? HTABLE_TOP : 0;
+	ht->ht_shares = NULL;
 	if (need_zero)
 		x86pte_zero(ht, 0, HTABLE_PTES_PER_TABLE << order);
 	return ht;
@@ -155,18 +187,20 @@ static struct htable *htable_alloc(struct hat *hat, unsigned long va,
  * @ht:		an unhashed, empty table no CPU can reach any more
  *
  * Cached unless the hat is being destroyed or tables are being stolen or
- * reaped (htable_dont_cache), as in the seed. The structure then goes to
- * the reserve when it is short, else to the slab.
+ * reaped (htable_dont_cache), as in the seed. A page that goes back to the
+ * system does so after an RCU grace period, so a lockless walker that read
+ * the link to it before it was unlinked never reads freed memory; a hat
+ * being destroyed has no walker left. The structure then goes to the
+ * reserve when it is short, else to the slab.
  */
 void htable_free(struct htable *ht)
 {
 	struct hat *hat = ht->ht_hat;
 	bool top = ht->ht_flags & HTABLE_TOP;
+	bool freeing = hat && (READ_ONCE(hat->hat_flags) & HAT_FREEING);
 
-	WARN_ON_ONCE(atomic_read(&ht->ht_valid_cnt) && hat &&
-		     !(READ_ONCE(hat->hat_flags) & HAT_FREEING));
-	if (hat && !top && !(READ_ONCE(hat->hat_flags) & HAT_FREEING) &&
-	    !atomic_read(&htable_dont_cache)) {
+	WARN_ON_ONCE(atomic_read(&ht->ht_valid_cnt) && hat && !freeing);
+	if (hat && !top && !freeing && !atomic_read(&htable_dont_cache)) {
 		spin_lock(&hat->hat_cache_lock);
 		ht->ht_next = hat->hat_ht_cached;
 		hat->hat_ht_cached = ht;
@@ -175,13 +209,9 @@ void htable_free(struct htable *ht)
 		return;
 	}
 
-	ptable_free(ht->ht_page, top ? 1 : 0);
+	ptable_free(ht->ht_page, top ? 1 : 0, freeing);
 	ht->ht_page = NULL;
-	if (USE_HAT_RESERVES() ||
-	    READ_ONCE(htable_reserve_cnt) < READ_ONCE(htable_reserve_amount))
-		htable_put_reserve(ht);
-	else
-		kmem_cache_free(htable_cache, ht);
+	htable_free_struct(ht);
 }
 
 /**
@@ -193,7 +223,7 @@ void htable_unhash(struct htable *ht, unsigned int h)
 {
 	struct hat *hat = ht->ht_hat;
 
-	lockdep_assert_held(HTABLE_LOCK(h));
+	lockdep_assert_held(HTABLE_LOCK(hat, h));
 	if (ht->ht_next)
 		ht->ht_next->ht_prev = ht->ht_prev;
 	if (ht->ht_prev) {
@@ -204,9 +234,21 @@ void htable_unhash(struct htable *ht, unsigned int h)
 	}
 	ht->ht_next = NULL;
 	ht->ht_prev = NULL;
+	atomic_dec(&hat->hat_ntables);
 	/* A shared table's page is counted once, in its owner. */
 	if (!(ht->ht_flags & HTABLE_SHARED))
 		atomic_long_dec(&htable_level_tables[ht->ht_level]);
+}
+
+/* Add @ht to @hash[@h], no counts; the caller excludes everyone else. */
+static void htable_hash_insert(struct htable **hash, struct htable *ht,
+			       unsigned int h)
+{
+	ht->ht_prev = NULL;
+	ht->ht_next = hash[h];
+	if (ht->ht_next)
+		ht->ht_next->ht_prev = ht;
+	hash[h] = ht;
 }
 
 /**
@@ -218,14 +260,83 @@ void htable_hash(struct htable *ht, unsigned int h)
 {
 	struct hat *hat = ht->ht_hat;
 
-	lockdep_assert_held(HTABLE_LOCK(h));
-	ht->ht_prev = NULL;
-	ht->ht_next = hat->hat_ht_hash[h];
-	if (ht->ht_next)
-		ht->ht_next->ht_prev = ht;
-	hat->hat_ht_hash[h] = ht;
+	lockdep_assert_held(HTABLE_LOCK(hat, h));
+	htable_hash_insert(hat->hat_ht_hash, ht, h);
+	atomic_inc(&hat->hat_ntables);
 	if (!(ht->ht_flags & HTABLE_SHARED))
 		atomic_long_inc(&htable_level_tables[ht->ht_level]);
+}
+
+/**
+ * htable_hash_wants_growth() - do @hat's tables outnumber its buckets?
+ * @hat:	the hat
+ *
+ * Return: true when htable_hash_grow() would grow the hash. Read without
+ * a lock: a hint for callers that are about to add tables.
+ */
+bool htable_hash_wants_growth(struct hat *hat)
+{
+	return atomic_read(&hat->hat_ntables) > HAT_HASH_LOAD * READ_ONCE(hat->hat_num_hash) &&
+	       READ_ONCE(hat->hat_num_hash) < HAT_HASH_MAX;
+}
+
+/**
+ * htable_hash_grow() - double @hat's hash until it fits its tables
+ * @hat:	the hat; its hat_seg_lock is held for write, which keeps every
+ *		other user of the hash out (stealing only tries that lock,
+ *		and PROBE does not use the hash)
+ *
+ * Return: 0, or -ENOMEM (the old hash stays, as good as it was).
+ */
+int htable_hash_grow(struct hat *hat)
+{
+	unsigned int n = hat->hat_num_hash, h, nh;
+	struct htable **hash, *ht, *next;
+
+	lockdep_assert_held_write(&hat->hat_seg_lock);
+	while (atomic_read(&hat->hat_ntables) > HAT_HASH_LOAD * n && n < HAT_HASH_MAX)
+		n *= 2;
+	if (n == hat->hat_num_hash)
+		return 0;
+	if (htable_should_fail(HTABLE_FAIL_HASH))
+		return -ENOMEM;
+	hash = kvcalloc(n, sizeof(*hash), GFP_KERNEL_ACCOUNT);
+	if (!hash)
+		return -ENOMEM;
+	for (h = 0; h < hat->hat_num_hash; h++) {
+		for (ht = hat->hat_ht_hash[h]; ht; ht = next) {
+			next = ht->ht_next;
+			nh = htable_hash_index(hat, ht->ht_vaddr, ht->ht_level, n);
+			htable_hash_insert(hash, ht, nh);
+		}
+	}
+	kvfree(hat->hat_ht_hash);
+	hat->hat_ht_hash = hash;
+	WRITE_ONCE(hat->hat_num_hash, n);
+	return 0;
+}
+
+/**
+ * htable_count() - change a table's counts of present and locked entries
+ * @ht:		a table the caller holds
+ * @dvalid:	change of ht_valid_cnt
+ * @dlocked:	change of ht_lock_cnt
+ *
+ * The one place the operations keep the counts, so the invariants hold by
+ * construction: raise them before entries appear (a table never has more
+ * entries than it says, so it is never freed under a new one), lower them
+ * after entries go. A count that would go negative is a bug: WARNed, and
+ * kept at zero.
+ */
+void htable_count(struct htable *ht, int dvalid, int dlocked)
+{
+	/* Locked entries are present ones: up valid first, down locked first. */
+	if (dvalid > 0)
+		atomic_add(dvalid, &ht->ht_valid_cnt);
+	if (dlocked && WARN_ON_ONCE(atomic_add_return(dlocked, &ht->ht_lock_cnt) < 0))
+		atomic_set(&ht->ht_lock_cnt, 0);
+	if (dvalid < 0 && WARN_ON_ONCE(atomic_add_return(dvalid, &ht->ht_valid_cnt) < 0))
+		atomic_set(&ht->ht_valid_cnt, 0);
 }
 
 /*
@@ -240,7 +351,7 @@ static bool link_ptp(struct htable *higher, struct htable *new,
 		     unsigned long va)
 {
 	unsigned int entry = htable_va2entry(va, higher);
-	x86pte_t link = MAKEPTP(new->ht_page), expect = 0, found;
+	x86pte_t link = htable_link_pte(new), expect = 0, found;
 
 	WARN_ON_ONCE(!higher->ht_busy);
 	atomic_inc(&higher->ht_valid_cnt);
@@ -267,12 +378,14 @@ static bool link_ptp(struct htable *higher, struct htable *new,
  * Clear @higher's link to the empty table @old at @va. The caller holds
  * @old's bucket lock. Returns false, and changes nothing, if the link is
  * not the one expected (the seed panics there); the table must then stay.
+ * Counts the unlink in hat_unlinks, after the clear and before the table
+ * can be reused anywhere: a lockless walker that read the link retries.
  */
 static bool unlink_ptp(struct htable *higher, struct htable *old,
 		       unsigned long va)
 {
 	unsigned int entry = htable_va2entry(va, higher);
-	x86pte_t expect = MAKEPTP(old->ht_page);
+	x86pte_t expect = htable_link_pte(old);
 	x86pte_t found;
 
 	WARN_ON_ONCE(atomic_read(&old->ht_valid_cnt));
@@ -283,6 +396,9 @@ static bool unlink_ptp(struct htable *higher, struct htable *old,
 			  (found ^ expect) & PT_PADDR ? "other" : "same");
 		return false;
 	}
+	atomic_long_inc(&old->ht_hat->hat_unlinks);
+	/* Counted before the table can be reused: htable_lookup_lockless(). */
+	smp_mb__after_atomic();
 	if (WARN_ON_ONCE(atomic_dec_return(&higher->ht_valid_cnt) < 0))
 		atomic_inc(&higher->ht_valid_cnt);
 	return true;
@@ -317,7 +433,7 @@ void htable_release(struct htable *ht, struct htable_batch *b)
 		unsigned long va = ht->ht_vaddr;
 
 		h = HTABLE_HASH(hat, va, ht->ht_level);
-		lock = HTABLE_LOCK(h);
+		lock = HTABLE_LOCK(hat, h);
 		spin_lock(lock);
 		WARN_ON_ONCE(!ht->ht_busy);
 		WARN_ON_ONCE(atomic_read(&ht->ht_lock_cnt) >
@@ -360,7 +476,7 @@ void htable_release(struct htable *ht, struct htable_batch *b)
  */
 bool htable_unlink(struct htable *ht, unsigned int h)
 {
-	lockdep_assert_held(HTABLE_LOCK(h));
+	lockdep_assert_held(HTABLE_LOCK(ht->ht_hat, h));
 	if (!unlink_ptp(ht->ht_parent, ht, ht->ht_vaddr))
 		return false;
 	htable_unhash(ht, h);
@@ -368,24 +484,55 @@ bool htable_unlink(struct htable *ht, unsigned int h)
 }
 
 /**
+ * htable_spare() - a table for a later htable_split(), allocated now
+ * @hat:	the hat it will belong to
+ *
+ * Prepare, then commit: a caller that must split several large pages, and
+ * must change nothing if it can't, gets every table first.
+ *
+ * Context: process context, may sleep; no spinlock held.
+ * Return: a zeroed table with no va yet, or NULL.
+ */
+struct htable *htable_spare(struct hat *hat)
+{
+	return htable_alloc(hat, 0, 0);
+}
+
+/**
+ * htable_spare_put() - give back a spare htable_split() did not use
+ * @ht:		the spare, never hashed or linked
+ */
+void htable_spare_put(struct htable *ht)
+{
+	ht->ht_busy = 0;
+	htable_free(ht);
+}
+
+/**
  * htable_split() - replace a large page by a table of pages one level down
  * @higher:	a held table of level 1 or more
  * @entry:	its entry that maps a large page
+ * @spare:	a table from htable_spare(), taken (set to NULL) when used;
+ *		or NULL to allocate one here
  * @b:		batch that receives the invalidation of the large page
  *
  * The new table maps the same memory with the same bits (PS kept below
  * level 1, dropped at level 0), so every va keeps its translation and its
- * data: only the page size changes. The caller holds hat_seg_lock for
- * write, so no other thread changes @higher's entries meanwhile; the MMU
- * may still set A or D on the large entry, which is why it is replaced
- * with a compare-and-swap and the new table is refilled when it lost.
+ * data: only the page size changes. What the large entry held (a
+ * reference, or a count in a pin record) is now held once by each new
+ * entry: the caller adjusts that (module/pages.c). The caller holds
+ * hat_seg_lock for write, so no other thread changes @higher's entries
+ * meanwhile; the MMU may still set A or D on the large entry, which is
+ * why it is replaced with a compare-and-swap and the new table is
+ * refilled when it lost.
  *
- * Context: process context, may sleep (allocates); no spinlock held.
+ * Context: process context, may sleep (allocates) unless given a spare; no
+ * spinlock held.
  * Return: 0; -ENOMEM when no table can be had; -EINVAL (WARNed) when
  * @entry does not map a large page. On error nothing changed.
  */
 int htable_split(struct htable *higher, unsigned int entry,
-		 struct htable_batch *b)
+		 struct htable **spare, struct htable_batch *b)
 {
 	struct hat *hat = higher->ht_hat;
 	unsigned int level = higher->ht_level - 1, i, h;
@@ -396,10 +543,17 @@ int htable_split(struct htable *higher, unsigned int entry,
 	old = x86pte_get(higher, entry);
 	if (WARN_ON_ONCE(!higher->ht_level || !PTE_ISPAGE(old, higher->ht_level)))
 		return -EINVAL;
-	new = htable_alloc(hat, va, level);
-	if (!new)
-		return -ENOMEM;
-	step = 1UL << (level * HTABLE_PTE_SHIFT);
+	if (spare && *spare) {
+		new = *spare;
+		*spare = NULL;
+		new->ht_vaddr = va;
+		new->ht_level = level;
+	} else {
+		new = htable_alloc(hat, va, level);
+		if (!new)
+			return -ENOMEM;
+	}
+	step = PTE_NPAGES(level);
 	ptes = x86pte_access_pagetable(new, 0);
 	/* The new table holds its parent, like any linked table. */
 	htable_acquire(higher);
@@ -415,17 +569,17 @@ int htable_split(struct htable *higher, unsigned int entry,
 			sub |= PT_PAGESIZE;
 		for (i = 0; i < HTABLE_PTES_PER_TABLE; i++)
 			ptes[i] = sub | ((PTE2PFN(old) + i * step) << PAGE_SHIFT);
-		spin_lock(HTABLE_LOCK(h));
+		spin_lock(HTABLE_LOCK(hat, h));
 		found = x86pte_cas(higher, entry, old, MAKEPTP(new->ht_page));
 		if (found == old)
 			break;
-		spin_unlock(HTABLE_LOCK(h));
+		spin_unlock(HTABLE_LOCK(hat, h));
 		/* The MMU set A or D meanwhile: copy them too and retry. */
 		old = found;
 	}
 	new->ht_parent = higher;
 	htable_hash(new, h);
-	spin_unlock(HTABLE_LOCK(h));
+	spin_unlock(HTABLE_LOCK(hat, h));
 	/* The link is no locked page; the new table counts the locks now. */
 	if (old & PT_SOFTLOCK)
 		WARN_ON_ONCE(atomic_dec_return(&higher->ht_lock_cnt) < 0);
@@ -442,7 +596,7 @@ static struct htable *htable_find(struct hat *hat, unsigned int h,
 {
 	struct htable *ht;
 
-	lockdep_assert_held(HTABLE_LOCK(h));
+	lockdep_assert_held(HTABLE_LOCK(hat, h));
 	for (ht = hat->hat_ht_hash[h]; ht; ht = ht->ht_next)
 		if (ht->ht_vaddr == va && ht->ht_level == level)
 			return ht;
@@ -459,7 +613,9 @@ static struct htable *htable_find(struct hat *hat, unsigned int h,
  *
  * @hat gets a table structure of its own, flagged HTABLE_SHARED, whose
  * page is @oht's: the link in @hat's level-1 table points at the owner's
- * page, which is what the seed's HTABLE_SHARED_PFN tables do.
+ * page, which is what the seed's HTABLE_SHARED_PFN tables do. The link
+ * carries PT_SHARELINK, so a lockless walk knows the pages it leads to are
+ * not @hat's.
  *
  * Context: process context, may sleep; no spinlock held.
  * Return: 0; -ENOMEM; -EEXIST (WARNed) when the entry was not empty.
@@ -469,7 +625,7 @@ int htable_share_attach(struct hat *hat, unsigned long va, struct htable *oht)
 	struct htable *higher, *sht;
 	unsigned int h;
 
-	sht = kmem_cache_zalloc(htable_cache, GFP_KERNEL | __GFP_NOWARN);
+	sht = kmem_cache_zalloc(htable_cache, GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
 	if (!sht)
 		return -ENOMEM;
 	higher = htable_create(hat, va, 1);
@@ -484,9 +640,9 @@ int htable_share_attach(struct hat *hat, unsigned long va, struct htable *oht)
 	sht->ht_page = oht->ht_page;
 	sht->ht_shares = oht;
 	h = HTABLE_HASH(hat, va, 0);
-	spin_lock(HTABLE_LOCK(h));
+	spin_lock(HTABLE_LOCK(hat, h));
 	if (htable_find(hat, h, va, 0) || !link_ptp(higher, sht, va)) {
-		spin_unlock(HTABLE_LOCK(h));
+		spin_unlock(HTABLE_LOCK(hat, h));
 		htable_release(higher, NULL);
 		kmem_cache_free(htable_cache, sht);
 		return -EEXIST;
@@ -494,7 +650,7 @@ int htable_share_attach(struct hat *hat, unsigned long va, struct htable *oht)
 	/* The shared table keeps the hold on @higher that create took. */
 	sht->ht_parent = higher;
 	htable_hash(sht, h);
-	spin_unlock(HTABLE_LOCK(h));
+	spin_unlock(HTABLE_LOCK(hat, h));
 	return 0;
 }
 
@@ -518,18 +674,18 @@ struct htable *htable_share_detach(struct hat *hat, unsigned long va,
 	unsigned int h = HTABLE_HASH(hat, va, 0);
 	struct htable *sht, *higher, *oht;
 
-	spin_lock(HTABLE_LOCK(h));
+	spin_lock(HTABLE_LOCK(hat, h));
 	sht = htable_find(hat, h, va, 0);
 	if (WARN_ON_ONCE(!sht || !(sht->ht_flags & HTABLE_SHARED) || sht->ht_busy)) {
-		spin_unlock(HTABLE_LOCK(h));
+		spin_unlock(HTABLE_LOCK(hat, h));
 		return NULL;
 	}
 	higher = sht->ht_parent;
 	if (!htable_unlink(sht, h)) {
-		spin_unlock(HTABLE_LOCK(h));
+		spin_unlock(HTABLE_LOCK(hat, h));
 		return NULL;
 	}
-	spin_unlock(HTABLE_LOCK(h));
+	spin_unlock(HTABLE_LOCK(hat, h));
 	/*
 	 * The owner's entries stay valid: each translation @hat's CPUs took
 	 * through them must go, or they would keep reading the owner's pages
@@ -563,11 +719,11 @@ struct htable *htable_lookup(struct hat *hat, unsigned long va,
 	unsigned int h = HTABLE_HASH(hat, base, level);
 	struct htable *ht;
 
-	spin_lock(HTABLE_LOCK(h));
+	spin_lock(HTABLE_LOCK(hat, h));
 	ht = htable_find(hat, h, base, level);
 	if (ht)
 		ht->ht_busy++;
-	spin_unlock(HTABLE_LOCK(h));
+	spin_unlock(HTABLE_LOCK(hat, h));
 	return ht;
 }
 
@@ -577,12 +733,13 @@ struct htable *htable_lookup(struct hat *hat, unsigned long va,
  */
 void htable_acquire(struct htable *ht)
 {
-	unsigned int h = HTABLE_HASH(ht->ht_hat, ht->ht_vaddr, ht->ht_level);
+	struct hat *hat = ht->ht_hat;
+	unsigned int h = HTABLE_HASH(hat, ht->ht_vaddr, ht->ht_level);
 
-	spin_lock(HTABLE_LOCK(h));
-	WARN_ON_ONCE(htable_find(ht->ht_hat, h, ht->ht_vaddr, ht->ht_level) != ht);
+	spin_lock(HTABLE_LOCK(hat, h));
+	WARN_ON_ONCE(htable_find(hat, h, ht->ht_vaddr, ht->ht_level) != ht);
 	ht->ht_busy++;
-	spin_unlock(HTABLE_LOCK(h));
+	spin_unlock(HTABLE_LOCK(hat, h));
 }
 
 /**
@@ -615,15 +772,15 @@ struct htable *htable_create(struct hat *hat, unsigned long va,
 		h = HTABLE_HASH(hat, base, l);
 		new = NULL;
 again:
-		spin_lock(HTABLE_LOCK(h));
+		spin_lock(HTABLE_LOCK(hat, h));
 		ht = htable_find(hat, h, base, l);
 		if (ht) {
 			ht->ht_busy++;
-			spin_unlock(HTABLE_LOCK(h));
+			spin_unlock(HTABLE_LOCK(hat, h));
 			if (new)
 				htable_free(new);
 		} else if (!new) {
-			spin_unlock(HTABLE_LOCK(h));
+			spin_unlock(HTABLE_LOCK(hat, h));
 			new = htable_alloc(hat, base, l);
 			if (!new) {
 				if (higher)
@@ -635,7 +792,7 @@ again:
 			ht = new;
 			if (higher) {
 				if (!link_ptp(higher, ht, base)) {
-					spin_unlock(HTABLE_LOCK(h));
+					spin_unlock(HTABLE_LOCK(hat, h));
 					htable_free(ht);
 					htable_release(higher, NULL);
 					return NULL;
@@ -643,7 +800,7 @@ again:
 				ht->ht_parent = higher;
 			}
 			htable_hash(ht, h);
-			spin_unlock(HTABLE_LOCK(h));
+			spin_unlock(HTABLE_LOCK(hat, h));
 			/*
 			 * The new table keeps the hold on @higher taken on
 			 * the way down; htable_release() drops it when the
@@ -667,11 +824,13 @@ again:
  */
 int htable_hat_init(struct hat *hat)
 {
-	hat->hat_num_hash = HAT_NUM_HASH;
+	hat->hat_num_hash = HAT_HASH_MIN;
+	/* Spread the small hashes of many hats over the 128 locks. */
+	hat->hat_lock_salt = hash_ptr(hat, ilog2(NUM_HTABLE_MUTEX));
 	if (htable_should_fail(HTABLE_FAIL_HASH))
 		return -ENOMEM;
 	hat->hat_ht_hash = kvcalloc(hat->hat_num_hash, sizeof(*hat->hat_ht_hash),
-				    GFP_KERNEL);
+				    GFP_KERNEL_ACCOUNT);
 	if (!hat->hat_ht_hash)
 		return -ENOMEM;
 	/* The top table keeps the hold create took: the hat's own. */
@@ -690,7 +849,8 @@ int htable_hat_init(struct hat *hat)
  *
  * Without HAT_FREEING, only the cache of free tables is returned to the
  * system (reaping). With it, every table goes, without clearing entries or
- * unlinking: the hat is live nowhere and nobody else can reach it.
+ * unlinking: the hat is live nowhere and nobody else can reach it, and
+ * what the entries held was given back before (hat_free()).
  */
 void htable_purge_hat(struct hat *hat)
 {
@@ -716,18 +876,18 @@ void htable_purge_hat(struct hat *hat)
 		return;
 	WARN_ON_ONCE(!cpumask_empty(hat->hat_cpus));
 	for (h = 0; h < hat->hat_num_hash; h++) {
-		spin_lock(HTABLE_LOCK(h));
+		spin_lock(HTABLE_LOCK(hat, h));
 		while ((ht = hat->hat_ht_hash[h]) != NULL) {
 			htable_unhash(ht, h);
-			spin_unlock(HTABLE_LOCK(h));
+			spin_unlock(HTABLE_LOCK(hat, h));
 			/* Shares go before this; never free an owner's page. */
 			if (WARN_ON_ONCE(ht->ht_flags & HTABLE_SHARED))
 				kmem_cache_free(htable_cache, ht);
 			else
 				htable_free(ht);
-			spin_lock(HTABLE_LOCK(h));
+			spin_lock(HTABLE_LOCK(hat, h));
 		}
-		spin_unlock(HTABLE_LOCK(h));
+		spin_unlock(HTABLE_LOCK(hat, h));
 	}
 	hat->hat_htable = NULL;
 }
@@ -761,7 +921,7 @@ int htable_init(void)
 	htable_mmu_init();
 	for (i = 0; i < NUM_HTABLE_MUTEX; i++)
 		spin_lock_init(&htable_mutex[i]);
-	htable_cache = KMEM_CACHE(htable, 0);
+	htable_cache = KMEM_CACHE(htable, SLAB_ACCOUNT);
 	if (!htable_cache)
 		return -ENOMEM;
 	err = htable_initial_reserve(READ_ONCE(htable_reserve_amount));
@@ -776,6 +936,8 @@ int htable_init(void)
 /** htable_fini() - undo htable_init(); every hat is gone */
 void htable_fini(void)
 {
+	/* Pages freed after a grace period: their callbacks are this module's. */
+	rcu_barrier();
 	htable_drain_reserve();
 	kmem_cache_destroy(htable_cache);
 	htable_cache = NULL;

@@ -12,7 +12,9 @@
 
 #include <uapi/htable.h>
 #include <htable/hat.h>
+#include <htable/debugfs.h>
 #include <htable/module.h>
+#include <htable/steal.h>
 
 /*
  * reserve_amount: the seed's htable_reserve_amount. Writing it trims the

@@ -8,6 +8,7 @@
  * allocations top it up to htable_reserve_amount and frees refill it.
  */
 #include <linux/atomic.h>
+#include <linux/rcupdate.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
 
@@ -20,13 +21,12 @@ struct kmem_cache *htable_cache;
 /* Tunables; module parameters (main.c) and debugfs files (stats.c). */
 unsigned int htable_reserve_amount = 200;	/* HTABLE_RESERVE_AMOUNT */
 unsigned long htable_throttle_pages;		/* set at load: physmem / 256 */
-unsigned int htable_fail_nth;			/* 0: off */
 bool htable_force_reserve;
+unsigned long htable_ptable_cap;		/* most lower tables; 0: no cap */
 
 static DEFINE_SPINLOCK(htable_reserve_lock);
 static struct htable *htable_reserve_pool;	/* htable_reserve_lock */
 unsigned int htable_reserve_cnt;		/* htable_reserve_lock */
-atomic_t htable_fail_count = ATOMIC_INIT(0);	/* see htable_should_fail() */
 
 atomic_long_t active_ptables = ATOMIC_LONG_INIT(0);
 
@@ -172,14 +172,30 @@ struct page *ptable_alloc(unsigned int order)
 	return pg;
 }
 
+/* The end of a table page's grace period: back to the system. */
+static void ptable_free_rcu(struct rcu_head *head)
+{
+	arch_free_table(container_of(head, struct page, rcu_head), 0);
+}
+
 /**
  * ptable_free() - free a page-table page from ptable_alloc()
  * @pg:		the page; no CPU may still cache a translation through it
  * @order:	the order it was allocated with
+ * @now:	free at once: the hat is being destroyed, so no lockless
+ *		walker can be reading the table
+ *
+ * Otherwise the page goes back after an RCU grace period: a lockless walk
+ * (htable_lookup_lockless()) that read the link to it before it was
+ * unlinked may still read it, and must read a page table, not memory
+ * someone else owns. A top table (order 1) is freed only with its hat.
  */
-void ptable_free(struct page *pg, unsigned int order)
+void ptable_free(struct page *pg, unsigned int order, bool now)
 {
-	arch_free_table(pg, order);
 	atomic_long_dec(&active_ptables);
 	HATSTAT_INC(hs_ptable_frees);
+	if (now || order)
+		arch_free_table(pg, order);
+	else
+		call_rcu(&pg->rcu_head, ptable_free_rcu);
 }

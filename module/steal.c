@@ -7,29 +7,220 @@
  * thresholds, htable_steal_active() for tables in use, and victims that
  * rotate so no single hat pays for everyone. Documentation/steal-reap.rst
  * has the policy and what differs from the seed.
+ *
+ * The seed drops a stolen translation and lets the segment driver fault
+ * it back in; here the hat is its own segment driver, so each stolen
+ * entry is kept, as an xarray value, until RELOAD (the fault path) puts it
+ * back: the stolen records, the one place per-mapping state is written.
  */
 #include <linux/list.h>
+#include <linux/memcontrol.h>
 #include <linux/minmax.h>
 #include <linux/mm.h>
 #include <linux/rwsem.h>
+#include <linux/sched/mm.h>
 #include <linux/spinlock.h>
 #include <linux/wait.h>
 
 #include <htable/compat.h>
 #include <htable/htable.h>
 #include <htable/stats.h>
+#include <htable/steal.h>
 #include <htable/tlb.h>
 #include <htable/x86pte.h>
 
 /* Tunables (debugfs): see Documentation/debugfs.rst. */
 unsigned int htable_steal_passes = 8;	/* the seed's htable_steal_passes */
-unsigned int htable_force_steal;	/* every Nth allocation steals first */
-unsigned long htable_ptable_cap;	/* most lower tables; 0: no cap */
 
 /* Where the next search of a hat's hash starts (the seed's h_seed). */
 static atomic_t htable_steal_seed = ATOMIC_INIT(0);
 
 static struct shrinker *htable_shrinker;
+
+/*
+ * A stolen entry as an xarray value: bit 0 (present) is always set, so
+ * the rest, A, D, NX and the software bits included, fits in 63 bits.
+ */
+static void *stolen_value(x86pte_t pte)
+{
+	return xa_mk_value(pte >> 1);
+}
+
+static x86pte_t stolen_pte(void *entry)
+{
+	return ((x86pte_t)xa_to_value(entry) << 1) | PT_VALID;
+}
+
+/**
+ * htable_stolen_pte() - the stolen entry of @va, if any
+ * @hat:	the hat; the caller holds a claim on @va, hat_seg_lock, or
+ *		is in an RCU read-side section
+ * @va:		any va
+ *
+ * Return: the entry as it was when stolen (A and D included), or 0.
+ */
+x86pte_t htable_stolen_pte(struct hat *hat, unsigned long va)
+{
+	void *entry;
+
+	if (!atomic_long_read(&hat->hat_stolen_pages))
+		return 0;
+	entry = xa_load(&hat->hat_stolen_ptes, va >> PAGE_SHIFT);
+	return entry ? stolen_pte(entry) : 0;
+}
+
+/**
+ * htable_stolen_count() - stolen translations in [@va, @eaddr)
+ * @hat:	the hat; the caller keeps the range from changing
+ * @va:		start, page-aligned
+ * @eaddr:	end (exclusive)
+ *
+ * Return: how many.
+ */
+unsigned long htable_stolen_count(struct hat *hat, unsigned long va,
+				  unsigned long eaddr)
+{
+	XA_STATE(xas, &hat->hat_stolen_ptes, va >> PAGE_SHIFT);
+	unsigned long n = 0;
+	void *entry;
+
+	if (!atomic_long_read(&hat->hat_stolen_pages))
+		return 0;
+	rcu_read_lock();
+	xas_for_each(&xas, entry, (eaddr >> PAGE_SHIFT) - 1) {
+		if (xas_retry(&xas, entry))
+			continue;
+		if (++n % XA_CHECK_SCHED)
+			continue;
+		xas_pause(&xas);
+		rcu_read_unlock();
+		cond_resched();
+		rcu_read_lock();
+	}
+	rcu_read_unlock();
+	return n;
+}
+
+/**
+ * htable_stolen_next() - the first stolen translation at or after *@vap
+ * @hat:	the hat; the caller keeps the range from changing
+ * @vap:	in: where to start; out: the va found
+ * @eaddr:	end of the search (exclusive)
+ *
+ * Return: the entry, or 0 when none is left before @eaddr.
+ */
+x86pte_t htable_stolen_next(struct hat *hat, unsigned long *vap,
+			    unsigned long eaddr)
+{
+	unsigned long idx = *vap >> PAGE_SHIFT;
+	void *entry;
+
+	if (!atomic_long_read(&hat->hat_stolen_pages))
+		return 0;
+	entry = xa_find(&hat->hat_stolen_ptes, &idx, (eaddr >> PAGE_SHIFT) - 1,
+			XA_PRESENT);
+	if (!entry)
+		return 0;
+	*vap = idx << PAGE_SHIFT;
+	return stolen_pte(entry);
+}
+
+/**
+ * htable_stolen_erase() - forget the stolen translation of @va
+ * @hat:	the hat; the caller changes @va (a claim, or hat_seg_lock)
+ * @va:		a va htable_stolen_next() found; what its entry held is
+ *		the caller's now (RELOAD put it back in a table)
+ */
+void htable_stolen_erase(struct hat *hat, unsigned long va)
+{
+	if (xa_erase(&hat->hat_stolen_ptes, va >> PAGE_SHIFT))
+		atomic_long_dec(&hat->hat_stolen_pages);
+}
+
+/**
+ * htable_stolen_take() - forget the stolen translations of [@va, @eaddr)
+ * @hat:	the hat; the caller changes the range (a claim, or
+ *		hat_seg_lock for write)
+ * @va:		start, page-aligned
+ * @eaddr:	end (exclusive)
+ * @drop:	called with each entry, outside any lock, to give back what it
+ *		held (UNMAP, closing the hat)
+ *
+ * Return: how many there were.
+ */
+unsigned long htable_stolen_take(struct hat *hat, unsigned long va,
+				 unsigned long eaddr,
+				 void (*drop)(struct hat *hat, x86pte_t pte))
+{
+	XA_STATE(xas, &hat->hat_stolen_ptes, va >> PAGE_SHIFT);
+	x86pte_t ptes[32];
+	unsigned long n = 0;
+	unsigned int k, j;
+	void *entry;
+
+	if (!atomic_long_read(&hat->hat_stolen_pages))
+		return 0;
+	do {
+		k = 0;
+		xas_lock(&xas);
+		xas_for_each(&xas, entry, (eaddr >> PAGE_SHIFT) - 1) {
+			xas_store(&xas, NULL);
+			ptes[k++] = stolen_pte(entry);
+			if (k == ARRAY_SIZE(ptes))
+				break;
+		}
+		xas_unlock(&xas);
+		atomic_long_sub(k, &hat->hat_stolen_pages);
+		for (j = 0; j < k; j++)
+			drop(hat, ptes[j]);
+		n += k;
+		xas_set(&xas, xas.xa_index + 1);
+		cond_resched();
+	} while (k == ARRAY_SIZE(ptes) && xas.xa_index <= (eaddr >> PAGE_SHIFT) - 1);
+	return n;
+}
+
+/**
+ * htable_stolen_sync() - count, and clear if asked, stolen A and D bits
+ * @hat:	the hat; hat_seg_lock held for write (SYNC)
+ * @va:		start, page-aligned
+ * @eaddr:	end (exclusive)
+ * @clear:	clear A and D in the records
+ * @ref:	in/out: pages with A
+ * @mod:	in/out: pages with D
+ *
+ * A stolen translation keeps the bits the MMU had set (the seed hands
+ * them on to the page as it steals), so SYNC reports them, and RELOAD
+ * puts them back.
+ */
+void htable_stolen_sync(struct hat *hat, unsigned long va, unsigned long eaddr,
+			bool clear, unsigned long *ref, unsigned long *mod)
+{
+	XA_STATE(xas, &hat->hat_stolen_ptes, va >> PAGE_SHIFT);
+	unsigned long n = 0;
+	x86pte_t pte;
+	void *entry;
+
+	lockdep_assert_held_write(&hat->hat_seg_lock);
+	if (!atomic_long_read(&hat->hat_stolen_pages))
+		return;
+	xas_lock(&xas);
+	xas_for_each(&xas, entry, (eaddr >> PAGE_SHIFT) - 1) {
+		pte = stolen_pte(entry);
+		*ref += !!(pte & PT_REF);
+		*mod += !!(pte & PT_MOD);
+		/* Storing a value over a value needs no allocation. */
+		if (clear && (pte & (PT_REF | PT_MOD)))
+			xas_store(&xas, stolen_value(pte & ~(PT_REF | PT_MOD)));
+		if (++n % XA_CHECK_SCHED)
+			continue;
+		xas_pause(&xas);
+		xas_unlock(&xas);
+		cond_resched();
+		xas_lock(&xas);
+	}
+	xas_unlock(&xas);
+}
 
 /* Take up to @cnt free tables from @hat's cache onto @list. */
 static unsigned int steal_cached(struct hat *hat, unsigned int cnt,
@@ -51,19 +242,60 @@ static unsigned int steal_cached(struct hat *hat, unsigned int cnt,
 }
 
 /*
+ * Move the entries of @ht, a held leaf table of @hat, to the hat's stolen
+ * records: each entry is recorded, then cleared (its invalidation queued
+ * in @b when the MMU has used it), and its record updated with the A and
+ * D bits it ended with. Records are allocated without waiting (the caller
+ * may be reclaiming) and charged to the hat's memory cgroup. Stops at the
+ * first record it can't allocate: the entries moved so far stay stolen.
+ * Return: 0, or -ENOMEM when it stopped early.
+ */
+static int steal_entries(struct hat *hat, struct htable *ht,
+			 struct htable_batch *b)
+{
+	unsigned long va = ht->ht_vaddr, idx;
+	struct mem_cgroup *old_memcg;
+	x86pte_t pte, old;
+	unsigned int e;
+	int err = 0;
+
+	old_memcg = set_active_memcg(hat->hat_memcg);
+	for (e = 0; e < HTABLE_NUM_PTES(ht) && atomic_read(&ht->ht_valid_cnt) > 0;
+	     e++, va += PAGE_SIZE) {
+		pte = x86pte_get(ht, e);
+		if (!PTE_ISVALID(pte))
+			continue;
+		idx = va >> PAGE_SHIFT;
+		/* Recorded first: a lockless PROBE sees it owned throughout. */
+		err = xa_err(xa_store(&hat->hat_stolen_ptes, idx, stolen_value(pte),
+				      GFP_NOWAIT | __GFP_NOWARN));
+		if (err)
+			break;
+		atomic_long_inc(&hat->hat_stolen_pages);
+		old = x86pte_inval(ht, e, 0, b);
+		if (old != pte)
+			xa_store(&hat->hat_stolen_ptes, idx, stolen_value(old),
+				 GFP_NOWAIT | __GFP_NOWARN);
+		htable_count(ht, -1, (old & PT_SOFTLOCK) ? -1 : 0);
+	}
+	set_active_memcg(old_memcg);
+	return err;
+}
+
+/*
  * Take up to @cnt leaf tables in use by @hat that hold at most @threshold
- * entries and no locked one: clear their entries (the pages stay the
- * hat's, recorded for hat_reload()), unlink them, and after the shootdown
- * to the hat's CPUs put them on @list. The hat is skipped when its
- * hat_seg_lock is taken: the allocating caller may hold it, and reclaim
- * must never wait for it.
+ * entries and no locked one: move their entries to the hat's stolen
+ * records (for hat_reload()), unlink them, and after the shootdown to the
+ * hat's CPUs put them on @list. The hat is skipped when its hat_seg_lock
+ * is taken: the allocating caller may hold it, and reclaim must never
+ * wait for it.
  */
 static unsigned int htable_steal_active(struct hat *hat, unsigned int cnt,
 					unsigned int threshold,
 					struct htable **list)
 {
 	struct htable *mine = NULL, *ht, *higher;
-	unsigned int h, h_start, e, n = 0;
+	unsigned int h, h_start, n = 0;
 	struct htable_batch b;
 	spinlock_t *lock;	/* the bucket lock of the chain being searched */
 
@@ -75,7 +307,7 @@ static unsigned int htable_steal_active(struct hat *hat, unsigned int cnt,
 	h = h_start;
 	do {
 		higher = NULL;
-		lock = HTABLE_LOCK(h);
+		lock = HTABLE_LOCK(hat, h);
 		spin_lock(lock);
 		for (ht = hat->hat_ht_hash[h]; ht; ht = ht->ht_next) {
 			/* A shared table's entries are its owner's, not ours. */
@@ -87,11 +319,7 @@ static unsigned int htable_steal_active(struct hat *hat, unsigned int cnt,
 			/* Held, the table can't go while the lock is dropped. */
 			ht->ht_busy++;
 			spin_unlock(lock);
-			for (e = 0; e < HTABLE_NUM_PTES(ht) &&
-			     atomic_read(&ht->ht_valid_cnt) > 0; e++) {
-				if (PTE_ISVALID(x86pte_inval(ht, e, 0, &b)))
-					atomic_dec(&ht->ht_valid_cnt);
-			}
+			steal_entries(hat, ht, &b);
 			spin_lock(lock);
 			if (ht->ht_busy != 1 || atomic_read(&ht->ht_valid_cnt) ||
 			    atomic_read(&ht->ht_lock_cnt)) {

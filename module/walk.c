@@ -188,3 +188,144 @@ struct htable *htable_getpage(struct hat *hat, unsigned long va,
 	htable_release(ht, NULL);
 	return NULL;
 }
+
+/*
+ * Visit the entries of [*@vap, @tend) in @ht (a held table), descending
+ * into links and, in create mode, making missing tables down to
+ * @w->level. Runs of entries that are not links are handed to the
+ * visitor, whole. Sets *@vap to where it stopped.
+ */
+static int walk_table(struct htable_walk *w, struct htable *ht,
+		      unsigned long *vap, unsigned long tend)
+{
+	unsigned int level = ht->ht_level, e = htable_va2entry(*vap, ht), run;
+	unsigned long va = *vap, rva, next;
+	struct htable *child;
+	x86pte_t pte;
+	int err = 0;
+
+	while (va < tend && !err) {
+		pte = x86pte_get(ht, e);
+		next = min(NEXT_ENTRY_VA(va, level), tend);
+		if (level > w->level && PTE_ISVALID(pte) && !PTE_ISPAGE(pte, level)) {
+			/* A link: its table, then on after it. */
+			child = htable_lookup(w->hat, va, level - 1);
+			if (WARN_ON_ONCE(!child))
+				return -EFAULT;
+			err = walk_table(w, child, &va, next);
+			htable_release(child, w->b);
+			e++;
+			continue;
+		}
+		if (level > w->level && !PTE_ISVALID(pte)) {
+			if (!w->create) {
+				/* A hole above the leaves: nothing to visit. */
+				va = next;
+				e++;
+				continue;
+			}
+			child = htable_create(w->hat, va, level - 1);
+			if (!child)
+				return -ENOMEM;
+			err = walk_table(w, child, &va, next);
+			htable_release(child, w->b);
+			e++;
+			continue;
+		}
+		/* A run of entries that are no links: pages, or empty slots. */
+		rva = va;
+		for (run = 0; va < tend; run++, e++, va = NEXT_ENTRY_VA(va, level)) {
+			if (level > w->level) {
+				pte = x86pte_get(ht, e);
+				if (!PTE_ISPAGE(pte, level))
+					break;
+			}
+		}
+		err = w->visit(w, ht, htable_va2entry(rva, ht), run, rva);
+		/* A walk of millions of pages lets others run between runs. */
+		cond_resched();
+	}
+	*vap = va;
+	return err;
+}
+
+/**
+ * htable_walk_range() - visit the entries of [@va, @eaddr) of @w->hat
+ * @w:		the walk: its hat, batch, visitor, level and mode
+ * @va:		start, aligned to @w->level's page size
+ * @eaddr:	end (exclusive), at most HTABLE_USER_END
+ *
+ * The one walker of htable's operations (after gVisor's): it descends
+ * from the top table, finding each lower table in the hash once, and
+ * hands the visitor maximal runs of entries of one table that are not
+ * links: in a level-0 table every entry of the range (present or not);
+ * above it, runs of large-page entries, and, in create mode
+ * (@w->create), runs of entries at @w->level, whose tables it makes as
+ * needed. The visitor gets the table held; it may change entries and
+ * counts, queueing invalidations in @w->b. Holes above the leaves are
+ * skipped a whole entry at a time.
+ *
+ * Context: process context, may sleep (it yields between runs); the
+ * caller holds what keeps the range's tables and entries as the visitor
+ * expects (a claim, or hat_seg_lock).
+ * Return: 0, the visitor's first error, or -ENOMEM when a table can't be
+ * made in create mode (the visitor has then seen part of the range).
+ */
+int htable_walk_range(struct htable_walk *w, unsigned long va,
+		      unsigned long eaddr)
+{
+	struct htable *top = w->hat->hat_htable;
+
+	if (WARN_ON_ONCE(va >= eaddr || eaddr > HTABLE_USER_END))
+		return -EINVAL;
+	htable_acquire(top);
+	w->err = walk_table(w, top, &va, eaddr);
+	htable_release(top, w->b);
+	return w->err;
+}
+
+/**
+ * htable_lookup_lockless() - the entry that maps @va, with no lock held
+ * @hat:	the hat; the caller is in an RCU read-side section
+ * @va:		any va of the lower half
+ * @level:	out: the level of the entry (when one maps @va)
+ * @shared:	out: whether the walk went through a table shared from
+ *		another hat (PT_SHARELINK)
+ *
+ * Follows the raw links from the top table, as the MMU does and as
+ * Linux's lookup_address() does: no hash, no hold, no lock. A table on
+ * the way may be unlinked and reused meanwhile (its page goes back to the
+ * system only after a grace period, so the memory stays readable):
+ * hat_unlinks counts each unlink, and the walk starts over when it moved.
+ *
+ * Return: the entry that maps @va (a page at *@level), or 0.
+ */
+x86pte_t htable_lookup_lockless(struct hat *hat, unsigned long va,
+				unsigned int *level, bool *shared)
+{
+	const x86pte_t *table;
+	unsigned long seq;
+	unsigned int l;
+	x86pte_t pte;
+
+	RCU_LOCKDEP_WARN(!rcu_read_lock_held(), "htable lockless walk outside RCU");
+	do {
+		seq = atomic_long_read(&hat->hat_unlinks);
+		/* The counter before the links: pairs with unlink_ptp(). */
+		smp_rmb();
+		*shared = false;
+		table = x86pte_access_pagetable(hat->hat_htable, 0);
+		for (l = mmu.max_level; ; l--) {
+			pte = READ_ONCE(table[(va >> LEVEL_SHIFT(l)) &
+					      (HTABLE_PTES_PER_TABLE - 1)]);
+			if (!PTE_ISVALID(pte) || PTE_ISPAGE(pte, l))
+				break;
+			*shared |= !!(pte & PT_SHARELINK);
+			table = arch_table_va(pfn_to_page(PTE2PFN(pte)));
+		}
+		/* The entries before the counter again: pairs with unlink_ptp(). */
+		smp_rmb();
+	} while (atomic_long_read(&hat->hat_unlinks) != seq);
+	*level = l;
+	return PTE_ISPAGE(pte, l) ? pte : 0;
+}

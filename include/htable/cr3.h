@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * The CR3 values of a window, computed in one pure function so that a host
- * unit test (selftests/host/cr3_values_test.c) checks both cases, PCID on
- * and off. Documentation/cr3.rst cites the SDM for each bit.
+ * Windows (module/cr3.c), and the CR3 values of a window, computed in one
+ * pure function so that a host unit test (selftests/host/cr3_values_test.c)
+ * checks both cases, PCID on and off. Documentation/cr3.rst cites the SDM
+ * for each bit.
  */
 #ifndef _HTABLE_CR3_H
 #define _HTABLE_CR3_H
@@ -59,5 +60,18 @@ static inline struct htable_cr3 htable_cr3_values(__u64 table_pa, __u64 saved,
 	}
 	return v;
 }
+
+#ifdef __KERNEL__
+/* Windows (module/cr3.c): a hat live in CR3 on one pinned CPU. */
+struct hat;
+struct htable_run;
+struct htable_sample;
+
+extern unsigned int htable_window_budget_ms;
+extern bool htable_window_lazy;
+
+int htable_window_run(struct hat *hat, struct htable_run *r,
+		      struct htable_sample *samples);
+#endif
 
 #endif /* _HTABLE_CR3_H */

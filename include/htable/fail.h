@@ -13,7 +13,7 @@
 
 #include <linux/types.h>
 
-struct dentry;
+struct seq_file;
 
 enum htable_fail_site {
 	HTABLE_FAIL_PTABLE,	/* page-table pages (ptable_alloc) */
@@ -33,8 +33,12 @@ enum htable_fail_site {
 /* The default mask: fail_nth alone keeps its old meaning (tables only). */
 #define HTABLE_FAIL_DEFAULT_SITES	BIT(HTABLE_FAIL_PTABLE)
 
+extern u32 htable_fail_sites;
+
 bool htable_should_fail(enum htable_fail_site site);
-void htable_fail_reset(void);
-void htable_fail_debugfs_init(struct dentry *dir);
+unsigned int htable_fail_nth_get(void);
+void htable_fail_nth_set(unsigned int n);
+void htable_fail_warn(void);
+void htable_fail_hits_show(struct seq_file *m);
 
 #endif /* _HTABLE_FAIL_H */

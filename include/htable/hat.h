@@ -1,38 +1,61 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Hat operations (module/hat.c): the address space of one open of
- * /dev/htable, and the segment layer's record of the pages it owns.
+ * The hat layer: the address space of one open of /dev/htable and its
+ * operations (module/hat.c, module/map.c), with arguments of its own:
+ * dev.c translates from the ABI. Range claims are in claim.h, sharing in
+ * share.h, what a mapping holds in pages.h.
  */
 #ifndef _HTABLE_HAT_H
 #define _HTABLE_HAT_H
 
 #include <htable/htable.h>
 
-struct seq_file;
+/* A mapping's attributes (dev.c translates HTABLE_MAP_*). */
+#define HAT_WRITE	0x01	/* writable */
+#define HAT_EXEC	0x02	/* executable */
+#define HAT_LOCK	0x04	/* locked: counted in ht_lock_cnt, never stolen */
 
-/**
- * struct hat_range - a claim on pages of a hat (hat_range_claim())
- * @list:	on the hat's hat_ranges (hat_range_lock)
- * @first:	first page number the claimer may change
- * @last:	the last one, inclusive; @first > @last: none
- * @rfirst:	first page number the claimer only reads
- * @rlast:	the last one, inclusive; @rfirst > @rlast: none
- *
- * The pages a claim changes are its own: no other claim meets them. The
- * pages it reads it shares with other readers, but with no claim that
- * changes them. Lives on the claimer's stack while it holds the claim.
- */
-struct hat_range {
-	struct list_head	list;
-	unsigned long		first;
-	unsigned long		last;
-	unsigned long		rfirst;
-	unsigned long		rlast;
+/* Where the pages of a map come from. */
+enum hat_source {
+	HAT_SRC_FRESH,		/* pages the hat allocates */
+	HAT_SRC_ALIAS,		/* pages the hat already maps at @src */
+	HAT_SRC_PIN,		/* the caller's own memory at @src, pinned */
 };
 
-/* Initializers: a claim that changes, or only reads, pages [f, l]. */
-#define HAT_RANGE_CHANGES(f, l)	{ .first = (f), .last = (l), .rfirst = 1, .rlast = 0 }
-#define HAT_RANGE_READS(f, l)	{ .first = 1, .last = 0, .rfirst = (f), .rlast = (l) }
+/**
+ * struct hat_map - what hat_memload() maps
+ * @va:		page-aligned start, aligned to the page size
+ * @npages:	4 KiB pages, a multiple of the page size's
+ * @level:	page level: 0 (4 KiB), 1 (2 MiB) or 2 (1 GiB)
+ * @attr:	HAT_*
+ * @source:	where the pages come from
+ * @src:	ALIAS: the va of the source in the hat; PIN: the caller's
+ *		address of its memory
+ * @src_npages:	ALIAS: pages at @src, repeated over the range
+ */
+struct hat_map {
+	unsigned long		va;
+	unsigned long		npages;
+	unsigned int		level;
+	unsigned int		attr;
+	enum hat_source		source;
+	unsigned long		src;
+	unsigned long		src_npages;
+};
+
+/**
+ * struct hat_xlat - what hat_probe() finds at a va
+ * @present:	a translation exists
+ * @owned:	the hat holds a page for the va (mapped, or stolen)
+ * @pte:	the entry, when present
+ * @level:	its level, when present
+ */
+struct hat_xlat {
+	bool		present;
+	bool		owned;
+	x86pte_t	pte;
+	unsigned int	level;
+};
 
 extern atomic_t htable_nr_hats;
 
@@ -40,27 +63,18 @@ int hat_init(void);
 void hat_fini(void);
 struct hat *hat_alloc(void);
 void hat_free(struct hat *hat);
-int hat_memload(struct hat *hat, const struct htable_map *m);
-int hat_unload(struct hat *hat, struct htable_unmap *u);
-int hat_probe(struct hat *hat, struct htable_probe *p);
+void hat_get(struct hat *hat);
+void hat_put(struct hat *hat);
+int hat_memload(struct hat *hat, const struct hat_map *m);
+int hat_unload(struct hat *hat, unsigned long va, unsigned long npages);
+void hat_probe(struct hat *hat, unsigned long va, struct hat_xlat *x);
 int hat_info(struct hat *hat, struct htable_info *info);
-int hat_rw(struct hat *hat, const struct htable_rw *rw);
-int hat_pagesync(struct hat *hat, struct htable_sync *s);
-int hat_reload(struct hat *hat, struct htable_reload *r);
-int hat_share(struct hat *hat, struct hat *owner, struct htable_share *s);
-int hat_unshare(struct hat *hat, struct htable_share *s);
-struct hat *hat_share_owner(struct hat *hat, unsigned long va);
-int hat_range_claim(struct hat *hat, struct hat_range *c);
-void hat_range_release(struct hat *hat, struct hat_range *c);
-
-/* cr3.c: windows */
-extern unsigned int htable_window_budget_ms;
-extern bool htable_window_lazy;
-int htable_window_run(struct hat *hat, struct htable_run *r,
-		      struct htable_sample *samples);
-
-/* check.c: the independent checker and the tree dump */
-int htable_check(struct hat *hat, struct htable_check *c);
-void htable_dump_tree(struct hat *hat, struct seq_file *m);
+int hat_rw(struct hat *hat, unsigned long va, void __user *buf,
+	   unsigned int len, bool write);
+int hat_pagesync(struct hat *hat, unsigned long va, unsigned long npages,
+		 bool clear, unsigned long *ref, unsigned long *mod);
+int hat_reload(struct hat *hat, unsigned long va, unsigned long npages,
+	       unsigned long *reloaded);
+void hat_drop_all(struct hat *hat);
 
 #endif /* _HTABLE_HAT_H */

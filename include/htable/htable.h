@@ -4,29 +4,31 @@
  * (see Documentation/design.rst for the mapping, function by function).
  *
  * Lock order (take them top to bottom; never two of one kind at once,
- * except that htable_steal_active() may trylock a victim's hat_seg_lock
- * while its caller holds its own, and that sharing takes two, below):
+ * except where said):
  *
  *   0. htable_share_mutex	mutex; SHARE, UNSHARE and closing a hat that
- *				shares or is shared. Under it, an owner's
- *				hat_seg_lock, then its sharer's (nested)
+ *				shares or is shared. Under it both hats'
+ *				hat_seg_locks are only ever tried
+ *				(hat_share_trylock()): a busy hat is waited
+ *				for with the mutex dropped
  *   1. hat->hat_seg_lock	rw_semaphore (the as_lock of illumos); read
- *				for MAP, UNMAP, PROBE, RW, CHECK and a
- *				verify window (each with a claim, 1a) and
- *				INFO; write for SYNC, RELOAD, SHARE, a PIN
- *				map, an ALIAS map or UNMAP in a hat with
- *				pinned memory, and an UNMAP that splits a
- *				large page; only ever trylocked by stealing
- *  1a. a range claim		hat_range_claim(): under 1 held for read,
- *				pages the claimer changes and pages it only
- *				reads; waits until no changed part meets
- *				another claim, taken whole, held across
- *				sleeps, one per task at a time. MAP, UNMAP
- *				and PROBE change their pages; an alias
- *				source, RW, CHECK and a verify window read
+ *				for MAP, UNMAP, RW, CHECK and a verify window
+ *				(each with a claim, 1a) and INFO; write for
+ *				SYNC, RELOAD, SHARE, growing the hash, an
+ *				UNMAP that splits a large page or meets pinned
+ *				memory, and a PIN map; only ever tried by
+ *				stealing. CHECK of a sharer takes an owner's,
+ *				for read, under the sharer's (nested): nothing
+ *				takes them the other way round and waits
+ *  1a. a range claim		module/claim.c: under 1 held for read, pages
+ *				the claimer changes and pages it only reads;
+ *				waits until no changed part meets another
+ *				claim, taken whole, held across sleeps, one
+ *				per task at a time
  *  1b. hat->hat_range_lock	spinlock; the hat's list of claims
- *   2. htable_hat_list_lock	spinlock; the list of hats and HAT_VICTIM
- *   3. htable_mutex[128]	spinlocks; one per hash bucket index mod 128
+ *   2. htable_hat_list_lock	spinlock; the list of hats and hat_flags
+ *   3. htable_mutex[128]	spinlocks: the hashed locks. A hat's bucket h
+ *				is under htable_mutex[(h + salt) % 128]
  *   4. hat->hat_cache_lock	spinlock; the hat's cache of free tables
  *   5. htable_reserve_lock	spinlock; the reserve pool
  *   6. hat->hat_switch_lock	spinlock; the hat's CPU set. Taken under 1
@@ -38,6 +40,13 @@
  * Whatever direct reclaim can reach in htable (htable_steal() and the
  * shrinker) never sleeps on a hat_seg_lock, only trylocks it, so it can't
  * wait on the lock its caller holds.
+ *
+ * PROBE takes no lock at all: it walks the hat's tables from the top
+ * under rcu_read_lock(), as Linux's lockless walkers do. Table pages go
+ * back to the system only after an RCU grace period; a table reused inside
+ * htable (a hat's cache, a steal) is unlinked first, and each unlink
+ * counts in hat_unlinks, which the walker reads before and after its walk
+ * and retries on a change.
  *
  * Invariants of a table (checked with WARN_ON_ONCE where they change):
  *
@@ -54,7 +63,13 @@
  *     has no page at all.
  *   - A table's page is freed, or reused for another va, only after every
  *     CPU where its hat is live has dropped its cached translations (the
- *     batch in tlb.h makes that structural).
+ *     batch in tlb.h makes that structural). Unlinking a table that still
+ *     has valid entries drops every one of them there (locking.rst).
+ *   - A present leaf entry of a hat's own table is the record of its
+ *     mapping: it holds one reference on each folio it spans, or, with
+ *     PT_PINNED, one count in the hat's pin record of that folio
+ *     (module/pages.c). A stolen translation keeps that in its stolen
+ *     record (module/steal.c) until RELOAD puts the entry back.
  */
 #ifndef _HTABLE_HTABLE_H
 #define _HTABLE_HTABLE_H
@@ -119,14 +134,21 @@ struct htable {
 #define HAT_CORRUPT	0x04	/* a test corrupted it on purpose: no stealing */
 
 struct htable_corruption;
+struct mem_cgroup;
 
 /**
  * struct hat - one address space: the hierarchy of one open of /dev/htable
  * @hat_seg_lock: serializes changes to the hat (see the lock order)
  * @hat_htable:	the top table; constant for the hat's life
- * @hat_ht_hash: hash chains of the hat's tables; each bucket under its
- *		hashed lock htable_mutex[bucket % 128]
- * @hat_num_hash: buckets (a power of two)
+ * @hat_ht_hash: hash chains of the hat's tables; bucket h under
+ *		HTABLE_LOCK(hat, h). The array is replaced, and
+ *		@hat_num_hash grows, only under hat_seg_lock held for write
+ * @hat_num_hash: buckets (a power of two); grown with the table count
+ * @hat_ntables: tables in the hash (atomic): when to grow it
+ * @hat_lock_salt: added to a bucket to pick its hashed lock, so that the
+ *		small hashes of many hats spread over the 128 locks
+ * @hat_unlinks: tables unlinked from the hat so far (atomic): the lockless
+ *		walker retries when it changes under it
  * @hat_cache_lock: protects @hat_ht_cached
  * @hat_ht_cached: free, zeroed tables kept for reuse (hat_cache_lock)
  * @hat_flags:	HAT_* (htable_hat_list_lock)
@@ -136,13 +158,16 @@ struct htable_corruption;
  * @hat_range_lock: protects @hat_ranges
  * @hat_ranges:	the range claims held now, struct hat_range (lock 1b)
  * @hat_range_wq: tasks waiting for a claim
- * @hat_pages:	the segment layer: va >> PAGE_SHIFT -> the page the hat
- *		owns there, one reference per va (hat_seg_lock held for
- *		write, or for read with a claim that changes the va, to
- *		change it; the xarray's own lock for readers)
- * @hat_owned_pages: records in @hat_pages (atomic)
- * @hat_upins:	user pages pinned for HTABLE_MAP_PIN, struct hat_upin
- *		(hat_seg_lock held for write to change it)
+ * @hat_stolen_ptes: the translations htable_steal() took: va >> PAGE_SHIFT
+ *		-> the entry, with its A/D bits, as an xarray value
+ *		(module/steal.c; stealing changes it under hat_seg_lock for
+ *		write, the hat's operations under their claims, or for
+ *		write; RCU to read)
+ * @hat_stolen_pages: translations in @hat_stolen_ptes (atomic)
+ * @hat_pins:	user memory pinned for HTABLE_MAP_PIN: struct hat_pin by
+ *		folio pfn (module/pages.c; hat_seg_lock held for write, or
+ *		for read with a claim that changes the pages, to change it)
+ * @hat_owned_pages: 4 KiB pages the hat holds, mapped or stolen (atomic)
  * @hat_shares:	as a sharer: va >> LEVEL_SHIFT(1) -> struct hat_share for
  *		each table shared into this hat (htable_share_mutex and
  *		hat_seg_lock held for write to change it; either to read)
@@ -154,7 +179,11 @@ struct htable_corruption;
  *		translations, from the hat (atomic)
  * @hat_reaped:	free tables htable_steal() took from the hat's cache
  *		(atomic)
- * @hat_id:	number shown in debugfs (constant)
+ * @hat_memcg:	the memory cgroup of the hat's opener: what the hat
+ *		allocates where it can't charge the caller (a steal's
+ *		records) is charged there (constant; a reference held)
+ * @hat_id:	number shown in debugfs, and the owner tag of the pages the
+ *		hat allocates (constant)
  * @hat_pid:	tgid of the opener (constant)
  * @hat_refs:	references: its file's, and one per task waiting for its
  *		lock to share or unshare (the structure lives until the last)
@@ -167,6 +196,9 @@ struct hat {
 	struct htable		*hat_htable;
 	struct htable		**hat_ht_hash;
 	unsigned int		hat_num_hash;
+	atomic_t		hat_ntables;
+	unsigned int		hat_lock_salt;
+	atomic_long_t		hat_unlinks;
 	spinlock_t		hat_cache_lock;		/* hat_ht_cached */
 	struct htable		*hat_ht_cached;
 	unsigned long		hat_flags;
@@ -176,14 +208,16 @@ struct hat {
 	spinlock_t		hat_range_lock;		/* hat_ranges */
 	struct list_head	hat_ranges;
 	wait_queue_head_t	hat_range_wq;
-	struct xarray		hat_pages;
+	struct xarray		hat_stolen_ptes;
+	atomic_long_t		hat_stolen_pages;
+	struct xarray		hat_pins;
 	atomic_long_t		hat_owned_pages;
-	struct list_head	hat_upins;
 	struct xarray		hat_shares;
 	struct list_head	hat_shared_out;
 	atomic_t		hat_nsharers;
 	atomic_long_t		hat_stolen;
 	atomic_long_t		hat_reaped;
+	struct mem_cgroup	*hat_memcg;
 	unsigned int		hat_id;
 	pid_t			hat_pid;
 	refcount_t		hat_refs;
@@ -227,21 +261,27 @@ static inline unsigned long NEXT_ENTRY_VA(unsigned long va, unsigned int level)
 /* Top of the lower canonical half: the end of what a hat may map. */
 #define HTABLE_USER_END		(mmu.hole_start)
 
-/* The hashed locks, and the hash: bucket index mod 128 is the lock. */
+/* The hashed locks, and the hash: (bucket + salt) mod 128 is the lock. */
 #define NUM_HTABLE_MUTEX	128
-/* Lock of every hash bucket whose index is congruent mod 128. */
 extern spinlock_t htable_mutex[NUM_HTABLE_MUTEX];
+
+/* The bucket of (@va, @level) in a hash of @n buckets of @hat. */
+static inline unsigned int htable_hash_index(struct hat *hat, unsigned long va,
+					     unsigned int level, unsigned int n)
+{
+	return ((va >> LEVEL_SHIFT(1)) + (va >> 28) + level +
+		((unsigned long)hat >> 6)) & (n - 1);
+}
 
 static inline unsigned int HTABLE_HASH(struct hat *hat, unsigned long va,
 				       unsigned int level)
 {
-	return ((va >> LEVEL_SHIFT(1)) + (va >> 28) + level +
-		((unsigned long)hat >> 6)) & (hat->hat_num_hash - 1);
+	return htable_hash_index(hat, va, level, hat->hat_num_hash);
 }
 
-static inline spinlock_t *HTABLE_LOCK(unsigned int h)
+static inline spinlock_t *HTABLE_LOCK(struct hat *hat, unsigned int h)
 {
-	return &htable_mutex[h & (NUM_HTABLE_MUTEX - 1)];
+	return &htable_mutex[(h + hat->hat_lock_salt) & (NUM_HTABLE_MUTEX - 1)];
 }
 
 static inline unsigned int HTABLE_NUM_PTES(struct htable *ht)
@@ -280,12 +320,17 @@ struct htable *htable_lookup(struct hat *hat, unsigned long va,
 void htable_acquire(struct htable *ht);
 struct htable_batch;
 void htable_release(struct htable *ht, struct htable_batch *b);
+void htable_count(struct htable *ht, int dvalid, int dlocked);
 void htable_free(struct htable *ht);
 bool htable_unlink(struct htable *ht, unsigned int h);
 void htable_hash(struct htable *ht, unsigned int h);
 void htable_unhash(struct htable *ht, unsigned int h);
+int htable_hash_grow(struct hat *hat);
+bool htable_hash_wants_growth(struct hat *hat);
+struct htable *htable_spare(struct hat *hat);
+void htable_spare_put(struct htable *ht);
 int htable_split(struct htable *higher, unsigned int entry,
-		 struct htable_batch *b);
+		 struct htable **spare, struct htable_batch *b);
 int htable_share_attach(struct hat *hat, unsigned long va, struct htable *oht);
 struct htable *htable_share_detach(struct hat *hat, unsigned long va,
 				   struct htable_batch *b);
@@ -293,7 +338,34 @@ int htable_hat_init(struct hat *hat);
 void htable_purge_hat(struct hat *hat);
 void htable_hat_fini(struct hat *hat);
 
+/**
+ * struct htable_walk - one walk of htable_walk_range(), and its visitor
+ * @hat:	the hat walked
+ * @b:		the operation's batch: invalidations, and tables freed
+ * @level:	the level of the entries visited in create mode (the page
+ *		size being mapped); 0 otherwise
+ * @create:	make missing tables down to @level
+ * @visit:	called with each run of @n entries of @ht from @e (va @va)
+ *		that are not links; returns 0 to go on, or an errno to stop
+ * @err:	the walk's result
+ *
+ * An operation embeds it in its own state and finds that with
+ * container_of() in the visitor.
+ */
+struct htable_walk {
+	struct hat		*hat;
+	struct htable_batch	*b;
+	unsigned int		level;
+	bool			create;
+	int			(*visit)(struct htable_walk *w, struct htable *ht,
+					 unsigned int e, unsigned int n,
+					 unsigned long va);
+	int			err;
+};
+
 /* walk.c: addresses and walking */
+int htable_walk_range(struct htable_walk *w, unsigned long va,
+		      unsigned long eaddr);
 unsigned int htable_va2entry(unsigned long va, struct htable *ht);
 unsigned long htable_e2va(struct htable *ht, unsigned int entry);
 x86pte_t htable_walk(struct hat *hat, struct htable **htp, unsigned long *vap,
@@ -303,14 +375,15 @@ struct htable *htable_getpte(struct hat *hat, unsigned long va,
 			     unsigned int level);
 struct htable *htable_getpage(struct hat *hat, unsigned long va,
 			      unsigned int *entry);
+x86pte_t htable_lookup_lockless(struct hat *hat, unsigned long va,
+				unsigned int *level, bool *shared);
 
 /* reserve.c: the reserve pool and page-table pages */
 extern unsigned int htable_reserve_amount;
 extern unsigned int htable_reserve_cnt;
 extern unsigned long htable_throttle_pages;
-extern unsigned int htable_fail_nth;
-extern atomic_t htable_fail_count;
 extern bool htable_force_reserve;
+extern unsigned long htable_ptable_cap;
 extern struct kmem_cache *htable_cache;
 bool USE_HAT_RESERVES(void);
 void htable_put_reserve(struct htable *ht);
@@ -319,16 +392,6 @@ int htable_initial_reserve(unsigned int count);
 unsigned long htable_adjust_reserve(void);
 void htable_drain_reserve(void);
 struct page *ptable_alloc(unsigned int order);
-void ptable_free(struct page *pg, unsigned int order);
-
-/* steal.c: stealing, reaping and the shrinker */
-extern unsigned int htable_steal_passes;
-extern unsigned int htable_force_steal;
-extern atomic_t htable_force_steal_count;
-extern unsigned long htable_ptable_cap;
-struct htable *htable_steal(unsigned int cnt, bool reap);
-unsigned long htable_reap(unsigned long nr);
-int htable_shrinker_init(void);
-void htable_shrinker_exit(void);
+void ptable_free(struct page *pg, unsigned int order, bool now);
 
 #endif /* _HTABLE_HTABLE_H */

@@ -18,11 +18,7 @@
 #define htable_bad_input(fmt, ...)					\
 	htable_log_bad_input(KERN_WARNING "htable: " fmt "\n", ##__VA_ARGS__)
 
-struct hat;
-
 int htable_dev_init(void);
 void htable_dev_exit(void);
-void htable_debugfs_add_hat(struct hat *hat);
-void htable_debugfs_remove_hat(struct hat *hat);
 
 #endif /* _HTABLE_MODULE_H */

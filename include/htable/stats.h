@@ -56,9 +56,7 @@ DECLARE_PER_CPU(struct htable_stats, htable_stats);
 #define HATSTAT_ADD(name, n)	this_cpu_add(htable_stats.c[STAT_##name], (n))
 
 u64 htable_stat_sum(enum htable_stat s);
+const char *htable_stat_name(enum htable_stat s);
 __printf(1, 2) void htable_log_bad_input(const char *fmt, ...);
-
-int htable_debugfs_init(void);
-void htable_debugfs_exit(void);
 
 #endif /* _HTABLE_STATS_H */

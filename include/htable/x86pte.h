@@ -23,11 +23,23 @@ struct htable_batch;
 #define PT_GLOBAL	((x86pte_t)_PAGE_GLOBAL)
 #define PT_NX		((x86pte_t)_PAGE_NX)
 /*
- * Bit 9 is ignored by the MMU at every level; htable uses it to mark a
- * locked mapping (the seed keeps that in the hment; here the entry itself
- * says so, which lets the checker count ht_lock_cnt independently).
+ * Bits 9, 10 and 11 are ignored by the MMU at every level. The entry is
+ * the record of its mapping (design.rst, "Per-mapping state"), and these
+ * bits hold what the MMU does not need:
+ *
+ *   PT_SOFTLOCK	(leaf) a locked mapping: the seed keeps that in the
+ *			hment; here the entry says so, which lets the
+ *			checker count ht_lock_cnt independently
+ *   PT_PINNED		(leaf) the page is user memory pinned for
+ *			HTABLE_MAP_PIN: the entry counts in the hat's pin
+ *			record of its folio instead of holding a reference
+ *			on the page (module/pages.c)
+ *   PT_SHARELINK	(link) the link leads to a table another hat owns and
+ *			shares into this one: what it maps is not this hat's
  */
 #define PT_SOFTLOCK	((x86pte_t)_PAGE_SOFTW1)
+#define PT_PINNED	((x86pte_t)_PAGE_SOFTW2)
+#define PT_SHARELINK	((x86pte_t)_PAGE_SOFTW3)
 #define PT_PADDR	((x86pte_t)PTE_PFN_MASK)
 
 static inline bool PTE_ISVALID(x86pte_t pte)
@@ -70,6 +82,19 @@ x86pte_t x86pte_set(struct htable *ht, unsigned int entry, x86pte_t new,
 		    struct htable_batch *b);
 x86pte_t x86pte_cas(struct htable *ht, unsigned int entry, x86pte_t old,
 		    x86pte_t new);
+
+/*
+ * Fill an empty entry of a table the caller holds. Nobody else writes it:
+ * the caller's claim (or hat_seg_lock) covers the va, and the MMU writes no
+ * bit of an entry that is not present but a stray A, which @new replaces
+ * (see link_ptp()). One store: a walker sees the old or the new entry.
+ */
+static inline void x86pte_install(struct htable *ht, unsigned int entry,
+				  x86pte_t new)
+{
+	WRITE_ONCE(*x86pte_access_pagetable(ht, entry), new);
+}
+
 x86pte_t x86pte_inval(struct htable *ht, unsigned int entry, x86pte_t expect,
 		      struct htable_batch *b);
 x86pte_t x86pte_update(struct htable *ht, unsigned int entry, x86pte_t expect,
@@ -84,6 +109,19 @@ void x86pte_zero(struct htable *dest, unsigned int entry, unsigned int count);
 static inline x86pte_t MAKEPTP(struct page *table)
 {
 	return arch_page_to_phys(table) | PT_VALID | PT_WRITABLE | PT_REF | PT_MOD;
+}
+
+/* The link that leads to @ht, marked when @ht is another hat's, shared. */
+static inline x86pte_t htable_link_pte(struct htable *ht)
+{
+	return MAKEPTP(ht->ht_page) |
+	       (ht->ht_flags & HTABLE_SHARED ? PT_SHARELINK : 0);
+}
+
+/* Pages of 4 KiB an entry of a level-@level table maps. */
+static inline unsigned long PTE_NPAGES(unsigned int level)
+{
+	return 1UL << (level * HTABLE_PTE_SHIFT);
 }
 
 #endif /* _HTABLE_X86PTE_H */

@@ -1147,7 +1147,6 @@ TEST_F_TIMEOUT(bad, readonly_results, BAD_TIMEOUT)
 	ASSERT_EQ(0, reload_all(h));
 	ASSERT_EQ(0, ht_verify_model(h->fd, &h->m, h->levels, 1));
 
-
 	/* RUN: no window ran. */
 	n0 = htable_stat("hs_windows");
 	EXPECT_EQ(EFAULT, RO_CALL(HTABLE_IOC_RUN, struct htable_run, .cpu = 0,

@@ -135,6 +135,7 @@ TEST_F(corrupt, check_names_code_and_va)
 	char got[64] = "";
 	unsigned int code = 0;
 	unsigned long long va = 0;
+	int n;
 	FILE *f;
 
 	HT_NEED_DEV(self->fd < 0, self->err);
@@ -150,7 +151,8 @@ TEST_F(corrupt, check_names_code_and_va)
 	ASSERT_NE(NULL, f);
 	ASSERT_NE(NULL, fgets(got, sizeof(got), f));
 	fclose(f);
-	ASSERT_EQ(2, sscanf(got, "%u %llx", &code, &va));
+	n = sscanf(got, "%u %llx", &code, &va);
+	ASSERT_EQ(2, n);
 	EXPECT_EQ(variant->code, code);
 	EXPECT_EQ(variant->report, va);
 	/* A window never loads a hat the checker finds unsound. */

@@ -62,7 +62,7 @@ static int uffd_page(void **page)
 
 static void *rw_fn(void *arg)
 {
-	FIXTURE_DATA(kill) *self = arg;
+	struct _test_data_kill *self = arg;
 	struct htable_rw rw = {
 		.va = VA, .buf = (uintptr_t)self->page, .len = 8,
 		.flags = HTABLE_RW_WRITE,
@@ -92,7 +92,7 @@ FIXTURE_TEARDOWN(kill)
 }
 
 /* Start the RW and wait until it is stopped on the missing page. */
-static void stop_rw(struct __test_metadata *_metadata, FIXTURE_DATA(kill) *self)
+static void stop_rw(struct __test_metadata *_metadata, struct _test_data_kill *self)
 {
 	struct pollfd pfd = { .fd = self->uffd, .events = POLLIN };
 	struct uffd_msg msg;
@@ -105,7 +105,7 @@ static void stop_rw(struct __test_metadata *_metadata, FIXTURE_DATA(kill) *self)
 }
 
 /* Let the RW go on: it copies and returns. */
-static void release_rw(struct __test_metadata *_metadata, FIXTURE_DATA(kill) *self)
+static void release_rw(struct __test_metadata *_metadata, struct _test_data_kill *self)
 {
 	static __u64 src[HT_PAGE_SIZE / sizeof(__u64)] = { 0x4b494c4c };
 	struct uffdio_copy copy = {

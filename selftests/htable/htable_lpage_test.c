@@ -490,7 +490,7 @@ TEST_F_TIMEOUT(lp, map_1g, LP_TIMEOUT)
 	HT_NEED_DEV(self->fd < 0, self->err);
 	if (!ht_has_pdpe1gb()) {
 		ASSERT_EQ(-EOPNOTSUPP, ht_map(fd, VAG, NP_1G, HTABLE_MAP_1G));
-		SKIP(return, "needs:1g the CPU has no pdpe1gb: 1 GiB pages refused, as they must be");
+		SKIP(return, "needs:1g no pdpe1gb: 1 GiB pages refused, as they must be");
 	}
 	had = get_gig_page();
 	if (had < 0 || htable_knob_read(FREE_1G_PATH) < 1) {

@@ -26,6 +26,8 @@ typedef u64 x86pte_t;
 #define _PAGE_PSE	0x080ULL
 #define _PAGE_GLOBAL	0x100ULL
 #define _PAGE_SOFTW1	0x200ULL
+#define _PAGE_SOFTW2	0x400ULL
+#define _PAGE_SOFTW3	0x800ULL
 #define _PAGE_NX	(1ULL << 63)
 #define PTE_PFN_MASK	0x000ffffffffff000ULL
 

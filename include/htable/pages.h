@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * What a mapping holds (module/pages.c): the page references and the pins
+ * behind the hat's present leaf entries and stolen records.
+ *
+ * A leaf entry without PT_PINNED holds one reference on each folio it
+ * spans: a fresh page's allocation reference, or one taken for an alias or
+ * a split. A PT_PINNED entry holds one count in the hat's pin record of
+ * each folio it spans; the record holds the folio's one long-term pin
+ * (FOLL_LONGTERM), charged to RLIMIT_MEMLOCK, and gives it back, marked
+ * dirty when it was written, with its last count. Pages the hat allocates
+ * carry its owner tag in their private field, which CHECK compares.
+ */
+#ifndef _HTABLE_PAGES_H
+#define _HTABLE_PAGES_H
+
+#include <htable/htable.h>
+
+/* Most references a folio may have before an alias is refused. */
+extern unsigned int htable_ref_limit;
+
+/**
+ * struct hat_pin - one folio of user memory pinned for HTABLE_MAP_PIN
+ * @page:	the page pin_user_pages_fast() pinned: the folio's one pin
+ * @mm:		the mm whose locked_vm counts it (a reference held)
+ * @refs:	entries and stolen records that name the folio
+ * @npages:	pages charged to @mm's locked_vm: the folio's
+ * @dirty:	a mapping of it was writable, or RW wrote it: the pin is
+ *		given back with the page marked dirty
+ */
+struct hat_pin {
+	struct page		*page;
+	struct mm_struct	*mm;
+	unsigned long		refs;
+	unsigned long		npages;
+	bool			dirty;
+};
+
+/*
+ * Drops of entries the MMU may have cached: they wait for the operation's
+ * shootdown (hat_gather_flush()), because the page must not be freed
+ * while a CPU can still reach it.
+ */
+#define HAT_GATHER	64
+
+struct hat_gather {
+	struct hat		*hat;
+	struct htable_batch	*b;
+	unsigned int		n;
+	x86pte_t		pte[HAT_GATHER];
+	u8			level[HAT_GATHER];
+};
+
+int hat_hold(struct hat *hat, x86pte_t pte, unsigned int level);
+void hat_drop(struct hat *hat, x86pte_t pte, unsigned int level);
+void hat_drop_stolen(struct hat *hat, x86pte_t pte);
+void hat_gather_init(struct hat_gather *g, struct hat *hat,
+		     struct htable_batch *b);
+void hat_gather_drop(struct hat_gather *g, x86pte_t pte, unsigned int level);
+void hat_gather_flush(struct hat_gather *g);
+unsigned long hat_owner_tag(struct hat *hat);
+struct page *hat_fresh_page(struct hat *hat, unsigned int level);
+int hat_pin_user(struct hat *hat, unsigned long uaddr, unsigned long npages,
+		 unsigned int level, bool write, unsigned long *pfns);
+void hat_pin_dirty(struct hat *hat, unsigned long pfn);
+struct hat_pin *hat_pin_find(struct hat *hat, unsigned long pfn);
+
+#endif /* _HTABLE_PAGES_H */

@@ -1,0 +1,743 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The operations that change a hat's translations: hat_memload(),
+ * hat_unload(), hat_reload() and hat_pagesync(), each a visitor of the one
+ * walker (htable_walk_range()).
+ *
+ * The record of a mapping is its leaf entry (design.rst, "Per-mapping
+ * state"): MAP writes entries and takes what each holds (a fresh page, a
+ * reference for an alias, a pin count), UNMAP clears them and gives that
+ * back after the shootdown, and nothing else is written per page. A map
+ * that fails part-way unmaps what it mapped: a failed map changes
+ * nothing. An unmap that splits large pages gets every table first.
+ */
+#include <linux/mm.h>
+#include <linux/sched.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <linux/xarray.h>
+
+#include <htable/claim.h>
+#include <htable/hat.h>
+#include <htable/pages.h>
+#include <htable/stats.h>
+#include <htable/steal.h>
+#include <htable/tlb.h>
+#include <htable/x86pte.h>
+
+/* The entry bits of a mapping with attributes @attr, at @level. */
+static x86pte_t hat_pte_bits(unsigned int attr, unsigned int level)
+{
+	x86pte_t bits = PT_VALID;
+
+	if (level)
+		bits |= PT_PAGESIZE;
+	if (attr & HAT_WRITE)
+		bits |= PT_WRITABLE;
+	if (!(attr & HAT_EXEC))
+		bits |= mmu.pt_nx;
+	if (attr & HAT_LOCK)
+		bits |= PT_SOFTLOCK;
+	return bits;
+}
+
+/**
+ * struct hat_cursor - where an alias reads its source, a table at a time
+ * @hat:	the hat
+ * @ht:		the table found last, held; or NULL
+ */
+struct hat_cursor {
+	struct hat	*hat;
+	struct htable	*ht;
+};
+
+/*
+ * The entry that maps the 4 KiB page at @va of the cursor's hat, as an
+ * entry of a 4 KiB page (a large page's page at its place in it), or 0
+ * when the hat owns no page there (a table shared from another hat is not
+ * the hat's). A stolen page counts.
+ */
+static x86pte_t hat_cursor_pte(struct hat_cursor *c, unsigned long va,
+			       struct htable_batch *b)
+{
+	x86pte_t pte;
+
+	if (c->ht && (va < c->ht->ht_vaddr || va > HTABLE_LAST_PAGE(c->ht))) {
+		htable_release(c->ht, b);
+		c->ht = NULL;
+	}
+	if (!c->ht)
+		c->ht = htable_getpte(c->hat, va, NULL, NULL, mmu.max_page_level);
+	if (c->ht && !(c->ht->ht_flags & HTABLE_SHARED)) {
+		pte = x86pte_get(c->ht, htable_va2entry(va, c->ht));
+		if (PTE_ISPAGE(pte, c->ht->ht_level)) {
+			pte &= ~PT_PAGESIZE;
+			return pte + (((va & LEVEL_OFFSET(c->ht->ht_level)) >> PAGE_SHIFT)
+				      << PAGE_SHIFT);
+		}
+	}
+	return htable_stolen_pte(c->hat, va);
+}
+
+static void hat_cursor_done(struct hat_cursor *c, struct htable_batch *b)
+{
+	if (c->ht)
+		htable_release(c->ht, b);
+	c->ht = NULL;
+}
+
+/**
+ * struct hat_map_op - one hat_memload(), as a walk
+ * @w:		the walk (create mode, at the page level)
+ * @m:		the request
+ * @bits:	the bits of every new entry, pfn and PT_PINNED aside
+ * @done:	the end of what is mapped so far: a failure unmaps [va, done)
+ * @src:	ALIAS: the source cursor
+ * @src_i:	ALIAS: index of the next source page
+ * @pfns:	PIN: the pinned pfns of one run
+ */
+struct hat_map_op {
+	struct htable_walk	w;
+	const struct hat_map	*m;
+	x86pte_t		bits;
+	unsigned long		done;
+	struct hat_cursor	src;
+	unsigned long		src_i;
+	unsigned long		*pfns;
+};
+
+/*
+ * The entry for the next alias page: the source's page at @src_i, checked
+ * (a large page's source must be one aligned, contiguous run of one kind)
+ * and held for the new entry. Return: the entry, or 0 with *@err set.
+ */
+static x86pte_t map_alias_next(struct hat_map_op *op, int *err)
+{
+	const struct hat_map *m = op->m;
+	unsigned long unit = PTE_NPAGES(m->level), k, va;
+	x86pte_t first, pte;
+
+	va = m->src + ((op->src_i % m->src_npages) << PAGE_SHIFT);
+	op->src_i += unit;
+	first = hat_cursor_pte(&op->src, va, op->w.b);
+	*err = -ENOENT;
+	if (!first)
+		return 0;
+	/* A large page: every page of the run, in order, of one kind. */
+	for (k = 1; k < unit; k++) {
+		pte = hat_cursor_pte(&op->src, va + (k << PAGE_SHIFT), op->w.b);
+		if (!pte)
+			return 0;
+		if (PTE2PFN(pte) != PTE2PFN(first) + k ||
+		    (pte & PT_PINNED) != (first & PT_PINNED)) {
+			*err = -EINVAL;
+			return 0;
+		}
+		if (!(k % HTABLE_PTES_PER_TABLE))
+			cond_resched();
+	}
+	if (PTE2PFN(first) & (unit - 1)) {
+		*err = -EINVAL;
+		return 0;
+	}
+	pte = (first & (PT_PADDR | PT_PINNED)) | op->bits;
+	*err = hat_hold(op->w.hat, pte, m->level);
+	return *err ? 0 : pte;
+}
+
+/*
+ * MAP's visitor: a run of slots at the page level, all empty, gets pages.
+ * All or nothing per run (the slots are checked first); a failure in the
+ * run leaves what is set so far to the rollback of hat_memload().
+ */
+static int map_visit(struct htable_walk *w, struct htable *ht, unsigned int e,
+		     unsigned int n, unsigned long va)
+{
+	struct hat_map_op *op = container_of(w, struct hat_map_op, w);
+	const struct hat_map *m = op->m;
+	unsigned long size = LEVEL_SIZE(m->level);
+	bool locked = m->attr & HAT_LOCK;
+	unsigned int i;
+	struct page *pg;
+	x86pte_t pte;
+	int err = 0;
+
+	if (ht->ht_flags & HTABLE_SHARED)
+		return -EADDRINUSE;
+	if (ht->ht_level != m->level)
+		return -EBUSY;	/* a larger page covers the range */
+	for (i = 0; i < n; i++) {
+		pte = x86pte_get(ht, e + i);
+		if (PTE_ISVALID(pte))
+			return PTE_ISPAGE(pte, m->level) ? -EEXIST : -ENOTEMPTY;
+	}
+	if (m->source == HAT_SRC_PIN) {
+		err = hat_pin_user(w->hat, m->src + (va - m->va), n * PTE_NPAGES(m->level),
+				   m->level, m->attr & HAT_WRITE, op->pfns);
+		if (err)
+			return err;
+	}
+	/* Counts first: a table never has more entries than it says. */
+	htable_count(ht, n, locked ? n : 0);
+	for (i = 0; i < n; i++, va += size) {
+		switch (m->source) {
+		case HAT_SRC_FRESH:
+			pg = hat_fresh_page(w->hat, m->level);
+			pte = pg ? arch_page_to_phys(pg) | op->bits : 0;
+			err = pg ? 0 : -ENOMEM;
+			break;
+		case HAT_SRC_PIN:
+			pte = (op->pfns[i] << PAGE_SHIFT) | op->bits | PT_PINNED;
+			break;
+		default:
+			pte = map_alias_next(op, &err);
+			break;
+		}
+		if (err)
+			break;
+		x86pte_install(ht, e + i, pte);
+		op->done = va + size;
+	}
+	if (err) {
+		htable_count(ht, -(int)(n - i), locked ? -(int)(n - i) : 0);
+		/* PIN: the counts of the pages not mapped. */
+		for (; m->source == HAT_SRC_PIN && i < n; i++)
+			hat_drop(w->hat, (op->pfns[i] << PAGE_SHIFT) | PT_VALID | PT_PINNED,
+				 m->level);
+	}
+	return err;
+}
+
+/**
+ * struct hat_unmap_op - one unmap (or count) of a range, as a walk
+ * @w:		the walk (present leaves)
+ * @g:		the drops waiting for the shootdown
+ * @va:		the range's start
+ * @eaddr:	its end
+ * @pages:	4 KiB pages of the range found mapped (counting) or unmapped
+ * @count:	only count, change nothing
+ */
+struct hat_unmap_op {
+	struct htable_walk	w;
+	struct hat_gather	g;
+	unsigned long		va;
+	unsigned long		eaddr;
+	unsigned long		pages;
+	bool			count;
+};
+
+/*
+ * UNMAP's visitor: clear each present page entry of the run, and give back
+ * what it held once no CPU can reach it. Counting only, add up the pages
+ * mapped in the range. The pages of a table shared from another hat are
+ * not this hat's: they are neither counted nor unmapped.
+ */
+static int unmap_visit(struct htable_walk *w, struct htable *ht, unsigned int e,
+		       unsigned int n, unsigned long va)
+{
+	struct hat_unmap_op *op = container_of(w, struct hat_unmap_op, w);
+	unsigned int level = ht->ht_level, i, cleared = 0, locked = 0;
+	unsigned long start, end;
+	x86pte_t old;
+
+	if (ht->ht_flags & HTABLE_SHARED)
+		return 0;
+	for (i = 0; i < n; i++, va = NEXT_ENTRY_VA(va, level)) {
+		if (op->count) {
+			if (PTE_ISPAGE(x86pte_get(ht, e + i), level)) {
+				start = max(va & LEVEL_MASK(level), op->va);
+				end = min(NEXT_ENTRY_VA(va, level), op->eaddr);
+				op->pages += (end - start) >> PAGE_SHIFT;
+			}
+			continue;
+		}
+		old = x86pte_inval(ht, e + i, 0, w->b);
+		if (!PTE_ISVALID(old))
+			continue;
+		cleared++;
+		locked += !!(old & PT_SOFTLOCK);
+		op->pages += PTE_NPAGES(level);
+		hat_gather_drop(&op->g, old, level);
+	}
+	if (cleared)
+		htable_count(ht, -(int)cleared, -(int)locked);
+	return 0;
+}
+
+/* Unmap every page of [@va, @eaddr) whose entry is present; the batch waits. */
+static unsigned long hat_unmap_entries(struct hat *hat, unsigned long va,
+				       unsigned long eaddr, struct htable_batch *b)
+{
+	struct hat_unmap_op op = {
+		.w = { .hat = hat, .b = b, .visit = unmap_visit },
+		.va = va, .eaddr = eaddr,
+	};
+
+	hat_gather_init(&op.g, hat, b);
+	htable_walk_range(&op.w, va, eaddr);
+	hat_gather_flush(&op.g);
+	return op.pages;
+}
+
+/* The hat's own pages mapped in [@va, @eaddr), stolen ones included. */
+static unsigned long hat_count_pages(struct hat *hat, unsigned long va,
+				     unsigned long eaddr)
+{
+	struct htable_batch b;
+	struct hat_unmap_op op = {
+		.w = { .hat = hat, .b = &b, .visit = unmap_visit },
+		.va = va, .eaddr = eaddr, .count = true,
+	};
+
+	htable_batch_init(&b, hat);
+	htable_walk_range(&op.w, va, eaddr);
+	htable_batch_finish(&b);
+	return op.pages + htable_stolen_count(hat, va, eaddr);
+}
+
+/* Grow the hat's hash before adding tables, when it is due (write lock). */
+static int hat_hash_grow(struct hat *hat)
+{
+	int err;
+
+	if (!htable_hash_wants_growth(hat))
+		return 0;
+	if (down_write_killable(&hat->hat_seg_lock))
+		return -EINTR;
+	err = htable_hash_grow(hat);
+	up_write(&hat->hat_seg_lock);
+	return err;
+}
+
+/**
+ * hat_memload() - map @m->npages pages at @m->va (validated by dev.c)
+ * @hat:	the hat
+ * @m:		what to map, and where its pages come from
+ *
+ * Return: 0; -EEXIST when the range meets a mapping of the same page size;
+ * -EADDRINUSE when it meets a table shared from another hat; -EBUSY when
+ * it lies inside a larger page; -ENOTEMPTY when a large page would cover
+ * smaller ones; -ENOENT when an alias source page is not the hat's;
+ * -EINVAL when an alias source or pinned user memory is not a run of
+ * aligned, contiguous large pages; -EOVERFLOW when an alias source page
+ * has htable_ref_limit references; -EFAULT (or another
+ * pin_user_pages_fast() error) when user memory can't be pinned; -ENOMEM
+ * when a page or a table can't be had, or at RLIMIT_MEMLOCK; -EINTR when
+ * a fatal signal ended a wait. On error nothing has changed.
+ *
+ * Context: sleeps. Claims the range (and an alias source, to read it), or
+ * holds hat_seg_lock for write for a PIN map, and for an ALIAS map in a
+ * hat with pinned memory (its pin counts are the hat's, not a range's).
+ */
+int hat_memload(struct hat *hat, const struct hat_map *m)
+{
+	unsigned long first = m->va >> PAGE_SHIFT, last = first + m->npages - 1;
+	unsigned long eaddr = m->va + (m->npages << PAGE_SHIFT), i, sva;
+	struct hat_range c = HAT_RANGE_CHANGES(first, last);
+	bool excl = m->source == HAT_SRC_PIN;
+	struct hat_map_op op = {
+		.w = { .hat = hat, .level = m->level, .create = true, .visit = map_visit },
+		.m = m, .bits = hat_pte_bits(m->attr, m->level), .done = m->va,
+		.src = { .hat = hat },
+	};
+	struct htable_batch b;
+	int err;
+
+	if (m->source == HAT_SRC_ALIAS) {
+		/* It takes references on the source pages: read them. */
+		c.rfirst = m->src >> PAGE_SHIFT;
+		c.rlast = c.rfirst + m->src_npages - 1;
+	}
+	if (m->source == HAT_SRC_PIN) {
+		op.pfns = kmalloc_array(HTABLE_PTES_PER_TABLE, sizeof(*op.pfns),
+					GFP_KERNEL);
+		if (!op.pfns)
+			return -ENOMEM;
+	}
+	err = hat_hash_grow(hat);
+	if (err)
+		goto out_free;
+again:
+	err = hat_range_begin(hat, &c, excl);
+	if (err)
+		goto out_free;
+	if (!excl && m->source == HAT_SRC_ALIAS && !xa_empty(&hat->hat_pins)) {
+		/* The source may be pinned memory: its pin counts are the lock's. */
+		hat_range_end(hat, &c, excl);
+		excl = true;
+		goto again;
+	}
+	i = m->va >> LEVEL_SHIFT(1);
+	if (xa_find(&hat->hat_shares, &i, (eaddr - 1) >> LEVEL_SHIFT(1), XA_PRESENT)) {
+		/* The tables there are another hat's: map through the owner. */
+		err = -EADDRINUSE;
+		goto out;
+	}
+	sva = m->va;
+	if (htable_stolen_next(hat, &sva, eaddr)) {
+		err = m->level ? -ENOTEMPTY : -EEXIST;
+		goto out;
+	}
+
+	htable_batch_init(&b, hat);
+	op.w.b = &b;
+	err = htable_walk_range(&op.w, m->va, eaddr);
+	hat_cursor_done(&op.src, &b);
+	if (err && op.done > m->va)
+		hat_unmap_entries(hat, m->va, op.done, &b);
+	htable_batch_finish(&b);
+	if (!err)
+		atomic_long_add(m->npages, &hat->hat_owned_pages);
+out:
+	hat_range_end(hat, &c, excl);
+out_free:
+	kfree(op.pfns);
+	return err;
+}
+
+/*
+ * The number of page levels a split at @va needs: down to the largest
+ * level at which @va starts an entry, from the level of the page that
+ * maps it. 0 when no large page covers @va without starting there.
+ */
+static unsigned int hat_edge_splits(struct hat *hat, unsigned long va)
+{
+	unsigned int have, want = 0;
+	struct htable *ht;
+	x86pte_t pte;
+
+	ht = htable_getpte(hat, va, NULL, &pte, mmu.max_page_level);
+	if (!ht)
+		return 0;
+	have = PTE_ISPAGE(pte, ht->ht_level) ? ht->ht_level : 0;
+	htable_release(ht, NULL);
+	while (want < have && !(va & LEVEL_OFFSET(want + 1)))
+		want++;
+	return have - want;
+}
+
+/* The entry for page @i of a split of @pte, one level down. */
+static x86pte_t hat_split_child(x86pte_t pte, unsigned int level, unsigned int i)
+{
+	return (pte & ~(PT_PADDR | PT_PAGESIZE)) |
+	       ((PTE2PFN(pte) + i * PTE_NPAGES(level - 1)) << PAGE_SHIFT);
+}
+
+/*
+ * Split the large pages that cover @va without starting at it, level by
+ * level, until the page that holds @va starts there (partial unmap), each
+ * with the next table of @spares (*@next counts those used). Each new
+ * entry holds what the large one held, taken before the split; the large
+ * one's share is given back after it. hat_seg_lock is held for write: the
+ * rest of the page is outside the range being unmapped.
+ * Return: 0, or -EOVERFLOW when a page has too many references (that
+ * split is not made).
+ */
+static int hat_split_edge(struct hat *hat, unsigned long va,
+			  struct htable **spares, unsigned int *next,
+			  struct htable_batch *b)
+{
+	unsigned int e, i, k, level;
+	struct htable *ht;
+	x86pte_t pte;
+	int err;
+
+	lockdep_assert_held_write(&hat->hat_seg_lock);
+	for (;;) {
+		ht = htable_getpte(hat, va, &e, &pte, mmu.max_page_level);
+		if (!ht)
+			return 0;
+		level = ht->ht_level;
+		if (!level || !PTE_ISPAGE(pte, level) || !(va & LEVEL_OFFSET(level))) {
+			htable_release(ht, b);
+			return 0;
+		}
+		/* Prepare: every new entry's share, before anything changes. */
+		for (i = 0, err = 0; i < HTABLE_PTES_PER_TABLE && !err; i++)
+			err = hat_hold(hat, hat_split_child(pte, level, i), level - 1);
+		if (err) {
+			for (k = 0; k + 1 < i; k++)
+				hat_drop(hat, hat_split_child(pte, level, k), level - 1);
+			htable_release(ht, b);
+			return err;
+		}
+		err = htable_split(ht, e, &spares[(*next)++], b);
+		htable_release(ht, b);
+		if (WARN_ON_ONCE(err))
+			return err;
+		/* The large entry's own share; its PS bit is no page's. */
+		hat_drop(hat, pte & ~PT_PAGESIZE, level);
+	}
+}
+
+/**
+ * hat_unload() - unmap @npages pages at @va (validated by dev.c)
+ * @hat:	the hat
+ * @va:		page-aligned start
+ * @npages:	pages to unmap
+ *
+ * Locked mappings are unlocked and unmapped too. What each entry held is
+ * given back only after the shootdown, so no CPU can reach a page that was
+ * freed. A large page the range covers in part is first split
+ * (htable_split()), down to 4 KiB where need be, so the rest of it stays
+ * mapped to the same memory; the tables for that are all had first.
+ *
+ * Return: 0; -ENOENT when the range has a hole; -ENOMEM when a split
+ * can't get a table; -EOVERFLOW when a split page has too many references;
+ * -EINTR when a fatal signal ended a wait. On error nothing changed.
+ *
+ * Context: sleeps. Claims the range; starts over with hat_seg_lock held
+ * for write when it must split a large page or meets pinned memory.
+ */
+int hat_unload(struct hat *hat, unsigned long va, unsigned long npages)
+{
+	unsigned long first = va >> PAGE_SHIFT, last = first + npages - 1;
+	unsigned long eaddr = va + (npages << PAGE_SHIFT);
+	struct hat_range c = HAT_RANGE_CHANGES(first, last);
+	struct htable *spares[2 * HTABLE_MAX_LEVELS] = { NULL };
+	unsigned int nsplit = 0, next = 0, k;
+	struct htable_batch b;
+	bool excl = false;
+	int err;
+
+	err = hat_hash_grow(hat);
+	if (err)
+		return err;
+again:
+	err = hat_range_begin(hat, &c, excl);
+	if (err)
+		return err;
+	if (hat_count_pages(hat, va, eaddr) != npages) {
+		err = -ENOENT;
+		goto out;
+	}
+	nsplit = hat_edge_splits(hat, va);
+	if (eaddr < HTABLE_USER_END)
+		nsplit += hat_edge_splits(hat, eaddr);
+	if (!excl && (nsplit || !xa_empty(&hat->hat_pins))) {
+		hat_range_end(hat, &c, excl);
+		excl = true;
+		goto again;
+	}
+	/* Prepare, then commit: every table a split needs, or nothing. */
+	for (k = 0; k < nsplit; k++) {
+		spares[k] = htable_spare(hat);
+		if (!spares[k]) {
+			err = -ENOMEM;
+			goto out;
+		}
+	}
+	htable_batch_init(&b, hat);
+	if (nsplit) {
+		err = hat_split_edge(hat, va, spares, &next, &b);
+		if (!err && eaddr < HTABLE_USER_END)
+			err = hat_split_edge(hat, eaddr, spares, &next, &b);
+	}
+	if (!err) {
+		hat_unmap_entries(hat, va, eaddr, &b);
+		htable_stolen_take(hat, va, eaddr, hat_drop_stolen);
+		atomic_long_sub(npages, &hat->hat_owned_pages);
+	}
+	htable_batch_finish(&b);
+out:
+	for (k = 0; k < ARRAY_SIZE(spares); k++)
+		if (spares[k])
+			htable_spare_put(spares[k]);
+	hat_range_end(hat, &c, excl);
+	return err;
+}
+
+/**
+ * struct hat_sync_op - one hat_pagesync(), as a walk
+ * @w:		the walk (present leaves)
+ * @va:		the range's start
+ * @eaddr:	its end
+ * @clear:	clear A and D
+ * @ref:	pages with A
+ * @mod:	pages with D
+ */
+struct hat_sync_op {
+	struct htable_walk	w;
+	unsigned long		va;
+	unsigned long		eaddr;
+	bool			clear;
+	unsigned long		ref;
+	unsigned long		mod;
+};
+
+/*
+ * SYNC's visitor: count A and D per 4 KiB page (a large entry speaks for
+ * each of its pages in the range), clearing them through x86pte_update(),
+ * retried when the MMU sets a bit meanwhile. A table shared from another
+ * hat is the owner's to SYNC.
+ */
+static int sync_visit(struct htable_walk *w, struct htable *ht, unsigned int e,
+		      unsigned int n, unsigned long va)
+{
+	struct hat_sync_op *op = container_of(w, struct hat_sync_op, w);
+	unsigned int level = ht->ht_level, i;
+	unsigned long pages;
+	x86pte_t pte, found;
+
+	if (ht->ht_flags & HTABLE_SHARED)
+		return 0;
+	for (i = 0; i < n; i++, va = NEXT_ENTRY_VA(va, level)) {
+		pte = x86pte_get(ht, e + i);
+		if (!PTE_ISPAGE(pte, level))
+			continue;
+		/* Count what is cleared: the MMU may set a bit until the swap. */
+		while (op->clear && (pte & (PT_REF | PT_MOD))) {
+			/* Pinned memory written: its owner must hear of it. */
+			if ((pte & (PT_MOD | PT_PINNED)) == (PT_MOD | PT_PINNED))
+				hat_pin_dirty(w->hat, PTE2PFN(pte));
+			found = x86pte_update(ht, e + i, pte, pte & ~(PT_REF | PT_MOD), w->b);
+			if (found == pte)
+				break;
+			pte = found;
+		}
+		pages = (min(NEXT_ENTRY_VA(va, level), op->eaddr) -
+			 max(va & LEVEL_MASK(level), op->va)) >> PAGE_SHIFT;
+		if (pte & PT_REF)
+			op->ref += pages;
+		if (pte & PT_MOD)
+			op->mod += pages;
+	}
+	return 0;
+}
+
+/**
+ * hat_pagesync() - gather the A/D bits of a range (hat_pagesync)
+ * @hat:	the hat
+ * @va:		page-aligned start
+ * @npages:	pages
+ * @clear:	clear A and D after reading them: each cleared va is
+ *		invalidated on every CPU where the hat is live, so the next
+ *		access sets the bits again
+ * @ref:	out: 4 KiB pages with A set
+ * @mod:	out: 4 KiB pages with D set
+ *
+ * Stolen translations keep the bits they had and count too.
+ *
+ * Return: 0, or -EINTR when a fatal signal ended the wait for the lock.
+ */
+int hat_pagesync(struct hat *hat, unsigned long va, unsigned long npages,
+		 bool clear, unsigned long *ref, unsigned long *mod)
+{
+	unsigned long eaddr = va + (npages << PAGE_SHIFT);
+	struct hat_sync_op op = {
+		.w = { .hat = hat, .visit = sync_visit },
+		.va = va, .eaddr = eaddr, .clear = clear,
+	};
+	struct htable_batch b;
+
+	if (down_write_killable(&hat->hat_seg_lock))
+		return -EINTR;
+	htable_batch_init(&b, hat);
+	op.w.b = &b;
+	htable_walk_range(&op.w, va, eaddr);
+	htable_stolen_sync(hat, va, eaddr, clear, &op.ref, &op.mod);
+	htable_batch_finish(&b);
+	up_write(&hat->hat_seg_lock);
+	*ref = op.ref;
+	*mod = op.mod;
+	HATSTAT_INC(hs_ad_syncs);
+	return 0;
+}
+
+/**
+ * hat_reload() - rebuild the translations of a range that were stolen
+ * @hat:	the hat
+ * @va:		page-aligned start
+ * @npages:	pages
+ * @reloaded:	out: translations rebuilt
+ *
+ * The seed's fault path: each stolen entry goes back into its table as it
+ * was, with its page, its WRITE/EXEC/LOCK bits and the A and D bits the
+ * MMU had set; what it held (a reference, or a pin count) comes back with
+ * it. The page itself never left the hat, so neither did its data.
+ *
+ * Return: 0; -ENOMEM when a table can't be had (the translations rebuilt
+ * so far stay: a reload only ever puts back what the steal took); -EINTR
+ * (nothing done) when a fatal signal ended the wait for the lock.
+ */
+int hat_reload(struct hat *hat, unsigned long va, unsigned long npages,
+	       unsigned long *reloaded)
+{
+	unsigned long eaddr = va + (npages << PAGE_SHIFT);
+	struct htable *ht = NULL;
+	struct htable_batch b;
+	unsigned int e;
+	x86pte_t pte;
+	int err;
+
+	*reloaded = 0;
+	err = hat_hash_grow(hat);
+	if (err)
+		return err;
+	if (down_write_killable(&hat->hat_seg_lock))
+		return -EINTR;
+	htable_batch_init(&b, hat);
+	while ((pte = htable_stolen_next(hat, &va, eaddr))) {
+		if (ht && (va < ht->ht_vaddr || va > HTABLE_LAST_PAGE(ht))) {
+			htable_release(ht, &b);
+			ht = NULL;
+		}
+		if (!ht)
+			ht = htable_create(hat, va, 0);
+		if (!ht) {
+			err = -ENOMEM;
+			break;
+		}
+		e = htable_va2entry(va, ht);
+		if (WARN_ON_ONCE(PTE_ISVALID(x86pte_get(ht, e))))
+			break;
+		htable_count(ht, 1, (pte & PT_SOFTLOCK) ? 1 : 0);
+		x86pte_install(ht, e, pte);
+		htable_stolen_erase(hat, va);
+		(*reloaded)++;
+		va += PAGE_SIZE;
+		if (!(*reloaded % HTABLE_PTES_PER_TABLE))
+			cond_resched();
+	}
+	if (ht)
+		htable_release(ht, &b);
+	htable_batch_finish(&b);
+	up_write(&hat->hat_seg_lock);
+	return err;
+}
+
+/* Teardown's visitor: give back what each present page entry holds. */
+static int drop_visit(struct htable_walk *w, struct htable *ht, unsigned int e,
+		      unsigned int n, unsigned long va)
+{
+	unsigned int i;
+	x86pte_t pte;
+
+	if (ht->ht_flags & HTABLE_SHARED)
+		return 0;
+	for (i = 0; i < n; i++) {
+		pte = x86pte_get(ht, e + i);
+		if (PTE_ISPAGE(pte, ht->ht_level))
+			hat_drop(w->hat, pte, ht->ht_level);
+	}
+	return 0;
+}
+
+/**
+ * hat_drop_all() - give back every page and pin a hat being freed holds
+ * @hat:	a hat with HAT_FREEING set, live nowhere, shared with nobody:
+ *		its entries are left as they are, for htable_purge_hat()
+ */
+void hat_drop_all(struct hat *hat)
+{
+	struct htable_batch b;
+	struct htable_walk w = {
+		.hat = hat, .b = &b, .visit = drop_visit,
+	};
+
+	htable_batch_init(&b, hat);
+	htable_walk_range(&w, 0, HTABLE_USER_END);
+	htable_batch_finish(&b);
+	htable_stolen_take(hat, 0, HTABLE_USER_END, hat_drop_stolen);
+	atomic_long_set(&hat->hat_owned_pages, 0);
+}
