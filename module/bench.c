@@ -1202,8 +1202,9 @@ static int case_steal(struct bench_ctx *c, unsigned long n, unsigned int reps,
 static int case_memory(struct bench_ctx *c, unsigned long n, unsigned int reps,
 		       unsigned int iters)
 {
-	unsigned long tables = 0, hash, slab, per_table_x100, l;
+	unsigned long tables = 0, hash, slab, per_table_x100, l, idx, pins = 0;
 	struct htable_info info;
+	void *pin;
 	int err;
 
 	err = bench_setup_hat(c, n, n);
@@ -1226,9 +1227,10 @@ static int case_memory(struct bench_ctx *c, unsigned long n, unsigned int reps,
 	 * State per mapping, beyond its entry: stolen records and pin
 	 * records (none here, for fresh pages that stay mapped).
 	 */
+	xa_for_each(&c->hat->hat_pins, idx, pin)
+		pins++;
 	bench_printf(" stolen_records=%ld pin_records=%lu\n",
-		     atomic_long_read(&c->hat->hat_stolen_pages),
-		     xa_empty(&c->hat->hat_pins) ? 0UL : 1UL);
+		     atomic_long_read(&c->hat->hat_stolen_pages), pins);
 	return 0;
 }
 

@@ -56,11 +56,15 @@ static bool htable_should_force_steal(void)
 /*
  * The hash is sized to the hat, as illumos sizes hat_num_hash by use: one
  * bucket for a new hat, doubled whenever the tables outnumber the buckets
- * twice over, so that the hash costs at most a pointer per table.
+ * twice over, so that the hash costs at most a pointer per table. Growing
+ * takes hat_seg_lock for write, which waits for every call in the hat: it
+ * is done when the lock is free, and waited for only once the chains are
+ * HAT_HASH_LOAD_WAIT long.
  */
 #define HAT_HASH_MIN		1
 #define HAT_HASH_MAX		BIT(20)
 #define HAT_HASH_LOAD		2
+#define HAT_HASH_LOAD_WAIT	16
 
 /** htable_mmu_init() - record the running kernel's paging geometry */
 void htable_mmu_init(void)
@@ -270,14 +274,18 @@ void htable_hash(struct htable *ht, unsigned int h)
 /**
  * htable_hash_wants_growth() - do @hat's tables outnumber its buckets?
  * @hat:	the hat
+ * @wait:	ask whether growth is worth waiting for hat_seg_lock
  *
- * Return: true when htable_hash_grow() would grow the hash. Read without
- * a lock: a hint for callers that are about to add tables.
+ * Return: true when htable_hash_grow() would grow the hash (and, with
+ * @wait, the chains are long). Read without a lock: a hint for callers
+ * that are about to add tables.
  */
-bool htable_hash_wants_growth(struct hat *hat)
+bool htable_hash_wants_growth(struct hat *hat, bool wait)
 {
-	return atomic_read(&hat->hat_ntables) > HAT_HASH_LOAD * READ_ONCE(hat->hat_num_hash) &&
-	       READ_ONCE(hat->hat_num_hash) < HAT_HASH_MAX;
+	unsigned int n = READ_ONCE(hat->hat_num_hash);
+
+	return atomic_read(&hat->hat_ntables) >
+	       (wait ? HAT_HASH_LOAD_WAIT : HAT_HASH_LOAD) * n && n < HAT_HASH_MAX;
 }
 
 /**

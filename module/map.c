@@ -146,6 +146,35 @@ static x86pte_t map_alias_next(struct hat_map_op *op, int *err)
 }
 
 /*
+ * Whether a run of entries the walk found where a map of pages at @level
+ * goes is free: 0, or the errno of the first conflict (uapi.rst).
+ */
+static int map_check_run(struct htable *ht, unsigned int e, unsigned int n,
+			 unsigned int level)
+{
+	unsigned int i;
+	x86pte_t pte;
+
+	if (ht->ht_flags & HTABLE_SHARED)
+		return -EADDRINUSE;
+	if (ht->ht_level != level)
+		return -EBUSY;	/* a larger page covers the range */
+	for (i = 0; i < n; i++) {
+		pte = x86pte_get(ht, e + i);
+		if (PTE_ISVALID(pte))
+			return PTE_ISPAGE(pte, level) ? -EEXIST : -ENOTEMPTY;
+	}
+	return 0;
+}
+
+/* A walk that only looks for what a map of the range would conflict with. */
+static int map_conflict_visit(struct htable_walk *w, struct htable *ht,
+			      unsigned int e, unsigned int n, unsigned long va)
+{
+	return map_check_run(ht, e, n, w->level);
+}
+
+/*
  * MAP's visitor: a run of slots at the page level, all empty, gets pages.
  * All or nothing per run (the slots are checked first); a failure in the
  * run leaves what is set so far to the rollback of hat_memload().
@@ -160,17 +189,11 @@ static int map_visit(struct htable_walk *w, struct htable *ht, unsigned int e,
 	unsigned int i;
 	struct page *pg;
 	x86pte_t pte;
-	int err = 0;
+	int err;
 
-	if (ht->ht_flags & HTABLE_SHARED)
-		return -EADDRINUSE;
-	if (ht->ht_level != m->level)
-		return -EBUSY;	/* a larger page covers the range */
-	for (i = 0; i < n; i++) {
-		pte = x86pte_get(ht, e + i);
-		if (PTE_ISVALID(pte))
-			return PTE_ISPAGE(pte, m->level) ? -EEXIST : -ENOTEMPTY;
-	}
+	err = map_check_run(ht, e, n, m->level);
+	if (err)
+		return err;
 	if (m->source == HAT_SRC_PIN) {
 		err = hat_pin_user(w->hat, m->src + (va - m->va), n * PTE_NPAGES(m->level),
 				   m->level, m->attr & HAT_WRITE, op->pfns);
@@ -295,18 +318,32 @@ static unsigned long hat_count_pages(struct hat *hat, unsigned long va,
 	return op.pages + htable_stolen_count(hat, va, eaddr);
 }
 
-/* Grow the hat's hash before adding tables, when it is due (write lock). */
+/*
+ * Grow the hat's hash before adding tables, when it is due. It needs
+ * hat_seg_lock for write, so it waits for calls in progress (an RW may
+ * sleep in a user fault under its claim) only when the chains are long.
+ */
 static int hat_hash_grow(struct hat *hat)
 {
 	int err;
 
-	if (!htable_hash_wants_growth(hat))
+	if (!htable_hash_wants_growth(hat, false))
 		return 0;
-	if (down_write_killable(&hat->hat_seg_lock))
-		return -EINTR;
+	if (!down_write_trylock(&hat->hat_seg_lock)) {
+		if (!htable_hash_wants_growth(hat, true))
+			return 0;
+		if (down_write_killable(&hat->hat_seg_lock))
+			return -EINTR;
+	}
 	err = htable_hash_grow(hat);
 	up_write(&hat->hat_seg_lock);
 	return err;
+}
+
+static bool hat_map_conflict(int err)
+{
+	return err == -EEXIST || err == -EBUSY || err == -ENOTEMPTY ||
+	       err == -EADDRINUSE;
 }
 
 /**
@@ -385,6 +422,16 @@ again:
 	hat_cursor_done(&op.src, &b);
 	if (err && op.done > m->va)
 		hat_unmap_entries(hat, m->va, op.done, &b);
+	if (err && !hat_map_conflict(err)) {
+		/* A page already there is the error to report (uapi.rst). */
+		struct htable_walk cw = {
+			.hat = hat, .b = &b, .level = m->level, .visit = map_conflict_visit,
+		};
+		int cerr = htable_walk_range(&cw, op.done, eaddr);
+
+		if (cerr)
+			err = cerr;
+	}
 	htable_batch_finish(&b);
 	if (!err)
 		atomic_long_add(m->npages, &hat->hat_owned_pages);

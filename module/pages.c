@@ -280,7 +280,8 @@ static int hat_pin_count(struct hat *hat, struct page *page, bool write)
 	pin->refs = 1;
 	pin->npages = folio_nr_pages(folio);
 	pin->dirty = write;
-	err = xa_err(xa_store(&hat->hat_pins, folio_pfn(folio), pin, GFP_KERNEL_ACCOUNT));
+	err = htable_should_fail(HTABLE_FAIL_UPIN) ? -ENOMEM :
+	      xa_err(xa_store(&hat->hat_pins, folio_pfn(folio), pin, GFP_KERNEL_ACCOUNT));
 	if (err)
 		goto err_account;
 	mmgrab(pin->mm);

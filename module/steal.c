@@ -23,6 +23,7 @@
 #include <linux/wait.h>
 
 #include <htable/compat.h>
+#include <htable/fail.h>
 #include <htable/htable.h>
 #include <htable/stats.h>
 #include <htable/steal.h>
@@ -267,7 +268,8 @@ static int steal_entries(struct hat *hat, struct htable *ht,
 			continue;
 		idx = va >> PAGE_SHIFT;
 		/* Recorded first: a lockless PROBE sees it owned throughout. */
-		err = xa_err(xa_store(&hat->hat_stolen_ptes, idx, stolen_value(pte),
+		err = htable_should_fail(HTABLE_FAIL_XARRAY) ? -ENOMEM :
+		      xa_err(xa_store(&hat->hat_stolen_ptes, idx, stolen_value(pte),
 				      GFP_NOWAIT | __GFP_NOWARN));
 		if (err)
 			break;

@@ -19,7 +19,7 @@ enum htable_fail_site {
 	HTABLE_FAIL_PTABLE,	/* page-table pages (ptable_alloc) */
 	HTABLE_FAIL_HTABLE,	/* struct htable from htable_cache */
 	HTABLE_FAIL_PAGE,	/* backing pages of a MAP */
-	HTABLE_FAIL_XARRAY,	/* the hat's page record (xa_store) */
+	HTABLE_FAIL_XARRAY,	/* a stolen record (xa_store at a steal) */
 	HTABLE_FAIL_HAT,	/* struct hat from its cache */
 	HTABLE_FAIL_CPUMASK,	/* the hat's CPU set */
 	HTABLE_FAIL_HASH,	/* the hat's hash of tables */

@@ -326,7 +326,7 @@ bool htable_unlink(struct htable *ht, unsigned int h);
 void htable_hash(struct htable *ht, unsigned int h);
 void htable_unhash(struct htable *ht, unsigned int h);
 int htable_hash_grow(struct hat *hat);
-bool htable_hash_wants_growth(struct hat *hat);
+bool htable_hash_wants_growth(struct hat *hat, bool wait);
 struct htable *htable_spare(struct hat *hat);
 void htable_spare_put(struct htable *ht);
 int htable_split(struct htable *higher, unsigned int entry,

@@ -52,7 +52,7 @@ check_lines() { # check_lines KIND FILE
 				if (f[rates[i]] !~ /^([0-9]+\.[0-9][0-9]|na)$/) bad = 1
 		}
 		kind == "mem" && ($0 !~ / per_table=[0-9]+\.[0-9][0-9] / ||
-				  $0 !~ / per_page=[0-9]+\.[0-9][0-9]$/) { bad = 1 }
+				  $0 !~ / stolen_records=[0-9]+ pin_records=[0-9]+$/) { bad = 1 }
 		END { exit !(seen && !bad) }' "$2"
 }
 
