@@ -710,77 +710,57 @@ struct bench_keeper {
 	struct completion	done;
 };
 
-/* Load the hat into CR3 and stay on this CPU until bench_keeper_leave(). */
-static void bench_keeper_enter(u64 pa, struct htable_cr3 *v)
-{
-	preempt_disable();
-	local_irq_disable();
-	*v = htable_cr3_values(pa, arch_read_cr3(), arch_pcide(), false);
-	arch_write_cr3(v->load);
-	local_irq_enable();
-}
-
-static void bench_keeper_leave(u64 pa, const struct htable_cr3 *v)
-{
-	local_irq_disable();
-	if (arch_cr3_table() == pa)
-		arch_write_cr3(v->restore);
-	local_irq_enable();
-	preempt_enable();
-}
-
 /*
- * Like a resident window (cr3.c) without its sampling: join hat_cpus, load
- * the hat with interrupts on and preemption off, and spin until told to
- * stop, so that the shootdowns under test have a live CPU to reach.
+ * Like a resident window (cr3.c) without its sampling, through the same
+ * protocol (htable_live_*): join hat_cpus, load the hat with interrupts on
+ * and preemption off, and spin until told to stop, so that the shootdowns
+ * under test have a live CPU to reach.
  */
 static int bench_keeper_fn(void *arg)
 {
 	struct bench_keeper *k = arg;
-	struct hat *hat = k->hat;
-	u64 pa = arch_page_to_phys(hat->hat_htable->ht_page);
+	struct htable_live l = {
+		.hat = k->hat, .mm = k->mm,
+		.table_pa = arch_page_to_phys(k->hat->hat_htable->ht_page),
+	};
 	u64 end = ktime_get_ns() + BENCH_KEEPER_MAX_NS;
 	u64 pause = ktime_get_ns() + BENCH_KEEPER_PAUSE_NS, t;
-	int cpu = raw_smp_processor_id();
-	struct htable_cr3 v;
 
 	kthread_use_mm(k->mm);
-	x86pte_copy_raw(hat->hat_htable, HTABLE_PTES_PER_TABLE / 2,
-			arch_kernel_top_table() + HTABLE_PTES_PER_TABLE / 2,
-			HTABLE_PTES_PER_TABLE / 2);
-	spin_lock(&hat->hat_switch_lock);
-	cpumask_set_cpu(cpu, hat->hat_cpus);
-	spin_unlock(&hat->hat_switch_lock);
-
-	bench_keeper_enter(pa, &v);
+	preempt_disable();
+	htable_live_join(&l);
+	local_irq_disable();
+	htable_live_enter(&l, false);
+	local_irq_enable();
 	WRITE_ONCE(k->live, true);
 	while (!READ_ONCE(k->stop) && (t = ktime_get_ns()) < end) {
-		if (arch_cr3_table() != pa) {
-			local_irq_disable();
-			v = htable_cr3_values(pa, arch_read_cr3(), arch_pcide(), false);
-			arch_write_cr3(v.load);
-			local_irq_enable();
+		if (htable_live_reload(&l))
 			k->clobbers++;
-		}
 		if (t >= pause) {
 			/*
 			 * Let RCU and the scheduler have the CPU now and then:
 			 * leave CR3 (the CPU stays in hat_cpus, which only
 			 * costs a shootdown that finds CR3 elsewhere).
 			 */
-			bench_keeper_leave(pa, &v);
+			local_irq_disable();
+			htable_live_leave(&l);
+			local_irq_enable();
+			preempt_enable();
 			cond_resched();
-			bench_keeper_enter(pa, &v);
+			preempt_disable();
+			local_irq_disable();
+			htable_live_enter(&l, false);
+			local_irq_enable();
 			pause = ktime_get_ns() + BENCH_KEEPER_PAUSE_NS;
 			k->pauses++;
 		}
 		cpu_relax();
 	}
-	bench_keeper_leave(pa, &v);
-
-	spin_lock(&hat->hat_switch_lock);
-	cpumask_clear_cpu(cpu, hat->hat_cpus);
-	spin_unlock(&hat->hat_switch_lock);
+	local_irq_disable();
+	htable_live_leave(&l);
+	local_irq_enable();
+	htable_live_part(&l);
+	preempt_enable();
 	kthread_unuse_mm(k->mm);
 	kthread_complete_and_exit(&k->done, 0);
 }

@@ -116,7 +116,7 @@ struct chunk_page {
  * @mm:		the caller's mm, borrowed (a reference held)
  * @run:	the request; the thread fills its (out) fields
  * @samples:	resident mode: where the samples go
- * @table_pa:	physical address of the hat's top table
+ * @live:	the CPU's stay in the hat
  * @cpu:	the CPU the window must run on
  * @err:	0, or why the window could not run (-ENXIO: not on @cpu)
  * @lazy:	htable_window_lazy: no mm borrowed
@@ -131,7 +131,7 @@ struct htable_window {
 	struct mm_struct	*mm;
 	struct htable_run	*run;
 	struct htable_sample	*samples;
-	u64			table_pa;
+	struct htable_live	live;
 	unsigned int		cpu;
 	int			err;
 	bool			lazy;
@@ -143,26 +143,112 @@ struct htable_window {
 };
 
 /*
+ * The one protocol of a CPU's stay in a hat, for the windows and the
+ * benchmark: join (kernel half, then hat_cpus), enter (load CR3), leave
+ * (restore it), part (leave hat_cpus). Documentation/cr3.rst.
+ */
+
+/**
+ * htable_live_join() - make this CPU one where @l->hat may be live
+ * @l:		the stay: its hat, mm and table_pa set
+ *
+ * Copies the kernel half into the hat's top table, then adds the CPU to
+ * hat_cpus, before any load: from then on every shootdown of the hat
+ * reaches it. Preemption is off, on the CPU the stay is for.
+ */
+void htable_live_join(struct htable_live *l)
+{
+	struct hat *hat = l->hat;
+
+	l->cpu = smp_processor_id();
+	x86pte_copy_raw(hat->hat_htable, HTABLE_PTES_PER_TABLE / 2,
+			arch_kernel_top_table() + HTABLE_PTES_PER_TABLE / 2,
+			HTABLE_PTES_PER_TABLE / 2);
+	spin_lock(&hat->hat_switch_lock);
+	cpumask_set_cpu(l->cpu, hat->hat_cpus);
+	spin_unlock(&hat->hat_switch_lock);
+}
+
+/**
+ * htable_live_part() - the stay's CPU is no longer one where @l->hat is live
+ * @l:		the stay, left already (the caller may have moved since, if
+ *		its CPU went offline: the CPU joined is the one that parts)
+ */
+void htable_live_part(struct htable_live *l)
+{
+	struct hat *hat = l->hat;
+
+	spin_lock(&hat->hat_switch_lock);
+	cpumask_clear_cpu(l->cpu, hat->hat_cpus);
+	spin_unlock(&hat->hat_switch_lock);
+}
+
+/*
  * While CR3 holds the hat, current->mm is NULL: the borrowed mm stays
  * loaded (cpu_tlbstate.loaded_mm), so nmi_uaccess_okay() says no, and an
- * NMI never reads user memory through the hat. Preemption is off.
+ * NMI never reads user memory through the hat. A lazy stay borrows no mm.
  */
-static void window_hide_mm(struct htable_window *w)
+static void htable_live_hide_mm(struct htable_live *l, struct mm_struct *mm)
 {
-	if (w->lazy)
+	if (!l->mm)
 		return;
 	task_lock(current);
-	current->mm = NULL;
+	current->mm = mm;
 	task_unlock(current);
 }
 
-static void window_show_mm(struct htable_window *w)
+/**
+ * htable_live_enter() - load @l->hat into CR3
+ * @l:		the stay, joined
+ * @irqs_off:	interrupts stay off until htable_live_leave(): the
+ *		kernel's CR3 may then come back with its PCID's
+ *		translations kept (htable_cr3_values())
+ *
+ * Interrupts are off; preemption is off from join to part.
+ */
+void htable_live_enter(struct htable_live *l, bool irqs_off)
 {
-	if (w->lazy)
-		return;
-	task_lock(current);
-	current->mm = w->mm;
-	task_unlock(current);
+	lockdep_assert_irqs_disabled();
+	htable_live_hide_mm(l, NULL);
+	l->v = htable_cr3_values(l->table_pa, arch_read_cr3(), arch_pcide(), irqs_off);
+	arch_write_cr3(l->v.load);
+}
+
+/**
+ * htable_live_reload() - load the hat again if the kernel replaced CR3
+ * @l:		the stay, entered (interrupts on between calls)
+ *
+ * The kernel's choice becomes what the stay restores.
+ * Return: true when CR3 had been replaced (a clobber).
+ */
+bool htable_live_reload(struct htable_live *l)
+{
+	unsigned long flags;
+
+	if (arch_cr3_table() == l->table_pa)
+		return false;
+	local_irq_save(flags);
+	l->v = htable_cr3_values(l->table_pa, arch_read_cr3(), arch_pcide(), false);
+	arch_write_cr3(l->v.load);
+	local_irq_restore(flags);
+	return true;
+}
+
+/**
+ * htable_live_leave() - restore the kernel's CR3
+ * @l:		the stay, entered; interrupts are off
+ *
+ * Return: false when the kernel had replaced CR3 meanwhile (left as is).
+ */
+bool htable_live_leave(struct htable_live *l)
+{
+	bool ours = arch_cr3_table() == l->table_pa;
+
+	lockdep_assert_irqs_disabled();
+	if (ours)
+		arch_write_cr3(l->v.restore);
+	htable_live_hide_mm(l, l->mm);
+	return ours;
 }
 
 static enum hrtimer_restart htable_watchdog_fire(struct hrtimer *t)
@@ -250,8 +336,6 @@ static void window_verify(struct htable_window *w)
 {
 	struct htable_run *r = w->run;
 	unsigned long va = r->va, end = r->va + (r->npages << PAGE_SHIFT);
-	bool pcide = arch_pcide();
-	struct htable_cr3 v;
 	unsigned long flags;
 	unsigned int n, i;
 
@@ -267,15 +351,12 @@ static void window_verify(struct htable_window *w)
 			break;
 		}
 		local_irq_save(flags);
-		window_hide_mm(w);
-		v = htable_cr3_values(w->table_pa, arch_read_cr3(), pcide, true);
-		arch_write_cr3(v.load);
+		htable_live_enter(&w->live, true);
 		pagefault_disable();
 		for (i = 0; i < n; i++)
 			window_touch(w, va + ((unsigned long)i << PAGE_SHIFT), &w->chunk[i]);
 		pagefault_enable();
-		arch_write_cr3(v.restore);
-		window_show_mm(w);
+		htable_live_leave(&w->live);
 		local_irq_restore(flags);
 		preempt_enable();
 
@@ -299,15 +380,11 @@ static void window_resident(struct htable_window *w)
 	u64 end = ktime_get_ns() + (u64)r->duration_ms * NSEC_PER_MSEC;
 	u64 last_t = 0, last_v = 0, t, val;
 	u32 last_f = ~0U, f;
-	bool pcide = arch_pcide();
-	struct htable_cr3 v;
 	int err;
 
 	/* Preemption is off already: the thread checked its CPU with it off. */
 	local_irq_disable();
-	window_hide_mm(w);
-	v = htable_cr3_values(w->table_pa, arch_read_cr3(), pcide, false);
-	arch_write_cr3(v.load);
+	htable_live_enter(&w->live, false);
 	local_irq_enable();
 
 	while ((t = ktime_get_ns()) < end) {
@@ -315,12 +392,8 @@ static void window_resident(struct htable_window *w)
 			w->cut_short = true;
 			break;
 		}
-		if (arch_cr3_table() != w->table_pa) {
-			/* The kernel replaced CR3: adopt its choice to restore. */
-			local_irq_disable();
-			v = htable_cr3_values(w->table_pa, arch_read_cr3(), pcide, false);
-			arch_write_cr3(v.load);
-			local_irq_enable();
+		if (htable_live_reload(&w->live)) {
+			/* The kernel replaced CR3: its choice is restored later. */
 			r->clobbers++;
 			continue;
 		}
@@ -333,7 +406,7 @@ static void window_resident(struct htable_window *w)
 			if (!r->faults++)
 				r->first_fault_va = r->va;
 		}
-		if (arch_cr3_table() == w->table_pa && !r->clobbers) {
+		if (arch_cr3_table() == w->live.table_pa && !r->clobbers) {
 			f |= HTABLE_SAMPLE_VALID;
 			r->valid_reads++;
 		}
@@ -353,11 +426,8 @@ static void window_resident(struct htable_window *w)
 	}
 
 	local_irq_disable();
-	if (arch_cr3_table() == w->table_pa)
-		arch_write_cr3(v.restore);
-	else
+	if (!htable_live_leave(&w->live))
 		r->clobbers++;
-	window_show_mm(w);
 	local_irq_enable();
 }
 
@@ -365,7 +435,6 @@ static void window_resident(struct htable_window *w)
 static int window_thread(void *arg)
 {
 	struct htable_window *w = arg;
-	struct hat *hat = w->hat;
 	struct htable_run *r = w->run;
 	u64 budget_ms, start;
 
@@ -378,13 +447,7 @@ static int window_thread(void *arg)
 		w->err = -ENXIO;
 		goto out;
 	}
-	/* Kernel half first, then join the set, then load: see cr3.rst. */
-	x86pte_copy_raw(hat->hat_htable, HTABLE_PTES_PER_TABLE / 2,
-			arch_kernel_top_table() + HTABLE_PTES_PER_TABLE / 2,
-			HTABLE_PTES_PER_TABLE / 2);
-	spin_lock(&hat->hat_switch_lock);
-	cpumask_set_cpu(w->cpu, hat->hat_cpus);
-	spin_unlock(&hat->hat_switch_lock);
+	htable_live_join(&w->live);
 
 	budget_ms = r->mode == HTABLE_RUN_RESIDENT ?
 		    r->duration_ms + HTABLE_RESIDENT_SLACK_MS :
@@ -409,9 +472,7 @@ static int window_thread(void *arg)
 		r->watchdog = 1;
 		HATSTAT_INC(hs_watchdog_ends);
 	}
-	spin_lock(&hat->hat_switch_lock);
-	cpumask_clear_cpu(w->cpu, hat->hat_cpus);
-	spin_unlock(&hat->hat_switch_lock);
+	htable_live_part(&w->live);
 out:
 	if (!w->lazy)
 		kthread_unuse_mm(w->mm);
@@ -550,10 +611,12 @@ int htable_window_run(struct hat *hat, struct htable_run *r,
 	w->hat = hat;
 	w->run = r;
 	w->samples = samples;
-	w->table_pa = arch_page_to_phys(hat->hat_htable->ht_page);
 	w->mm = current->mm;
 	w->cpu = r->cpu;
 	w->lazy = READ_ONCE(htable_window_lazy);
+	w->live.hat = hat;
+	w->live.mm = w->lazy ? NULL : w->mm;
+	w->live.table_pa = arch_page_to_phys(hat->hat_htable->ht_page);
 	init_completion(&w->done);
 	mmget(w->mm);
 

@@ -29,10 +29,6 @@ static struct kmem_cache *hat_cache;
 static atomic_t hat_next_id = ATOMIC_INIT(0);
 atomic_t htable_nr_hats = ATOMIC_INIT(0);
 
-DEFINE_SPINLOCK(htable_hat_list_lock);
-LIST_HEAD(htable_hat_list);
-DECLARE_WAIT_QUEUE_HEAD(htable_victim_wq);
-
 /**
  * hat_alloc() - create an empty address space
  *

@@ -21,7 +21,6 @@
 #include <htable/tlb.h>
 #include <htable/x86pte.h>
 
-struct htable_mmu mmu;
 spinlock_t htable_mutex[NUM_HTABLE_MUTEX];	/* the hashed locks */
 
 /*
@@ -65,21 +64,6 @@ static bool htable_should_force_steal(void)
 #define HAT_HASH_MAX		BIT(20)
 #define HAT_HASH_LOAD		2
 #define HAT_HASH_LOAD_WAIT	16
-
-/** htable_mmu_init() - record the running kernel's paging geometry */
-void htable_mmu_init(void)
-{
-	unsigned int l;
-
-	mmu.max_level = arch_paging_levels() - 1;
-	mmu.max_page_level = arch_has_gbpages() ? 2 : 1;
-	for (l = 0; l < HTABLE_MAX_LEVELS; l++)
-		mmu.level_shift[l] = PAGE_SHIFT + l * HTABLE_PTE_SHIFT;
-	/* The lower half ends where the top level's sign bit starts. */
-	mmu.hole_start = 1UL << (LEVEL_SHIFT(mmu.max_level) + HTABLE_PTE_SHIFT - 1);
-	mmu.hole_end = -mmu.hole_start - 1;
-	mmu.pt_nx = arch_has_nx() ? PT_NX : 0;
-}
 
 /* A structure for a table: the slab (topping up the reserve) or the reserve. */
 static struct htable *htable_alloc_struct(void)

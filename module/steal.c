@@ -33,6 +33,12 @@
 /* Tunables (debugfs): see Documentation/debugfs.rst. */
 unsigned int htable_steal_passes = 8;	/* the seed's htable_steal_passes */
 
+/* Every hat, in the order htable_steal() visits them (the seed's hat list). */
+DEFINE_SPINLOCK(htable_hat_list_lock);
+LIST_HEAD(htable_hat_list);
+/* Woken when a hat stops being a victim: its close waits for that. */
+DECLARE_WAIT_QUEUE_HEAD(htable_victim_wq);
+
 /* Where the next search of a hat's hash starts (the seed's h_seed). */
 static atomic_t htable_steal_seed = ATOMIC_INIT(0);
 

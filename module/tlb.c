@@ -56,8 +56,12 @@ void htable_batch_inval(struct htable_batch *b, unsigned long va)
  * Unlinking a table that has valid entries leaves each translation the
  * hat's CPUs took through it in their TLBs: one INVLPG of the table's va
  * drops the paging-structure caches, but only that one page's TLB entry.
- * So each entry the MMU has used (REF set) is queued, and the batch turns
- * into a full flush when they don't fit. locking.rst states the rule.
+ * So every valid entry is queued, and the batch turns into a full flush
+ * when they don't fit. Not only those with REF: the entries stay as they
+ * are, so a walk that went through the link before the unlink may set REF
+ * and fill a TLB after this scan read the entry; only the shootdown that
+ * follows (a CPU takes the IPI between instructions, never mid-walk) ends
+ * such walks. locking.rst states the rule.
  */
 void htable_batch_inval_table(struct htable_batch *b, struct htable *ht)
 {
@@ -65,7 +69,7 @@ void htable_batch_inval_table(struct htable_batch *b, struct htable *ht)
 
 	htable_batch_inval(b, ht->ht_vaddr);
 	for (e = 0; e < HTABLE_NUM_PTES(ht) && !b->flush_all; e++)
-		if (x86pte_get(ht, e) & PT_REF)
+		if (PTE_ISVALID(x86pte_get(ht, e)))
 			htable_batch_inval(b, htable_e2va(ht, e));
 }
 

@@ -10,41 +10,6 @@
 #include <htable/tlb.h>
 #include <htable/x86pte.h>
 
-/**
- * htable_va2entry() - index of @va's entry in @ht
- * @va:		a va @ht maps
- * @ht:		the table
- *
- * Return: 0..511.
- */
-unsigned int htable_va2entry(unsigned long va, struct htable *ht)
-{
-	WARN_ON_ONCE(va < ht->ht_vaddr || va > HTABLE_LAST_PAGE(ht));
-	return (va >> LEVEL_SHIFT(ht->ht_level)) & (HTABLE_NUM_PTES(ht) - 1);
-}
-
-/**
- * htable_e2va() - first va mapped by entry @entry of @ht
- * @ht:		the table
- * @entry:	0..511
- *
- * The top table's upper half maps the upper canonical half, so those
- * entries skip the non-canonical hole.
- *
- * Return: the va.
- */
-unsigned long htable_e2va(struct htable *ht, unsigned int entry)
-{
-	unsigned int l = ht->ht_level;
-	unsigned long va;
-
-	WARN_ON_ONCE(entry >= HTABLE_NUM_PTES(ht));
-	va = ht->ht_vaddr + ((unsigned long)entry << LEVEL_SHIFT(l));
-	if (l == mmu.max_level && va >= mmu.hole_start)
-		va += mmu.hole_end - mmu.hole_start + 1;
-	return va;
-}
-
 /*
  * First present entry of @ht at or after *@vap and below @eaddr. Sets
  * *@vap to the va of that entry, or to where the search stopped.

@@ -13,6 +13,24 @@
 #include <htable/tlb.h>
 #include <htable/x86pte.h>
 
+/* The paging geometry of the running kernel: levels and their shifts. */
+struct htable_mmu mmu;
+
+/** htable_mmu_init() - record the running kernel's paging geometry */
+void htable_mmu_init(void)
+{
+	unsigned int l;
+
+	mmu.max_level = arch_paging_levels() - 1;
+	mmu.max_page_level = arch_has_gbpages() ? 2 : 1;
+	for (l = 0; l < HTABLE_MAX_LEVELS; l++)
+		mmu.level_shift[l] = PAGE_SHIFT + l * HTABLE_PTE_SHIFT;
+	/* The lower half ends where the top level's sign bit starts. */
+	mmu.hole_start = 1UL << (LEVEL_SHIFT(mmu.max_level) + HTABLE_PTE_SHIFT - 1);
+	mmu.hole_end = -mmu.hole_start - 1;
+	mmu.pt_nx = arch_has_nx() ? PT_NX : 0;
+}
+
 /**
  * x86pte_set() - install @new in an entry, returning what was there
  * @ht:		the table; the caller holds a busy reference on it

@@ -76,6 +76,10 @@ if grep -q '^CONFIG_GCOV_KERNEL=y' "$kdir/.config" 2>/dev/null; then
 fi
 ko=$("$HTABLE_TOP/scripts/build-module.sh" "$ktag" "$kdir" "${gcov[@]}") ||
 	die "module build failed"
+# The variant with the benchmark, for the bench guest and the bench smoke
+# test (Kbuild, HTABLE_BENCH); never profiled for coverage.
+kob=$("$HTABLE_TOP/scripts/build-module.sh" "$ktag-bench" "$kdir" HTABLE_BENCH=y) ||
+	die "bench module build failed"
 make -s -C "$HTABLE_TOP/selftests/htable" KTOOLS="$KTOOLS" >/dev/null ||
 	die "selftests build failed"
 make -s -C "$HTABLE_TOP/tools/htablectl" >/dev/null || die "htablectl build failed"
@@ -93,6 +97,7 @@ cp "$KTOOLS/tools/testing/selftests/kselftest/runner.sh" "$root/kselftest/kselft
 make -s -C "$HTABLE_TOP/selftests/htable" KTOOLS="$KTOOLS" \
 	INSTALL_DIR="$root/kselftest/htable" install >/dev/null
 cp "$ko" "$root/kselftest/htable/htable.ko"
+cp "$kob" "$root/kselftest/htable/htable-bench.ko"
 # htablectl on the guest's PATH, for the demo, the tests and vm-shell.
 cp "$HTABLE_TOP/tools/htablectl/htablectl" "$root/usr/bin/htablectl"
 if [ -n "$tests" ]; then

@@ -8,7 +8,13 @@
 
 struct dentry;
 
+#ifdef HTABLE_BENCH
 void htable_bench_debugfs_init(struct dentry *dir);
 void htable_bench_exit(void);
+#else
+/* The module users load has no benchmark (Kbuild, HTABLE_BENCH). */
+static inline void htable_bench_debugfs_init(struct dentry *dir) { }
+static inline void htable_bench_exit(void) { }
+#endif
 
 #endif /* _HTABLE_BENCH_H */

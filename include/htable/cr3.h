@@ -66,6 +66,30 @@ static inline struct htable_cr3 htable_cr3_values(__u64 table_pa, __u64 saved,
 struct hat;
 struct htable_run;
 struct htable_sample;
+struct mm_struct;
+
+/**
+ * struct htable_live - one CPU's stay in a hat, for windows and the bench
+ * @hat:	the hat
+ * @mm:		the mm the caller borrowed (kthread_use_mm()), hidden from
+ *		current while CR3 holds the hat; NULL when none was borrowed
+ * @table_pa:	physical address of the hat's top table
+ * @cpu:	the CPU that joined
+ * @v:		the values of the last load
+ */
+struct htable_live {
+	struct hat		*hat;
+	struct mm_struct	*mm;
+	__u64			table_pa;
+	unsigned int		cpu;
+	struct htable_cr3	v;
+};
+
+void htable_live_join(struct htable_live *l);
+void htable_live_part(struct htable_live *l);
+void htable_live_enter(struct htable_live *l, bool irqs_off);
+bool htable_live_reload(struct htable_live *l);
+bool htable_live_leave(struct htable_live *l);
 
 extern unsigned int htable_window_budget_ms;
 extern bool htable_window_lazy;

@@ -310,7 +310,6 @@ extern atomic_t htable_dont_cache;
 extern atomic_long_t htable_level_tables[HTABLE_MAX_LEVELS];
 
 /* htable.c: table lifecycle */
-void htable_mmu_init(void);
 int htable_init(void);
 void htable_fini(void);
 struct htable *htable_create(struct hat *hat, unsigned long va,
@@ -363,11 +362,44 @@ struct htable_walk {
 	int			err;
 };
 
-/* walk.c: addresses and walking */
+/**
+ * htable_va2entry() - index of @va's entry in @ht
+ * @va:		a va @ht maps
+ * @ht:		the table
+ *
+ * Return: 0..511.
+ */
+static inline unsigned int htable_va2entry(unsigned long va, struct htable *ht)
+{
+	WARN_ON_ONCE(va < ht->ht_vaddr || va > HTABLE_LAST_PAGE(ht));
+	return (va >> LEVEL_SHIFT(ht->ht_level)) & (HTABLE_NUM_PTES(ht) - 1);
+}
+
+/**
+ * htable_e2va() - first va mapped by entry @entry of @ht
+ * @ht:		the table
+ * @entry:	0..511
+ *
+ * The top table's upper half maps the upper canonical half, so those
+ * entries skip the non-canonical hole.
+ *
+ * Return: the va.
+ */
+static inline unsigned long htable_e2va(struct htable *ht, unsigned int entry)
+{
+	unsigned int l = ht->ht_level;
+	unsigned long va;
+
+	WARN_ON_ONCE(entry >= HTABLE_NUM_PTES(ht));
+	va = ht->ht_vaddr + ((unsigned long)entry << LEVEL_SHIFT(l));
+	if (l == mmu.max_level && va >= mmu.hole_start)
+		va += mmu.hole_end - mmu.hole_start + 1;
+	return va;
+}
+
+/* walk.c: walking */
 int htable_walk_range(struct htable_walk *w, unsigned long va,
 		      unsigned long eaddr);
-unsigned int htable_va2entry(unsigned long va, struct htable *ht);
-unsigned long htable_e2va(struct htable *ht, unsigned int entry);
 x86pte_t htable_walk(struct hat *hat, struct htable **htp, unsigned long *vap,
 		     unsigned long eaddr, struct htable_batch *b);
 struct htable *htable_getpte(struct hat *hat, unsigned long va,

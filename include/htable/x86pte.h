@@ -78,6 +78,7 @@ static inline x86pte_t x86pte_get(struct htable *ht, unsigned int entry)
 	return READ_ONCE(*x86pte_access_pagetable(ht, entry));
 }
 
+void htable_mmu_init(void);
 x86pte_t x86pte_set(struct htable *ht, unsigned int entry, x86pte_t new,
 		    struct htable_batch *b);
 x86pte_t x86pte_cas(struct htable *ht, unsigned int entry, x86pte_t old,

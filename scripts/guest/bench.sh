@@ -7,7 +7,7 @@
 # Exits non-zero when a case fails to run (not on any timing).
 T=/kselftest/htable
 B=/sys/kernel/debug/htable/bench
-insmod $T/htable.ko || exit 1
+insmod $T/htable-bench.ko || exit 1
 echo "BENCH cpus=$(grep -c ^processor /proc/cpuinfo) kernel=$(uname -r)"
 rc=0
 while read -r spec; do

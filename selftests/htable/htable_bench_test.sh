@@ -3,7 +3,9 @@
 #
 # Smoke run of the benchmark (module/bench.c, Documentation/benchmarks.rst):
 # every case runs with small N and few repeats, and what it prints parses.
-# Timings are never judged here; `make bench` is the benchmark.
+# Timings are never judged here; `make bench` is the benchmark. The module
+# users load has no benchmark: this test swaps in the variant built with it
+# (htable-bench.ko, Kbuild's HTABLE_BENCH) and puts htable.ko back.
 cd "$(dirname "$0")" || exit 1
 . ./ktap.sh
 B=/sys/kernel/debug/htable/bench
@@ -21,7 +23,10 @@ steal:128:2:8:row
 memory:64:1:0:mem
 large:1024:2:1:row"
 
-ktap_plan 13
+ktap_plan 16
+ktap_check "htable.ko has no benchmark" test ! -e $B
+ktap_check "the variant with the benchmark loads" \
+	sh -c "rmmod htable && insmod ./htable-bench.ko && test -e $B"
 # The shootdown and 2-thread cases need a second CPU; with one they print
 # a "skip" line instead of rows.
 ncpus=$(grep -c ^processor /proc/cpuinfo)
@@ -86,4 +91,6 @@ fi
 
 ktap_check "a malformed spec is refused" \
 	sh -c "! echo 'map x' > $B 2>/dev/null && ! echo 'nosuchcase 1 1' > $B 2>/dev/null"
+ktap_check "htable.ko is back" \
+	sh -c "rmmod htable && insmod ./htable.ko && test ! -e $B"
 ktap_finish
