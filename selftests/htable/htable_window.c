@@ -197,3 +197,186 @@ int window_sane(const struct window *w, __u64 *nvalid)
 	}
 	return bad;
 }
+
+/*
+ * Between two polls for an event that began to be awaited at @start:
+ * yield for the first 10 ms (the event is usually that close, and a
+ * sleep can last a whole tick in the guest), then sleep.
+ */
+static void poll_pause(double start)
+{
+	if (ht_now() < start + 0.01)
+		sched_yield();
+	else
+		usleep(500);
+}
+
+/* Has @w's RUN returned? */
+int window_done(const struct window *w)
+{
+	return __atomic_load_n(&w->done, __ATOMIC_ACQUIRE);
+}
+
+/*
+ * The accessed bit of the raw PTE that maps @va: 1 or 0, or -1 when
+ * nothing is present there (or PROBE fails).
+ */
+int pte_accessed(int fd, __u64 va)
+{
+	struct htable_probe p;
+
+	if (ht_probe(fd, va, &p) || !(p.flags & HTABLE_PROBE_PRESENT))
+		return -1;
+	return !!(p.pte & PTE_ACCESSED);
+}
+
+/*
+ * SYNC_CLEAR of the page at @va: its A and D bits are cleared and every
+ * CPU where the hat is live drops the translation, so the next read of a
+ * window walks the tables again and sets A. 0 or -errno.
+ */
+int clear_accessed(int fd, __u64 va)
+{
+	struct htable_sync s = {
+		.va = va,
+		.npages = 1,
+		.flags = HTABLE_SYNC_CLEAR,
+	};
+
+	return ioctl(fd, HTABLE_IOC_SYNC, &s) ? -errno : 0;
+}
+
+/*
+ * Wait until the PTE of @va has its accessed bit: a read through the hat
+ * happened. 0; WAIT_ENDED when @w (if not NULL) returned and the bit is
+ * still clear; WAIT_TIMEOUT after @timeout_s.
+ */
+int wait_accessed(int fd, __u64 va, const struct window *w, double timeout_s)
+{
+	double start = ht_now();
+
+	for (;;) {
+		/* Read "done" first: a read before it returned shows after. */
+		int ended = w && window_done(w);
+
+		if (pte_accessed(fd, va) == 1)
+			return 0;
+		if (ended)
+			return WAIT_ENDED;
+		if (ht_now() > start + timeout_s)
+			return WAIT_TIMEOUT;
+		poll_pause(start);
+	}
+}
+
+/*
+ * Wait until @w is seen running: its page's PTE shows its read, and INFO
+ * shows its CPU live after that. The PTE's A bit must be clear when @w
+ * starts (fresh MAP, or clear_accessed()). 0, WAIT_ENDED when the RUN
+ * returned first, or WAIT_TIMEOUT.
+ */
+int wait_running(int fd, struct window *w, double timeout_s)
+{
+	double end = ht_now() + timeout_s;
+	int ret = wait_accessed(fd, w->va, w, timeout_s);
+	__u64 live;
+
+	if (ret)
+		return ret;
+	for (;;) {
+		live = live_cpus(fd);
+		if (window_done(w))
+			return WAIT_ENDED;
+		if (live != POISON64 && (live & _BITULL(w->cpu)))
+			return 0;
+		if (ht_now() > end)
+			return WAIT_TIMEOUT;
+		poll_pause(end - timeout_s);
+	}
+}
+
+/*
+ * Witness @n more reads of a running window @w, each one started at least
+ * 2 ms after the last was seen: clear the PTE's A bit (which also drops
+ * the window's translation) and wait for the window's next read to set it
+ * again. seen_ns[k] is when read k was seen (after it happened). Returns
+ * how many were seen before @w ended (or the hang guard ran out).
+ *
+ * Read k + 1 comes from a later pass of the window than read k, so the
+ * pass of read k + 2 started after read k + 1, which was after clear
+ * k + 1, at least 2 ms after read k was seen: passes of reads two apart
+ * are more than 1 ms apart, and between them the window must have logged
+ * a sample (Documentation/uapi.rst). So with seen_ns[-1] the wait_running()
+ * read, samples_upto(w, seen_ns[2m - 1]) >= m + 1: a floor on the samples
+ * that no host speed can lower.
+ */
+int witness_reads(int fd, struct window *w, int n, __u64 *seen_ns)
+{
+	int k;
+
+	for (k = 0; k < n; k++) {
+		__u64 next = (k ? seen_ns[k - 1] : now_ns()) + 2000000;
+
+		/* Not a sleep: one can take a whole tick in the guest. */
+		while (now_ns() < next)
+			sched_yield();
+		if (clear_accessed(fd, w->va) ||
+		    wait_accessed(fd, w->va, w, WINDOW_WAIT_S))
+			break;
+		seen_ns[k] = now_ns();
+	}
+	return k;
+}
+
+/* Samples of @w (valid or not) taken before @t. */
+__u64 samples_upto(const struct window *w, __u64 t)
+{
+	__u64 i, n = 0;
+
+	for (i = 0; i < w->r.nsamples; i++)
+		n += w->s[i].t_ns < t;
+	return n;
+}
+
+/* Samples of @w (valid or not) taken after @t. */
+__u64 samples_after(const struct window *w, __u64 t)
+{
+	__u64 i, n = 0;
+
+	for (i = 0; i < w->r.nsamples; i++)
+		n += w->s[i].t_ns > t;
+	return n;
+}
+
+/* Valid samples of @w taken after @t. */
+__u64 valid_after(const struct window *w, __u64 t)
+{
+	__u64 i, n = 0;
+
+	for (i = 0; i < w->r.nsamples; i++)
+		n += w->s[i].t_ns > t && (w->s[i].flags & HTABLE_SAMPLE_VALID);
+	return n;
+}
+
+/*
+ * Samples of @w logged less than 1 ms after the previous one with the same
+ * value and flags: the module logs a sample only on a change or after
+ * 1 ms (Documentation/uapi.rst). Returns how many broke that rule.
+ */
+int sample_gaps(const struct window *w)
+{
+	__u64 i;
+	int bad = 0;
+
+	for (i = 1; i < w->r.nsamples; i++) {
+		const struct htable_sample *a = &w->s[i - 1], *b = &w->s[i];
+
+		if (a->value != b->value || a->flags != b->flags ||
+		    b->t_ns - a->t_ns >= 1000000)
+			continue;
+		if (bad++ < 3)
+			fprintf(stderr, "# samples %llu and %llu: %#llx flags %#x, %llu ns apart\n",
+				i - 1, i, b->value, b->flags, b->t_ns - a->t_ns);
+	}
+	return bad;
+}
