@@ -2,7 +2,8 @@
 /*
  * SMP stress of stealing and reaping. Four threads, each with a hat of its
  * own and all sharing a fifth, do random MAP, UNMAP, PROBE, RELOAD and
- * CHECK for STRESS_SECONDS; two of them also open RESIDENT windows on a
+ * CHECK for STRESS_SECONDS and until each has done its minimum count of
+ * operations (short_of()); two of them also open RESIDENT windows on a
  * CPU, reading a page of their hat while the others change the world.
  * A fifth thread keeps steals and reaps going: every STEAL_PERIOD_MS it
  * toggles ptable_cap between active_ptables - 8 and 0, writes 2 to
@@ -35,7 +36,17 @@
 #include "htable_random.h"
 
 #define STRESS_TIMEOUT	300
+/*
+ * The storm lasts STRESS_SECONDS and until every minimum below is met,
+ * whichever is later, so that a slow host cannot shrink it; past
+ * STRESS_LIMIT_S the minimums count as missed (a hang guard).
+ */
 #define STRESS_SECONDS	12.0
+#define STRESS_LIMIT_S	150.0
+#define MIN_OPS		250	/* each worker's operations */
+#define MIN_OWN		10	/* each worker's own MAPs, UNMAPs and RELOADs */
+#define MIN_WINDOWS	3	/* each windowed worker's windows */
+#define MIN_CYCLES	8	/* the stealer's cap toggles (each also reaps) */
 #define NWORKERS	4
 #define NWINDOWED	2	/* workers that open resident windows */
 #define WINDOW_MS	200
@@ -131,10 +142,21 @@ static int stopping(void)
 	return __atomic_load_n(&stop, __ATOMIC_ACQUIRE);
 }
 
+/* Count one more of @c, which the test reads while the thread runs. */
+static void bump(unsigned long *c)
+{
+	__atomic_store_n(c, *c + 1, __ATOMIC_RELAXED);
+}
+
+static unsigned long peek(const unsigned long *c)
+{
+	return __atomic_load_n(c, __ATOMIC_RELAXED);
+}
+
 /* Count a failure of @w; its index, for the message. */
 static int fail_count(struct worker *w)
 {
-	w->bad++;
+	__atomic_store_n(&w->bad, w->bad + 1, __ATOMIC_RELAXED);
 	return w->idx;
 }
 
@@ -260,7 +282,7 @@ static void own_map(struct worker *w)
 		w->s[sg][i].flags = flags;
 		w->s[sg][i].pfn = 0;
 	}
-	w->maps++;
+	bump(&w->maps);
 }
 
 static void own_unmap(struct worker *w)
@@ -289,7 +311,7 @@ static void own_unmap(struct worker *w)
 	}
 	for (i = start; i < start + len; i++)
 		memset(&w->s[sg][i], 0, sizeof(w->s[sg][i]));
-	w->unmaps++;
+	bump(&w->unmaps);
 }
 
 static void own_probe(struct worker *w)
@@ -326,7 +348,7 @@ static void own_reload(struct worker *w)
 	if (n > owned)
 		fail(w, "RELOAD %#llx x %llu rebuilt %llu of %llu owned pages",
 		     seg_va(seg, start), len, n, owned);
-	w->reloads++;
+	bump(&w->reloads);
 	w->reloaded += n;
 }
 
@@ -411,7 +433,7 @@ static void own_window_run(struct worker *w)
 	if (bad_samples)
 		fail(w, "RUN RESIDENT %#llx: %lu samples read %#llx, wrote %#llx", va,
 		     bad_samples, bad_value, token);
-	w->windows++;
+	bump(&w->windows);
 	w->window_reads += r.reads;
 }
 
@@ -478,7 +500,7 @@ static void *worker_run(void *arg)
 	CPU_SET(w->idx % (ncpu > 0 ? ncpu : 1), &set);
 	pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
 	while (!stopping() && w->bad < MAX_BAD) {
-		w->ops++;
+		bump(&w->ops);
 		if (w->windowed && ht_now() >= next_window) {
 			own_window_run(w);
 			next_window = ht_now() + WINDOW_EVERY_S;
@@ -515,17 +537,17 @@ static void *stealer_run(void *arg)
 			__atomic_store_n(&cap_on, 1, __ATOMIC_SEQ_CST);
 			__atomic_add_fetch(&cap_gen, 1, __ATOMIC_SEQ_CST);
 			if (htable_knob_write(PTABLE_CAP_PATH, active > 9 ? active - 8 : 1))
-				st->bad++;
+				__atomic_store_n(&st->bad, 1, __ATOMIC_RELAXED);
 		} else {
 			if (htable_knob_write(PTABLE_CAP_PATH, 0))
-				st->bad++;
+				__atomic_store_n(&st->bad, 1, __ATOMIC_RELAXED);
 			__atomic_store_n(&cap_on, 0, __ATOMIC_SEQ_CST);
 			__atomic_add_fetch(&cap_gen, 1, __ATOMIC_SEQ_CST);
 		}
 		/* drop_caches first: the shrinker then finds the cached tables. */
 		if (htable_knob_write(DROP_CACHES_PATH, 2) || htable_knob_write(REAP_PATH, 0))
-			st->bad++;
-		st->cycles++;
+			__atomic_store_n(&st->bad, 1, __ATOMIC_RELAXED);
+		bump(&st->cycles);
 		for (ms = 0; ms < STEAL_PERIOD_MS && !stopping(); ms += 50)
 			usleep(50 * 1000);
 	}
@@ -666,6 +688,46 @@ static int settle_shared(int fd, __u64 mapped, __u64 unmapped)
 	return bad + ht_verify_check(fd, &info);
 }
 
+/* 1 when @have is short of @min (then, with @say, printed), else 0. */
+static int min_of(int say, const char *what, int idx, unsigned long have,
+		  unsigned long min)
+{
+	if (have >= min)
+		return 0;
+	if (say && idx >= 0)
+		fprintf(stderr, "# worker %d: %s %lu, want %lu\n", idx, what, have, min);
+	else if (say)
+		fprintf(stderr, "# %s %lu, want %lu\n", what, have, min);
+	return 1;
+}
+
+/*
+ * How many of the storm's minimums are not met yet: each worker's
+ * operations, its own MAPs, UNMAPs and RELOADs, its windows; the
+ * stealer's cycles; a steal and a reap since the start. With @say, each
+ * one missed is printed.
+ */
+static int short_of(struct worker *ws, struct stealer *st, long long steals0,
+		    long long reaps0, int say)
+{
+	int i, n = 0;
+
+	for (i = 0; i < NWORKERS; i++) {
+		struct worker *w = &ws[i];
+
+		n += min_of(say, "ops", i, peek(&w->ops), MIN_OPS);
+		n += min_of(say, "maps", i, peek(&w->maps), MIN_OWN);
+		n += min_of(say, "unmaps", i, peek(&w->unmaps), MIN_OWN);
+		n += min_of(say, "reloads", i, peek(&w->reloads), MIN_OWN);
+		if (w->windowed)
+			n += min_of(say, "windows", i, peek(&w->windows), MIN_WINDOWS);
+	}
+	n += min_of(say, "stealer cycles", -1, peek(&st->cycles), MIN_CYCLES);
+	n += min_of(say, "steals", -1, htable_stat("hs_steals") - steals0, 1);
+	n += min_of(say, "reap attempts", -1, htable_stat("hs_reap_attempts") - reaps0, 1);
+	return n;
+}
+
 TEST_F_TIMEOUT(stress, steal_reap_storm, STRESS_TIMEOUT)
 {
 	long long steals0, reaps0, reaped0, enomem0, windows0;
@@ -673,8 +735,8 @@ TEST_F_TIMEOUT(stress, steal_reap_storm, STRESS_TIMEOUT)
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	struct stealer st;
 	int i, bad, started = 0, stealer_started;
-	double end;
 	struct worker *w;
+	double t0;
 
 	HT_NEED_DEV(self->err, self->err);
 	ASSERT_NE(NULL, self->w);
@@ -713,9 +775,19 @@ TEST_F_TIMEOUT(stress, steal_reap_storm, STRESS_TIMEOUT)
 		started++;
 	}
 	stealer_started = !pthread_create(&st.tid, NULL, stealer_run, &st);
-	end = ht_now() + STRESS_SECONDS;
-	while (started == NWORKERS && stealer_started && ht_now() < end)
+	t0 = ht_now();
+	while (started == NWORKERS && stealer_started && ht_now() < t0 + STRESS_LIMIT_S &&
+	       (ht_now() < t0 + STRESS_SECONDS ||
+		short_of(self->w, &st, steals0, reaps0, 0))) {
 		usleep(100 * 1000);
+		/* A worker that stopped on its failures makes no more. */
+		for (i = 0; i < NWORKERS; i++)
+			if (__atomic_load_n(&self->w[i].bad, __ATOMIC_RELAXED) >= MAX_BAD)
+				break;
+		if (i < NWORKERS || __atomic_load_n(&st.bad, __ATOMIC_RELAXED))
+			break;
+	}
+	t0 = ht_now() - t0;
 	__atomic_store_n(&stop, 1, __ATOMIC_RELEASE);
 	for (i = 0; i < started; i++)
 		pthread_join(self->w[i].tid, NULL);
@@ -724,6 +796,9 @@ TEST_F_TIMEOUT(stress, steal_reap_storm, STRESS_TIMEOUT)
 	ASSERT_EQ(NWORKERS, started);
 	ASSERT_TRUE(stealer_started);
 	ASSERT_EQ(0, htable_knob_write(PTABLE_CAP_PATH, 0));
+	TH_LOG("the storm lasted %.1f s", t0);
+	EXPECT_EQ(0, short_of(self->w, &st, steals0, reaps0, 1))
+		TH_LOG("the storm fell short of its minimums in %.0f s", STRESS_LIMIT_S);
 
 	for (i = 0; i < NWORKERS; i++) {
 		w = &self->w[i];
