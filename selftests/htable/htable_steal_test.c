@@ -788,18 +788,38 @@ TEST_F_TIMEOUT(steal, force_steal_nothing_to_steal, STEAL_TIMEOUT)
 	ctx_finish(_metadata, c);
 }
 
-#define CHURN_SECONDS	3.0	/* each phase */
+/*
+ * Each phase of close_while_stealing lasts CHURN_SECONDS and until its
+ * minimums are met (churn_phase()), whichever is later; CHURN_LIMIT_S is
+ * the hang guard.
+ */
+#define CHURN_SECONDS	3.0
+#define CHURN_LIMIT_S	45.0
 #define CHURN_REGIONS	32
+#define CHURN_MIN	10	/* victim closes (or maps) per phase */
+#define CHURN_ROUNDS	5	/* stealer rounds per phase */
 
 /* What the threads of close_while_stealing share. */
 struct churn {
 	pthread_t tid;
 	int stop;		/* set atomically by the test */
 	int fd;			/* the stealer's hat */
+	/* The counts: the test reads them (atomically) while the thread runs. */
 	unsigned long rounds, maps, enomem, closes;
 	unsigned long stolen;	/* victims: INFO.stolen summed just before close */
 	int bad;
 };
+
+/* Add @n to a count of struct churn; the thread is its only writer. */
+static void add(unsigned long *c, unsigned long n)
+{
+	__atomic_store_n(c, *c + n, __ATOMIC_RELAXED);
+}
+
+static unsigned long peek(const unsigned long *c)
+{
+	return __atomic_load_n(c, __ATOMIC_RELAXED);
+}
 
 /*
  * A victim that comes and goes: open a hat, map 8 leaf tables (aliases of
@@ -817,10 +837,10 @@ static void *victim_churn(void *arg)
 		if (fd < 0) {
 			if (errno != ENOMEM) {
 				fprintf(stderr, "# churn: open: %s\n", strerror(errno));
-				ch->bad++;
+				__atomic_store_n(&ch->bad, ch->bad + 1, __ATOMIC_RELAXED);
 				break;
 			}
-			ch->enomem++;
+			add(&ch->enomem, 1);
 			continue;
 		}
 		ret = ht_map(fd, VA_V, 1, HTABLE_MAP_WRITE);
@@ -829,15 +849,15 @@ static void *victim_churn(void *arg)
 					   HTABLE_MAP_WRITE | HTABLE_MAP_ALIAS, VA_V, 1);
 		if (ret && ret != -ENOMEM) {
 			fprintf(stderr, "# churn: MAP: %s\n", strerror(-ret));
-			ch->bad++;
+			__atomic_store_n(&ch->bad, ch->bad + 1, __ATOMIC_RELAXED);
 		}
-		ch->maps += !ret;
-		ch->enomem += ret == -ENOMEM;
+		add(&ch->maps, !ret);
+		add(&ch->enomem, ret == -ENOMEM);
 		if (!ht_info(fd, &info))
-			ch->stolen += info.stolen;
+			add(&ch->stolen, info.stolen);
 		close(fd);
-		ch->closes++;
-		ch->rounds++;
+		add(&ch->closes, 1);
+		add(&ch->rounds, 1);
 	}
 	return NULL;
 }
@@ -855,11 +875,11 @@ static void *stealer_churn(void *arg)
 			ret = ht_map(ch->fd, VA_S + k * HT_SZ_2M, 1, HTABLE_MAP_WRITE);
 			if (ret && ret != -ENOMEM) {
 				fprintf(stderr, "# stealer: MAP: %s\n", strerror(-ret));
-				ch->bad++;
+				__atomic_store_n(&ch->bad, ch->bad + 1, __ATOMIC_RELAXED);
 			}
 			mapped[k] = !ret;
-			ch->maps += !ret;
-			ch->enomem += ret == -ENOMEM;
+			add(&ch->maps, !ret);
+			add(&ch->enomem, ret == -ENOMEM);
 		}
 		for (k = 0; k < CHURN_REGIONS; k++) {
 			if (!mapped[k])
@@ -867,31 +887,89 @@ static void *stealer_churn(void *arg)
 			ret = ht_unmap(ch->fd, VA_S + k * HT_SZ_2M, 1);
 			if (ret) {
 				fprintf(stderr, "# stealer: UNMAP: %s\n", strerror(-ret));
-				ch->bad++;
+				__atomic_store_n(&ch->bad, ch->bad + 1, __ATOMIC_RELAXED);
 			}
 		}
 		if (ht_check(ch->fd, &chk) || chk.errors) {
 			fprintf(stderr, "# stealer: CHECK: %llu errors, first %u at %#llx\n",
 				chk.errors, chk.first_error, chk.first_va);
-			ch->bad++;
+			__atomic_store_n(&ch->bad, ch->bad + 1, __ATOMIC_RELAXED);
 		}
-		ch->rounds++;
+		add(&ch->rounds, 1);
 		if (ch->bad)
 			break;
 	}
 	return NULL;
 }
 
-/* Run the churn for CHURN_SECONDS, reaping every 100 ms; 0 or -errno. */
-static int churn_phase(void)
-{
-	double end = ht_now() + CHURN_SECONDS;
-	int err = 0;
+/* What one phase of the churn must reach, counted from its start. */
+struct churn_min {
+	unsigned long closes;	/* both victims' closes */
+	unsigned long maps;	/* both victims' successful MAPs */
+	unsigned long stolen;	/* tables stolen from victims before close */
+	unsigned long rounds;	/* the stealer's rounds */
+	long long steals;	/* hs_steals */
+};
 
-	while (!err && ht_now() < end) {
+/* The counts of @ch now, as a struct churn_min. */
+static struct churn_min churn_now(struct churn *ch)
+{
+	struct churn_min c = {
+		.closes = peek(&ch[0].closes) + peek(&ch[1].closes),
+		.maps = peek(&ch[0].maps) + peek(&ch[1].maps),
+		.stolen = peek(&ch[0].stolen) + peek(&ch[1].stolen),
+		.rounds = peek(&ch[2].rounds),
+		.steals = htable_stat("hs_steals"),
+	};
+
+	return c;
+}
+
+/* Does the churn since @c0 fall short of @min? With @say, print how. */
+static int churn_short(struct churn *ch, const struct churn_min *c0,
+		       const struct churn_min *min, int say)
+{
+	struct churn_min c = churn_now(ch);
+	int n = 0;
+
+	n += c.closes - c0->closes < min->closes;
+	n += c.maps - c0->maps < min->maps;
+	n += c.stolen - c0->stolen < min->stolen;
+	n += c.rounds - c0->rounds < min->rounds;
+	n += c.steals - c0->steals < min->steals;
+	if (n && say)
+		fprintf(stderr,
+			"# phase: %lu closes, %lu maps, %lu stolen, %lu stealer rounds, %lld steals; want %lu, %lu, %lu, %lu, %lld\n",
+			c.closes - c0->closes, c.maps - c0->maps, c.stolen - c0->stolen,
+			c.rounds - c0->rounds, c.steals - c0->steals, min->closes,
+			min->maps, min->stolen, min->rounds, min->steals);
+	return n;
+}
+
+/*
+ * Run the churn for CHURN_SECONDS and until it has done @min, reaping
+ * every 100 ms: 0, -errno of a reap, or -ETIMEDOUT when CHURN_LIMIT_S
+ * passed first.
+ */
+static int churn_phase(struct churn *ch, const struct churn_min *min)
+{
+	struct churn_min c0 = churn_now(ch);
+	double t0 = ht_now();
+	int err = 0, i;
+
+	while (!err) {
 		usleep(100 * 1000);
 		err = htable_knob_write(REAP_PATH, 0);
+		if (ht_now() >= t0 + CHURN_SECONDS && !churn_short(ch, &c0, min, 0))
+			break;
+		for (i = 0; i < 3 && !__atomic_load_n(&ch[i].bad, __ATOMIC_RELAXED); i++)
+			;
+		if (i < 3 || ht_now() >= t0 + CHURN_LIMIT_S) {
+			churn_short(ch, &c0, min, 1);
+			err = -ETIMEDOUT;
+		}
 	}
+	fprintf(stderr, "# phase took %.1f s\n", ht_now() - t0);
 	return err;
 }
 
@@ -901,7 +979,9 @@ static int churn_phase(void)
  * unmaps in its own hat, and the test reaps every 100 ms. First under a
  * tight cap (most allocations steal, many fail with ENOMEM), then with
  * force_steal=2 and no cap (every other allocation steals, none fails, so
- * the victims do hold tables while they close). hat_free() must wait for
+ * the victims do hold tables while they close). Each phase runs until the
+ * churn has reached its minimums (min_cap, min_force), so a slow host
+ * makes it longer, not emptier. hat_free() must wait for
  * a steal working on its hat (HAT_VICTIM) and steals must skip hats being
  * freed. Nothing may hang (the harness's timeout), fail other than with
  * ENOMEM, or leak: once every hat is closed, the hat count and
@@ -915,6 +995,17 @@ TEST_F_TIMEOUT(steal, close_while_stealing, 120)
 	struct htable_info info;
 	struct churn ch[3];
 	int i, started = 0, err = -1;
+	/*
+	 * Under the cap: victims come and go, the stealer maps, steals take
+	 * victims' tables. With force_steal: victims map (and so hold tables
+	 * while they close).
+	 */
+	const struct churn_min min_cap = {
+		.closes = CHURN_MIN, .stolen = 1, .rounds = CHURN_ROUNDS, .steals = 1,
+	};
+	const struct churn_min min_force = {
+		.closes = CHURN_MIN, .maps = CHURN_MIN, .rounds = CHURN_ROUNDS, .steals = 1,
+	};
 
 	HT_NEED_DEV(c->err, c->err);
 	ctx_start(_metadata, c, 1);
@@ -931,23 +1022,25 @@ TEST_F_TIMEOUT(steal, close_while_stealing, 120)
 		started++;
 	}
 	if (started == 3)
-		err = churn_phase();
+		err = churn_phase(ch, &min_cap);
 	if (!err) {
-		maps_a = ch[0].maps + ch[1].maps;
-		stolen_a = ch[0].stolen + ch[1].stolen;
+		maps_a = peek(&ch[0].maps) + peek(&ch[1].maps);
+		stolen_a = peek(&ch[0].stolen) + peek(&ch[1].stolen);
 		/* Phase 2: no cap, every other allocation steals. */
 		err = htable_knob_write(FORCE_STEAL_PATH, 2);
 		if (!err)
 			err = htable_knob_write(PTABLE_CAP_PATH, 0);
 		if (!err)
-			err = churn_phase();
+			err = churn_phase(ch, &min_force);
 	}
 	for (i = 0; i < started; i++)
 		__atomic_store_n(&ch[i].stop, 1, __ATOMIC_RELEASE);
 	for (i = 0; i < started; i++)
 		pthread_join(ch[i].tid, NULL);
 	ASSERT_EQ(3, started);
-	ASSERT_EQ(0, err) TH_LOG("knob write: %s", strerror(-err));
+	ASSERT_EQ(0, err) TH_LOG("%s", err == -ETIMEDOUT ?
+			 "a phase fell short of its minimums (or a thread failed)" :
+			 strerror(-err));
 	ASSERT_EQ(0, htable_knobs_reset());
 	TH_LOG("cap: victims %lu maps, %lu tables stolen from them before close",
 	       maps_a, stolen_a);
