@@ -11,7 +11,10 @@
  * chunks (1 MiB once MemAvailable is below 24 MiB) until the shrinker has
  * run (hs_reap_attempts rose), free memory comes within 8 MiB of the min
  * watermark, an allocation fails, it has touched twice MemTotal, or its
- * time is up; then it holds its memory for a second and exits.
+ * time is up; then it holds its memory until the shrinker has run (at
+ * most WAIT_S) and exits. The hog starts once each worker has made
+ * WARMUP_ROUNDS rounds, and the workers stop once each has made
+ * AFTER_ROUNDS more after it: counts, not durations.
  *
  * kswapd, which calls the shrinkers, wakes only when an allocation finds
  * every zone below its low watermark, and goes back to sleep while any
@@ -55,8 +58,11 @@
 #define LOW_AVAILABLE_KB	(24LL << 10)	/* then 1 MiB chunks */
 #define FLOOR_MARGIN_KB		(8LL << 10)	/* stop this far above min */
 #define HOG_BUDGET_S		40.0
-#define HOG_HOLD_S		1
-#define WARMUP_US		(1000 * 1000)
+/* The hang guard of the hog's hold and of the waits for the workers. */
+#define WAIT_S			30.0
+/* Rounds each worker makes before the hog, and after it. */
+#define WARMUP_ROUNDS		4
+#define AFTER_ROUNDS		2
 
 #define KNOB_DIR		"/sys/kernel/debug/htable/"
 #define PTABLE_CAP_PATH		KNOB_DIR "ptable_cap"
@@ -162,6 +168,7 @@ struct hog_report {
 	long long free_kb, avail_kb;	/* MemFree, MemAvailable at the stop */
 	long long floor_kb;
 	int reaped_after_hold;		/* the shrinker showed only while holding */
+	double held_s;			/* how long it held */
 };
 
 /* The hog, in the forked child: see the comment at the top. */
@@ -213,7 +220,12 @@ static void hog(struct hog_report *rep, long long attempts0)
 		if (chunk == HOG_SMALL_CHUNK)
 			usleep(20 * 1000);
 	}
-	sleep(HOG_HOLD_S);
+	/* kswapd is awake now: hold the memory until it calls htable. */
+	start = ht_now();
+	while (rep->stop != HOG_SHRINKER_RAN && ht_now() < start + WAIT_S &&
+	       htable_stat("hs_reap_attempts") <= attempts0)
+		usleep(20 * 1000);
+	rep->held_s = ht_now() - start;
 	rep->reaped_after_hold = rep->stop != HOG_SHRINKER_RAN &&
 				 htable_stat("hs_reap_attempts") > attempts0;
 }
@@ -223,7 +235,8 @@ struct pworker {
 	int fd;
 	__u64 rng;
 	int stop;
-	unsigned long cycles, maps, enomem, unmaps;
+	unsigned long cycles;	/* rounds: the test reads it atomically */
+	unsigned long maps, enomem, unmaps;
 	int bad;
 };
 
@@ -270,13 +283,41 @@ static void *pworker_run(void *arg)
 				w->bad++;
 			}
 		}
-		if (!(w->cycles++ % 8) && (ht_check(w->fd, &c) || c.errors)) {
+		if (!(w->cycles % 8) && (ht_check(w->fd, &c) || c.errors)) {
 			fprintf(stderr, "# CHECK: %llu errors, first %u at %#llx\n", c.errors,
 				c.first_error, c.first_va);
 			w->bad++;
 		}
+		__atomic_store_n(&w->cycles, w->cycles + 1, __ATOMIC_RELEASE);
 	}
 	return NULL;
+}
+
+/*
+ * Wait until each of @n workers has made @rounds rounds more than in
+ * @from (their counts then are put in @from): 0, or -1 when a worker
+ * failed or WAIT_S passed first.
+ */
+static int wait_rounds(struct pworker *w, int n, unsigned long *from,
+		       unsigned long rounds)
+{
+	double end = ht_now() + WAIT_S;
+	int i, ready = 0;
+
+	while (ready < n) {
+		for (i = 0, ready = 0; i < n; i++) {
+			if (__atomic_load_n(&w[i].bad, __ATOMIC_RELAXED))
+				return -1;
+			ready += __atomic_load_n(&w[i].cycles, __ATOMIC_ACQUIRE) >=
+				 from[i] + rounds;
+		}
+		if (ready < n && ht_now() > end)
+			return -1;
+		usleep(10 * 1000);
+	}
+	for (i = 0; i < n; i++)
+		from[i] = __atomic_load_n(&w[i].cycles, __ATOMIC_ACQUIRE);
+	return 0;
 }
 
 FIXTURE(pressure) {
@@ -330,7 +371,8 @@ TEST_F_TIMEOUT(pressure, shrinker_runs_under_pressure, PRESSURE_TIMEOUT)
 	struct hog_report *rep;
 	struct htable_info info;
 	struct htable_check c;
-	int i, started = 0, status = 0;
+	int i, started = 0, status = 0, warm = -1, after = -1;
+	unsigned long rounds[NWORKERS] = { 0 };
 	double deadline;
 	pid_t pid;
 
@@ -365,8 +407,9 @@ TEST_F_TIMEOUT(pressure, shrinker_runs_under_pressure, PRESSURE_TIMEOUT)
 			break;
 		started++;
 	}
-	if (started == NWORKERS) {
-		usleep(WARMUP_US);
+	if (started == NWORKERS)
+		warm = wait_rounds(self->w, NWORKERS, rounds, WARMUP_ROUNDS);
+	if (!warm) {
 		TH_LOG("before the hog: %lld cached tables, %lld active",
 		       htable_stat("cached_tables"), htable_stat("active_ptables"));
 		pid = fork();
@@ -376,7 +419,7 @@ TEST_F_TIMEOUT(pressure, shrinker_runs_under_pressure, PRESSURE_TIMEOUT)
 		}
 		self->hog = pid;
 	}
-	deadline = ht_now() + HOG_BUDGET_S + 20;
+	deadline = ht_now() + HOG_BUDGET_S + WAIT_S + 20;
 	while (self->hog > 0) {
 		pid = waitpid(self->hog, &status, WNOHANG);
 		if (pid == self->hog || pid < 0) {
@@ -394,20 +437,24 @@ TEST_F_TIMEOUT(pressure, shrinker_runs_under_pressure, PRESSURE_TIMEOUT)
 	}
 	EXPECT_EQ(0, htable_knob_write(WSF_PATH, self->wsf0));
 	/* A little more mapping once the memory is back. */
-	usleep(WARMUP_US / 2);
+	if (!warm)
+		after = wait_rounds(self->w, NWORKERS, rounds, AFTER_ROUNDS);
 	for (i = 0; i < started; i++)
 		__atomic_store_n(&self->w[i].stop, 1, __ATOMIC_RELEASE);
 	for (i = 0; i < started; i++)
 		pthread_join(self->w[i].tid, NULL);
 	ASSERT_EQ(NWORKERS, started);
+	ASSERT_EQ(0, warm) TH_LOG("the workers never made %d rounds each", WARMUP_ROUNDS);
+	EXPECT_EQ(0, after) TH_LOG("the workers never made %d rounds each after the hog",
+				   AFTER_ROUNDS);
 
 	TH_LOG("hog: %llu MiB touched, stopped: %s", rep->allocated >> 20,
 	       rep->stop < (int)ARRAY_SIZE(hog_stop_names) ? hog_stop_names[rep->stop] : "?");
 	TH_LOG("hog: MemFree %lld KiB, MemAvailable %lld KiB at the stop; floor %lld KiB",
 	       rep->free_kb, rep->avail_kb, rep->floor_kb);
-	TH_LOG("hog: %s %d%s", WIFSIGNALED(status) ? "killed by signal" : "exit status",
-	       WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status),
-	       rep->reaped_after_hold ? "; the shrinker ran while it held" : "");
+	TH_LOG("hog: %s %d; held %.1f s%s", WIFSIGNALED(status) ? "killed by signal" :
+	       "exit status", WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status),
+	       rep->held_s, rep->reaped_after_hold ? "; the shrinker ran while it held" : "");
 	TH_LOG("%lld reap attempts, %lld tables reaped, %lld steals, %lld ENOMEM",
 	       htable_stat("hs_reap_attempts") - attempts0, htable_stat("hs_reaped") - reaped0,
 	       htable_stat("hs_steals") - steals0, htable_stat("hs_enomem") - enomem0);
