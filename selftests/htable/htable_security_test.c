@@ -8,8 +8,10 @@
  *     kernel log lines a workload produces hold no kernel-half address.
  *   - Absurd lengths and counts (npages = 2^63, 2^32 - 1 samples or
  *     bytes, more pages than the machine has) fail fast, allocating
- *     nothing: each call is quick, and slab, free memory and
- *     active_ptables do not move.
+ *     nothing: no allocation site is even asked (fail_hits), each call
+ *     takes about as long as one refused for a zero length, measured
+ *     side by side, and slab, free memory and active_ptables do not
+ *     move.
  */
 #include <dirent.h>
 #include <grp.h>
@@ -22,8 +24,20 @@
 #define ABSURD_ROUNDS	500
 #define SLAB_NOISE_KB	512
 #define FREE_NOISE_KB	2048
-/* Generous for TCG: a refused ioctl takes tens of microseconds there. */
-#define FAST_US		2000
+/*
+ * How many times longer than a request refused for a zero length an
+ * absurd one may take (medians of calls made side by side, so a slow or
+ * loaded host slows both alike): work in proportion to its size, even a
+ * loop over a million pages without allocating, is far beyond that.
+ */
+#define SLOWER_MAX	20
+/*
+ * The hang guard of waiting for the refused requests' log lines: the
+ * rate limit lets lines through again every 5 s, and the harness kills a
+ * TEST() after 30.
+ */
+#define LOG_WAIT_S	15.0
+#define FAIL_COUNT_ONLY	4294967295LL	/* fail_nth: count, never fail */
 
 static long long meminfo_kb(const char *key)
 {
@@ -175,9 +189,10 @@ TEST(no_kernel_pointers)
 	};
 	struct htable_probe p;
 	struct htable_info info;
-	int fd = htable_open_dev(), kfd, bad = 0;
+	int fd = htable_open_dev(), kfd, bad = 0, tries;
 	size_t len = 0, cap = 1 << 20;
 	char *log, rec[8192];
+	double end;
 	ssize_t n;
 
 	HT_NEED_DEV(fd < 0, errno);
@@ -191,17 +206,32 @@ TEST(no_kernel_pointers)
 	ASSERT_LE(0, lseek(kfd, 0, SEEK_END));
 	ASSERT_EQ(0, ht_map(fd, HT_SZ_2M, 64, HTABLE_MAP_WRITE));
 	ASSERT_EQ(0, ioctl(fd, HTABLE_IOC_RUN, &r));
+	log = calloc(1, cap);
+	ASSERT_NE(NULL, log);
 	/*
-	 * Each log site allows 10 lines per 5 s (pr_warn_ratelimited()), and
-	 * the tests before this one (the fuzzer's bad requests) may have used
-	 * them up: wait for every site's window to start again, so that the
-	 * lines below are printed and the scan of the log is not vacuous.
+	 * Refused requests log a line each; they echo only what user space
+	 * sent. The lines share one rate limit (10 per 5 s), which the tests
+	 * before this one (the fuzzer's bad requests) may have used up: make
+	 * the requests again until their lines show in the log, so that the
+	 * scan of the log is not vacuous.
 	 */
-	sleep(6);
-	/* Refused requests log a line each; they echo only what user space sent. */
-	EXPECT_EQ(-EEXIST, ht_map(fd, HT_SZ_2M, 1, 0));
-	EXPECT_EQ(-ENOENT, ht_unmap(fd, HT_SZ_1G, 1));
-	EXPECT_EQ(-E2BIG, ht_map(fd, HT_SZ_1G, HTABLE_MAX_NPAGES + 1, 0));
+	for (end = ht_now() + LOG_WAIT_S, tries = 0; ; usleep(250 * 1000)) {
+		EXPECT_EQ(-EEXIST, ht_map(fd, HT_SZ_2M, 1, 0));
+		EXPECT_EQ(-ENOENT, ht_unmap(fd, HT_SZ_1G, 1));
+		EXPECT_EQ(-E2BIG, ht_map(fd, HT_SZ_1G, HTABLE_MAX_NPAGES + 1, 0));
+		tries++;
+		/* One record per read; EPIPE when records were overwritten. */
+		while ((n = read(kfd, rec, sizeof(rec) - 1)) > 0 ||
+		       (n < 0 && errno == EPIPE)) {
+			if (n > 0 && len + n < cap) {
+				memcpy(log + len, rec, n);
+				len += n;
+			}
+		}
+		if (strstr(log, "htable") || ht_now() > end)
+			break;
+	}
+	TH_LOG("the refused requests were made %d times before the log showed them", tries);
 	ASSERT_EQ(0, ht_probe(fd, HT_SZ_2M, &p));
 	ASSERT_EQ(0, ht_info(fd, &info));
 	/*
@@ -221,9 +251,7 @@ TEST(no_kernel_pointers)
 	EXPECT_LE(0, bad) TH_LOG("no /sys/kernel/debug/htable");
 	EXPECT_EQ(0, bad);
 
-	log = calloc(1, cap);
-	ASSERT_NE(NULL, log);
-	/* One record per read; EPIPE when records were overwritten meanwhile. */
+	/* And whatever the reads above logged. */
 	while ((n = read(kfd, rec, sizeof(rec) - 1)) > 0 || (n < 0 && errno == EPIPE)) {
 		if (n > 0 && len + n < cap) {
 			memcpy(log + len, rec, n);
@@ -253,17 +281,61 @@ struct absurd {
 	} a;
 };
 
+/*
+ * The calls the allocation sites of fail_hits counted since fail_nth was
+ * last written, summed; *@nsites gets the number of sites. -1 when the
+ * file cannot be read.
+ */
+static long long fail_calls(int *nsites)
+{
+	char line[256], name[64];
+	long long sum = 0, calls, failed;
+	FILE *f = fopen(HTABLE_FAIL_HITS_PATH, "r");
+	int bit;
+
+	*nsites = 0;
+	if (!f)
+		return -1;
+	if (!fgets(line, sizeof(line), f))
+		sum = -1;
+	while (sum >= 0 && fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%63s %d %lld %lld", name, &bit, &calls, &failed) != 4) {
+			sum = -1;
+			break;
+		}
+		sum += calls;
+		(*nsites)++;
+	}
+	fclose(f);
+	return sum;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The median of the @n values at @v (sorts them). */
+static double median(double *v, int n)
+{
+	qsort(v, n, sizeof(*v), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
 TEST(absurd_sizes_fail_fast)
 {
 	unsigned char buf[64];
 	long long avail_pages = meminfo_kb("MemTotal") / 4 + 1;
 	struct absurd cases[] = {
+		/* The yardstick: refused at the first check of its range. */
+		{ "MAP npages 0", HTABLE_IOC_MAP, EINVAL,
+		  .a.m = { .va = HT_SZ_2M, .npages = 0 } },
 		{ "MAP npages 2^63", HTABLE_IOC_MAP, E2BIG,
 		  .a.m = { .va = HT_SZ_2M, .npages = 1ULL << 63 } },
 		{ "MAP npages 2^64 - 1", HTABLE_IOC_MAP, E2BIG,
 		  .a.m = { .va = HT_SZ_2M, .npages = ~0ULL } },
-		{ "MAP more pages than the machine has", HTABLE_IOC_MAP, ENOMEM,
-		  .a.m = { .va = HT_SZ_1G, .npages = avail_pages } },
 		{ "ALIAS MAP alias_npages 2^63", HTABLE_IOC_MAP, EINVAL,
 		  .a.m = { .va = HT_SZ_2M, .npages = 4, .flags = HTABLE_MAP_ALIAS,
 			   .alias_va = HT_SZ_1G, .alias_npages = 1ULL << 63 } },
@@ -285,19 +357,29 @@ TEST(absurd_sizes_fail_fast)
 		  .a.r = { .mode = HTABLE_RUN_RESIDENT, .va = HT_SZ_2M, .npages = 1,
 			   .duration_ms = ~0U, .samples = (uintptr_t)buf,
 			   .max_samples = 1 } },
+		/* Last: dropped on a machine over 16 GiB, where it is moot. */
+		{ "MAP more pages than the machine has", HTABLE_IOC_MAP, ENOMEM,
+		  .a.m = { .va = HT_SZ_1G, .npages = avail_pages } },
 	};
-	long long slab0, slab1, free0, free1, active0, bad0;
-	double t0, dt, worst = 0;
-	int fd = htable_open_dev(), n = ARRAY_SIZE(cases), fails = 0;
+	long long slab0, slab1, free0, free1, active0, bad0, calls;
+	int fd = htable_open_dev(), n = ARRAY_SIZE(cases), fails = 0, nsites;
+	double t0, dt, worst = 0, *us, base;
 	struct htable_info info;
 
 	HT_NEED_DEV(fd < 0, errno);
 	ASSERT_EQ(0, htable_knobs_reset());
 	if (avail_pages > (long long)HTABLE_MAX_NPAGES)
-		cases[2].err = 0, n--;	/* a machine over 16 GiB: the last case is moot */
+		n--;
+	us = calloc(ABSURD_ROUNDS * n, sizeof(*us));
+	ASSERT_NE(NULL, us);
 	/* Warm up: the first calls fault in code and fill per-CPU caches. */
 	for (int i = 0; i < n; i++)
 		ioctl(fd, cases[i].cmd, &cases[i].a);
+	/* Count every allocation site's calls, failing none. */
+	ASSERT_EQ(0, htable_knob_write(HTABLE_FAIL_NTH_PATH, FAIL_COUNT_ONLY));
+	ASSERT_EQ(0, fail_calls(&nsites));
+	ASSERT_LT(0, nsites);
+	ASSERT_EQ(0, htable_knob_write(HTABLE_FAIL_SITE_PATH, (1LL << nsites) - 1));
 	sync();
 	slab0 = meminfo_kb("Slab");
 	free0 = free_kb();
@@ -313,6 +395,7 @@ TEST(absurd_sizes_fail_fast)
 				ret = errno;
 
 			dt = ht_now() - t1;
+			us[i * ABSURD_ROUNDS + k] = dt * 1e6;
 			worst = dt > worst ? dt : worst;
 			if (ret != cases[i].err) {
 				if (fails++ < 10)
@@ -322,14 +405,26 @@ TEST(absurd_sizes_fail_fast)
 		}
 	}
 	dt = ht_now() - t0;
+	calls = fail_calls(&nsites);
 	slab1 = meminfo_kb("Slab");
 	free1 = free_kb();
+	ASSERT_EQ(0, htable_knobs_reset());
 	TH_LOG("%d absurd requests in %.3f s (%.1f us each, worst %.0f us)",
 	       ABSURD_ROUNDS * n, dt, dt * 1e6 / (ABSURD_ROUNDS * n), worst * 1e6);
-	TH_LOG("slab %+lld kB, free memory %+lld kB",
-	       slab1 - slab0, free1 - free0);
+	TH_LOG("slab %+lld kB, free memory %+lld kB, %lld allocation calls",
+	       slab1 - slab0, free1 - free0, calls);
 	EXPECT_EQ(0, fails);
-	EXPECT_GT(FAST_US, dt * 1e6 / (ABSURD_ROUNDS * n));
+	/* Refused before any allocation was even tried. */
+	EXPECT_EQ(0, calls) TH_LOG("the %d allocation sites were called", nsites);
+	/* Each no slower than a refused zero length, by far. */
+	base = median(us, ABSURD_ROUNDS);
+	for (int i = 1; i < n; i++) {
+		double med = median(us + i * ABSURD_ROUNDS, ABSURD_ROUNDS);
+
+		EXPECT_GE(SLOWER_MAX * base, med)
+			TH_LOG("%s: median %.1f us, a zero length %.1f us", cases[i].what,
+			       med, base);
+	}
 	EXPECT_GE(SLAB_NOISE_KB, slab1 - slab0);
 	EXPECT_GE(FREE_NOISE_KB, free0 - free1);
 	EXPECT_EQ(active0, htable_stat("active_ptables"));
@@ -338,6 +433,7 @@ TEST(absurd_sizes_fail_fast)
 	ASSERT_EQ(0, ht_info(fd, &info));
 	EXPECT_EQ(0, info.owned_pages);
 	EXPECT_EQ(0, info.mapped_pages);
+	free(us);
 	close(fd);
 }
 
