@@ -8,7 +8,6 @@
 
 #include <linux/build_bug.h>
 #include <linux/bug.h>
-#include <linux/hash.h>
 #include <linux/lockdep.h>
 #include <linux/mm.h>
 #include <linux/slab.h>
@@ -51,19 +50,6 @@ static bool htable_should_force_steal(void)
 
 	return n && atomic_inc_return(&htable_force_steal_count) % n == 0;
 }
-
-/*
- * The hash is sized to the hat, as illumos sizes hat_num_hash by use: one
- * bucket for a new hat, doubled whenever the tables outnumber the buckets
- * twice over, so that the hash costs at most a pointer per table. Growing
- * takes hat_seg_lock for write, which waits for every call in the hat: it
- * is done when the lock is free, and waited for only once the chains are
- * HAT_HASH_LOAD_WAIT long.
- */
-#define HAT_HASH_MIN		1
-#define HAT_HASH_MAX		BIT(20)
-#define HAT_HASH_LOAD		2
-#define HAT_HASH_LOAD_WAIT	16
 
 /* A structure for a table: the slab (topping up the reserve) or the reserve. */
 static struct htable *htable_alloc_struct(void)
@@ -200,112 +186,6 @@ void htable_free(struct htable *ht)
 	ptable_free(ht->ht_page, top ? 1 : 0, freeing);
 	ht->ht_page = NULL;
 	htable_free_struct(ht);
-}
-
-/**
- * htable_unhash() - remove @ht from bucket @h of its hat's hash
- * @ht:		a hashed table
- * @h:		its bucket; that bucket's lock is held
- */
-void htable_unhash(struct htable *ht, unsigned int h)
-{
-	struct hat *hat = ht->ht_hat;
-
-	lockdep_assert_held(HTABLE_LOCK(hat, h));
-	if (ht->ht_next)
-		ht->ht_next->ht_prev = ht->ht_prev;
-	if (ht->ht_prev) {
-		ht->ht_prev->ht_next = ht->ht_next;
-	} else {
-		WARN_ON_ONCE(hat->hat_ht_hash[h] != ht);
-		hat->hat_ht_hash[h] = ht->ht_next;
-	}
-	ht->ht_next = NULL;
-	ht->ht_prev = NULL;
-	atomic_dec(&hat->hat_ntables);
-	/* A shared table's page is counted once, in its owner. */
-	if (!(ht->ht_flags & HTABLE_SHARED))
-		atomic_long_dec(&htable_level_tables[ht->ht_level]);
-}
-
-/* Add @ht to @hash[@h], no counts; the caller excludes everyone else. */
-static void htable_hash_insert(struct htable **hash, struct htable *ht,
-			       unsigned int h)
-{
-	ht->ht_prev = NULL;
-	ht->ht_next = hash[h];
-	if (ht->ht_next)
-		ht->ht_next->ht_prev = ht;
-	hash[h] = ht;
-}
-
-/**
- * htable_hash() - add @ht to bucket @h of its hat's hash
- * @ht:		a table of the hat, not hashed
- * @h:		HTABLE_HASH() of its va and level; that bucket's lock is held
- */
-void htable_hash(struct htable *ht, unsigned int h)
-{
-	struct hat *hat = ht->ht_hat;
-
-	lockdep_assert_held(HTABLE_LOCK(hat, h));
-	htable_hash_insert(hat->hat_ht_hash, ht, h);
-	atomic_inc(&hat->hat_ntables);
-	if (!(ht->ht_flags & HTABLE_SHARED))
-		atomic_long_inc(&htable_level_tables[ht->ht_level]);
-}
-
-/**
- * htable_hash_wants_growth() - do @hat's tables outnumber its buckets?
- * @hat:	the hat
- * @wait:	ask whether growth is worth waiting for hat_seg_lock
- *
- * Return: true when htable_hash_grow() would grow the hash (and, with
- * @wait, the chains are long). Read without a lock: a hint for callers
- * that are about to add tables.
- */
-bool htable_hash_wants_growth(struct hat *hat, bool wait)
-{
-	unsigned int n = READ_ONCE(hat->hat_num_hash);
-
-	return atomic_read(&hat->hat_ntables) >
-	       (wait ? HAT_HASH_LOAD_WAIT : HAT_HASH_LOAD) * n && n < HAT_HASH_MAX;
-}
-
-/**
- * htable_hash_grow() - double @hat's hash until it fits its tables
- * @hat:	the hat; its hat_seg_lock is held for write, which keeps every
- *		other user of the hash out (stealing only tries that lock,
- *		and PROBE does not use the hash)
- *
- * Return: 0, or -ENOMEM (the old hash stays, as good as it was).
- */
-int htable_hash_grow(struct hat *hat)
-{
-	unsigned int n = hat->hat_num_hash, h, nh;
-	struct htable **hash, *ht, *next;
-
-	lockdep_assert_held_write(&hat->hat_seg_lock);
-	while (atomic_read(&hat->hat_ntables) > HAT_HASH_LOAD * n && n < HAT_HASH_MAX)
-		n *= 2;
-	if (n == hat->hat_num_hash)
-		return 0;
-	if (htable_should_fail(HTABLE_FAIL_HASH))
-		return -ENOMEM;
-	hash = kvcalloc(n, sizeof(*hash), GFP_KERNEL_ACCOUNT);
-	if (!hash)
-		return -ENOMEM;
-	for (h = 0; h < hat->hat_num_hash; h++) {
-		for (ht = hat->hat_ht_hash[h]; ht; ht = next) {
-			next = ht->ht_next;
-			nh = htable_hash_index(hat, ht->ht_vaddr, ht->ht_level, n);
-			htable_hash_insert(hash, ht, nh);
-		}
-	}
-	kvfree(hat->hat_ht_hash);
-	hat->hat_ht_hash = hash;
-	WRITE_ONCE(hat->hat_num_hash, n);
-	return 0;
 }
 
 /**
@@ -582,19 +462,6 @@ int htable_split(struct htable *higher, unsigned int entry,
 	return 0;
 }
 
-/* Search bucket @h for (@va, @level); the bucket's lock is held. */
-static struct htable *htable_find(struct hat *hat, unsigned int h,
-				  unsigned long va, unsigned int level)
-{
-	struct htable *ht;
-
-	lockdep_assert_held(HTABLE_LOCK(hat, h));
-	for (ht = hat->hat_ht_hash[h]; ht; ht = ht->ht_next)
-		if (ht->ht_vaddr == va && ht->ht_level == level)
-			return ht;
-	return NULL;
-}
-
 /**
  * htable_share_attach() - link another hat's leaf table into @hat at @va
  * @hat:	the sharer; its hat_seg_lock is held for write
@@ -689,34 +556,6 @@ struct htable *htable_share_detach(struct hat *hat, unsigned long va,
 	/* The MMU never used the structure, only the owner's page. */
 	kmem_cache_free(htable_cache, sht);
 	return oht;
-}
-
-static unsigned long htable_base(unsigned long va, unsigned int level)
-{
-	return level == mmu.max_level ? 0 : va & LEVEL_MASK(level + 1);
-}
-
-/**
- * htable_lookup() - find the table of @level covering @va, and hold it
- * @hat:	the hat
- * @va:		any va the table would map
- * @level:	0..TOP_LEVEL
- *
- * Return: the table with a hold the caller must release, or NULL.
- */
-struct htable *htable_lookup(struct hat *hat, unsigned long va,
-			     unsigned int level)
-{
-	unsigned long base = htable_base(va, level);
-	unsigned int h = HTABLE_HASH(hat, base, level);
-	struct htable *ht;
-
-	spin_lock(HTABLE_LOCK(hat, h));
-	ht = htable_find(hat, h, base, level);
-	if (ht)
-		ht->ht_busy++;
-	spin_unlock(HTABLE_LOCK(hat, h));
-	return ht;
 }
 
 /**
@@ -816,14 +655,7 @@ again:
  */
 int htable_hat_init(struct hat *hat)
 {
-	hat->hat_num_hash = HAT_HASH_MIN;
-	/* Spread the small hashes of many hats over the 128 locks. */
-	hat->hat_lock_salt = hash_ptr(hat, ilog2(NUM_HTABLE_MUTEX));
-	if (htable_should_fail(HTABLE_FAIL_HASH))
-		return -ENOMEM;
-	hat->hat_ht_hash = kvcalloc(hat->hat_num_hash, sizeof(*hat->hat_ht_hash),
-				    GFP_KERNEL_ACCOUNT);
-	if (!hat->hat_ht_hash)
+	if (htable_hash_init(hat))
 		return -ENOMEM;
 	/* The top table keeps the hold create took: the hat's own. */
 	hat->hat_htable = htable_create(hat, 0, TOP_LEVEL(hat));

@@ -18,9 +18,9 @@ dir=$1/module
 # one call allowed upward).
 layers=(
 	"main dev debugfs"
-	"cr3 check corrupt bench"
+	"cr3 check corrupt bench bench_map bench_smp"
 	"hat map claim share pages"
-	"htable walk reserve steal"
+	"htable hash walk reserve steal"
 	"x86pte tlb"
 	"stats fail"
 )

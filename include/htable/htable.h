@@ -325,6 +325,9 @@ bool htable_unlink(struct htable *ht, unsigned int h);
 void htable_hash(struct htable *ht, unsigned int h);
 void htable_unhash(struct htable *ht, unsigned int h);
 int htable_hash_grow(struct hat *hat);
+int htable_hash_init(struct hat *hat);
+struct htable *htable_find(struct hat *hat, unsigned int h,
+			   unsigned long va, unsigned int level);
 bool htable_hash_wants_growth(struct hat *hat, bool wait);
 struct htable *htable_spare(struct hat *hat);
 void htable_spare_put(struct htable *ht);
@@ -395,6 +398,12 @@ static inline unsigned long htable_e2va(struct htable *ht, unsigned int entry)
 	if (l == mmu.max_level && va >= mmu.hole_start)
 		va += mmu.hole_end - mmu.hole_start + 1;
 	return va;
+}
+
+/* The first va of the table of @level that covers @va. */
+static inline unsigned long htable_base(unsigned long va, unsigned int level)
+{
+	return level == mmu.max_level ? 0 : va & LEVEL_MASK(level + 1);
 }
 
 /* walk.c: walking */

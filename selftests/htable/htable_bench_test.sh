@@ -21,9 +21,11 @@ shootdown:4:2:4:row
 threads:4:2:2:row
 steal:128:2:8:row
 memory:64:1:0:mem
-large:1024:2:1:row"
+large:1024:2:1:row
+pin:2048:2:1:row
+hatsize:4096:2:8:row"
 
-ktap_plan 16
+ktap_plan 18
 ktap_check "htable.ko has no benchmark" test ! -e $B
 ktap_check "the variant with the benchmark loads" \
 	sh -c "rmmod htable && insmod ./htable-bench.ko && test -e $B"

@@ -1,0 +1,629 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The benchmark's cases on one CPU (include/htable/bench.h): map+unmap
+ * against vmap, vm_map_ram and raw stores, table allocation, probe against
+ * lookup_address(), 2 MiB against 4 KiB pages, pinned pages, hat size and
+ * the memory per table. Documentation/benchmarks.rst.
+ */
+#include <linux/gfp.h>
+#include <linux/mm.h>
+#include <linux/mman.h>
+#include <linux/sched.h>
+#include <linux/slab.h>
+#include <linux/vmalloc.h>
+#include <linux/xarray.h>
+#include <asm/pgtable.h>
+
+#include <htable/bench.h>
+#include <htable/hat.h>
+#include <htable/stats.h>
+#include <htable/steal.h>
+#include <htable/tlb.h>
+#include <htable/x86pte.h>
+
+/* -- map + unmap -------------------------------------------------------- */
+
+static int ht_map_run(struct bench_ctx *c, unsigned int iters, u64 *ns)
+{
+	unsigned int i;
+	u64 t0;
+	int err;
+
+	t0 = ktime_get_ns();
+	for (i = 0; i < iters; i++) {
+		err = bench_map(c->hat, BENCH_DST_VA, c->n, 0, BENCH_SRC_VA, c->nsrc);
+		if (!err)
+			err = hat_unload(c->hat, BENCH_DST_VA, c->n);
+		if (err)
+			return err;
+	}
+	*ns = ktime_get_ns() - t0;
+	return 0;
+}
+
+static int pe_vmap_run(struct bench_ctx *c, unsigned int iters, u64 *ns)
+{
+	unsigned int i;
+	void *p;
+	u64 t0;
+
+	t0 = ktime_get_ns();
+	for (i = 0; i < iters; i++) {
+		p = vmap(c->pages, c->n, VM_MAP, PAGE_KERNEL);
+		if (!p)
+			return -ENOMEM;
+		vunmap(p);
+		/* Pay the flush vunmap() defers, as htable pays its own. */
+		vm_unmap_aliases();
+	}
+	*ns = ktime_get_ns() - t0;
+	return 0;
+}
+
+static int pe_vm_map_ram_run(struct bench_ctx *c, unsigned int iters, u64 *ns)
+{
+	unsigned int i;
+	void *p;
+	u64 t0;
+
+	t0 = ktime_get_ns();
+	for (i = 0; i < iters; i++) {
+		p = vm_map_ram(c->pages, c->n, NUMA_NO_NODE);
+		if (!p)
+			return -ENOMEM;
+		vm_unmap_ram(p, c->n);
+	}
+	*ns = ktime_get_ns() - t0;
+	return 0;
+}
+
+/* The floor: what the page-table stores alone cost, in tables set up ahead. */
+static int pe_floor_run(struct bench_ctx *c, unsigned int iters, u64 *ns)
+{
+	x86pte_t bits = PT_VALID | PT_WRITABLE | mmu.pt_nx;
+	unsigned long j, e, cnt;
+	struct page **pg;
+	unsigned int i;
+	x86pte_t *t;
+	u64 t0;
+
+	t0 = ktime_get_ns();
+	for (i = 0; i < iters; i++) {
+		for (j = 0; j < c->ntables; j++) {
+			t = page_address(c->tpages[j]);
+			clear_page(page_address(c->scratch));
+			cnt = min_t(unsigned long, HTABLE_PTES_PER_TABLE,
+				    c->n - j * HTABLE_PTES_PER_TABLE);
+			pg = c->pages + j * HTABLE_PTES_PER_TABLE;
+			for (e = 0; e < cnt; e++)
+				WRITE_ONCE(t[e], arch_page_to_phys(pg[e]) | bits);
+		}
+		for (j = 0; j < c->ntables; j++) {
+			t = page_address(c->tpages[j]);
+			cnt = min_t(unsigned long, HTABLE_PTES_PER_TABLE,
+				    c->n - j * HTABLE_PTES_PER_TABLE);
+			for (e = 0; e < cnt; e++)
+				WRITE_ONCE(t[e], 0);
+		}
+	}
+	*ns = ktime_get_ns() - t0;
+	return 0;
+}
+
+static const struct bench_side side_ht_map = {
+	.name = "htable", .run = ht_map_run, .is_htable = true,
+};
+
+static const struct bench_side side_vmap = {
+	.name = "vmap+vunmap+vm_unmap_aliases", .run = pe_vmap_run,
+};
+
+static const struct bench_side side_vm_map_ram = {
+	.name = "vm_map_ram+vm_unmap_ram", .run = pe_vm_map_ram_run,
+};
+
+static const struct bench_side side_floor = {
+	.name = "floor:raw-pte-stores", .run = pe_floor_run,
+};
+
+int case_map(struct bench_ctx *c, unsigned long n, unsigned int reps,
+		    unsigned int iters)
+{
+	const struct bench_side *peer;
+	int err;
+
+	err = bench_setup_hat(c, n, min_t(unsigned long, n, HTABLE_PTES_PER_TABLE));
+	if (err)
+		return err;
+	iters = bench_iters(iters, 4096, n);
+	peer = n <= 16 ? &side_vm_map_ram : &side_vmap;
+	err = bench_pair(c, "map+unmap", &side_ht_map, &side_vmap, reps, iters);
+	if (!err && n <= 16)
+		err = bench_pair(c, "map+unmap", &side_ht_map, &side_vm_map_ram,
+				 reps, iters);
+	if (err || n > HTABLE_PTES_PER_TABLE)
+		return err;
+	/*
+	 * Map+unmap with a page kept mapped just past the range, so that its
+	 * tables are never freed (the kernel never frees vmalloc-area
+	 * tables): the peer of vm_map_ram, which keeps its own.
+	 */
+	err = bench_map(c->hat, BENCH_DST_VA + n * PAGE_SIZE, 1, 0, BENCH_SRC_VA, 1);
+	if (!err)
+		err = bench_pair(c, "map+unmap:tables-kept", &side_ht_map, peer,
+				 reps, iters);
+	return err;
+}
+
+int case_floor(struct bench_ctx *c, unsigned long n, unsigned int reps,
+		      unsigned int iters)
+{
+	unsigned long j;
+	int err;
+
+	err = bench_setup_hat(c, n, min_t(unsigned long, n, HTABLE_PTES_PER_TABLE));
+	if (err)
+		return err;
+	c->ntables = DIV_ROUND_UP(n, HTABLE_PTES_PER_TABLE);
+	c->tpages = kvcalloc(c->ntables, sizeof(*c->tpages), GFP_KERNEL);
+	c->scratch = alloc_page(GFP_KERNEL);
+	if (!c->tpages || !c->scratch)
+		return -ENOMEM;
+	for (j = 0; j < c->ntables; j++) {
+		c->tpages[j] = alloc_page(GFP_KERNEL | __GFP_ZERO);
+		if (!c->tpages[j])
+			return -ENOMEM;
+	}
+	return bench_pair(c, "map+unmap", &side_ht_map, &side_floor, reps,
+			  bench_iters(iters, 4096, n));
+}
+
+/* -- page-table allocation ------------------------------------------------ */
+
+/* Create one level-0 table below the held level-1 one, then let it go. */
+static int ht_ptalloc_run(struct bench_ctx *c, unsigned int iters, u64 *ns)
+{
+	struct htable_batch b;
+	struct htable *ht;
+	unsigned int i;
+	int err = 0;
+	u64 t0;
+
+	down_write(&c->hat->hat_seg_lock);
+	t0 = ktime_get_ns();
+	for (i = 0; i < iters; i++) {
+		ht = htable_create(c->hat, BENCH_DST_VA, 0);
+		if (!ht) {
+			err = -ENOMEM;
+			break;
+		}
+		htable_batch_init(&b, c->hat);
+		htable_release(ht, &b);
+		htable_batch_finish(&b);
+	}
+	*ns = ktime_get_ns() - t0;
+	up_write(&c->hat->hat_seg_lock);
+	return err;
+}
+
+/* Fresh: htable_dont_cache sends each freed table back to the system. */
+static int ht_ptalloc_fresh_run(struct bench_ctx *c, unsigned int iters, u64 *ns)
+{
+	int err;
+
+	atomic_inc(&htable_dont_cache);
+	err = ht_ptalloc_run(c, iters, ns);
+	atomic_dec(&htable_dont_cache);
+	return err;
+}
+
+static int pe_alloc_page_run(struct bench_ctx *c, unsigned int iters, u64 *ns)
+{
+	struct page *pg;
+	unsigned int i;
+	u64 t0;
+
+	t0 = ktime_get_ns();
+	for (i = 0; i < iters; i++) {
+		pg = alloc_page(GFP_KERNEL | __GFP_ZERO);
+		if (!pg)
+			return -ENOMEM;
+		__free_page(pg);
+	}
+	*ns = ktime_get_ns() - t0;
+	return 0;
+}
+
+/* The parts of a fresh table, each alone (benchmarks.rst). */
+static int ht_ptalloc_page_run(struct bench_ctx *c, unsigned int iters, u64 *ns)
+{
+	struct page *pg;
+	unsigned int i;
+	u64 t0;
+
+	t0 = ktime_get_ns();
+	for (i = 0; i < iters; i++) {
+		pg = ptable_alloc(0);
+		if (!pg)
+			return -ENOMEM;
+		memset(arch_table_va(pg), 0, PAGE_SIZE);
+		ptable_free(pg, 0, true);
+	}
+	*ns = ktime_get_ns() - t0;
+	return 0;
+}
+
+static int ht_ptalloc_struct_run(struct bench_ctx *c, unsigned int iters, u64 *ns)
+{
+	struct htable *ht;
+	unsigned int i;
+	u64 t0;
+
+	t0 = ktime_get_ns();
+	for (i = 0; i < iters; i++) {
+		ht = kmem_cache_zalloc(htable_cache, GFP_KERNEL);
+		if (!ht)
+			return -ENOMEM;
+		kmem_cache_free(htable_cache, ht);
+	}
+	*ns = ktime_get_ns() - t0;
+	return 0;
+}
+
+static const struct bench_side side_ptalloc_page = {
+	.name = "htable", .run = ht_ptalloc_page_run, .is_htable = true,
+};
+
+static const struct bench_side side_ptalloc_struct = {
+	.name = "htable", .run = ht_ptalloc_struct_run, .is_htable = true,
+};
+
+static const struct bench_side side_ptalloc_fresh = {
+	.name = "htable", .run = ht_ptalloc_fresh_run, .is_htable = true,
+};
+
+static const struct bench_side side_ptalloc_cached = {
+	.name = "htable", .run = ht_ptalloc_run, .is_htable = true,
+};
+
+static const struct bench_side side_alloc_page = {
+	.name = "alloc_page(__GFP_ZERO)+free", .run = pe_alloc_page_run,
+};
+
+int case_ptalloc(struct bench_ctx *c, unsigned long n, unsigned int reps,
+			unsigned int iters)
+{
+	int err;
+
+	err = bench_setup_hat(c, 1, 1);
+	if (err)
+		return err;
+	/* Hold the level-1 table, so that each op creates exactly one. */
+	c->held = htable_create(c->hat, BENCH_DST_VA, 1);
+	if (!c->held)
+		return -ENOMEM;
+	iters = iters ?: n;
+	err = bench_pair(c, "ptalloc-fresh", &side_ptalloc_fresh,
+			 &side_alloc_page, reps, iters);
+	if (!err)
+		err = bench_pair(c, "ptalloc-cached", &side_ptalloc_cached,
+				 &side_alloc_page, reps, iters);
+	if (!err)
+		err = bench_pair(c, "ptalloc:ptable_alloc+memset+free",
+				 &side_ptalloc_page, &side_alloc_page, reps, iters);
+	if (!err)
+		err = bench_pair(c, "ptalloc:struct-slab", &side_ptalloc_struct,
+				 &side_alloc_page, reps, iters);
+	down_write(&c->hat->hat_seg_lock);
+	htable_release(c->held, NULL);
+	up_write(&c->hat->hat_seg_lock);
+	c->held = NULL;
+	return err;
+}
+
+/* -- probe ------------------------------------------------------------------ */
+
+static int ht_probe_run(struct bench_ctx *c, unsigned int iters, u64 *ns)
+{
+	struct hat_xlat x;
+	unsigned int i;
+	u64 t0;
+
+	t0 = ktime_get_ns();
+	for (i = 0; i < iters; i++) {
+		hat_probe(c->hat, BENCH_SRC_VA + (i % c->nsrc) * PAGE_SIZE, &x);
+		if (!x.present)
+			return -EIO;
+		c->sink += PTE2PFN(x.pte);
+	}
+	*ns = ktime_get_ns() - t0;
+	return 0;
+}
+
+static int pe_lookup_address_run(struct bench_ctx *c, unsigned int iters, u64 *ns)
+{
+	unsigned int i, level;
+	pte_t *pte;
+	u64 t0;
+
+	t0 = ktime_get_ns();
+	for (i = 0; i < iters; i++) {
+		pte = lookup_address((unsigned long)c->vaddr + (i % c->nsrc) * PAGE_SIZE,
+				     &level);
+		if (!pte || !pte_present(*pte))
+			return -EIO;
+		c->sink += pte_pfn(*pte);
+	}
+	*ns = ktime_get_ns() - t0;
+	return 0;
+}
+
+static const struct bench_side side_ht_probe = {
+	.name = "htable", .run = ht_probe_run, .is_htable = true,
+};
+
+static const struct bench_side side_lookup_address = {
+	.name = "lookup_address(vmap)", .run = pe_lookup_address_run,
+};
+
+int case_probe(struct bench_ctx *c, unsigned long n, unsigned int reps,
+		      unsigned int iters)
+{
+	int err;
+
+	err = bench_setup_hat(c, n, n);
+	if (err)
+		return err;
+	c->vaddr = vmap(c->pages, n, VM_MAP, PAGE_KERNEL);
+	if (!c->vaddr)
+		return -ENOMEM;
+	iters = iters ?: 4096;
+	return bench_pair(c, "probe", &side_ht_probe, &side_lookup_address,
+			  reps, iters);
+}
+
+/* -- large pages against 4 KiB pages --------------------------------------- */
+
+/* Map and unmap c->n pages at BENCH_DST_VA aliasing the 2 MiB source page. */
+static int ht_large_run(struct bench_ctx *c, unsigned int iters, u64 *ns,
+			unsigned int level)
+{
+	unsigned int i;
+	u64 t0;
+	int err;
+
+	t0 = ktime_get_ns();
+	for (i = 0; i < iters; i++) {
+		err = bench_map(c->hat, BENCH_DST_VA, c->n, level, BENCH_SRC_VA, c->nsrc);
+		if (!err)
+			err = hat_unload(c->hat, BENCH_DST_VA, c->n);
+		if (err)
+			return err;
+	}
+	*ns = ktime_get_ns() - t0;
+	return 0;
+}
+
+static int ht_large_2m_run(struct bench_ctx *c, unsigned int iters, u64 *ns)
+{
+	return ht_large_run(c, iters, ns, 1);
+}
+
+static int ht_large_4k_run(struct bench_ctx *c, unsigned int iters, u64 *ns)
+{
+	return ht_large_run(c, iters, ns, 0);
+}
+
+static const struct bench_side side_ht_large_2m = {
+	.name = "htable-2M", .run = ht_large_2m_run, .is_htable = true,
+};
+
+static const struct bench_side side_ht_large_4k = {
+	.name = "htable-4K", .run = ht_large_4k_run, .is_htable = true,
+};
+
+/*
+ * N pages (a multiple of 512; 262144 is 1 GiB) mapped as 2 MiB pages
+ * against the same range as 4 KiB pages, both aliasing one fresh 2 MiB
+ * page, so no backing page is allocated in the timed loop.
+ */
+int case_large(struct bench_ctx *c, unsigned long n, unsigned int reps,
+		      unsigned int iters)
+{
+	int err;
+
+	if (n % HTABLE_PTES_PER_TABLE)
+		return -EINVAL;
+	c->n = n;
+	c->nsrc = HTABLE_PTES_PER_TABLE;
+	c->hat = hat_alloc();
+	if (!c->hat)
+		return -ENOMEM;
+	err = bench_map(c->hat, BENCH_SRC_VA, HTABLE_PTES_PER_TABLE, 1, 0, 0);
+	if (err)
+		return err;
+	return bench_pair(c, "large", &side_ht_large_2m, &side_ht_large_4k, reps,
+			  bench_iters(iters, 4096, n));
+}
+
+/* -- pinned pages: cost per page against the number of pages --------------- */
+
+/*
+ * Map @n pages of the caller's memory at @uaddr pinned, and unmap them,
+ * @iters times; the time per page. A pin is kept per folio, so the cost
+ * per page must not grow with @n (issue: "Pinning 4 KiB pages is
+ * quadratic").
+ */
+static int bench_pin_once(struct hat *hat, unsigned long uaddr, unsigned long n,
+			  unsigned int iters, u64 *per_page, struct bench_counts *acc)
+{
+	struct hat_map m = {
+		.va = BENCH_DST_VA, .npages = n, .attr = HAT_WRITE,
+		.source = HAT_SRC_PIN, .src = uaddr,
+	};
+	struct bench_counts a, b;
+	unsigned int i;
+	int err = 0;
+	u64 t0;
+
+	bench_counts_read(&a);
+	t0 = ktime_get_ns();
+	for (i = 0; i < iters && !err; i++) {
+		err = hat_memload(hat, &m);
+		if (!err)
+			err = hat_unload(hat, BENCH_DST_VA, n);
+	}
+	*per_page = div64_u64(ktime_get_ns() - t0, (u64)iters * n);
+	bench_counts_read(&b);
+	acc->ipis += b.ipis - a.ipis;
+	acc->flushes += b.flushes - a.flushes;
+	return err;
+}
+
+/*
+ * N pages of the writer's memory (an anonymous mapping made here, in its
+ * mm, and populated) pinned and unpinned, per page, against 1024 pages.
+ */
+int case_pin(struct bench_ctx *c, unsigned long n, unsigned int reps,
+	     unsigned int iters)
+{
+	u64 big[BENCH_MAX_REPS], small[BENCH_MAX_REPS];
+	struct bench_counts hc = {}, pc = {};
+	unsigned long uaddr, base = min(n, 1024UL);
+	unsigned int r;
+	int err = 0;
+
+	if (!current->mm)
+		return -EINVAL;
+	c->n = n;
+	c->hat = hat_alloc();
+	if (!c->hat)
+		return -ENOMEM;
+	uaddr = vm_mmap(NULL, 0, n << PAGE_SHIFT, PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, 0);
+	if (IS_ERR_VALUE(uaddr))
+		return (int)uaddr;
+	for (r = 0; r < reps && !err; r++) {
+		err = bench_pin_once(c->hat, uaddr, n, bench_iters(iters, 65536, n),
+				     &big[r], &hc);
+		if (!err)
+			err = bench_pin_once(c->hat, uaddr, base,
+					     bench_iters(iters, 65536, base), &small[r], &pc);
+		cond_resched();
+	}
+	vm_munmap(uaddr, n << PAGE_SHIFT);
+	if (err) {
+		bench_printf("error op=pin-per-page err=%d\n", err);
+		return err;
+	}
+	/* iters 1: a row's times are per page already. */
+	bench_row("pin-map+unmap-per-page", n, "self@1K", big, small, reps, 1,
+		  &hc, &pc, true, true);
+	return 0;
+}
+
+/* -- the size of the hat ---------------------------------------------------- */
+
+#define BENCH_HATSIZE_OP	16
+
+static int bench_hatsize_run(struct hat *hat, unsigned int iters, u64 *ns)
+{
+	unsigned int i;
+	int err = 0;
+	u64 t0;
+
+	t0 = ktime_get_ns();
+	for (i = 0; i < iters && !err; i++) {
+		err = bench_map(hat, BENCH_DST_VA, BENCH_HATSIZE_OP, 0, BENCH_SRC_VA,
+				BENCH_HATSIZE_OP);
+		if (!err)
+			err = hat_unload(hat, BENCH_DST_VA, BENCH_HATSIZE_OP);
+	}
+	*ns = ktime_get_ns() - t0;
+	return err;
+}
+
+static int ht_hatsize_big_run(struct bench_ctx *c, unsigned int iters, u64 *ns)
+{
+	return bench_hatsize_run(c->hat, iters, ns);
+}
+
+static int ht_hatsize_small_run(struct bench_ctx *c, unsigned int iters, u64 *ns)
+{
+	return bench_hatsize_run(c->other, iters, ns);
+}
+
+static const struct bench_side side_hatsize_big = {
+	.name = "htable", .run = ht_hatsize_big_run, .is_htable = true,
+};
+
+static const struct bench_side side_hatsize_small = {
+	.name = "self@16", .run = ht_hatsize_small_run, .is_htable = true,
+};
+
+/*
+ * Map+unmap of 16 pages in a hat that holds N pages (aliases of its 16,
+ * 1 GiB above them), against the same in a hat that holds only the 16:
+ * the cost of an operation must not grow with the hat.
+ */
+int case_hatsize(struct bench_ctx *c, unsigned long n, unsigned int reps,
+		 unsigned int iters)
+{
+	int err;
+
+	if (n < BENCH_HATSIZE_OP)
+		return -EINVAL;
+	c->n = n;
+	c->hat = hat_alloc();
+	c->other = hat_alloc();
+	if (!c->hat || !c->other)
+		return -ENOMEM;
+	err = bench_map(c->hat, BENCH_SRC_VA, BENCH_HATSIZE_OP, 0, 0, 0);
+	if (!err)
+		err = bench_map(c->other, BENCH_SRC_VA, BENCH_HATSIZE_OP, 0, 0, 0);
+	if (!err && n > BENCH_HATSIZE_OP)
+		err = bench_map(c->hat, BENCH_SRC_VA + LEVEL_SIZE(2), n - BENCH_HATSIZE_OP,
+				0, BENCH_SRC_VA, BENCH_HATSIZE_OP);
+	if (err)
+		return err;
+	return bench_pair(c, "map+unmap:hat-size", &side_hatsize_big,
+			  &side_hatsize_small, reps, bench_iters(iters, 4096, 16));
+}
+
+/* -- memory ------------------------------------------------------------- */
+
+int case_memory(struct bench_ctx *c, unsigned long n, unsigned int reps,
+		       unsigned int iters)
+{
+	unsigned long tables = 0, hash, slab, per_table_x100, l, idx, pins = 0;
+	struct htable_info info;
+	void *pin;
+	int err;
+
+	err = bench_setup_hat(c, n, n);
+	if (!err)
+		err = hat_info(c->hat, &info);
+	if (err)
+		return err;
+	for (l = 0; l < info.levels; l++)
+		tables += info.tables[l];
+	hash = c->hat->hat_num_hash * sizeof(*c->hat->hat_ht_hash);
+	slab = kmem_cache_size(htable_cache);
+	/* Bytes per table, x100: the struct's slab object plus its hash share. */
+	per_table_x100 = slab * 100 + hash * 100 / tables;
+	bench_printf("mem pages=%lu tables=%lu struct_htable=%zu slab_object=%lu",
+		     n, tables, sizeof(struct htable), slab);
+	bench_printf(" hash_bytes=%lu per_table=%lu.%02lu pct_of_4k=%lu.%02lu",
+		     hash, per_table_x100 / 100, per_table_x100 % 100,
+		     per_table_x100 / 4096, (per_table_x100 * 100 / 4096) % 100);
+	/*
+	 * State per mapping, beyond its entry: stolen records and pin
+	 * records (none here, for fresh pages that stay mapped).
+	 */
+	xa_for_each(&c->hat->hat_pins, idx, pin)
+		pins++;
+	bench_printf(" stolen_records=%ld pin_records=%lu\n",
+		     atomic_long_read(&c->hat->hat_stolen_pages), pins);
+	return 0;
+}
+
