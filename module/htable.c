@@ -546,11 +546,14 @@ struct htable *htable_share_detach(struct hat *hat, unsigned long va,
 	}
 	spin_unlock(HTABLE_LOCK(hat, h));
 	/*
-	 * The owner's entries stay valid: each translation @hat's CPUs took
-	 * through them must go, or they would keep reading the owner's pages
-	 * after the owner's own flushes stop reaching them.
+	 * Every translation @hat's CPUs took through the table must go, or
+	 * they would keep reading the owner's pages after the owner's own
+	 * flushes stop reaching them. Not only the entries still valid: an
+	 * owner's UNMAP that cleared an entry just before may flush after
+	 * this detach, when the owner has no sharer left and its flush no
+	 * longer goes to every CPU. So a full flush.
 	 */
-	htable_batch_inval_table(b, sht);
+	b->flush_all = true;
 	htable_release(higher, b);
 	oht = sht->ht_shares;
 	/* The MMU never used the structure, only the owner's page. */

@@ -47,33 +47,6 @@ void htable_batch_inval(struct htable_batch *b, unsigned long va)
 }
 
 /**
- * htable_batch_inval_table() - queue every translation a table still holds
- * @b:		the batch of the hat the table was just unlinked from
- * @ht:		the unlinked table (for a shared table, the sharer's handle,
- *		whose entries are the owner's); nobody changes its entries
- *		meanwhile
- *
- * Unlinking a table that has valid entries leaves each translation the
- * hat's CPUs took through it in their TLBs: one INVLPG of the table's va
- * drops the paging-structure caches, but only that one page's TLB entry.
- * So every valid entry is queued, and the batch turns into a full flush
- * when they don't fit. Not only those with REF: the entries stay as they
- * are, so a walk that went through the link before the unlink may set REF
- * and fill a TLB after this scan read the entry; only the shootdown that
- * follows (a CPU takes the IPI between instructions, never mid-walk) ends
- * such walks. locking.rst states the rule.
- */
-void htable_batch_inval_table(struct htable_batch *b, struct htable *ht)
-{
-	unsigned int e;
-
-	htable_batch_inval(b, ht->ht_vaddr);
-	for (e = 0; e < HTABLE_NUM_PTES(ht) && !b->flush_all; e++)
-		if (PTE_ISVALID(x86pte_get(ht, e)))
-			htable_batch_inval(b, htable_e2va(ht, e));
-}
-
-/**
  * htable_batch_free_table() - queue an unlinked table for freeing
  * @b:		the batch
  * @ht:		a table already unlinked from its parent and unhashed

@@ -175,8 +175,20 @@ static int walk_table(struct htable_walk *w, struct htable *ht,
 		if (level > w->level && PTE_ISVALID(pte) && !PTE_ISPAGE(pte, level)) {
 			/* A link: its table, then on after it. */
 			child = htable_lookup(w->hat, va, level - 1);
-			if (WARN_ON_ONCE(!child))
-				return -EFAULT;
+			if (!child) {
+				/*
+				 * Gone since the entry was read: a claim beside
+				 * ours unmapped its last page, and
+				 * htable_release() unlinked it under the bucket
+				 * lock the lookup took. Read the entry again.
+				 */
+				if (x86pte_get(ht, e) != pte)
+					continue;
+				/* Or unlinked and linked again from the same page. */
+				child = htable_lookup(w->hat, va, level - 1);
+				if (WARN_ON_ONCE(!child))
+					return -EFAULT;
+			}
 			err = walk_table(w, child, &va, next);
 			htable_release(child, w->b);
 			e++;
@@ -274,23 +286,30 @@ x86pte_t htable_lookup_lockless(struct hat *hat, unsigned long va,
 	x86pte_t pte;
 
 	RCU_LOCKDEP_WARN(!rcu_read_lock_held(), "htable lockless walk outside RCU");
-	do {
-		seq = atomic_long_read(&hat->hat_unlinks);
-		/* The counter before the links: pairs with unlink_ptp(). */
+again:
+	seq = atomic_long_read(&hat->hat_unlinks);
+	/* The counter before the links: pairs with unlink_ptp(). */
+	smp_rmb();
+	*shared = false;
+	table = x86pte_access_pagetable(hat->hat_htable, 0);
+	for (l = mmu.max_level; ; l--) {
+		pte = READ_ONCE(table[(va >> LEVEL_SHIFT(l)) &
+				      (HTABLE_PTES_PER_TABLE - 1)]);
+		/*
+		 * The entry before the counter again: pairs with unlink_ptp().
+		 * Checked before each step down, not only at the end: a table
+		 * unlinked meanwhile may be reused, even as a leaf of this hat,
+		 * and one of its page entries taken for a link would lead the
+		 * walk into a data page, or to a pfn that is not RAM.
+		 */
 		smp_rmb();
-		*shared = false;
-		table = x86pte_access_pagetable(hat->hat_htable, 0);
-		for (l = mmu.max_level; ; l--) {
-			pte = READ_ONCE(table[(va >> LEVEL_SHIFT(l)) &
-					      (HTABLE_PTES_PER_TABLE - 1)]);
-			if (!PTE_ISVALID(pte) || PTE_ISPAGE(pte, l))
-				break;
-			*shared |= !!(pte & PT_SHARELINK);
-			table = arch_table_va(pfn_to_page(PTE2PFN(pte)));
-		}
-		/* The entries before the counter again: pairs with unlink_ptp(). */
-		smp_rmb();
-	} while (atomic_long_read(&hat->hat_unlinks) != seq);
+		if (atomic_long_read(&hat->hat_unlinks) != seq)
+			goto again;
+		if (!PTE_ISVALID(pte) || PTE_ISPAGE(pte, l))
+			break;
+		*shared |= !!(pte & PT_SHARELINK);
+		table = arch_table_va(pfn_to_page(PTE2PFN(pte)));
+	}
 	*level = l;
 	return PTE_ISPAGE(pte, l) ? pte : 0;
 }

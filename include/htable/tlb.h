@@ -34,7 +34,6 @@ extern bool htable_tlb_skip_remote;
 
 void htable_batch_init(struct htable_batch *b, struct hat *hat);
 void htable_batch_inval(struct htable_batch *b, unsigned long va);
-void htable_batch_inval_table(struct htable_batch *b, struct htable *ht);
 void htable_batch_free_table(struct htable_batch *b, struct htable *ht);
 void htable_batch_flush(struct htable_batch *b);
 void htable_batch_finish(struct htable_batch *b);
