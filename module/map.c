@@ -263,8 +263,6 @@ static int unmap_visit(struct htable_walk *w, struct htable *ht, unsigned int e,
 	unsigned long start, end;
 	x86pte_t old;
 
-	if (ht->ht_flags & HTABLE_SHARED)
-		return 0;
 	for (i = 0; i < n; i++, va = NEXT_ENTRY_VA(va, level)) {
 		if (op->count) {
 			if (PTE_ISPAGE(x86pte_get(ht, e + i), level)) {
@@ -292,7 +290,7 @@ static unsigned long hat_unmap_entries(struct hat *hat, unsigned long va,
 				       unsigned long eaddr, struct htable_batch *b)
 {
 	struct hat_unmap_op op = {
-		.w = { .hat = hat, .b = b, .visit = unmap_visit },
+		.w = { .hat = hat, .b = b, .own_only = true, .visit = unmap_visit },
 		.va = va, .eaddr = eaddr,
 	};
 
@@ -308,7 +306,7 @@ static unsigned long hat_count_pages(struct hat *hat, unsigned long va,
 {
 	struct htable_batch b;
 	struct hat_unmap_op op = {
-		.w = { .hat = hat, .b = &b, .visit = unmap_visit },
+		.w = { .hat = hat, .b = &b, .own_only = true, .visit = unmap_visit },
 		.va = va, .eaddr = eaddr, .count = true,
 	};
 
@@ -391,11 +389,8 @@ int hat_memload(struct hat *hat, const struct hat_map *m)
 		if (!op.pfns)
 			return -ENOMEM;
 	}
-	err = hat_hash_grow(hat);
-	if (err)
-		goto out_free;
 again:
-	err = hat_range_begin(hat, &c, excl);
+	err = hat_hash_grow(hat) ?: hat_range_begin(hat, &c, excl);
 	if (err)
 		goto out_free;
 	if (!excl && m->source == HAT_SRC_ALIAS && !xa_empty(&hat->hat_pins)) {
@@ -547,11 +542,8 @@ int hat_unload(struct hat *hat, unsigned long va, unsigned long npages)
 	bool excl = false;
 	int err;
 
-	err = hat_hash_grow(hat);
-	if (err)
-		return err;
 again:
-	err = hat_range_begin(hat, &c, excl);
+	err = hat_hash_grow(hat) ?: hat_range_begin(hat, &c, excl);
 	if (err)
 		return err;
 	if (hat_count_pages(hat, va, eaddr) != npages) {
@@ -626,8 +618,6 @@ static int sync_visit(struct htable_walk *w, struct htable *ht, unsigned int e,
 	unsigned long pages;
 	x86pte_t pte, found;
 
-	if (ht->ht_flags & HTABLE_SHARED)
-		return 0;
 	for (i = 0; i < n; i++, va = NEXT_ENTRY_VA(va, level)) {
 		pte = x86pte_get(ht, e + i);
 		if (!PTE_ISPAGE(pte, level))
@@ -672,7 +662,7 @@ int hat_pagesync(struct hat *hat, unsigned long va, unsigned long npages,
 {
 	unsigned long eaddr = va + (npages << PAGE_SHIFT);
 	struct hat_sync_op op = {
-		.w = { .hat = hat, .visit = sync_visit },
+		.w = { .hat = hat, .own_only = true, .visit = sync_visit },
 		.va = va, .eaddr = eaddr, .clear = clear,
 	};
 	struct htable_batch b;
@@ -760,8 +750,6 @@ static int drop_visit(struct htable_walk *w, struct htable *ht, unsigned int e,
 	unsigned int i;
 	x86pte_t pte;
 
-	if (ht->ht_flags & HTABLE_SHARED)
-		return 0;
 	for (i = 0; i < n; i++) {
 		pte = x86pte_get(ht, e + i);
 		if (PTE_ISPAGE(pte, ht->ht_level))
@@ -779,7 +767,7 @@ void hat_drop_all(struct hat *hat)
 {
 	struct htable_batch b;
 	struct htable_walk w = {
-		.hat = hat, .b = &b, .visit = drop_visit,
+		.hat = hat, .b = &b, .own_only = true, .visit = drop_visit,
 	};
 
 	htable_batch_init(&b, hat);

@@ -218,7 +218,8 @@ static int walk_table(struct htable_walk *w, struct htable *ht,
 					break;
 			}
 		}
-		err = w->visit(w, ht, htable_va2entry(rva, ht), run, rva);
+		if (!w->own_only || !(ht->ht_flags & HTABLE_SHARED))
+			err = w->visit(w, ht, htable_va2entry(rva, ht), run, rva);
 		/* A walk of millions of pages lets others run between runs. */
 		cond_resched();
 	}

@@ -347,6 +347,8 @@ void htable_hat_fini(struct hat *hat);
  * @level:	the level of the entries visited in create mode (the page
  *		size being mapped); 0 otherwise
  * @create:	make missing tables down to @level
+ * @own_only:	skip the entries of tables shared from another hat: those
+ *		are the owner's pages, which only the owner changes or counts
  * @visit:	called with each run of @n entries of @ht from @e (va @va)
  *		that are not links; returns 0 to go on, or an errno to stop
  * @err:	the walk's result
@@ -359,6 +361,7 @@ struct htable_walk {
 	struct htable_batch	*b;
 	unsigned int		level;
 	bool			create;
+	bool			own_only;
 	int			(*visit)(struct htable_walk *w, struct htable *ht,
 					 unsigned int e, unsigned int n,
 					 unsigned long va);
