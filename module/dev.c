@@ -10,6 +10,7 @@
 #include <linux/miscdevice.h>
 #include <linux/module.h>
 #include <linux/mm.h>
+#include <linux/nospec.h>
 #include <linux/overflow.h>
 #include <linux/pagemap.h>
 #include <linux/slab.h>
@@ -81,6 +82,22 @@ static int htable_check_range(const char *what, u64 va, u64 npages)
 }
 
 /*
+ * The head every range request shares: no flag outside @allowed, the
+ * reserved field zero, and a good range. Return: 0, -EINVAL, or
+ * htable_check_range()'s errno.
+ */
+static int htable_check_request(const char *what, u32 flags, u32 allowed,
+				u64 reserved, u64 va, u64 npages)
+{
+	if (flags & ~allowed || reserved) {
+		htable_bad_input("%s: unknown flags %#x or reserved field set",
+				 what, flags);
+		return -EINVAL;
+	}
+	return htable_check_range(what, va, npages);
+}
+
+/*
  * Can the result of a call that changes the hat be written back to @uarg
  * (@len bytes, and the samples of a window)? Asked before anything
  * changes, without writing a byte, so that an unwritable result fails the
@@ -118,16 +135,15 @@ static u64 htable_map_cost(const struct htable_map *m)
 	return (m->flags & (HTABLE_MAP_ALIAS | HTABLE_MAP_PIN) ? 0 : m->npages) + tables;
 }
 
-static long htable_ioc_version(void __user *uarg)
+static long htable_ioc_version(struct hat *hat, void *karg, void __user *uarg)
 {
-	struct htable_version v = {
+	*(struct htable_version *)karg = (struct htable_version){
 		.major = HTABLE_ABI_MAJOR,
 		.minor = HTABLE_ABI_MINOR,
 		.levels = mmu.max_level + 1,
 		.page_shift = PAGE_SHIFT,
 	};
-
-	return copy_to_user(uarg, &v, sizeof(v)) ? -EFAULT : 0;
+	return 0;
 }
 
 /*
@@ -174,36 +190,30 @@ static int htable_check_map_size(const struct htable_map *m)
 	return 0;
 }
 
-static long htable_ioc_map(struct hat *hat, void __user *uarg)
+static long htable_ioc_map(struct hat *hat, void *karg, void __user *uarg)
 {
-	struct htable_map m;
+	struct htable_map *m = karg;
 	int err;
 
-	if (copy_from_user(&m, uarg, sizeof(m)))
-		return -EFAULT;
-	if (m.flags & ~HTABLE_MAP_FLAGS || m.reserved0) {
-		htable_bad_input("map: unknown flags %#x or reserved field set",
-				 m.flags);
-		return -EINVAL;
-	}
-	err = htable_check_range("map", m.va, m.npages);
+	err = htable_check_request("map", m->flags, HTABLE_MAP_FLAGS,
+				   m->reserved0, m->va, m->npages);
 	if (err)
 		return err;
-	err = htable_check_map_size(&m);
+	err = htable_check_map_size(m);
 	if (err)
 		return err;
-	if (m.flags & HTABLE_MAP_PIN) {
+	if (m->flags & HTABLE_MAP_PIN) {
 		/* The source is the caller's memory, not the hat's: no range check. */
-	} else if (m.flags & HTABLE_MAP_ALIAS) {
-		if (!m.alias_npages || m.alias_npages > m.npages) {
+	} else if (m->flags & HTABLE_MAP_ALIAS) {
+		if (!m->alias_npages || m->alias_npages > m->npages) {
 			htable_bad_input("map: alias of %llu pages for %llu",
-					 m.alias_npages, m.npages);
+					 m->alias_npages, m->npages);
 			return -EINVAL;
 		}
-		err = htable_check_range("map alias", m.alias_va, m.alias_npages);
+		err = htable_check_range("map alias", m->alias_va, m->alias_npages);
 		if (err)
 			return err;
-	} else if (m.alias_va || m.alias_npages) {
+	} else if (m->alias_va || m->alias_npages) {
 		htable_bad_input("map: alias fields set without HTABLE_MAP_ALIAS");
 		return -EINVAL;
 	}
@@ -214,152 +224,132 @@ static long htable_ioc_map(struct hat *hat, void __user *uarg)
 	 * before anything is allocated. An ALIAS or PIN map allocates no
 	 * page, but a table per 512 of them (and a few above).
 	 */
-	if (htable_map_cost(&m) > htable_pages_available()) {
-		htable_bad_input("map: %llu pages exceed available memory", m.npages);
+	if (htable_map_cost(m) > htable_pages_available()) {
+		htable_bad_input("map: %llu pages exceed available memory", m->npages);
 		HATSTAT_INC(hs_enomem);
 		return -ENOMEM;
 	}
-	err = htable_result_writable(uarg, sizeof(m));
+	err = htable_result_writable(uarg, sizeof(*m));
 	if (err)
 		return err;
-	m.mapped = 0;
+	m->mapped = 0;
 	err = hat_memload(hat, &(struct hat_map){
-		.va = m.va,
-		.npages = m.npages,
-		.level = htable_map_level(m.flags),
-		.attr = (m.flags & HTABLE_MAP_WRITE ? HAT_WRITE : 0) |
-			(m.flags & HTABLE_MAP_EXEC ? HAT_EXEC : 0) |
-			(m.flags & HTABLE_MAP_LOCK ? HAT_LOCK : 0),
-		.source = m.flags & HTABLE_MAP_PIN ? HAT_SRC_PIN :
-			  m.flags & HTABLE_MAP_ALIAS ? HAT_SRC_ALIAS : HAT_SRC_FRESH,
-		.src = m.alias_va,
-		.src_npages = m.alias_npages,
+		.va = m->va,
+		.npages = m->npages,
+		.level = htable_map_level(m->flags),
+		.attr = (m->flags & HTABLE_MAP_WRITE ? HAT_WRITE : 0) |
+			(m->flags & HTABLE_MAP_EXEC ? HAT_EXEC : 0) |
+			(m->flags & HTABLE_MAP_LOCK ? HAT_LOCK : 0),
+		.source = m->flags & HTABLE_MAP_PIN ? HAT_SRC_PIN :
+			  m->flags & HTABLE_MAP_ALIAS ? HAT_SRC_ALIAS : HAT_SRC_FRESH,
+		.src = m->alias_va,
+		.src_npages = m->alias_npages,
 	});
 	if (err == -EEXIST)
 		htable_bad_input("map: [%#llx, +%llu pages) meets a mapping",
-				 m.va, m.npages);
+				 m->va, m->npages);
 	else if (err == -EBUSY)
 		htable_bad_input("map: [%#llx, +%llu pages) lies in a larger page",
-				 m.va, m.npages);
+				 m->va, m->npages);
 	else if (err == -ENOTEMPTY)
 		htable_bad_input("map: [%#llx, +%llu pages) covers smaller pages",
-				 m.va, m.npages);
+				 m->va, m->npages);
 	else if (err == -ENOENT)
 		htable_bad_input("map: alias source %#llx is not mapped",
-				 m.alias_va);
+				 m->alias_va);
 	else if (err == -ENOMEM)
 		HATSTAT_INC(hs_enomem);
 	if (err)
 		return err;
-	m.mapped = m.npages;
-	return copy_to_user(uarg, &m, sizeof(m)) ? -EFAULT : 0;
+	m->mapped = m->npages;
+	return 0;
 }
 
-static long htable_ioc_unmap(struct hat *hat, void __user *uarg)
+static long htable_ioc_unmap(struct hat *hat, void *karg, void __user *uarg)
 {
-	struct htable_unmap u;
+	struct htable_unmap *u = karg;
 	int err;
 
-	if (copy_from_user(&u, uarg, sizeof(u)))
-		return -EFAULT;
-	if (u.flags || u.reserved0) {
-		htable_bad_input("unmap: unknown flags %#x or reserved field set",
-				 u.flags);
-		return -EINVAL;
-	}
-	err = htable_check_range("unmap", u.va, u.npages);
+	err = htable_check_request("unmap", u->flags, 0, u->reserved0, u->va,
+				   u->npages);
 	if (err)
 		return err;
-	err = htable_result_writable(uarg, sizeof(u));
+	err = htable_result_writable(uarg, sizeof(*u));
 	if (err)
 		return err;
-	u.unmapped = 0;
-	err = hat_unload(hat, u.va, u.npages);
+	u->unmapped = 0;
+	err = hat_unload(hat, u->va, u->npages);
 	if (err == -ENOENT)
 		htable_bad_input("unmap: [%#llx, +%llu pages) has a hole",
-				 u.va, u.npages);
+				 u->va, u->npages);
 	if (err)
 		return err;
-	u.unmapped = u.npages;
-	return copy_to_user(uarg, &u, sizeof(u)) ? -EFAULT : 0;
+	u->unmapped = u->npages;
+	return 0;
 }
 
-static long htable_ioc_probe(struct hat *hat, void __user *uarg)
+static long htable_ioc_probe(struct hat *hat, void *karg, void __user *uarg)
 {
-	struct htable_probe p;
+	struct htable_probe *p = karg;
 	struct hat_xlat x;
 
-	if (copy_from_user(&p, uarg, sizeof(p)))
-		return -EFAULT;
-	if (p.va >= HTABLE_USER_END) {
-		htable_bad_input("probe: va %#llx is outside the lower half", p.va);
+	if (p->va >= HTABLE_USER_END) {
+		htable_bad_input("probe: va %#llx is outside the lower half", p->va);
 		return -ERANGE;
 	}
-	hat_probe(hat, p.va, &x);
-	p.flags = x.owned ? HTABLE_PROBE_OWNED : 0;
-	p.level = 0;
-	p.pfn = 0;
-	p.pte = 0;
+	hat_probe(hat, p->va, &x);
+	p->flags = x.owned ? HTABLE_PROBE_OWNED : 0;
+	p->level = 0;
+	p->pfn = 0;
+	p->pte = 0;
 	if (x.present) {
-		p.flags |= HTABLE_PROBE_PRESENT;
+		p->flags |= HTABLE_PROBE_PRESENT;
 		if (x.pte & PT_WRITABLE)
-			p.flags |= HTABLE_PROBE_WRITE;
+			p->flags |= HTABLE_PROBE_WRITE;
 		if (!(x.pte & PT_NX))
-			p.flags |= HTABLE_PROBE_EXEC;
+			p->flags |= HTABLE_PROBE_EXEC;
 		if (x.pte & PT_SOFTLOCK)
-			p.flags |= HTABLE_PROBE_LOCKED;
+			p->flags |= HTABLE_PROBE_LOCKED;
 		if (x.pte & PT_REF)
-			p.flags |= HTABLE_PROBE_ACCESSED;
+			p->flags |= HTABLE_PROBE_ACCESSED;
 		if (x.pte & PT_MOD)
-			p.flags |= HTABLE_PROBE_DIRTY;
-		p.level = x.level;
-		p.pfn = PTE2PFN(x.pte) + ((p.va & LEVEL_OFFSET(x.level)) >> PAGE_SHIFT);
-		p.pte = x.pte;
+			p->flags |= HTABLE_PROBE_DIRTY;
+		p->level = x.level;
+		p->pfn = PTE2PFN(x.pte) + ((p->va & LEVEL_OFFSET(x.level)) >> PAGE_SHIFT);
+		p->pte = x.pte;
 	}
-	return copy_to_user(uarg, &p, sizeof(p)) ? -EFAULT : 0;
+	return 0;
 }
 
-static long htable_ioc_info(struct hat *hat, void __user *uarg)
+static long htable_ioc_info(struct hat *hat, void *karg, void __user *uarg)
 {
-	struct htable_info info;
-	int err = hat_info(hat, &info);
-
-	if (err)
-		return err;
-	return copy_to_user(uarg, &info, sizeof(info)) ? -EFAULT : 0;
+	return hat_info(hat, karg);
 }
 
-static long htable_ioc_check(struct hat *hat, void __user *uarg)
+static long htable_ioc_check(struct hat *hat, void *karg, void __user *uarg)
 {
-	struct htable_check c;
-	int err = htable_check(hat, &c);
-
-	if (err)
-		return err;
-	return copy_to_user(uarg, &c, sizeof(c)) ? -EFAULT : 0;
+	return htable_check(hat, karg);
 }
 
-static long htable_ioc_rw(struct hat *hat, void __user *uarg)
+static long htable_ioc_rw(struct hat *hat, void *karg, void __user *uarg)
 {
-	struct htable_rw rw;
+	struct htable_rw *rw = karg;
 	int err;
 
-	if (copy_from_user(&rw, uarg, sizeof(rw)))
-		return -EFAULT;
-	if (rw.flags & ~HTABLE_RW_WRITE || !rw.len || rw.len > PAGE_SIZE ||
-	    offset_in_page(rw.va) + rw.len > PAGE_SIZE) {
-		htable_bad_input("rw: flags %#x, %u bytes at %#llx", rw.flags,
-				 rw.len, rw.va);
+	if (rw->flags & ~HTABLE_RW_WRITE || !rw->len || rw->len > PAGE_SIZE ||
+	    offset_in_page(rw->va) + rw->len > PAGE_SIZE) {
+		htable_bad_input("rw: flags %#x, %u bytes at %#llx", rw->flags,
+				 rw->len, rw->va);
 		return -EINVAL;
 	}
-	if (rw.va >= HTABLE_USER_END) {
-		htable_bad_input("rw: va %#llx is outside the lower half", rw.va);
+	if (rw->va >= HTABLE_USER_END) {
+		htable_bad_input("rw: va %#llx is outside the lower half", rw->va);
 		return -ERANGE;
 	}
-	err = hat_rw(hat, rw.va, u64_to_user_ptr(rw.buf), rw.len,
-		     rw.flags & HTABLE_RW_WRITE);
+	err = hat_rw(hat, rw->va, u64_to_user_ptr(rw->buf), rw->len,
+		     rw->flags & HTABLE_RW_WRITE);
 	if (err == -ENOENT)
-		htable_bad_input("rw: no page at %#llx", rw.va);
+		htable_bad_input("rw: no page at %#llx", rw->va);
 	return err;
 }
 
@@ -398,104 +388,92 @@ static int htable_check_run(const struct htable_run *r)
 	}
 }
 
-static long htable_ioc_run(struct hat *hat, void __user *uarg)
+static long htable_ioc_run(struct hat *hat, void *karg, void __user *uarg)
 {
 	struct htable_sample *samples = NULL;
-	struct htable_run r;
+	struct htable_run *r = karg;
 	int err;
 
-	if (copy_from_user(&r, uarg, sizeof(r)))
-		return -EFAULT;
-	err = htable_check_run(&r);
+	err = htable_check_run(r);
 	if (err)
 		return err;
-	r.nsamples = 0;
-	r.verified = 0;
-	r.mismatches = 0;
-	r.faults = 0;
-	r.first_fault_va = 0;
-	r.first_mismatch_va = 0;
-	r.reads = 0;
-	r.valid_reads = 0;
-	r.clobbers = 0;
-	r.elapsed_ns = 0;
-	r.watchdog = 0;
-	err = htable_result_writable(uarg, sizeof(r));
-	if (!err && r.mode == HTABLE_RUN_RESIDENT)
-		err = htable_result_writable(u64_to_user_ptr(r.samples),
-					     r.max_samples * sizeof(*samples));
+	r->nsamples = 0;
+	r->verified = 0;
+	r->mismatches = 0;
+	r->faults = 0;
+	r->first_fault_va = 0;
+	r->first_mismatch_va = 0;
+	r->reads = 0;
+	r->valid_reads = 0;
+	r->clobbers = 0;
+	r->elapsed_ns = 0;
+	r->watchdog = 0;
+	err = htable_result_writable(uarg, sizeof(*r));
+	if (!err && r->mode == HTABLE_RUN_RESIDENT)
+		err = htable_result_writable(u64_to_user_ptr(r->samples),
+					     r->max_samples * sizeof(*samples));
 	if (err)
 		return err;
-	if (r.mode == HTABLE_RUN_RESIDENT) {
+	if (r->mode == HTABLE_RUN_RESIDENT) {
 		samples = htable_should_fail(HTABLE_FAIL_SAMPLES) ? NULL :
-			  kvcalloc(r.max_samples, sizeof(*samples), GFP_KERNEL);
+			  kvcalloc(r->max_samples, sizeof(*samples), GFP_KERNEL);
 		if (!samples)
 			return -ENOMEM;
 	}
-	err = htable_window_run(hat, &r, samples);
+	err = htable_window_run(hat, r, samples);
 	if (err == -ENXIO)
-		htable_bad_input("run: CPU %u is offline", r.cpu);
+		htable_bad_input("run: CPU %u is offline", r->cpu);
 	if (!err && samples &&
-	    copy_to_user(u64_to_user_ptr(r.samples), samples,
-			 r.nsamples * sizeof(*samples)))
+	    copy_to_user(u64_to_user_ptr(r->samples), samples,
+			 r->nsamples * sizeof(*samples)))
 		err = -EFAULT;
 	kvfree(samples);
 	if (err)
 		return err;
-	return copy_to_user(uarg, &r, sizeof(r)) ? -EFAULT : 0;
+	return 0;
 }
 
-static long htable_ioc_sync(struct hat *hat, void __user *uarg)
+static long htable_ioc_sync(struct hat *hat, void *karg, void __user *uarg)
 {
 	unsigned long ref, mod;
-	struct htable_sync s;
+	struct htable_sync *s = karg;
 	int err;
 
-	if (copy_from_user(&s, uarg, sizeof(s)))
-		return -EFAULT;
-	if (s.flags & ~HTABLE_SYNC_CLEAR || s.reserved0) {
-		htable_bad_input("sync: flags %#x or reserved field set", s.flags);
-		return -EINVAL;
-	}
-	err = htable_check_range("sync", s.va, s.npages);
+	err = htable_check_request("sync", s->flags, HTABLE_SYNC_CLEAR,
+				   s->reserved0, s->va, s->npages);
 	if (err)
 		return err;
-	err = htable_result_writable(uarg, sizeof(s));
+	err = htable_result_writable(uarg, sizeof(*s));
 	if (!err)
-		err = hat_pagesync(hat, s.va, s.npages, s.flags & HTABLE_SYNC_CLEAR,
+		err = hat_pagesync(hat, s->va, s->npages, s->flags & HTABLE_SYNC_CLEAR,
 				   &ref, &mod);
 	if (err)
 		return err;
-	s.referenced = ref;
-	s.modified = mod;
-	return copy_to_user(uarg, &s, sizeof(s)) ? -EFAULT : 0;
+	s->referenced = ref;
+	s->modified = mod;
+	return 0;
 }
 
-static long htable_ioc_reload(struct hat *hat, void __user *uarg)
+static long htable_ioc_reload(struct hat *hat, void *karg, void __user *uarg)
 {
-	struct htable_reload r;
+	struct htable_reload *r = karg;
 	unsigned long reloaded;
 	int err;
 
-	if (copy_from_user(&r, uarg, sizeof(r)))
-		return -EFAULT;
-	if (r.flags || r.reserved0) {
-		htable_bad_input("reload: flags %#x or reserved field set", r.flags);
-		return -EINVAL;
-	}
-	err = htable_check_range("reload", r.va, r.npages);
+	err = htable_check_request("reload", r->flags, 0, r->reserved0, r->va,
+				   r->npages);
 	if (err)
 		return err;
-	err = htable_result_writable(uarg, sizeof(r));
+	err = htable_result_writable(uarg, sizeof(*r));
 	if (err)
 		return err;
-	err = hat_reload(hat, r.va, r.npages, &reloaded);
+	err = hat_reload(hat, r->va, r->npages, &reloaded);
 	if (err == -ENOMEM)
 		HATSTAT_INC(hs_enomem);
 	if (err)
 		return err;
-	r.reloaded = reloaded;
-	return copy_to_user(uarg, &r, sizeof(r)) ? -EFAULT : 0;
+	r->reloaded = reloaded;
+	return 0;
 }
 
 static const struct file_operations htable_fops;
@@ -515,112 +493,138 @@ static int htable_check_share(const char *what, const struct htable_share *s)
 	return 0;
 }
 
-static long htable_ioc_share(struct hat *hat, void __user *uarg)
+static long htable_ioc_share(struct hat *hat, void *karg, void __user *uarg)
 {
-	struct htable_share s;
+	struct htable_share *s = karg;
 	unsigned long tables;
 	struct file *owner;
 	int err;
 
-	if (copy_from_user(&s, uarg, sizeof(s)))
-		return -EFAULT;
-	err = htable_check_share("share", &s);
+	err = htable_check_share("share", s);
 	if (err)
 		return err;
-	owner = fget(s.owner_fd);
+	owner = fget(s->owner_fd);
 	if (!owner) {
-		htable_bad_input("share: fd %d is not open", s.owner_fd);
+		htable_bad_input("share: fd %d is not open", s->owner_fd);
 		return -EBADF;
 	}
 	/* Only another open of this device names a hat. */
 	if (owner->f_op != &htable_fops || owner->private_data == hat) {
-		htable_bad_input("share: fd %d is not another %s", s.owner_fd,
+		htable_bad_input("share: fd %d is not another %s", s->owner_fd,
 				 HTABLE_DEV_PATH);
 		fput(owner);
 		return -EINVAL;
 	}
-	err = htable_result_writable(uarg, sizeof(s));
+	err = htable_result_writable(uarg, sizeof(*s));
 	if (err) {
 		fput(owner);
 		return err;
 	}
 	/* The file reference keeps the owner's hat alive throughout. */
-	err = hat_share(hat, owner->private_data, s.va, s.npages, &tables);
+	err = hat_share(hat, owner->private_data, s->va, s->npages, &tables);
 	fput(owner);
 	if (err == -ENOMEM)
 		HATSTAT_INC(hs_enomem);
 	else if (err)
-		htable_bad_input("share: [%#llx, +%llu pages) refused (%d)", s.va,
-				 s.npages, err);
+		htable_bad_input("share: [%#llx, +%llu pages) refused (%d)", s->va,
+				 s->npages, err);
 	if (err)
 		return err;
-	s.tables = tables;
-	return copy_to_user(uarg, &s, sizeof(s)) ? -EFAULT : 0;
+	s->tables = tables;
+	return 0;
 }
 
-static long htable_ioc_unshare(struct hat *hat, void __user *uarg)
+static long htable_ioc_unshare(struct hat *hat, void *karg, void __user *uarg)
 {
-	struct htable_share s;
+	struct htable_share *s = karg;
 	unsigned long tables;
 	int err;
 
-	if (copy_from_user(&s, uarg, sizeof(s)))
-		return -EFAULT;
 	/* The range first, as for SHARE (uapi.rst gives the order). */
-	err = htable_check_share("unshare", &s);
+	err = htable_check_share("unshare", s);
 	if (err)
 		return err;
-	if (s.owner_fd) {
+	if (s->owner_fd) {
 		htable_bad_input("unshare: owner_fd must be zero");
 		return -EINVAL;
 	}
-	err = htable_result_writable(uarg, sizeof(s));
+	err = htable_result_writable(uarg, sizeof(*s));
 	if (err)
 		return err;
-	err = hat_unshare(hat, s.va, s.npages, &tables);
+	err = hat_unshare(hat, s->va, s->npages, &tables);
 	if (err == -ENOENT)
 		htable_bad_input("unshare: [%#llx, +%llu pages) is not all shared",
-				 s.va, s.npages);
+				 s->va, s->npages);
 	if (err)
 		return err;
-	s.tables = tables;
-	return copy_to_user(uarg, &s, sizeof(s)) ? -EFAULT : 0;
+	s->tables = tables;
+	return 0;
 }
+
+/*
+ * Each ioctl's handler works on a kernel copy of its argument: the
+ * dispatcher copies it in for the commands that pass one (_IOC_WRITE),
+ * and back out when the handler succeeded for those that return one
+ * (_IOC_READ). A handler that changes the hat first makes sure, through
+ * htable_result_writable(), that this copy-out can't fail.
+ */
+union htable_ioc_arg {
+	struct htable_version	version;
+	struct htable_map	map;
+	struct htable_unmap	unmap;
+	struct htable_probe	probe;
+	struct htable_info	info;
+	struct htable_check	check;
+	struct htable_rw	rw;
+	struct htable_run	run;
+	struct htable_sync	sync;
+	struct htable_reload	reload;
+	struct htable_share	share;
+};
+
+struct htable_ioc {
+	unsigned int	cmd;
+	long		(*fn)(struct hat *hat, void *karg, void __user *uarg);
+};
+
+static const struct htable_ioc htable_iocs[] = {
+	[_IOC_NR(HTABLE_IOC_VERSION)] = { HTABLE_IOC_VERSION, htable_ioc_version },
+	[_IOC_NR(HTABLE_IOC_MAP)] = { HTABLE_IOC_MAP, htable_ioc_map },
+	[_IOC_NR(HTABLE_IOC_UNMAP)] = { HTABLE_IOC_UNMAP, htable_ioc_unmap },
+	[_IOC_NR(HTABLE_IOC_PROBE)] = { HTABLE_IOC_PROBE, htable_ioc_probe },
+	[_IOC_NR(HTABLE_IOC_INFO)] = { HTABLE_IOC_INFO, htable_ioc_info },
+	[_IOC_NR(HTABLE_IOC_CHECK)] = { HTABLE_IOC_CHECK, htable_ioc_check },
+	[_IOC_NR(HTABLE_IOC_RW)] = { HTABLE_IOC_RW, htable_ioc_rw },
+	[_IOC_NR(HTABLE_IOC_RUN)] = { HTABLE_IOC_RUN, htable_ioc_run },
+	[_IOC_NR(HTABLE_IOC_SYNC)] = { HTABLE_IOC_SYNC, htable_ioc_sync },
+	[_IOC_NR(HTABLE_IOC_RELOAD)] = { HTABLE_IOC_RELOAD, htable_ioc_reload },
+	[_IOC_NR(HTABLE_IOC_SHARE)] = { HTABLE_IOC_SHARE, htable_ioc_share },
+	[_IOC_NR(HTABLE_IOC_UNSHARE)] = { HTABLE_IOC_UNSHARE, htable_ioc_unshare },
+};
 
 static long htable_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
-	struct hat *hat = file->private_data;
 	void __user *uarg = (void __user *)arg;
+	unsigned int nr = _IOC_NR(cmd), size = _IOC_SIZE(cmd);
+	const struct htable_ioc *ioc = NULL;
+	union htable_ioc_arg karg;
+	long err;
 
-	switch (cmd) {
-	case HTABLE_IOC_VERSION:
-		return htable_ioc_version(uarg);
-	case HTABLE_IOC_MAP:
-		return htable_ioc_map(hat, uarg);
-	case HTABLE_IOC_UNMAP:
-		return htable_ioc_unmap(hat, uarg);
-	case HTABLE_IOC_PROBE:
-		return htable_ioc_probe(hat, uarg);
-	case HTABLE_IOC_INFO:
-		return htable_ioc_info(hat, uarg);
-	case HTABLE_IOC_CHECK:
-		return htable_ioc_check(hat, uarg);
-	case HTABLE_IOC_RW:
-		return htable_ioc_rw(hat, uarg);
-	case HTABLE_IOC_RUN:
-		return htable_ioc_run(hat, uarg);
-	case HTABLE_IOC_SYNC:
-		return htable_ioc_sync(hat, uarg);
-	case HTABLE_IOC_RELOAD:
-		return htable_ioc_reload(hat, uarg);
-	case HTABLE_IOC_SHARE:
-		return htable_ioc_share(hat, uarg);
-	case HTABLE_IOC_UNSHARE:
-		return htable_ioc_unshare(hat, uarg);
-	default:
+	if (nr < ARRAY_SIZE(htable_iocs))
+		ioc = &htable_iocs[array_index_nospec(nr, ARRAY_SIZE(htable_iocs))];
+	/* The whole command must match: size and direction are the ABI's. */
+	if (!ioc || !ioc->fn || ioc->cmd != cmd) {
 		htable_bad_input("unknown ioctl %#x", cmd);
 		return -ENOTTY;
 	}
+	if (!(_IOC_DIR(cmd) & _IOC_WRITE))
+		memset(&karg, 0, size);
+	else if (copy_from_user(&karg, uarg, size))
+		return -EFAULT;
+	err = ioc->fn(file->private_data, &karg, uarg);
+	if (!err && _IOC_DIR(cmd) & _IOC_READ && copy_to_user(uarg, &karg, size))
+		err = -EFAULT;
+	return err;
 }
 
 static const struct file_operations htable_fops = {
