@@ -70,15 +70,7 @@ unsigned int htable_window_budget_ms = 60000;
 
 static int window_budget_set(const char *val, const struct kernel_param *kp)
 {
-	unsigned int ms;
-	int err = kstrtouint(val, 0, &ms);
-
-	if (err)
-		return err;
-	if (!ms || ms > HTABLE_WINDOW_BUDGET_MAX_MS)
-		return -ERANGE;
-	WRITE_ONCE(htable_window_budget_ms, ms);
-	return 0;
+	return param_set_uint_minmax(val, kp, 1, HTABLE_WINDOW_BUDGET_MAX_MS);
 }
 
 static const struct kernel_param_ops window_budget_ops = {
@@ -502,9 +494,6 @@ static int window_pattern_visit(struct htable_walk *w, struct htable *ht,
 	x86pte_t pte;
 	u64 *words;
 
-	/* The owner's pages, not this hat's: the owner writes those. */
-	if (ht->ht_flags & HTABLE_SHARED)
-		return 0;
 	for (i = 0; i < n; i++, va = NEXT_ENTRY_VA(va, level)) {
 		pte = x86pte_get(ht, e + i);
 		if (!PTE_ISPAGE(pte, level))
@@ -527,8 +516,10 @@ static int window_pattern_visit(struct htable_walk *w, struct htable *ht,
 static void window_write_patterns(struct hat *hat, const struct htable_run *r)
 {
 	struct htable_batch b;
+	/* Only the hat's own pages: a shared table's are the owner's to write. */
 	struct window_pattern_op op = {
-		.w = { .hat = hat, .b = &b, .visit = window_pattern_visit },
+		.w = { .hat = hat, .b = &b, .own_only = true,
+		       .visit = window_pattern_visit },
 		.r = r, .eaddr = r->va + (r->npages << PAGE_SHIFT),
 	};
 
@@ -604,8 +595,7 @@ int htable_window_run(struct hat *hat, struct htable_run *r,
 				 c.errors, c.first_error, c.first_va);
 		return -EUCLEAN;
 	}
-	w = htable_should_fail(HTABLE_FAIL_WINDOW) ? NULL :
-	    kzalloc(sizeof(*w), GFP_KERNEL);
+	w = htable_fail_kzalloc(HTABLE_FAIL_WINDOW, sizeof(*w), GFP_KERNEL);
 	if (!w)
 		return -ENOMEM;
 	w->hat = hat;

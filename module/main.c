@@ -22,20 +22,15 @@
  */
 static int reserve_amount_set(const char *val, const struct kernel_param *kp)
 {
-	unsigned int n;
-	int err;
+	int err = param_set_uint_minmax(val, kp, 0, 100000);
 
-	err = kstrtouint(val, 0, &n);
 	if (err)
 		return err;
-	if (n > 100000)
-		return -ERANGE;
-	WRITE_ONCE(htable_reserve_amount, n);
 	/* Before htable_init() the cache does not exist yet: init fills it. */
 	if (!htable_cache)
 		return 0;
 	htable_adjust_reserve();
-	return htable_initial_reserve(n);
+	return htable_initial_reserve(READ_ONCE(htable_reserve_amount));
 }
 
 static const struct kernel_param_ops reserve_amount_ops = {
@@ -46,52 +41,52 @@ module_param_cb(reserve_amount, &reserve_amount_ops, &htable_reserve_amount, 064
 MODULE_PARM_DESC(reserve_amount,
 		 "htable structures kept in the reserve (default 200)");
 
+/*
+ * The module's parts in the order they start: each one's init may use
+ * those above it. They stop in the reverse order, the device first, so
+ * that no new hat appears while the layers below go away.
+ */
+static const struct htable_part {
+	int	(*init)(void);
+	void	(*exit)(void);
+} htable_parts[] = {
+	{ htable_init, htable_fini },			/* core, reserve */
+	{ hat_init, hat_fini },				/* the hat cache */
+	{ htable_shrinker_init, htable_shrinker_exit },
+	{ htable_debugfs_init, htable_debugfs_exit },
+	{ htable_dev_init, htable_dev_exit },		/* /dev/htable */
+};
+
+/* Stop the first @n parts, last first. */
+static void htable_parts_stop(unsigned int n)
+{
+	while (n--)
+		htable_parts[n].exit();
+}
+
 static int __init htable_module_init(void)
 {
+	unsigned int i;
 	int err;
 
 	/* The seed's throttlefree: minfree = desfree / 2 = lotsfree / 4 = physmem / 256. */
 	htable_throttle_pages = totalram_pages() / 256;
-	err = htable_init();
-	if (err)
-		goto out;
-	err = hat_init();
-	if (err)
-		goto out_htable;
-	err = htable_shrinker_init();
-	if (err)
-		goto out_hat;
-	err = htable_debugfs_init();
-	if (err)
-		goto out_shrinker;
-	err = htable_dev_init();
-	if (err)
-		goto out_debugfs;
-
+	for (i = 0; i < ARRAY_SIZE(htable_parts); i++) {
+		err = htable_parts[i].init();
+		if (err) {
+			htable_parts_stop(i);
+			return err;
+		}
+	}
 	pr_info("loaded: ABI %d.%d, %u-level paging, reserve %u\n",
 		HTABLE_ABI_MAJOR, HTABLE_ABI_MINOR, mmu.max_level + 1,
 		htable_reserve_cnt);
 	return 0;
-
-out_debugfs:
-	htable_debugfs_exit();
-out_shrinker:
-	htable_shrinker_exit();
-out_hat:
-	hat_fini();
-out_htable:
-	htable_fini();
-out:
-	return err;
 }
 
 static void __exit htable_module_exit(void)
 {
-	htable_dev_exit();
-	htable_debugfs_exit();
-	htable_shrinker_exit();
-	hat_fini();
-	htable_fini();
+	htable_parts_stop(ARRAY_SIZE(htable_parts));
 	WARN_ON(atomic_long_read(&active_ptables));
 	pr_info("unloaded\n");
 }
