@@ -56,7 +56,6 @@ struct bench_out {
 	size_t	len;
 };
 
-
 static DEFINE_MUTEX(bench_mutex);
 static struct bench_out bench_out;
 
@@ -118,9 +117,9 @@ static void bench_fmt_rate(char *s, size_t sz, u64 count, u64 ops, bool known)
  * @pc_known:	the peer's flushes are known
  */
 void bench_row(const char *op, unsigned long n, const char *peer,
-		      u64 *ht, u64 *pe, unsigned int reps, unsigned int iters,
-		      const struct bench_counts *hc, const struct bench_counts *pc,
-		      bool hc_known, bool pc_known)
+	       u64 *ht, u64 *pe, unsigned int reps, unsigned int iters,
+	       const struct bench_counts *hc, const struct bench_counts *pc,
+	       bool hc_known, bool pc_known)
 {
 	u64 ops = (u64)reps * iters, hm, pm, r;
 	char hi[24], hf[24], pi[24], pf[24];
@@ -179,8 +178,8 @@ static int bench_side_once(struct bench_ctx *c, const struct bench_side *s,
  * Return: 0, or the first errno a side returned (no row is printed).
  */
 int bench_pair(struct bench_ctx *c, const char *op,
-		      const struct bench_side *ht, const struct bench_side *pe,
-		      unsigned int reps, unsigned int iters)
+	       const struct bench_side *ht, const struct bench_side *pe,
+	       unsigned int reps, unsigned int iters)
 {
 	u64 hs[BENCH_MAX_REPS], ps[BENCH_MAX_REPS];
 	struct bench_counts hc = {}, pc = {};
@@ -206,7 +205,7 @@ int bench_pair(struct bench_ctx *c, const char *op,
 
 /* hat_memload() of @n pages at @va: fresh, or aliases of @sn pages at @sva. */
 int bench_map(struct hat *hat, unsigned long va, unsigned long n,
-		     unsigned int level, unsigned long sva, unsigned long sn)
+	      unsigned int level, unsigned long sva, unsigned long sn)
 {
 	struct hat_map m = {
 		.va = va, .npages = n, .level = level, .attr = HAT_WRITE,
@@ -231,7 +230,7 @@ struct page *bench_page(struct hat *hat, unsigned long va)
  * cycling over them for the peers, so both sides map the same frames.
  */
 int bench_setup_hat(struct bench_ctx *c, unsigned long n,
-			   unsigned long nsrc)
+		    unsigned long nsrc)
 {
 	unsigned long i;
 	int err;
@@ -274,7 +273,7 @@ static void bench_teardown(struct bench_ctx *c)
 }
 
 unsigned int bench_iters(unsigned int iters, unsigned long work,
-				unsigned long n)
+			 unsigned long n)
 {
 	return iters ?: max_t(unsigned long, 1, work / n);
 }
@@ -352,11 +351,9 @@ static ssize_t bench_write(struct file *f, const char __user *ubuf,
 	char buf[64], name[16];
 	int err;
 
-	if (len >= sizeof(buf))
-		return -EINVAL;
-	if (copy_from_user(buf, ubuf, len))
-		return -EFAULT;
-	buf[len] = '\0';
+	err = htable_copy_line(buf, sizeof(buf), ubuf, len);
+	if (err)
+		return err;
 	if (sscanf(buf, "%15s %lu %u %u", name, &n, &reps, &iters) < 3 ||
 	    !n || n > HTABLE_MAX_NPAGES / 4 || !reps || reps > BENCH_MAX_REPS ||
 	    iters > 1000000) {

@@ -127,7 +127,7 @@ static const struct bench_side side_floor = {
 };
 
 int case_map(struct bench_ctx *c, unsigned long n, unsigned int reps,
-		    unsigned int iters)
+	     unsigned int iters)
 {
 	const struct bench_side *peer;
 	int err;
@@ -156,7 +156,7 @@ int case_map(struct bench_ctx *c, unsigned long n, unsigned int reps,
 }
 
 int case_floor(struct bench_ctx *c, unsigned long n, unsigned int reps,
-		      unsigned int iters)
+	       unsigned int iters)
 {
 	unsigned long j;
 	int err;
@@ -291,7 +291,7 @@ static const struct bench_side side_alloc_page = {
 };
 
 int case_ptalloc(struct bench_ctx *c, unsigned long n, unsigned int reps,
-			unsigned int iters)
+		 unsigned int iters)
 {
 	int err;
 
@@ -367,7 +367,7 @@ static const struct bench_side side_lookup_address = {
 };
 
 int case_probe(struct bench_ctx *c, unsigned long n, unsigned int reps,
-		      unsigned int iters)
+	       unsigned int iters)
 {
 	int err;
 
@@ -428,7 +428,7 @@ static const struct bench_side side_ht_large_4k = {
  * page, so no backing page is allocated in the timed loop.
  */
 int case_large(struct bench_ctx *c, unsigned long n, unsigned int reps,
-		      unsigned int iters)
+	       unsigned int iters)
 {
 	int err;
 
@@ -593,7 +593,7 @@ int case_hatsize(struct bench_ctx *c, unsigned long n, unsigned int reps,
 /* -- memory ------------------------------------------------------------- */
 
 int case_memory(struct bench_ctx *c, unsigned long n, unsigned int reps,
-		       unsigned int iters)
+		unsigned int iters)
 {
 	unsigned long tables = 0, hash, slab, per_table_x100, l, idx, pins = 0;
 	struct htable_info info;

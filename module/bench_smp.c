@@ -200,7 +200,7 @@ static int bench_shootdown_on_cpu(void *arg)
 }
 
 int case_shootdown(struct bench_ctx *c, unsigned long n,
-			  unsigned int reps, unsigned int iters)
+		   unsigned int reps, unsigned int iters)
 {
 	struct bench_call call = { .c = c, .reps = reps, .iters = iters ?: 256 };
 	int bench_cpu, err;
@@ -360,7 +360,7 @@ static int bench_scaling(struct bench_ctx *c, const char *op, struct hat *h2,
 }
 
 int case_threads(struct bench_ctx *c, unsigned long n, unsigned int reps,
-			unsigned int iters)
+		 unsigned int iters)
 {
 	struct hat *h2;
 	int err;
@@ -428,7 +428,7 @@ static int bench_reap_once(unsigned long ntables, unsigned long nreap,
 }
 
 int case_steal(struct bench_ctx *c, unsigned long n, unsigned int reps,
-		      unsigned int iters)
+	       unsigned int iters)
 {
 	u64 big[BENCH_MAX_REPS], small[BENCH_MAX_REPS];
 	struct bench_counts hc = {}, pc = {};

@@ -59,9 +59,9 @@ static bool hat_range_try(struct hat *hat, struct hat_range *c)
  *
  * Waits until no other claim meets @c. With the claim, the caller is the
  * only one to change the entries and stolen records of the pages it
- * changes, and nobody changes the pages it reads, until it releases it; a writer of hat_seg_lock excludes every claim. A task
- * holds one claim at a time, taken whole, so claims can't wait on each
- * other in a circle.
+ * changes, and nobody changes the pages it reads, until it releases it.
+ * A writer of hat_seg_lock excludes every claim. A task holds one claim
+ * at a time, taken whole, so claims can't wait on each other in a circle.
  *
  * Context: process context; sleeps, killably.
  * Return: 0, or -EINTR (no claim taken) when a fatal signal came first.

@@ -21,6 +21,7 @@
 
 #include <htable/corrupt.h>
 #include <htable/hat.h>
+#include <htable/module.h>
 #include <htable/x86pte.h>
 
 /**
@@ -223,11 +224,9 @@ static ssize_t corrupt_write(struct file *file, const char __user *ubuf,
 	char buf[64];
 	int err;
 
-	if (len >= sizeof(buf))
-		return -EINVAL;
-	if (copy_from_user(buf, ubuf, len))
-		return -EFAULT;
-	buf[len] = '\0';
+	err = htable_copy_line(buf, sizeof(buf), ubuf, len);
+	if (err)
+		return err;
 	if (sscanf(buf, "%u %lli", &code, &va) < 1)
 		return -EINVAL;
 	if (!code) {

@@ -83,22 +83,6 @@ static int fail_hits_show(struct seq_file *m, void *unused)
 }
 DEFINE_SHOW_ATTRIBUTE(fail_hits);
 
-/* fail_nth: writing it restarts the count, so failure N comes N calls later. */
-static int fail_nth_get(void *data, u64 *val)
-{
-	*val = htable_fail_nth_get();
-	return 0;
-}
-
-static int fail_nth_set(void *data, u64 val)
-{
-	if (val > UINT_MAX)
-		return -ERANGE;
-	htable_fail_nth_set(val);
-	return 0;
-}
-DEFINE_DEBUGFS_ATTRIBUTE(fail_nth_fops, fail_nth_get, fail_nth_set, "%llu\n");
-
 static int fail_warn_set(void *data, u64 val)
 {
 	if (val != 1)
@@ -108,22 +92,6 @@ static int fail_warn_set(void *data, u64 val)
 }
 DEFINE_DEBUGFS_ATTRIBUTE(fail_warn_fops, NULL, fail_warn_set, "%llu\n");
 
-/* force_steal: the same, for every Nth table allocation stealing first. */
-static int force_steal_get(void *data, u64 *val)
-{
-	*val = READ_ONCE(htable_force_steal);
-	return 0;
-}
-
-static int force_steal_set(void *data, u64 val)
-{
-	if (val > UINT_MAX)
-		return -ERANGE;
-	htable_force_steal_set(val);
-	return 0;
-}
-DEFINE_DEBUGFS_ATTRIBUTE(force_steal_fops, force_steal_get, force_steal_set, "%llu\n");
-
 /* reap: writing N runs htable_reap(N) now (0: the seed's own count). */
 static int reap_set(void *data, u64 val)
 {
@@ -132,21 +100,65 @@ static int reap_set(void *data, u64 val)
 }
 DEFINE_DEBUGFS_ATTRIBUTE(reap_fops, NULL, reap_set, "%llu\n");
 
-/* ref_limit: at least 2, so an alias of a fresh page stays possible. */
-static int ref_limit_get(void *data, u64 *val)
+/*
+ * The knobs whose owner keeps the value behind accessors, because a write
+ * also acts (fail_nth and force_steal restart their counts): a value
+ * outside [min, max] is refused with ERANGE.
+ */
+struct htable_knob {
+	unsigned int	min, max;
+	unsigned int	(*get)(void);
+	void		(*set)(unsigned int val);
+};
+
+static int knob_get(void *data, u64 *val)
 {
-	*val = READ_ONCE(htable_ref_limit);
+	const struct htable_knob *k = data;
+
+	*val = k->get();
 	return 0;
 }
 
-static int ref_limit_set(void *data, u64 val)
+static int knob_set(void *data, u64 val)
 {
-	if (val < 2 || val > INT_MAX)
+	const struct htable_knob *k = data;
+
+	if (val < k->min || val > k->max)
 		return -ERANGE;
-	WRITE_ONCE(htable_ref_limit, val);
+	k->set(val);
 	return 0;
 }
-DEFINE_DEBUGFS_ATTRIBUTE(ref_limit_fops, ref_limit_get, ref_limit_set, "%llu\n");
+DEFINE_DEBUGFS_ATTRIBUTE(knob_fops, knob_get, knob_set, "%llu\n");
+
+static unsigned int force_steal_get(void)
+{
+	return READ_ONCE(htable_force_steal);
+}
+
+static unsigned int ref_limit_get(void)
+{
+	return READ_ONCE(htable_ref_limit);
+}
+
+static void ref_limit_set(unsigned int val)
+{
+	WRITE_ONCE(htable_ref_limit, val);
+}
+
+/* fail_nth: writing it restarts the count, so failure N comes N calls later. */
+static struct htable_knob fail_nth_knob = {
+	0, UINT_MAX, htable_fail_nth_get, htable_fail_nth_set
+};
+
+/* force_steal: the same, for every Nth table allocation stealing first. */
+static struct htable_knob force_steal_knob = {
+	0, UINT_MAX, force_steal_get, htable_force_steal_set
+};
+
+/* ref_limit: at least 2, so an alias of a fresh page stays possible. */
+static struct htable_knob ref_limit_knob = {
+	2, INT_MAX, ref_limit_get, ref_limit_set
+};
 
 /**
  * htable_debugfs_add_hat() - create hat/<id> and corrupt/<id> for @hat
@@ -180,7 +192,7 @@ void htable_debugfs_remove_hat(struct hat *hat)
 
 static void htable_debugfs_knobs(struct dentry *dir)
 {
-	debugfs_create_file_unsafe("fail_nth", 0600, dir, NULL, &fail_nth_fops);
+	debugfs_create_file_unsafe("fail_nth", 0600, dir, &fail_nth_knob, &knob_fops);
 	debugfs_create_x32("fail_site", 0600, dir, &htable_fail_sites);
 	debugfs_create_file("fail_hits", 0400, dir, NULL, &fail_hits_fops);
 	debugfs_create_file_unsafe("fail_warn", 0200, dir, NULL, &fail_warn_fops);
@@ -194,10 +206,11 @@ static void htable_debugfs_knobs(struct dentry *dir)
 	if (!IS_ENABLED(CONFIG_DEBUG_VM))
 		debugfs_create_bool("window_lazy", 0600, dir, &htable_window_lazy);
 	debugfs_create_u32("steal_passes", 0600, dir, &htable_steal_passes);
-	debugfs_create_file_unsafe("force_steal", 0600, dir, NULL, &force_steal_fops);
+	debugfs_create_file_unsafe("force_steal", 0600, dir, &force_steal_knob,
+				   &knob_fops);
 	debugfs_create_ulong("ptable_cap", 0600, dir, &htable_ptable_cap);
 	debugfs_create_file_unsafe("reap", 0200, dir, NULL, &reap_fops);
-	debugfs_create_file_unsafe("ref_limit", 0600, dir, NULL, &ref_limit_fops);
+	debugfs_create_file_unsafe("ref_limit", 0600, dir, &ref_limit_knob, &knob_fops);
 }
 
 /**

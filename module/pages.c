@@ -262,8 +262,7 @@ static int hat_pin_count(struct hat *hat, struct page *page, bool write)
 		unpin_user_page(page);
 		return 0;
 	}
-	pin = htable_should_fail(HTABLE_FAIL_UPIN) ? NULL :
-	      kzalloc(sizeof(*pin), GFP_KERNEL_ACCOUNT);
+	pin = htable_fail_kzalloc(HTABLE_FAIL_UPIN, sizeof(*pin), GFP_KERNEL_ACCOUNT);
 	if (!pin) {
 		err = -ENOMEM;
 		goto err_unpin;
@@ -319,7 +318,7 @@ int hat_pin_user(struct hat *hat, unsigned long uaddr, unsigned long npages,
 	unsigned long unit = PTE_NPAGES(level), n = npages / unit, k, done = 0;
 	struct page *pages[64];
 	struct folio *folio;
-	unsigned long pfn;
+	unsigned long pfn, end;
 	long got, i;
 	int err = 0;
 
@@ -338,9 +337,9 @@ int hat_pin_user(struct hat *hat, unsigned long uaddr, unsigned long npages,
 		for (i = 0; i < got; i++) {
 			pfn = page_to_pfn(pages[i]);
 			folio = page_folio(pages[i]);
-			if (level && ((pfn & (unit - 1)) ||
-				      pfn + unit > folio_pfn(folio) + folio_nr_pages(folio))) {
-				htable_bad_input("map: user memory at %#lx is not one aligned %lu KiB page",
+			end = folio_pfn(folio) + folio_nr_pages(folio);
+			if (level && ((pfn & (unit - 1)) || pfn + unit > end)) {
+				htable_bad_input("map: %#lx is not one aligned %lu KiB user page",
 						 uaddr, unit << (PAGE_SHIFT - 10));
 				err = -EINVAL;
 			}

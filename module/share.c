@@ -212,8 +212,7 @@ static int hat_share_one(struct hat *hat, struct hat *owner, unsigned long va)
 	struct htable *oht;
 	int err;
 
-	sh = htable_should_fail(HTABLE_FAIL_SHARE) ? NULL :
-	     kzalloc(sizeof(*sh), GFP_KERNEL);
+	sh = htable_fail_kzalloc(HTABLE_FAIL_SHARE, sizeof(*sh), GFP_KERNEL);
 	if (!sh)
 		return -ENOMEM;
 	sh->owner = owner;

@@ -11,6 +11,7 @@
 #ifndef _HTABLE_FAIL_H
 #define _HTABLE_FAIL_H
 
+#include <linux/slab.h>
 #include <linux/types.h>
 
 struct seq_file;
@@ -36,6 +37,14 @@ enum htable_fail_site {
 extern u32 htable_fail_sites;
 
 bool htable_should_fail(enum htable_fail_site site);
+
+/* kzalloc() at failure site @site: NULL when the injector picks it. */
+static inline void *htable_fail_kzalloc(enum htable_fail_site site,
+					size_t size, gfp_t gfp)
+{
+	return htable_should_fail(site) ? NULL : kzalloc(size, gfp);
+}
+
 unsigned int htable_fail_nth_get(void);
 void htable_fail_nth_set(unsigned int n);
 void htable_fail_warn(void);

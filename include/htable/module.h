@@ -7,6 +7,7 @@
 #define _HTABLE_MODULE_H
 
 #include <linux/printk.h>
+#include <linux/uaccess.h>
 
 #include <htable/stats.h>
 
@@ -17,6 +18,26 @@
  */
 #define htable_bad_input(fmt, ...)					\
 	htable_log_bad_input(KERN_WARNING "htable: " fmt "\n", ##__VA_ARGS__)
+
+/**
+ * htable_copy_line() - a command written to a debugfs file, as a string
+ * @buf:	where it goes
+ * @size:	sizeof(@buf): the command must be shorter
+ * @ubuf:	the user's buffer
+ * @len:	its length
+ *
+ * Return: 0, -EINVAL for a command too long, or -EFAULT.
+ */
+static inline int htable_copy_line(char *buf, size_t size,
+				   const char __user *ubuf, size_t len)
+{
+	if (len >= size)
+		return -EINVAL;
+	if (copy_from_user(buf, ubuf, len))
+		return -EFAULT;
+	buf[len] = '\0';
+	return 0;
+}
 
 int htable_dev_init(void);
 void htable_dev_exit(void);
