@@ -6,8 +6,13 @@
  * one file, so a core source file sees the same definitions whatever it
  * includes. The locks are real: lockdep_assert_held() checks that the
  * calling thread owns the lock, and a WARN (counted in shim_warnings) fails
- * the test that caused it. See Documentation/testing.rst, "The host build
- * of the core".
+ * the test that caused it. A little of lockdep and of the kernel's
+ * debugging checks comes with them: two locks of one class held at once,
+ * two classes taken in both orders, a sleep (a sleeping lock, a sleeping
+ * allocation, cond_resched()) under a spinlock or rcu_read_lock(), each
+ * WARNs. The xarray is a real one (a sorted array), RCU defers callbacks
+ * until no reader is inside rcu_read_lock(). See
+ * Documentation/testing.rst, "The host build of the core".
  */
 #ifndef _HTABLE_SHIM_H
 #define _HTABLE_SHIM_H
@@ -45,6 +50,7 @@ typedef unsigned int slab_flags_t;
 #define __always_unused	__attribute__((unused))
 #define __maybe_unused	__attribute__((unused))
 #define __printf(a, b)	__attribute__((format(printf, a, b)))
+#define __aligned(x)	__attribute__((aligned(x)))
 #define barrier()	__asm__ __volatile__("" ::: "memory")
 #define container_of(p, type, member) \
 	((type *)((char *)(p) - offsetof(type, member)))
@@ -54,6 +60,14 @@ typedef unsigned int slab_flags_t;
 #define BUILD_BUG_ON(c)	_Static_assert(!(c), #c)
 #define BIT(n)		(1UL << (n))
 #define BIT_ULL(n)	(1ULL << (n))
+#define __stringify_1(x)	#x
+#define __stringify(x)	__stringify_1(x)
+#define smp_mb()	__atomic_thread_fence(__ATOMIC_SEQ_CST)
+#define smp_rmb()	smp_mb()
+#define smp_wmb()	smp_mb()
+#define smp_mb__after_atomic()	smp_mb()
+#define smp_mb__before_atomic()	smp_mb()
+#define ilog2(n)	((int)(63 - __builtin_clzll((unsigned long long)(n))))
 
 /* ---- printk and WARN: every warning is counted and fails the test ---- */
 extern long shim_warnings;
@@ -154,16 +168,35 @@ static inline bool list_is_last(const struct list_head *e,
 	for (p = list_first_entry(h, __typeof__(*p), m); &p->m != (h);	\
 	     p = list_next_entry(p, m))
 
-/* ---- locks: real, owner-tracking ---- */
+/*
+ * ---- locks: real, owner-tracking, with a little of lockdep ----
+ *
+ * A lock's class is where it was initialized (spin_lock_init() and
+ * init_rwsem() sites, as lockdep's static keys), or its name for
+ * DEFINE_SPINLOCK. Each thread keeps the locks it holds: taking a second
+ * lock of a class it holds already WARNs (lockdep's "possible recursive
+ * locking"; *_nested() names a subclass), and so does taking class B under
+ * A after A was taken under B (a direct ABBA inversion). Trylocks are
+ * recorded but not checked, as in lockdep.
+ */
+struct shim_lock_class {
+	const char *name;
+	unsigned int sub;
+};
+
 typedef struct {
 	pthread_mutex_t m;
 	pthread_t owner;
 	bool held;
+	const char *cls;
 } spinlock_t;
-#define __SPIN_LOCK_UNLOCKED(x)	{ PTHREAD_MUTEX_INITIALIZER, 0, false }
+#define __SPIN_LOCK_UNLOCKED(x)	{ PTHREAD_MUTEX_INITIALIZER, 0, false, #x }
 #define DEFINE_SPINLOCK(x)	spinlock_t x = __SPIN_LOCK_UNLOCKED(x)
-void spin_lock_init(spinlock_t *l);
+void shim_spin_lock_init(spinlock_t *l, const char *cls);
+#define spin_lock_init(l) \
+	shim_spin_lock_init((l), "spinlock@" __FILE__ ":" __stringify(__LINE__))
 void spin_lock(spinlock_t *l);
+void spin_lock_nested(spinlock_t *l, unsigned int sub);
 bool spin_trylock(spinlock_t *l);
 void spin_unlock(spinlock_t *l);
 bool shim_spin_held(const spinlock_t *l);
@@ -173,21 +206,38 @@ struct rw_semaphore {
 	pthread_t writer;
 	bool write_held;
 	int readers;		/* atomic */
+	const char *cls;
 };
-void init_rwsem(struct rw_semaphore *s);
+void shim_init_rwsem(struct rw_semaphore *s, const char *cls);
+#define init_rwsem(s) \
+	shim_init_rwsem((s), "rwsem@" __FILE__ ":" __stringify(__LINE__))
 void down_read(struct rw_semaphore *s);
 void up_read(struct rw_semaphore *s);
 void down_write(struct rw_semaphore *s);
+void down_write_nested(struct rw_semaphore *s, unsigned int sub);
 int down_write_trylock(struct rw_semaphore *s);
 int down_read_trylock(struct rw_semaphore *s);
 void up_write(struct rw_semaphore *s);
 bool shim_rwsem_held(const struct rw_semaphore *s);
+bool shim_rwsem_held_write(const struct rw_semaphore *s);
+static inline int down_write_killable(struct rw_semaphore *s)
+{
+	down_write(s);
+	return 0;
+}
 
+static inline int down_read_killable(struct rw_semaphore *s)
+{
+	down_read(s);
+	return 0;
+}
+
+/* A mutex sleeps: it is no atomic context, unlike a spinlock. */
 struct mutex { spinlock_t s; };
 #define DEFINE_MUTEX(x)	struct mutex x = { __SPIN_LOCK_UNLOCKED(x) }
-#define mutex_init(x)	spin_lock_init(&(x)->s)
-#define mutex_lock(x)	spin_lock(&(x)->s)
-#define mutex_unlock(x)	spin_unlock(&(x)->s)
+#define mutex_init(x)	shim_spin_lock_init(&(x)->s, "mutex@" __FILE__ ":" __stringify(__LINE__))
+void mutex_lock(struct mutex *m);
+void mutex_unlock(struct mutex *m);
 static inline bool shim_mutex_held(const struct mutex *m)
 { return shim_spin_held(&m->s); }
 
@@ -197,8 +247,22 @@ static inline bool shim_mutex_held(const struct mutex *m)
 		       struct rw_semaphore *: shim_rwsem_held,		\
 		       struct mutex *: shim_mutex_held)(l),		\
 	     "lockdep_assert_held(%s) not held\n", #l)
-#define lockdep_assert_held_write(l)	lockdep_assert_held(l)
-#define might_sleep()	do { } while (0)
+#define lockdep_assert_held_write(l)					\
+	WARN(!shim_rwsem_held_write(l),					\
+	     "lockdep_assert_held_write(%s) not held\n", #l)
+
+/*
+ * Atomic context: spinlocks held by this thread, and rcu_read_lock()
+ * depth. Sleeping there is a bug the kernel reports ("sleeping function
+ * called from invalid context"); here might_sleep() WARNs.
+ */
+extern __thread int shim_spin_depth;
+extern __thread int shim_rcu_depth;
+#define might_sleep()							\
+	WARN(shim_spin_depth || shim_rcu_depth,				\
+	     "sleeping in atomic context (%d spinlocks, rcu depth %d)\n", \
+	     shim_spin_depth, shim_rcu_depth)
+#define cond_resched()	({ might_sleep(); 0; })
 
 /* Wait queues: single-process tests never sleep; wakes are counted. */
 typedef struct { int unused; } wait_queue_head_t;
@@ -209,12 +273,23 @@ extern long shim_wakeups;
 /* ---- memory ---- */
 #define PAGE_SHIFT	12
 #define PAGE_SIZE	(1UL << PAGE_SHIFT)
-#define GFP_KERNEL	0x1u
+#define __GFP_DIRECT_RECLAIM	0x1u	/* the allocation may sleep */
+#define GFP_KERNEL	__GFP_DIRECT_RECLAIM
 #define GFP_NOWAIT	0x2u
+#define GFP_ATOMIC	0x2u
 #define __GFP_NOWARN	0x4u
 #define __GFP_NORETRY	0x8u
 #define __GFP_ZERO	0x10u
+#define __GFP_ACCOUNT	0x20u
+#define GFP_KERNEL_ACCOUNT	(GFP_KERNEL | __GFP_ACCOUNT)
 #define SLAB_HWCACHE_ALIGN 0x1u
+#define SLAB_ACCOUNT	0x2u
+
+/* An allocation that may sleep must not come from atomic context. */
+#define might_alloc(gfp) do {						\
+	if ((gfp) & __GFP_DIRECT_RECLAIM)				\
+		might_sleep();						\
+} while (0)
 
 struct kmem_cache {
 	const char *name;
@@ -233,6 +308,32 @@ void kfree(const void *p);
 void *kvcalloc(size_t n, size_t size, gfp_t gfp);
 void kvfree(const void *p);
 
+/* ---- RCU: a grace period ends when no thread is inside rcu_read_lock() ---- */
+struct page;
+struct rcu_head {
+	struct rcu_head *next;
+	void (*func)(struct rcu_head *head);
+	struct page *shim_page;	/* the page this head is in, if one */
+};
+typedef void (*rcu_callback_t)(struct rcu_head *head);
+void rcu_read_lock(void);
+void rcu_read_unlock(void);
+static inline bool rcu_read_lock_held(void)
+{
+	return shim_rcu_depth > 0;
+}
+
+#define RCU_LOCKDEP_WARN(c, s)	WARN((c), "suspicious RCU usage: %s\n", (s))
+/*
+ * Queued; run once no reader is inside rcu_read_lock() (then, at once), or
+ * at synchronize_rcu()/rcu_barrier(). A page's callback retires the page
+ * first: pfn_to_page() still finds it, shim_phys_to_va() no longer does.
+ */
+void call_rcu(struct rcu_head *head, rcu_callback_t func);
+void synchronize_rcu(void);
+void rcu_barrier(void);
+extern long shim_rcu_pending;	/* callbacks queued, not run */
+
 /*
  * A page: an aligned buffer with a fake, never-reused pfn, so that an entry
  * (a physical address) can be followed back to its table by the test's own
@@ -242,8 +343,86 @@ struct page {
 	void *va;
 	unsigned long pfn;
 	unsigned int order;
+	bool retired;		/* freed through call_rcu(), not yet gone */
+	unsigned long private;
+	struct rcu_head rcu_head;
 };
 unsigned long totalram_pages(void);
+/*
+ * The struct page of @pfn. A table page is found until it is freed (a page
+ * freed through call_rcu() until its grace period ends); any other pfn is
+ * a data page, which reads as zeroes, as the kernel reads the memory of a
+ * page it maps. A table page already freed WARNs: that read is a
+ * use-after-free in the kernel.
+ */
+struct page *pfn_to_page(unsigned long pfn);
+enum shim_pfn_kind {
+	SHIM_PFN_TABLE,		/* a table page in use */
+	SHIM_PFN_RETIRED,	/* freed through call_rcu(), grace period running */
+	SHIM_PFN_FREED,		/* was a table page, freed */
+	SHIM_PFN_DATA,		/* never a table page */
+};
+enum shim_pfn_kind shim_pfn_kind(unsigned long pfn);
+/* Called by pfn_to_page() when set: lets a test act mid-walk. */
+extern void (*shim_pfn_hook)(unsigned long pfn);
+/* When set, the content of a data page (NULL: zeroes), as a user wrote it. */
+extern void *(*shim_data_page)(unsigned long pfn);
+#define page_to_pfn(pg)	((pg)->pfn)
+
+/* Reclaim progress a shrinker reports (6.4+): summed here. */
+extern long shim_reclaimed;
+static inline void mm_account_reclaimed_pages(unsigned long pages)
+{
+	__atomic_add_fetch(&shim_reclaimed, pages, __ATOMIC_SEQ_CST);
+}
+
+/* ---- memory cgroups: only the active one, per thread ---- */
+struct mem_cgroup;
+extern __thread struct mem_cgroup *shim_active_memcg;
+static inline struct mem_cgroup *set_active_memcg(struct mem_cgroup *memcg)
+{
+	struct mem_cgroup *old = shim_active_memcg;
+
+	shim_active_memcg = memcg;
+	return old;
+}
+
+/* ---- refcount_t ---- */
+typedef struct { atomic_t refs; } refcount_t;
+static inline void refcount_set(refcount_t *r, int n) { atomic_set(&r->refs, n); }
+static inline unsigned int refcount_read(const refcount_t *r)
+{ return atomic_read(&r->refs); }
+static inline void refcount_inc(refcount_t *r)
+{
+	WARN(atomic_inc_return(&r->refs) <= 1, "refcount_t: addition on 0\n");
+}
+
+static inline bool refcount_dec_and_test(refcount_t *r)
+{
+	int n = atomic_dec_return(&r->refs);
+
+	WARN(n < 0, "refcount_t: underflow\n");
+	return n == 0;
+}
+
+/* ---- linux/hash.h: the kernel's multiplicative hashes ---- */
+#define GOLDEN_RATIO_32 0x61C88647
+#define GOLDEN_RATIO_64 0x61C8864680B583EBull
+static inline u32 hash_32(u32 val, unsigned int bits)
+{
+	return (u32)(val * GOLDEN_RATIO_32) >> (32 - bits);
+}
+
+static inline u32 hash_64(u64 val, unsigned int bits)
+{
+	return (u32)(val * GOLDEN_RATIO_64 >> (64 - bits));
+}
+
+#define hash_long(val, bits)	hash_64((val), (bits))
+static inline u32 hash_ptr(const void *ptr, unsigned int bits)
+{
+	return hash_long((unsigned long)ptr, bits);
+}
 
 /* ---- per-CPU counters: one copy, atomically updated ---- */
 #define DECLARE_PER_CPU(t, n)	extern __typeof__(t) n
@@ -290,8 +469,133 @@ struct shrinker *shrinker_alloc(unsigned int flags, const char *fmt, ...);
 void shrinker_register(struct shrinker *s);
 void shrinker_free(struct shrinker *s);
 
+/*
+ * ---- xarray: a real one, a sorted array of (index, entry) ----
+ *
+ * The calls the core makes, with the kernel's rules checked: xa_* take
+ * xa_lock themselves (a caller that holds it deadlocks, as in the kernel:
+ * here the shim aborts), xas_store() needs it held, an xas walk needs it
+ * or rcu_read_lock(), an allocation that may sleep needs no spinlock
+ * held, and internal entries can't be stored. An insertion counts as an
+ * allocation: it records the thread's active memcg, and fails with
+ * -ENOMEM when shim_xa_fail_after says so.
+ */
+struct shim_xa_slot {
+	unsigned long index;
+	void *entry;
+};
+
+struct xarray {
+	spinlock_t xa_lock;
+	unsigned int xa_flags;
+	unsigned long n, cap;
+	struct shim_xa_slot *slots;
+	struct mem_cgroup *shim_memcg;	/* active memcg of the last insertion */
+	unsigned long shim_inserts;	/* insertions */
+	unsigned long shim_uncharged;	/* ... made with no active memcg */
+};
+/* Insertions that succeed before every later one fails (< 0: no limit). */
+extern long shim_xa_fail_after;
+
+#define XA_FLAGS_ACCOUNT	0x1u
+#define XA_PRESENT		((unsigned int)-1)
+#define XA_CHECK_SCHED		4096
+#define MAX_ERRNO		4095
+
+static inline void *xa_mk_value(unsigned long v)
+{
+	return (void *)((v << 1) | 1);
+}
+
+static inline unsigned long xa_to_value(const void *entry)
+{
+	return (unsigned long)entry >> 1;
+}
+
+static inline bool xa_is_value(const void *entry)
+{
+	return (unsigned long)entry & 1;
+}
+
+static inline void *xa_mk_internal(unsigned long v)
+{
+	return (void *)((v << 2) | 2);
+}
+
+static inline bool xa_is_internal(const void *entry)
+{
+	return ((unsigned long)entry & 3) == 2;
+}
+
+static inline bool xa_is_err(const void *entry)
+{
+	return xa_is_internal(entry) &&
+	       (unsigned long)entry >= (unsigned long)xa_mk_internal(-MAX_ERRNO);
+}
+
+static inline int xa_err(void *entry)
+{
+	return xa_is_err(entry) ? (int)((long)entry >> 2) : 0;
+}
+
+void shim_xa_init(struct xarray *xa, unsigned int flags, const char *cls);
+#define xa_init_flags(xa, f) \
+	shim_xa_init((xa), (f), "xa_lock@" __FILE__ ":" __stringify(__LINE__))
+#define xa_init(xa)	xa_init_flags((xa), 0)
+void xa_destroy(struct xarray *xa);
+void *xa_load(struct xarray *xa, unsigned long index);
+void *xa_store(struct xarray *xa, unsigned long index, void *entry, gfp_t gfp);
+void *xa_erase(struct xarray *xa, unsigned long index);
+void *xa_find(struct xarray *xa, unsigned long *index, unsigned long max,
+	      unsigned int filter);
+static inline bool xa_empty(const struct xarray *xa)
+{
+	return !__atomic_load_n(&xa->n, __ATOMIC_SEQ_CST);
+}
+
+/* The advanced API: a cursor over the sorted array. */
+struct xa_state {
+	struct xarray *xa;
+	unsigned long xa_index;
+	bool restart;	/* the next find starts at xa_index, not after it */
+	bool bounds;	/* ran off the end: nothing more until xas_set() */
+};
+#define XA_STATE(name, array, index)					\
+	struct xa_state name = { .xa = (array), .xa_index = (index),	\
+				 .restart = true }
+#define xas_lock(xas)	spin_lock(&(xas)->xa->xa_lock)
+#define xas_unlock(xas)	spin_unlock(&(xas)->xa->xa_lock)
+void *xas_find(struct xa_state *xas, unsigned long max);
+void *xas_store(struct xa_state *xas, void *entry);
+static inline void *xas_next_entry(struct xa_state *xas, unsigned long max)
+{
+	return xas_find(xas, max);
+}
+
+#define xas_for_each(xas, entry, max)					\
+	for (entry = xas_find(xas, max); entry; entry = xas_next_entry(xas, max))
+static inline bool xas_retry(struct xa_state *xas, const void *entry)
+{
+	return false;	/* no retry entries: the array never moves under a walk */
+}
+
+static inline void xas_set(struct xa_state *xas, unsigned long index)
+{
+	xas->xa_index = index;
+	xas->restart = true;
+	xas->bounds = false;
+}
+
+static inline void xas_pause(struct xa_state *xas)
+{
+	if (xas->restart || xas->bounds)
+		return;
+	xas_set(xas, xas->xa_index + 1);
+	if (!xas->xa_index)
+		xas->bounds = true;
+}
+
 /* ---- the rest: types the core's headers name but the core never uses ---- */
-struct xarray { void *unused; };
 struct dentry;
 struct seq_file;
 struct file;
