@@ -17,8 +17,10 @@
  */
 #include "kselftest_harness.h"
 
+#include <htable/check.h>
 #include <htable/fail.h>
 #include <htable/htable.h>
+#include <htable/pages.h>
 #include <htable/stats.h>
 #include <htable/steal.h>
 #include <htable/tlb.h>
@@ -157,10 +159,35 @@ static u64 stat(enum htable_stat s)
 	return htable_stats.c[s];
 }
 
+/*
+ * CHECK (module/check.c, the checker behind HTABLE_IOC_CHECK) of @hat.
+ * Return: its error count; the report in *@c.
+ */
+static u64 test_check(struct hat *hat, struct htable_check *c)
+{
+	memset(c, 0xa5, sizeof(*c));
+	if (htable_check(hat, c))
+		TEST_BAD("CHECK of hat %u was interrupted", hat->hat_id);
+	if (c->errors)
+		fprintf(stderr, "# CHECK of hat %u: %llu errors, first %u at %#llx\n",
+			hat->hat_id, c->errors, c->first_error, c->first_va);
+	return c->errors;
+}
+
+/* CHECK of @hat found nothing: 0, or its error count. */
+static u64 check_errors(struct hat *hat)
+{
+	struct htable_check c;
+
+	return test_check(hat, &c);
+}
+
 /* ---- hats and mappings, as hat.c and map.c make them ---- */
 
 /* The fixture variant's paging levels, for helpers outside a TEST_F. */
 static unsigned int variant_levels;
+
+static unsigned int test_hat_ids;
 
 static struct hat *test_hat_new(void)
 {
@@ -183,6 +210,8 @@ static struct hat *test_hat_new(void)
 		free(hat);
 		return NULL;
 	}
+	/* Ids are never reused, as hat.c's: each hat's pages get its own tag. */
+	hat->hat_id = ++test_hat_ids;
 	/* A memcg tag of the hat's own, never dereferenced. */
 	hat->hat_memcg = (struct mem_cgroup *)&hat->hat_id;
 	spin_lock(&htable_hat_list_lock);
@@ -191,12 +220,13 @@ static struct hat *test_hat_new(void)
 	return hat;
 }
 
-/* What a stolen record held: the test's pages are nobody's, nothing to do. */
+/* What a stolen record held: the page, no longer the hat's. */
 static void test_drop(struct hat *hat, x86pte_t pte)
 {
 	/* "outside any lock", htable_stolen_take() promises. */
 	if (shim_spin_depth || shim_rcu_depth)
 		TEST_BAD("drop of %#llx in atomic context", pte);
+	shim_disown_pages(PTE2PFN(pte), 1, hat_owner_tag(hat));
 }
 
 /* As hat_free(): the stolen records go, then the tables. */
@@ -229,7 +259,7 @@ static u64 pfn_of(unsigned long va)
 static x86pte_t pte_of(unsigned long va, unsigned int level, x86pte_t extra)
 {
 	return ((pfn_of(va) << PAGE_SHIFT) & PTE_PFN_MASK) | PT_VALID |
-	       PT_WRITABLE | PT_USER | extra | (level ? PT_PAGESIZE : 0);
+	       PT_WRITABLE | extra | (level ? PT_PAGESIZE : 0);
 }
 
 /* One MAP of one page, as map.c's map_visit() does it. */
@@ -286,6 +316,10 @@ static int map_pte(struct hat *hat, unsigned long va, unsigned int level,
 		m.w.b = &b;
 		err = htable_walk_range(&m.w, va, eaddr);
 		htable_batch_finish(&b);
+		/* The pages are the hat's now, as pages.c tags what it allocates. */
+		if (!err)
+			shim_own_pages(PTE2PFN(pte), LEVEL_SIZE(level) / PAGE_SIZE,
+				       hat_owner_tag(hat));
 		if (m.runs > 1 || (!err && !m.runs))
 			TEST_BAD("%u runs for one page at %#lx", m.runs, va);
 	}
@@ -319,6 +353,9 @@ static int test_unmap_visit(struct htable_walk *w, struct htable *ht,
 			continue;
 		cleared++;
 		locked += !!(old & PT_SOFTLOCK);
+		/* The page goes back, as pages.c drops what the entry held. */
+		shim_disown_pages(PTE2PFN(old), LEVEL_SIZE(ht->ht_level) / PAGE_SIZE,
+				  hat_owner_tag(w->hat));
 	}
 	if (cleared)
 		htable_count(ht, -(int)cleared, -(int)locked);
@@ -456,6 +493,8 @@ TEST_F(core, level_boundaries)
 	unsigned int top = variant->levels - 1, l, lv, i, n = 0;
 	unsigned long va[2 * HTABLE_MAX_LEVELS + 2], cnt[HTABLE_MAX_LEVELS];
 	struct hat *hat = self->hat;
+	unsigned long tables = 0;
+	struct htable_check c;
 
 	for (l = 1; l <= top; l++) {
 		unsigned long b = 1UL << fake_shift(l);
@@ -498,6 +537,16 @@ TEST_F(core, level_boundaries)
 		EXPECT_EQ(d, atomic_long_read(&htable_level_tables[l]));
 	}
 	EXPECT_EQ(1, cnt[top]);
+	/*
+	 * CHECK agrees: no error, every table the test's walk counted, and
+	 * an entry for each page mapped and for each link (one per table
+	 * but the top).
+	 */
+	for (l = 0; l <= top; l++)
+		tables += cnt[l];
+	EXPECT_EQ(0, test_check(hat, &c));
+	EXPECT_EQ(tables, c.tables);
+	EXPECT_EQ(n + tables - 1, c.entries);
 	/* Each table's ht_valid_cnt is what its page holds. */
 	for (l = 0; l < top; l++) {
 		for (i = 0; i < n; i++) {
@@ -773,7 +822,7 @@ TEST_F(core, steal_every_hat_locked)
 
 	ASSERT_NE(NULL, b);
 	fill(a, 8, 0x40000000UL);
-	fill(b, 8, 0x40000000UL);
+	fill(b, 8, 0x80000000UL);
 	fake_count_tables(a, before);
 	down_write(&a->hat_seg_lock);
 	/* Two of one lock class: lockdep wants them told apart. */
@@ -804,7 +853,8 @@ TEST_F(core, steal_every_hat_locked)
 		unsigned int i;
 
 		for (i = 0; i < 16; i++) {
-			held[i] = htable_lookup(i < 8 ? a : b, 0x40000000UL +
+			held[i] = htable_lookup(i < 8 ? a : b,
+						(i < 8 ? 0x40000000UL : 0x80000000UL) +
 						(i % 8) * (1UL << fake_shift(1)), 0);
 			ASSERT_NE(NULL, held[i]);
 		}
@@ -829,7 +879,10 @@ TEST_F(core, steal_every_hat_locked)
 		     atomic_long_read(&b->hat_stolen));
 	/* Their translations went to the stolen records, one page each. */
 	EXPECT_EQ(atomic_long_read(&a->hat_stolen), filled_stolen(a, 8, 0x40000000UL));
-	EXPECT_EQ(atomic_long_read(&b->hat_stolen), filled_stolen(b, 8, 0x40000000UL));
+	EXPECT_EQ(atomic_long_read(&b->hat_stolen), filled_stolen(b, 8, 0x80000000UL));
+	/* No table is left with a count its entries don't match. */
+	EXPECT_EQ(0, check_errors(a));
+	EXPECT_EQ(0, check_errors(b));
 	EXPECT_EQ(atomic_long_read(&a->hat_stolen), atomic_long_read(&a->hat_stolen_pages));
 	EXPECT_EQ(atomic_long_read(&b->hat_stolen), atomic_long_read(&b->hat_stolen_pages));
 	fake_count_tables(a, after);
@@ -894,6 +947,7 @@ TEST_F(core, steal_cached_first_and_reap)
 	EXPECT_EQ(3, filled_stolen(hat, 4, 0x80000000UL + 2 * (1UL << fake_shift(1))));
 	EXPECT_EQ(3, stat(STAT_hs_reaped));
 	EXPECT_EQ(3, shim_reclaimed);
+	EXPECT_EQ(0, check_errors(hat));
 	htable_shrinker_exit();
 	EXPECT_EQ(NULL, shim_shrinker);
 }
@@ -945,6 +999,8 @@ TEST_F(core, split_large_pages)
 		ASSERT_TRUE(p & PT_SOFTLOCK);
 		ASSERT_FALSE(p & PT_PAGESIZE);
 	}
+	/* 512 locked entries in the new table, one folio: CHECK agrees. */
+	EXPECT_EQ(0, check_errors(hat));
 	ht = htable_lookup(hat, va2m, 0);
 	ASSERT_NE(NULL, ht);
 	EXPECT_EQ(512, atomic_read(&ht->ht_valid_cnt));
@@ -985,6 +1041,7 @@ TEST_F(core, split_large_pages)
 	EXPECT_EQ(arch_page_to_phys(l1->ht_page), fake_table(hat, va1g, 1));
 	EXPECT_EQ(512, atomic_read(&l1->ht_valid_cnt));
 	htable_release(l1, NULL);
+	EXPECT_EQ(0, check_errors(hat));
 	for (i = 0; i < 512; i += 73) {
 		x86pte_t p = fake_translate(hat, va1g + i * (1UL << fake_shift(1)), &lv);
 
@@ -1191,6 +1248,109 @@ TEST_F(core, share_detach_full_flush)
 	EXPECT_FALSE(shim_invalidated(0, x));
 }
 
+/* CHECK found exactly @n errors, the first of @code at @va. */
+static bool check_found(struct hat *hat, u64 n, u32 code, unsigned long va)
+{
+	struct htable_check c;
+
+	test_check(hat, &c);
+	return c.errors == n && c.first_error == code && c.first_va == va;
+}
+
+/*
+ * CHECK, the module's independent checker, compiled here unchanged: on a
+ * sound hierarchy of 4 KiB, locked, 2 MiB and 1 GiB pages it finds
+ * nothing; each inconsistency the test makes by hand (a bumped valid
+ * count, a lost lock count, a User bit, a page the hat does not own, a
+ * misaligned large page, a bad parent, a lost link, a dirty cached table)
+ * it reports, first, at the va the test made it; repaired, it is quiet.
+ */
+TEST_F(core, check_catches_what_it_must)
+{
+	const unsigned long a = 0x40000000UL, big = a + 2 * (1UL << fake_shift(1));
+	const unsigned long gone = a + 3 * (1UL << fake_shift(1));
+	const unsigned long small = a + 5 * PAGE_SIZE, giant = 5UL << fake_shift(2);
+	struct hat *hat = self->hat;
+	struct htable *leaf, *l1, *parent;
+	x86pte_t *t, *t1, save;
+	unsigned int e, e1;
+
+	ASSERT_EQ(0, map_page(hat, a, 0, 0));
+	ASSERT_EQ(0, map_page(hat, a + PAGE_SIZE, 0, PT_SOFTLOCK));
+	ASSERT_EQ(0, map_page(hat, small, 0, PT_REF | PT_MOD));
+	ASSERT_EQ(0, map_page(hat, big, 1, 0));
+	ASSERT_EQ(0, map_page(hat, giant, 2, 0));
+	/* A leaf emptied into the hat's cache, zeroed. */
+	ASSERT_EQ(0, map_page(hat, gone, 0, 0));
+	ASSERT_EQ(0, unmap_page(hat, gone));
+	ASSERT_NE(NULL, hat->hat_ht_cached);
+	EXPECT_EQ(0, check_errors(hat));
+
+	leaf = htable_lookup(hat, a, 0);
+	ASSERT_NE(NULL, leaf);
+	t = shim_phys_to_va(arch_page_to_phys(leaf->ht_page));
+	ASSERT_NE(NULL, t);
+	e = htable_va2entry(small, leaf);
+
+	/* A valid count one too high: the table could never be freed. */
+	atomic_inc(&leaf->ht_valid_cnt);
+	EXPECT_TRUE(check_found(hat, 1, HTABLE_CHECK_VALID_CNT, a));
+	atomic_dec(&leaf->ht_valid_cnt);
+	/* A lock count one too low: a locked page could be stolen. */
+	atomic_dec(&leaf->ht_lock_cnt);
+	EXPECT_TRUE(check_found(hat, 1, HTABLE_CHECK_LOCK_CNT, a));
+	atomic_inc(&leaf->ht_lock_cnt);
+	/* A User bit: user mode could reach the page. */
+	t[e] |= PT_USER;
+	EXPECT_TRUE(check_found(hat, 1, HTABLE_CHECK_BITS, small));
+	t[e] &= ~PT_USER;
+	/* The next pfn, which no map gave the hat. */
+	save = t[e];
+	t[e] += PAGE_SIZE;
+	EXPECT_TRUE(check_found(hat, 1, HTABLE_CHECK_UNOWNED, small));
+	t[e] = save;
+	/* A parent that is not the table linking it. */
+	parent = leaf->ht_parent;
+	leaf->ht_parent = NULL;
+	EXPECT_TRUE(check_found(hat, 1, HTABLE_CHECK_PARENT, a));
+	leaf->ht_parent = parent;
+	EXPECT_EQ(0, check_errors(hat));
+
+	/*
+	 * A 2 MiB page one 4 KiB page off: misaligned, and its last page is
+	 * no page of the hat's (the page after it was unmapped, and is no
+	 * longer the hat's either).
+	 */
+	l1 = htable_lookup(hat, a, 1);
+	ASSERT_NE(NULL, l1);
+	t1 = shim_phys_to_va(arch_page_to_phys(l1->ht_page));
+	ASSERT_NE(NULL, t1);
+	e1 = htable_va2entry(big, l1);
+	save = t1[e1];
+	t1[e1] += PAGE_SIZE;
+	EXPECT_TRUE(check_found(hat, 2, HTABLE_CHECK_BITS, big));
+	t1[e1] = save;
+	/*
+	 * The leaf's link lost: the level-1 table has one entry fewer than
+	 * it counts, and the leaf is hashed but out of reach.
+	 */
+	e1 = htable_va2entry(a, l1);
+	save = t1[e1];
+	t1[e1] = 0;
+	EXPECT_TRUE(check_found(hat, 2, HTABLE_CHECK_VALID_CNT, a & LEVEL_MASK(2)));
+	t1[e1] = save;
+	htable_release(l1, NULL);
+	htable_release(leaf, NULL);
+	/* A cached free table that is not all zero. */
+	t = shim_phys_to_va(arch_page_to_phys(hat->hat_ht_cached->ht_page));
+	ASSERT_NE(NULL, t);
+	t[7] = 1;
+	EXPECT_TRUE(check_found(hat, 1, HTABLE_CHECK_CACHED,
+				hat->hat_ht_cached->ht_vaddr));
+	t[7] = 0;
+	EXPECT_EQ(0, check_errors(hat));
+}
+
 /*
  * A non-present entry with only A set is empty, as in the seed (some CPUs
  * set A in entries that are not present): a table links over it.
@@ -1270,15 +1430,16 @@ TEST_F(core, lockdep_catches_missing_lock)
 
 struct race_arg {
 	struct hat *hat;
+	unsigned long base;	/* each hat its own pages: CHECK tells them apart */
 	unsigned int seed;
 	bool mapped[64];
 	bool stop;
 };
 
-static unsigned long race_va(unsigned int slot)
+static unsigned long race_va(const struct race_arg *r, unsigned int slot)
 {
-	/* Slots spread over 8 leaf tables under 2 level-1 tables. */
-	return 0x80000000UL + (slot / 8) * (1UL << fake_shift(1)) +
+	/* Slots spread over 8 leaf tables under one level-1 table. */
+	return r->base + (slot / 8) * (1UL << fake_shift(1)) +
 	       (slot % 8) * PAGE_SIZE;
 }
 
@@ -1291,10 +1452,10 @@ static void *race_mapper(void *p)
 		slot = rand_r(&r->seed) % 64;
 		if (r->mapped[slot]) {
 			/* A steal may have taken the entry: unmap takes its record. */
-			if (unmap_page(r->hat, race_va(slot)))
+			if (unmap_page(r->hat, race_va(r, slot)))
 				TEST_BAD("slot %u was neither mapped nor stolen", slot);
 			r->mapped[slot] = false;
-		} else if (!map_page(r->hat, race_va(slot), 0, 0)) {
+		} else if (!map_page(r->hat, race_va(r, slot), 0, 0)) {
 			r->mapped[slot] = true;
 		}
 	}
@@ -1331,8 +1492,8 @@ static void *race_stealer(void *p)
 TEST_F(core, race_map_steal)
 {
 	struct race_arg r[2] = {
-		{ .hat = self->hat, .seed = 1 },
-		{ .hat = test_hat_new(), .seed = 2 },
+		{ .hat = self->hat, .base = 0x80000000UL, .seed = 1 },
+		{ .hat = test_hat_new(), .base = 0x100000000UL, .seed = 2 },
 	};
 	struct race_arg st = { 0 };
 	pthread_t t[3];
@@ -1351,19 +1512,19 @@ TEST_F(core, race_map_steal)
 		long stolen = 0;
 
 		for (s = 0; s < 64; s++) {
-			x86pte_t pte = fake_translate(r[i].hat, race_va(s), NULL);
-			x86pte_t rec = htable_stolen_pte(r[i].hat, race_va(s));
+			x86pte_t pte = fake_translate(r[i].hat, race_va(&r[i], s), NULL);
+			x86pte_t rec = htable_stolen_pte(r[i].hat, race_va(&r[i], s));
 
 			ASSERT_NE(LPAGE_ERROR, pte);
 			EXPECT_FALSE(pte && rec) TH_LOG("slot %u", s);
-			EXPECT_EQ(r[i].mapped[s] ? pte_of(race_va(s), 0, 0) : 0,
+			EXPECT_EQ(r[i].mapped[s] ? pte_of(race_va(&r[i], s), 0, 0) : 0,
 				  pte ? pte : rec) TH_LOG("slot %u", s);
 			stolen += !!rec;
 		}
 		EXPECT_EQ(stolen, atomic_long_read(&r[i].hat->hat_stolen_pages));
 		for (l = 0; l < variant->levels - 1; l++) {
 			for (s = 0; s < 64; s += 8) {
-				struct htable *ht = htable_lookup(r[i].hat, race_va(s), l);
+				struct htable *ht = htable_lookup(r[i].hat, race_va(&r[i], s), l);
 
 				if (!ht)
 					continue;
@@ -1371,6 +1532,8 @@ TEST_F(core, race_map_steal)
 				htable_release(ht, NULL);
 			}
 		}
+		/* Every table of the hat, counts and all, as CHECK sees it. */
+		EXPECT_EQ(0, check_errors(r[i].hat)) TH_LOG("hat %u", i);
 	}
 	EXPECT_GT(stat(STAT_hs_reaped) + atomic_long_read(&r[0].hat->hat_stolen) +
 		  atomic_long_read(&r[1].hat->hat_stolen), 0);
@@ -1444,6 +1607,7 @@ TEST_F(core, hash_grows_and_finds_every_table)
 	}
 	EXPECT_EQ(total, hashed);
 	EXPECT_EQ(0, grow_check(hat, n));
+	EXPECT_EQ(0, check_errors(hat));
 	/* The policy: the fewest buckets (a power of two) with 2 tables each. */
 	for (want = n0; total > 2 * want; want *= 2)
 		;
@@ -1470,6 +1634,7 @@ TEST_F(core, hash_grows_and_finds_every_table)
 	ASSERT_EQ(0, map_page(hat, grow_va(n), 0, 0));
 	EXPECT_EQ(2 * want, hat->hat_num_hash);
 	EXPECT_EQ(0, grow_check(hat, n + 1));
+	EXPECT_EQ(0, check_errors(hat));
 }
 
 /*
@@ -1782,6 +1947,7 @@ TEST_F(core, stolen_records)
 	ASSERT_EQ(2, n);
 	EXPECT_EQ(2, atomic_long_read(&hat->hat_stolen));
 	EXPECT_EQ(43, atomic_long_read(&hat->hat_stolen_pages));
+	EXPECT_EQ(0, check_errors(hat));
 	/* Written under the hat's memcg, which the steal then put back. */
 	EXPECT_EQ(43, hat->hat_stolen_ptes.shim_inserts);
 	EXPECT_EQ(0, hat->hat_stolen_ptes.shim_uncharged);
@@ -1879,6 +2045,7 @@ TEST_F(core, steal_stops_when_a_record_fails)
 	EXPECT_EQ(6, atomic_read(&ht->ht_valid_cnt));
 	EXPECT_EQ(6, fake_present(ht));
 	htable_release(ht, NULL);
+	EXPECT_EQ(0, check_errors(hat));
 	/* Records to be had again: the table goes, every page in a record. */
 	list = htable_steal(1, false);
 	ASSERT_NE(NULL, list);

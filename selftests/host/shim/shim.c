@@ -11,6 +11,8 @@
 
 #include <htable/arch.h>
 #include <htable/htable.h>
+#include <htable/pages.h>
+#include <htable/share.h>
 #include <htable/stats.h>
 
 long shim_warnings;
@@ -29,8 +31,26 @@ struct shim_machine shim_machine;
 struct shrinker *shim_shrinker;
 unsigned long shim_totalram = 1UL << 18;	/* 1 GiB */
 
+struct cpuinfo_x86 boot_cpu_data = { .x86_phys_bits = 52 };
+
 /* Defined by stats.c in the kernel build. */
 DEFINE_PER_CPU(struct htable_stats, htable_stats);
+
+/*
+ * Defined by pages.c and share.c in the kernel build. The owner tag is
+ * pages.c's; a sharer's hat_shares here maps va >> LEVEL_SHIFT(1) straight
+ * to the owner (the test stores it), where share.c keeps a struct
+ * hat_share that names it.
+ */
+unsigned long hat_owner_tag(struct hat *hat)
+{
+	return (unsigned long)hat->hat_id << 16 | 0x4854UL;
+}
+
+struct hat *hat_share_owner(struct hat *hat, unsigned long va)
+{
+	return xa_load(&hat->hat_shares, va >> LEVEL_SHIFT(1));
+}
 
 void shim_warn(const char *file, int line, const char *fmt, ...)
 {
@@ -255,13 +275,23 @@ bool shim_rwsem_held(const struct rw_semaphore *s)
 	       __atomic_load_n(&s->readers, __ATOMIC_SEQ_CST) > 0;
 }
 
-void down_read(struct rw_semaphore *s)
+void down_read_nested(struct rw_semaphore *s, unsigned int sub)
 {
 	might_sleep();
-	shim_lock_check(s, s->cls, 0);
+	shim_lock_check(s, s->cls, sub);
 	pthread_rwlock_rdlock(&s->l);
 	__atomic_add_fetch(&s->readers, 1, __ATOMIC_SEQ_CST);
-	shim_held_push(s, s->cls, 0);
+	shim_held_push(s, s->cls, sub);
+}
+
+void down_read(struct rw_semaphore *s)
+{
+	down_read_nested(s, 0);
+}
+
+void shim_yield(void)
+{
+	sched_yield();
 }
 
 int down_read_trylock(struct rw_semaphore *s)
@@ -803,4 +833,74 @@ void shrinker_free(struct shrinker *s)
 	if (s == shim_shrinker)
 		shim_shrinker = NULL;
 	free(s);
+}
+
+/* ---- folios of data pages: the runs a test says a hat owns ---- */
+static pthread_mutex_t shim_own_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct folio *shim_owned;
+static unsigned long shim_nowned, shim_owned_cap;
+
+void shim_own_pages(unsigned long pfn, unsigned long n, unsigned long tag)
+{
+	unsigned long i;
+
+	pthread_mutex_lock(&shim_own_lock);
+	for (i = 0; i < shim_nowned; i++) {
+		if (shim_owned[i].pfn == pfn && shim_owned[i].nr == n &&
+		    shim_owned[i].private == (void *)tag) {
+			shim_owned[i].refs++;
+			pthread_mutex_unlock(&shim_own_lock);
+			return;
+		}
+	}
+	if (shim_nowned == shim_owned_cap) {
+		shim_owned_cap = shim_owned_cap ? 2 * shim_owned_cap : 64;
+		shim_owned = realloc(shim_owned, shim_owned_cap * sizeof(*shim_owned));
+		if (!shim_owned)
+			abort();
+	}
+	shim_owned[shim_nowned].pfn = pfn;
+	shim_owned[shim_nowned].nr = n;
+	shim_owned[shim_nowned].private = (void *)tag;
+	shim_owned[shim_nowned++].refs = 1;
+	pthread_mutex_unlock(&shim_own_lock);
+}
+
+void shim_disown_pages(unsigned long pfn, unsigned long n, unsigned long tag)
+{
+	unsigned long i;
+
+	pthread_mutex_lock(&shim_own_lock);
+	for (i = 0; i < shim_nowned; i++) {
+		if (shim_owned[i].pfn != pfn || shim_owned[i].nr != n ||
+		    shim_owned[i].private != (void *)tag)
+			continue;
+		if (!--shim_owned[i].refs)
+			shim_owned[i] = shim_owned[--shim_nowned];
+		break;
+	}
+	pthread_mutex_unlock(&shim_own_lock);
+}
+
+struct folio *page_folio(struct page *pg)
+{
+	static __thread struct folio f;
+	unsigned long i;
+
+	WARN(shim_pfn_kind(pg->pfn) != SHIM_PFN_DATA,
+	     "%s(%#lx): a table page\n", __func__, pg->pfn);
+	f.pfn = pg->pfn;
+	f.nr = 1;
+	f.private = NULL;
+	f.refs = 0;
+	pthread_mutex_lock(&shim_own_lock);
+	for (i = 0; i < shim_nowned; i++) {
+		if (pg->pfn >= shim_owned[i].pfn &&
+		    pg->pfn < shim_owned[i].pfn + shim_owned[i].nr) {
+			f = shim_owned[i];
+			break;
+		}
+	}
+	pthread_mutex_unlock(&shim_own_lock);
+	return &f;
 }

@@ -50,6 +50,7 @@ typedef unsigned int slab_flags_t;
 #define __always_unused	__attribute__((unused))
 #define __maybe_unused	__attribute__((unused))
 #define __printf(a, b)	__attribute__((format(printf, a, b)))
+#define __user
 #define __aligned(x)	__attribute__((aligned(x)))
 #define barrier()	__asm__ __volatile__("" ::: "memory")
 #define container_of(p, type, member) \
@@ -250,6 +251,17 @@ static inline bool shim_mutex_held(const struct mutex *m)
 #define lockdep_assert_held_write(l)					\
 	WARN(!shim_rwsem_held_write(l),					\
 	     "lockdep_assert_held_write(%s) not held\n", #l)
+#define lockdep_assert_held_read(l)					\
+	WARN(!shim_rwsem_held(l) || shim_rwsem_held_write(l),		\
+	     "lockdep_assert_held_read(%s) not held for read\n", #l)
+#define SINGLE_DEPTH_NESTING	1
+void down_read_nested(struct rw_semaphore *s, unsigned int sub);
+static inline int down_read_killable_nested(struct rw_semaphore *s,
+					    unsigned int sub)
+{
+	down_read_nested(s, sub);
+	return 0;
+}
 
 /*
  * Atomic context: spinlocks held by this thread, and rcu_read_lock()
@@ -269,6 +281,14 @@ typedef struct { int unused; } wait_queue_head_t;
 #define DECLARE_WAIT_QUEUE_HEAD(x)	wait_queue_head_t x = { 0 }
 extern long shim_wakeups;
 #define wake_up_all(q)	((void)(q), __atomic_add_fetch(&shim_wakeups, 1, __ATOMIC_SEQ_CST))
+/* Nobody sleeps on a queue: a waiter yields until its condition holds. */
+#define wq_has_sleeper(q)	((void)(q), false)
+void shim_yield(void);
+#define wait_event_killable(q, cond) ({					\
+	might_sleep();							\
+	while (!(cond))							\
+		shim_yield();						\
+	0; })
 
 /* ---- memory ---- */
 #define PAGE_SHIFT	12
@@ -368,6 +388,48 @@ extern void (*shim_pfn_hook)(unsigned long pfn);
 /* When set, the content of a data page (NULL: zeroes), as a user wrote it. */
 extern void *(*shim_data_page)(unsigned long pfn);
 #define page_to_pfn(pg)	((pg)->pfn)
+#define page_address(pg)	((pg)->va)
+/* Every pfn of the fake machine's 52-bit physical space is memory. */
+#define pfn_valid(pfn)		((unsigned long)(pfn) < (1UL << 40))
+
+/*
+ * Folios of data pages: what the pages a hat allocated carry (pages.c
+ * writes its owner tag in folio->private). The test says which runs of
+ * pages a hat owns as it maps them (shim_own_pages(), counted) and as it
+ * unmaps them (shim_disown_pages(), the same run and tag); page_folio()
+ * of a data page then reads that record: the folio is the owned run that
+ * holds it, or a lone page with no owner and no reference. Table pages
+ * have no folio here.
+ */
+struct folio {
+	unsigned long pfn;
+	unsigned long nr;
+	void *private;
+	int refs;
+};
+void shim_own_pages(unsigned long pfn, unsigned long n, unsigned long tag);
+void shim_disown_pages(unsigned long pfn, unsigned long n, unsigned long tag);
+struct folio *page_folio(struct page *pg);
+#define folio_pfn(f)		((f)->pfn)
+#define folio_nr_pages(f)	((f)->nr)
+#define folio_ref_count(f)	((f)->refs)
+
+static inline void *memchr_inv(const void *p, int c, size_t n)
+{
+	const unsigned char *b = p;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (b[i] != (unsigned char)c)
+			return (void *)(b + i);
+	return NULL;
+}
+
+#define GENMASK_ULL(h, l)	((~0ULL >> (63 - (h))) & (~0ULL << (l)))
+
+/* The CPU: MAXPHYADDR 52, so no entry bit below 52 is reserved. */
+struct cpuinfo_x86 { unsigned int x86_phys_bits; };
+extern struct cpuinfo_x86 boot_cpu_data;
 
 /* Reclaim progress a shrinker reports (6.4+): summed here. */
 extern long shim_reclaimed;
