@@ -1,15 +1,19 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Host unit tests of the htable core: module/htable.c, walk.c, x86pte.c,
- * reserve.c, steal.c, tlb.c and fail.c, compiled unchanged over the shim in
+ * Host unit tests of the htable core: module/htable.c, hash.c, walk.c,
+ * x86pte.c, reserve.c, steal.c, tlb.c and fail.c, and the checker behind
+ * CHECK, check.c (with claim.c), compiled unchanged over the shim in
  * selftests/host/shim/ (core_test.link lists the sources). They reach
  * corners that are slow or impossible to reach in the VM: every level
  * boundary of 4- and 5-level paging, a hash bucket with 64 tables, an
- * empty and a full reserve, a steal while every hat is locked.
+ * empty and a full reserve, a steal while every hat is locked, a table
+ * reused under a lockless walk.
  *
  * Each test checks the truth on its own: fake_translate() and
  * fake_count_tables() follow the fake page tables from the top page by
- * physical address, with their own shifts, and never call the walker. The
+ * physical address, with their own shifts, and never call the walker;
+ * the shim records every INVLPG and flush, and which pages each hat was
+ * given; CHECK is run as a second, independent opinion. The
  * harness runs each test in a child process, so tests share no state. A
  * WARN in the core fails the test (teardown compares shim_warnings with
  * what the test expected), and teardown checks that no table page, table

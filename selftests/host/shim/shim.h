@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * The user-space kernel shim: just what the htable core (module/htable.c,
- * walk.c, x86pte.c, reserve.c, steal.c, tlb.c, fail.c) uses, over libc and
- * pthreads. Every linux/ and asm/ header in this directory includes this
+ * hash.c, walk.c, x86pte.c, reserve.c, steal.c, tlb.c, fail.c) and the
+ * checker (check.c, claim.c) use, over libc and pthreads. Every linux/ and asm/ header in this directory includes this
  * one file, so a core source file sees the same definitions whatever it
  * includes. The locks are real: lockdep_assert_held() checks that the
  * calling thread owns the lock, and a WARN (counted in shim_warnings) fails
