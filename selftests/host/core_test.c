@@ -1836,6 +1836,102 @@ TEST_F(core, lockless_lookup_retries_when_unlinked)
 	lockless_after_unlink(_metadata, test_hat_new(), false);
 }
 
+/*
+ * The walk read the top table's link to x's next table T; before it reads
+ * T, x is unmapped (T and the tables below it go to the hat's cache) and
+ * v, under another top entry, is mapped: its new tables come from the
+ * cache, and T's page becomes v's leaf, whose entry at the index the walk
+ * reads in T maps v's page. That entry is a data page, not a link, and
+ * its content is the user's (RW writes it, or it is pinned memory): the
+ * walk must not follow it as a table, let alone the entries it finds
+ * there. It must start over, and answer that x is unmapped.
+ */
+struct reuse_hook {
+	struct hat *hat;
+	unsigned long x, v, target;
+	int fired, err;
+	unsigned long data_pfns;	/* pfns followed that are no table */
+	unsigned long chosen;		/* ... of them the one v's page names */
+};
+
+static struct reuse_hook *reuse_hook_arg;
+static __thread bool reuse_hook_mutating;
+
+/* v's page, as its user wrote it: one entry that looks like a link. */
+#define REUSE_CHOSEN_PFN	0xdead0UL
+static x86pte_t reuse_page[512] __aligned(4096);
+
+static void *reuse_data_page(unsigned long pfn)
+{
+	return pfn == pfn_of(reuse_hook_arg->v) ? reuse_page : NULL;
+}
+
+static void *reuse_mutator(void *p)
+{
+	struct reuse_hook *u = p;
+
+	reuse_hook_mutating = true;
+	u->err = unmap_page(u->hat, u->x) ?: map_page(u->hat, u->v, 0, 0);
+	return NULL;
+}
+
+static void reuse_hook_fn(unsigned long pfn)
+{
+	struct reuse_hook *u = reuse_hook_arg;
+	pthread_t t;
+
+	if (reuse_hook_mutating)
+		return;
+	if (shim_pfn_kind(pfn) == SHIM_PFN_DATA) {
+		u->data_pfns++;
+		u->chosen += pfn == REUSE_CHOSEN_PFN;
+		fprintf(stderr, "# lockless walk followed pfn %#lx, a data page\n", pfn);
+	}
+	if (pfn != u->target || u->fired++)
+		return;
+	if (pthread_create(&t, NULL, reuse_mutator, u))
+		abort();
+	pthread_join(t, NULL);
+}
+
+TEST_F(core, lockless_lookup_follows_only_tables)
+{
+	unsigned int top = variant->levels - 1, lvl;
+	struct reuse_hook u = {
+		.hat = self->hat,
+		.x = 0x40000000UL + 5 * PAGE_SIZE,
+	};
+	x86pte_t pte;
+	bool shared;
+
+	/* v: under the next top entry, its leaf entry where T's is read. */
+	u.v = (1UL << fake_shift(top)) +
+	      ((u.x >> fake_shift(top - 1)) & 511) * PAGE_SIZE;
+	/* Where a walk that took v's page for a table would read next. */
+	memset(reuse_page, 0, sizeof(reuse_page));
+	reuse_page[(u.x >> fake_shift(top - 2)) & 511] =
+		(REUSE_CHOSEN_PFN << PAGE_SHIFT) | PT_VALID | PT_WRITABLE;
+	shim_data_page = reuse_data_page;
+	ASSERT_EQ(0, map_page(u.hat, u.x, 0, 0));
+	u.target = fake_table(u.hat, u.x, top - 1) >> PAGE_SHIFT;
+	ASSERT_NE(0, u.target);
+	reuse_hook_arg = &u;
+	shim_pfn_hook = reuse_hook_fn;
+	rcu_read_lock();
+	pte = htable_lookup_lockless(u.hat, u.x, &lvl, &shared);
+	rcu_read_unlock();
+	shim_pfn_hook = NULL;
+	ASSERT_EQ(1, u.fired);
+	ASSERT_EQ(0, u.err);
+	/* The scenario happened: T is v's leaf now, mapping v's page. */
+	EXPECT_EQ(u.target << PAGE_SHIFT, fake_table(u.hat, u.v, 0));
+	EXPECT_EQ(pte_of(u.v, 0, 0), fake_translate(u.hat, u.v, NULL));
+	EXPECT_EQ(0, pte);
+	EXPECT_EQ(0, u.data_pfns);
+	/* Worse: a pfn the page's user chose, read as a table. */
+	EXPECT_EQ(0, u.chosen);
+}
+
 struct lockless_race {
 	struct hat *hat;
 	unsigned long x, y;
