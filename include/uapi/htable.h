@@ -159,7 +159,9 @@ struct htable_probe {
  * @live_cpus:	(out) bit N set while CPU N is in the hat's CPU set: from
  *		before a window loads CR3 until after it restores it, which
  *		is all the time the hat can be in CR3 there (CPUs 0..63)
- * @stolen:	(out) tables htable_steal() has taken from this hat
+ * @stolen:	(out) tables in use that htable_steal() has taken from this
+ *		hat, each with the translations it held (free tables taken
+ *		from the hat's cache are not counted: nothing was lost)
  */
 struct htable_info {
 	__u32 levels;
