@@ -3,6 +3,8 @@
  * The model of a hat (see htable_model.h): what its mappings are, what
  * INFO, PROBE and CHECK must therefore report, and the comparisons.
  */
+#include <stdint.h>
+
 #include "htable_model.h"
 
 void ht_model_free(struct ht_model *m)
@@ -82,7 +84,7 @@ struct ht_page *ht_model_find(const struct ht_model *m, __u64 va)
 int ht_model_insert(struct ht_model *m, __u64 va, __u64 npages,
 		    __u32 flags, __u64 alias_va, __u64 alias_npages)
 {
-	__u64 *apfn = NULL;
+	struct ht_page *asrc = NULL;
 	size_t at, i;
 
 	if (ht_model_count(m, va, npages))
@@ -90,17 +92,18 @@ int ht_model_insert(struct ht_model *m, __u64 va, __u64 npages,
 	if (flags & HTABLE_MAP_ALIAS) {
 		if (!alias_npages || alias_npages > npages)
 			return -1;
-		apfn = malloc(alias_npages * sizeof(*apfn));
-		if (!apfn)
+		/* A copy: the array moves when it grows below. */
+		asrc = malloc(alias_npages * sizeof(*asrc));
+		if (!asrc)
 			return -1;
-		for (i = 0; i < alias_npages; i++) {
-			struct ht_page *src = ht_model_find(m, alias_va + i * HT_PAGE_SIZE);
-
-			if (!src) {
-				free(apfn);
+		/* The pages are sorted and distinct: a run is consecutive. */
+		at = ht_model_lower(m, alias_va);
+		for (i = 0; i < alias_npages; i++, at++) {
+			if (at >= m->n || m->pg[at].va != alias_va + i * HT_PAGE_SIZE) {
+				free(asrc);
 				return -1;
 			}
-			apfn[i] = src->pfn;
+			asrc[i] = m->pg[at];
 		}
 	}
 	if (m->n + npages > m->cap) {
@@ -111,7 +114,7 @@ int ht_model_insert(struct ht_model *m, __u64 va, __u64 npages,
 			cap *= 2;
 		pg = realloc(m->pg, cap * sizeof(*pg));
 		if (!pg) {
-			free(apfn);
+			free(asrc);
 			return -1;
 		}
 		m->pg = pg;
@@ -122,16 +125,20 @@ int ht_model_insert(struct ht_model *m, __u64 va, __u64 npages,
 	for (i = 0; i < npages; i++) {
 		struct ht_page *p = &m->pg[at + i];
 
+		memset(p, 0, sizeof(*p));
 		p->va = va + i * HT_PAGE_SIZE;
 		p->flags = flags & HT_PG_MAPFLAGS;
-		p->pfn = 0;
-		if (apfn) {
+		if (asrc) {
+			const struct ht_page *src = &asrc[i % alias_npages];
+
 			p->flags |= HT_PG_ALIAS;
-			p->pfn = apfn[i % alias_npages];
+			p->pfn = src->pfn;
+			p->bid = src->bid;
+			p->tag = src->tag;
 		}
 	}
 	m->n += npages;
-	free(apfn);
+	free(asrc);
 	return 0;
 }
 
@@ -186,27 +193,113 @@ void ht_model_remove(struct ht_model *m, __u64 va, __u64 npages)
 void ht_model_expect(const struct ht_model *m, int levels,
 		     struct htable_info *exp)
 {
+	ht_model_expect_ext(m, levels, NULL, exp);
+}
+
+/* The number of 4 KiB pages in an entry of @level. */
+static __u64 ht_level_pages(unsigned int level)
+{
+	return 1ULL << (9 * level);
+}
+
+static int ht_cmp_u64(const void *a, const void *b)
+{
+	__u64 x = *(const __u64 *)a, y = *(const __u64 *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * The tables of level @l: the distinct keys va >> shift of the present
+ * pages of level <= @l (the pages are sorted, so their keys come in
+ * order) merged with the sorted, distinct keys @xk of the extra regions.
+ */
+static __u64 ht_count_tables(const struct ht_model *m, unsigned int l,
+			     const __u64 *xk, size_t nx)
+{
+	int shift = HT_PAGE_SHIFT + 9 * (l + 1);
+	__u64 n = 0, key, last = 0;
+	size_t i, j = 0;
+	int have = 0;
+
+	for (i = 0; i < m->n; i++) {
+		const struct ht_page *p = &m->pg[i];
+
+		if (p->stolen || p->level > l)
+			continue;
+		key = p->va >> shift;
+		if (have && key == last)
+			continue;
+		for (; j < nx && xk[j] < key; j++)
+			n++;
+		if (j < nx && xk[j] == key)
+			j++;
+		n++;
+		last = key;
+		have = 1;
+	}
+	return n + (nx - j);
+}
+
+void ht_model_expect_ext(const struct ht_model *m, int levels,
+			 const struct ht_model_extra *x,
+			 struct htable_info *exp)
+{
+	size_t ntab0 = x ? x->ntab0 : 0, nlink0 = x ? x->nlink0 : 0;
 	int top = levels - 1, l;
-	size_t i;
+	__u64 *xk;
+	size_t i, nx;
 
 	memset(exp, 0, sizeof(*exp));
 	exp->levels = levels;
 	exp->tables[top] = 1;
+	for (i = 0; i < m->n; i++) {
+		const struct ht_page *p = &m->pg[i];
+		__u64 npg = ht_level_pages(p->level);
+
+		if (p->stolen)
+			continue;
+		exp->mapped_pages++;
+		/* A large entry counts once, at the first page of its block. */
+		if ((p->va >> HT_PAGE_SHIFT) & (npg - 1))
+			continue;
+		exp->valid[p->level]++;
+		if (p->flags & HTABLE_MAP_LOCK)
+			exp->locked++;
+	}
+	exp->owned_pages = m->n;
+	xk = malloc((ntab0 + nlink0 + 1) * sizeof(*xk));
 	for (l = 0; l < top; l++) {
 		int shift = HT_PAGE_SHIFT + 9 * (l + 1);
 
-		for (i = 0; i < m->n; i++)
-			if (!i || (m->pg[i].va >> shift) != (m->pg[i - 1].va >> shift))
-				exp->tables[l]++;
+		nx = 0;
+		for (i = 0; xk && i < ntab0; i++)
+			xk[nx++] = x->tab0[i] >> shift;
+		for (i = 0; xk && l >= 1 && i < nlink0; i++)
+			xk[nx++] = x->link0[i] >> shift;
+		if (nx)
+			qsort(xk, nx, sizeof(*xk), ht_cmp_u64);
+		for (i = 1; i < nx; ) {
+			if (xk[i] == xk[i - 1])
+				memmove(&xk[i], &xk[i + 1], (--nx - i) * sizeof(*xk));
+			else
+				i++;
+		}
+		exp->tables[l] = ht_count_tables(m, l, xk, nx);
 	}
-	exp->valid[0] = m->n;
+	free(xk);
 	for (l = 1; l <= top; l++)
-		exp->valid[l] = exp->tables[l - 1];
-	for (i = 0; i < m->n; i++)
-		if (m->pg[i].flags & HTABLE_MAP_LOCK)
-			exp->locked++;
-	exp->mapped_pages = m->n;
-	exp->owned_pages = m->n;
+		exp->valid[l] += exp->tables[l - 1] + (l == 1 ? nlink0 : 0);
+}
+
+size_t ht_model_entry(const struct ht_model *m, size_t i, size_t *n)
+{
+	__u64 npg = ht_level_pages(m->pg[i].level);
+	size_t off = (m->pg[i].va >> HT_PAGE_SHIFT) & (npg - 1);
+
+	/* The pages of one entry are all in the model, one after another. */
+	*n = npg;
+	return i - off;
 }
 
 static int ht_field_diff(const char *name, __u64 exp, __u64 got)
@@ -344,6 +437,150 @@ int ht_probe_selfcheck(const struct htable_probe *p)
 	return bad;
 }
 
+int ht_probe_selfcheck_level(const struct htable_probe *p)
+{
+	__u64 pte = p->pte, npg, base;
+	int bad = 0;
+
+	if (p->level > 2)
+		bad++;
+	npg = ht_level_pages(p->level > 2 ? 0 : p->level);
+	base = HT_PTE_PFN(pte);
+	if (!(pte & HT_PTE_P))
+		bad++;
+	if (!!(pte & HT_PTE_RW) != !!(p->flags & HTABLE_PROBE_WRITE))
+		bad++;
+	if (!!(pte & HT_PTE_NX) != !(p->flags & HTABLE_PROBE_EXEC))
+		bad++;
+	if (!!(pte & HT_PTE_LOCK) != !!(p->flags & HTABLE_PROBE_LOCKED))
+		bad++;
+	if (!!(pte & HT_PTE_A) != !!(p->flags & HTABLE_PROBE_ACCESSED))
+		bad++;
+	if (!!(pte & HT_PTE_D) != !!(p->flags & HTABLE_PROBE_DIRTY))
+		bad++;
+	if (pte & (HT_PTE_US | HT_PTE_G))
+		bad++;
+	if (!!(pte & HT_PTE_PS) != !!p->level)
+		bad++;
+	if ((base & (npg - 1)) || !p->pfn ||
+	    p->pfn != base + ((p->va >> HT_PAGE_SHIFT) & (npg - 1)))
+		bad++;
+	if (bad)
+		fprintf(stderr, "# PROBE va %#llx: flags %#x level %u pfn %#llx pte %#llx wrong\n",
+			p->va, p->flags, p->level, p->pfn, pte);
+	return bad;
+}
+
+int ht_verify_probe_flags(int fd, __u64 va, const struct ht_page *pg)
+{
+	struct htable_probe p;
+	__u32 want;
+	int err;
+
+	err = ht_probe(fd, va, &p);
+	if (err) {
+		fprintf(stderr, "# PROBE va %#llx failed: %s\n", va, strerror(-err));
+		return 1;
+	}
+	if (!pg) {
+		if (p.flags || p.level || p.pfn || p.pte) {
+			fprintf(stderr, "# PROBE va %#llx: hole shows flags %#x pfn %#llx\n",
+				va, p.flags, p.pfn);
+			return 1;
+		}
+		return 0;
+	}
+	want = ht_probe_flags(pg->flags);
+	if ((p.flags & ~HT_PROBE_HW) != want || p.level != pg->level) {
+		fprintf(stderr, "# PROBE va %#llx: flags %#x level %u, expected %#x level %u\n",
+			va, p.flags, p.level, want, pg->level);
+		return 1;
+	}
+	return ht_probe_selfcheck_level(&p) ? 1 : 0;
+}
+
+int ht_tag_read(int fd, __u64 va, __u64 *tag)
+{
+	struct htable_rw rw = {
+		.va = (va & ~(HT_PAGE_SIZE - 1)) + HT_TAG_OFF,
+		.buf = (uintptr_t)tag,
+		.len = sizeof(*tag),
+	};
+
+	return ioctl(fd, HTABLE_IOC_RW, &rw) ? -errno : 0;
+}
+
+int ht_tag_write(int fd, __u64 va, __u64 tag)
+{
+	struct htable_rw rw = {
+		.va = (va & ~(HT_PAGE_SIZE - 1)) + HT_TAG_OFF,
+		.buf = (uintptr_t)&tag,
+		.len = sizeof(tag),
+		.flags = HTABLE_RW_WRITE,
+	};
+
+	return ioctl(fd, HTABLE_IOC_RW, &rw) ? -errno : 0;
+}
+
+/* splitmix64 of a distinct input per @n: a bijection, so distinct tags. */
+__u64 ht_tag_make(__u64 salt, __u64 n)
+{
+	__u64 x = salt + n * 0x9E3779B97F4A7C15ULL;
+
+	x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
+	x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
+	x ^= x >> 31;
+	return x ? x : 0x5441470a5441470aULL;
+}
+
+int ht_model_write_tags(int fd, struct ht_model *m, __u64 va, __u64 npages,
+			__u64 salt, __u64 *next)
+{
+	size_t i = ht_model_lower(m, va);
+	__u64 end = va + npages * HT_PAGE_SIZE, tag;
+	int err, bad = 0;
+
+	for (; i < m->n && m->pg[i].va < end; i++) {
+		if (m->pg[i].flags & HT_PG_ALIAS)
+			continue;
+		tag = ht_tag_make(salt, (*next)++);
+		err = ht_tag_write(fd, m->pg[i].va, tag);
+		if (err) {
+			fprintf(stderr, "# RW tag into va %#llx: %s\n", m->pg[i].va,
+				strerror(-err));
+			bad++;
+			continue;
+		}
+		m->pg[i].tag = tag;
+	}
+	return bad;
+}
+
+int ht_verify_tags(int fd, const struct ht_model *m, __u64 va, __u64 npages,
+		   size_t stride)
+{
+	size_t i = ht_model_lower(m, va), j;
+	__u64 end = va + npages * HT_PAGE_SIZE, tag;
+	int err, bad = 0;
+
+	for (j = 0; i < m->n && m->pg[i].va < end && bad < 20; i++, j++) {
+		const struct ht_page *p = &m->pg[i];
+		int last = i + 1 == m->n || m->pg[i + 1].va >= end;
+
+		if (stride > 1 && j % stride && !last)
+			continue;
+		tag = ~p->tag;
+		err = ht_tag_read(fd, p->va, &tag);
+		if (err || tag != p->tag) {
+			fprintf(stderr, "# tag of va %#llx: %s %#llx, expected %#llx%s\n",
+				p->va, err ? strerror(-err) : "read", tag, p->tag,
+				p->flags & HT_PG_ALIAS ? " (alias)" : "");
+			bad++;
+		}
+	}
+	return bad;
+}
+
 /*
  * PROBE @va (any offset in its page) and compare with @pg, the model's
  * page, or with a hole when @pg is NULL. A page whose model pfn is still 0
@@ -397,13 +634,6 @@ int ht_model_learn(int fd, struct ht_model *m, __u64 va, __u64 npages)
 	for (; i < m->n && m->pg[i].va < end; i++)
 		bad += ht_verify_probe(fd, m->pg[i].va, &m->pg[i]);
 	return bad;
-}
-
-static int ht_cmp_u64(const void *a, const void *b)
-{
-	__u64 x = *(const __u64 *)a, y = *(const __u64 *)b;
-
-	return x < y ? -1 : x > y;
 }
 
 /*
