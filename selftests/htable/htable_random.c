@@ -48,6 +48,7 @@ void ht_rnd_init(struct ht_rnd *r, struct ht_hat *h,
 	r->seg = seg;
 	r->nseg = nseg;
 	r->rng = seed ? seed : 1;
+	r->tag_salt = seed ^ 0x74616773616c74ULL;
 	for (i = 0; i < nseg; i++)
 		r->pages += seg[i].npages;
 }
@@ -109,6 +110,22 @@ static __u32 ht_rnd_flags(struct ht_rnd *r)
 	return ht_rand(&r->rng) & HT_PG_MAPFLAGS;
 }
 
+__u32 ht_rnd_zone_flags(__u64 va)
+{
+	__u64 z = (va >> HT_PAGE_SHIFT) / HT_RND_ZONE_PAGES;
+
+	return ht_tag_make(0x7a6f6e65, z) & HT_PG_MAPFLAGS;
+}
+
+/* Cut [*va, *va + *n pages) at the end of the zone of *va (blind mode). */
+static void ht_rnd_in_zone(__u64 va, __u64 *n)
+{
+	__u64 room = HT_RND_ZONE_PAGES - (va >> HT_PAGE_SHIFT) % HT_RND_ZONE_PAGES;
+
+	if (*n > room)
+		*n = room;
+}
+
 /* Choose an alias source: mostly mapped pages, sometimes any pages. */
 static void ht_rnd_alias_src(struct ht_rnd *r, __u64 *ava, __u64 *an)
 {
@@ -127,17 +144,21 @@ static int ht_rnd_map(struct ht_rnd *r, int alias, int blind)
 	struct ht_hat *h = r->h;
 	__u64 va, n, ava = 0, an = 0;
 	__u32 flags = ht_rnd_flags(r);
-	int exist = 0, missing = 0, ret, ok;
+	int exist = 0, missing = 0, ret, ok, bad;
 
 	if (alias) {
 		ht_rnd_alias_src(r, &ava, &an);
 		ht_rnd_range(r, &va, &n);
-		if (n < an)
-			an = n;
 		flags |= HTABLE_MAP_ALIAS;
 	} else {
 		ht_rnd_range(r, &va, &n);
 	}
+	if (blind) {
+		ht_rnd_in_zone(va, &n);
+		flags = ht_rnd_zone_flags(va) | (flags & HTABLE_MAP_ALIAS);
+	}
+	if (alias && n < an)
+		an = n;
 	ret = ht_map_alias(h->fd, va, n, flags, ava, an);
 	if (!blind) {
 		exist = ht_model_count(&h->m, va, n) != 0;
@@ -172,7 +193,16 @@ static int ht_rnd_map(struct ht_rnd *r, int alias, int blind)
 		return 0;
 	if (ht_model_insert(&h->m, va, n, flags, ava, an))
 		return 1;
-	return ht_model_learn(h->fd, &h->m, va, n);
+	/* A fresh page gets a tag; an alias must show its source's. */
+	if (alias) {
+		bad = ht_verify_tags(h->fd, &h->m, va, n, n > 16 ? 8 : 1);
+		r->tags_read += n > 16 ? n / 8 + 1 : n;
+	} else {
+		bad = ht_model_write_tags(h->fd, &h->m, va, n, r->tag_salt, &r->tag_next);
+	}
+	bad += ht_verify_probe_flags(h->fd, va, ht_model_find(&h->m, va));
+	va += (n - 1) * HT_PAGE_SIZE;
+	return bad + ht_verify_probe_flags(h->fd, va, ht_model_find(&h->m, va));
 }
 
 /* One UNMAP: of a random range, or (@in_run) of part of a mapped run. */
@@ -222,8 +252,16 @@ static int ht_rnd_probe(struct ht_rnd *r, int blind)
 	ht_rnd_range(r, &va, &n);
 	va += ht_rand_below(&r->rng, HT_PAGE_SIZE);
 	r->probes++;
-	if (!blind)
-		return ht_verify_probe(r->h->fd, va, ht_model_find(&r->h->m, va));
+	if (!blind) {
+		const struct ht_page *pg = ht_model_find(&r->h->m, va);
+		int bad = ht_verify_probe_flags(r->h->fd, va, pg);
+
+		if (pg && !bad) {
+			r->tags_read++;
+			bad = ht_verify_tags(r->h->fd, &r->h->m, pg->va, 1, 1);
+		}
+		return bad;
+	}
 	ret = ht_probe(r->h->fd, va, &p);
 	if (ret) {
 		fprintf(stderr, "# op %lu: PROBE va %#llx: %s\n", r->op, va, strerror(-ret));
@@ -231,9 +269,10 @@ static int ht_rnd_probe(struct ht_rnd *r, int blind)
 	}
 	if (!p.flags)
 		return 0;
-	if (!(p.flags & HTABLE_PROBE_PRESENT) || !(p.flags & HTABLE_PROBE_OWNED) ||
-	    (p.flags & ~(ht_probe_flags(HT_PG_MAPFLAGS) | HT_PROBE_HW))) {
-		fprintf(stderr, "# op %lu: PROBE va %#llx: flags %#x\n", r->op, va, p.flags);
+	/* Whoever mapped it, it has its zone's flags. */
+	if ((p.flags & ~HT_PROBE_HW) != ht_probe_flags(ht_rnd_zone_flags(va))) {
+		fprintf(stderr, "# op %lu: PROBE va %#llx: flags %#x, zone flags %#x\n",
+			r->op, va, p.flags, ht_rnd_zone_flags(va));
 		return 1;
 	}
 	return ht_probe_selfcheck(&p);
@@ -302,20 +341,54 @@ int ht_rnd_probe_all(struct ht_rnd *r)
 		for (i = 0; i < r->seg[s].npages && bad < 20; i++) {
 			__u64 va = r->seg[s].va + i * HT_PAGE_SIZE;
 
-			bad += ht_verify_probe(r->h->fd, va + (i % 5) * 0x333,
-					       ht_model_find(&r->h->m, va));
+			bad += ht_verify_probe_flags(r->h->fd, va + (i % 5) * 0x333,
+						     ht_model_find(&r->h->m, va));
 		}
 	}
 	return bad;
 }
 
-/* Everything: INFO and CHECK by the model, every page, distinct pfns. */
+/* Everything: INFO and CHECK by the model, every page, the tags. */
 int ht_rnd_verify(struct ht_rnd *r)
 {
-	int bad = ht_verify_info(r->h->fd, &r->h->m, r->h->levels, NULL);
+	int s, bad = ht_verify_info(r->h->fd, &r->h->m, r->h->levels, NULL);
+	size_t stride = r->tag_stride > 1 ? r->tag_stride : 1;
 
 	bad += ht_rnd_probe_all(r);
-	return bad + ht_model_distinct_pfns(&r->h->m);
+	for (s = 0; s < r->nseg; s++) {
+		bad += ht_verify_tags(r->h->fd, &r->h->m, r->seg[s].va,
+				      r->seg[s].npages, stride);
+		r->tags_read += ht_model_count(&r->h->m, r->seg[s].va,
+					       r->seg[s].npages) / stride;
+	}
+	return bad;
+}
+
+int ht_rnd_model_from_rw(struct ht_rnd *r)
+{
+	struct ht_model *m = &r->h->m;
+	int s, err, bad = 0;
+	__u64 i, tag;
+
+	ht_model_free(m);
+	for (s = 0; s < r->nseg; s++) {
+		for (i = 0; i < r->seg[s].npages; i++) {
+			__u64 va = r->seg[s].va + i * HT_PAGE_SIZE;
+
+			err = ht_tag_read(r->h->fd, va, &tag);
+			if (err == -ENOENT)
+				continue;
+			if (err) {
+				fprintf(stderr, "# RW va %#llx: %s\n", va, strerror(-err));
+				bad++;
+				continue;
+			}
+			if (ht_model_insert(m, va, 1, ht_rnd_zone_flags(va), 0, 0))
+				return bad + 1;
+			m->pg[ht_model_lower(m, va)].tag = tag;
+		}
+	}
+	return bad;
 }
 
 /*

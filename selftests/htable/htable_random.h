@@ -25,7 +25,19 @@ __u64 ht_seed(void);
  * model (when the window is this caller's alone), or only checked for
  * being one of the outcomes concurrency allows (when other callers share
  * it: "blind" mode, where the model is not used).
+ *
+ * The model learns no pfn from PROBE: each fresh page gets a tag of its
+ * own through RW right after its MAP, an alias inherits its source's, and
+ * the tags read back name the page behind every va. In blind mode a MAP
+ * stays inside one zone of HT_RND_ZONE_PAGES pages and uses the zone's
+ * flags (ht_rnd_zone_flags()), so whoever mapped a page, the test knows
+ * its flags.
  */
+#define HT_RND_ZONE_PAGES	8
+
+/* The map flags of blind MAPs in the zone of @va. */
+__u32 ht_rnd_zone_flags(__u64 va);
+
 struct ht_seg {
 	__u64 va;
 	__u64 npages;
@@ -43,6 +55,11 @@ struct ht_rnd {
 	unsigned long maps, map_eexist, map_enoent, unmaps, unmap_enoent;
 	unsigned long probes, clears;
 	__u64 pages_mapped, pages_unmapped;
+	/* The tags written into fresh pages: ht_tag_make(tag_salt, n). */
+	__u64 tag_salt, tag_next;
+	unsigned long tags_read;
+	/* ht_rnd_verify() reads every tag_stride-th tag (0 or 1: all). */
+	size_t tag_stride;
 };
 
 /* Start @r over the @nseg segments @seg of @h, seeded with @seed. */
@@ -62,8 +79,20 @@ int ht_rnd_op(struct ht_rnd *r, int blind);
 /* PROBE every page of the window against the model (holes included). */
 int ht_rnd_probe_all(struct ht_rnd *r);
 
-/* Everything: INFO and CHECK by the model, every page, distinct pfns. */
+/*
+ * Everything: INFO and CHECK by the model, every page, and the tags
+ * (every r->tag_stride-th one of each segment, the first and last).
+ */
 int ht_rnd_verify(struct ht_rnd *r);
+
+/*
+ * Rebuild the model of the window from RW, not from PROBE (for a hat
+ * blind workers changed, now quiet): a page for every va whose tag word
+ * RW can read, with its zone's flags (ht_rnd_zone_flags()) and the tag
+ * it holds. Returns the number of RW failures other than ENOENT, plus
+ * one (stopping there) when the model cannot follow.
+ */
+int ht_rnd_model_from_rw(struct ht_rnd *r);
 
 /*
  * Rebuild the model of the window from PROBE (for a hat others changed
