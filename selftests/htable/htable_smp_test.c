@@ -11,11 +11,18 @@
  * succeed or fail with EEXIST (or ENOENT for an alias), every UNMAP succeed
  * or fail with ENOENT, and at the end CHECK must pass, INFO must match
  * PROBE of the whole window, and the pages mapped minus the pages unmapped
- * by the successful calls must equal what is mapped.
+ * by the successful calls must equal what is mapped. There the model is
+ * rebuilt from RW (which pages the hat records) and from the flags the
+ * workers used (each blind MAP stays in a zone of 8 pages and uses the
+ * zone's flags), never from PROBE, so INFO and PROBE are compared with
+ * something they did not produce. The pages of the disjoint workers carry
+ * tags, written through RW after each MAP, that name them.
  *
- * Every worker stops after its operations or its time budget, whichever
- * comes first. The seed is printed; HTABLE_SEED=<seed> reuses it (thread
- * interleaving is not replayed).
+ * Every worker runs until it has done WORKER_MIN_OPS operations and then
+ * until its time budget is spent or WORKER_MAX_OPS are done, so a slow host
+ * costs time, not coverage; one that is still short of the minimum at the
+ * hang guard fails. The seed is printed; HTABLE_SEED=<seed> reuses it
+ * (thread interleaving is not replayed).
  */
 #include <linux/userfaultfd.h>
 #include <poll.h>
@@ -33,8 +40,11 @@
 #define NTHREADS	4
 #define NPROCS		3
 #define MAX_SEGS	64
-#define WORKER_OPS	3000
+#define WORKER_MIN_OPS	1000
+#define WORKER_MAX_OPS	3000
 #define BUDGET_S	6.0
+/* Far beyond what the debug kernel needs for WORKER_MIN_OPS (about 4 s). */
+#define GUARD_S		150.0
 /* Blind workers keep ranges short, or nearly every MAP meets a mapping. */
 #define BLIND_MAXLEN	8
 
@@ -46,10 +56,37 @@ struct worker {
 	int own_hat;
 	int blind;
 	__u64 seed;
-	double deadline;
+	double deadline, guard;
 	struct ht_rnd r;
 	int bad;
 };
+
+/*
+ * Is a worker that has done @ops operations done? Only once it has done
+ * WORKER_MIN_OPS, and then when its time is up (@deadline) or it has
+ * done @max. *@bad counts a worker still short of the minimum at @guard.
+ */
+static int worker_done(unsigned long ops, unsigned long max, double deadline,
+		       double guard, int *bad)
+{
+	double now = ht_now();
+
+	if (ops >= WORKER_MIN_OPS)
+		return ops >= max || now >= deadline;
+	if (now < guard)
+		return 0;
+	fprintf(stderr, "# worker: only %lu of %d operations in %.0f s\n",
+		ops, WORKER_MIN_OPS, GUARD_S);
+	(*bad)++;
+	return 1;
+}
+
+/* A worker's deadline and hang guard, from now. */
+static void worker_clock(double *deadline, double *guard)
+{
+	*deadline = ht_now() + BUDGET_S;
+	*guard = ht_now() + GUARD_S;
+}
 
 /* What a forked child reports through shared memory. */
 struct child_report {
@@ -106,7 +143,7 @@ static void *worker_run(void *arg)
 	ht_rnd_init(&w->r, &w->h, w->seg, w->nseg, w->seed);
 	if (w->blind)
 		w->r.maxlen = BLIND_MAXLEN;
-	while (w->r.op < WORKER_OPS && ht_now() < w->deadline) {
+	while (!worker_done(w->r.op, WORKER_MAX_OPS, w->deadline, w->guard, &w->bad)) {
 		if (ht_rnd_op(&w->r, w->blind)) {
 			fprintf(stderr, "# worker seed %#llx diverged at op %lu\n",
 				w->seed, w->r.op - 1);
@@ -114,10 +151,16 @@ static void *worker_run(void *arg)
 			return NULL;
 		}
 	}
-	if (w->blind)
+	if (w->blind || w->bad)
 		return NULL;
 	/* Its own pages, as its model says; all of its hat if it has one. */
-	w->bad += w->own_hat ? ht_rnd_verify(&w->r) : ht_rnd_probe_all(&w->r);
+	if (w->own_hat) {
+		w->bad += ht_rnd_verify(&w->r);
+		return NULL;
+	}
+	w->bad += ht_rnd_probe_all(&w->r);
+	for (int i = 0; i < w->nseg; i++)
+		w->bad += ht_verify_tags(w->h.fd, &w->h.m, w->seg[i].va, w->seg[i].npages, 1);
 	return NULL;
 }
 
@@ -150,7 +193,7 @@ static int join_workers(struct worker *w, int n)
  * Returns mismatches. Used by threads of the test and of forked children.
  */
 static int run_disjoint(struct ht_hat *h, struct worker *w, int n, __u64 va,
-			__u64 npages, __u64 chunk, __u64 seed, double budget)
+			__u64 npages, __u64 chunk, __u64 seed)
 {
 	struct ht_model all = { 0 };
 	int i, started, bad;
@@ -163,7 +206,7 @@ static int run_disjoint(struct ht_hat *h, struct worker *w, int n, __u64 va,
 		w[i].h.limit = h->limit;
 		w[i].nseg = interleave(w[i].seg, va, npages, chunk, n, i);
 		w[i].seed = seed + i * 0x9e3779b97f4a7c15ULL;
-		w[i].deadline = ht_now() + budget;
+		worker_clock(&w[i].deadline, &w[i].guard);
 	}
 	started = start_workers(w, n);
 	bad = join_workers(w, started) + (started != n);
@@ -173,11 +216,12 @@ static int run_disjoint(struct ht_hat *h, struct worker *w, int n, __u64 va,
 			bad++;
 		ht_model_free(&w[i].h.m);
 	}
+	/* The union of the models, and every page's tag. */
 	if (!bad)
 		bad += ht_verify_info(h->fd, &all, h->levels, NULL) +
-		       ht_model_distinct_pfns(&all);
-	fprintf(stderr, "# %d workers on %llu-page chunks: %lu ops, %zu pages left mapped\n",
-		n, chunk, ops, all.n);
+		       ht_verify_tags(h->fd, &all, 0, h->limit >> HT_PAGE_SHIFT, 1);
+	fprintf(stderr, "# %d workers (seed %#llx) on %llu-page chunks: %lu ops, %zu pages left\n",
+		n, seed, chunk, ops, all.n);
 	/* Leave the hat empty. */
 	for (i = 0; i < (int)all.n && !bad; i++)
 		if (ht_unmap(h->fd, all.pg[i].va, 1))
@@ -187,10 +231,13 @@ static int run_disjoint(struct ht_hat *h, struct worker *w, int n, __u64 va,
 }
 
 /*
- * After blind workers: the hat must agree with itself. INFO must match a
- * model rebuilt from PROBE of the window, CHECK must pass, and the pages
- * left mapped must be those mapped minus those unmapped. Then everything
- * is unmapped. Returns mismatches.
+ * After blind workers: the model is rebuilt from RW, which reads the
+ * hat's record of its pages and not its tables, and from the zone flags
+ * every blind MAP used. INFO (tables by the table rule, locked pages)
+ * must match it, CHECK must pass, PROBE of every page of the window must
+ * show exactly its pages with their zone's flags, and the pages left
+ * must be those mapped minus those unmapped. Then everything is
+ * unmapped. Returns mismatches.
  */
 static int settle_blind(struct ht_hat *h, const struct ht_seg *seg, int nseg,
 			__u64 mapped, __u64 unmapped)
@@ -200,8 +247,9 @@ static int settle_blind(struct ht_hat *h, const struct ht_seg *seg, int nseg,
 	int bad;
 
 	ht_rnd_init(&r, h, seg, nseg, 1);
-	bad = ht_rnd_model_from_probe(&r);
+	bad = ht_rnd_model_from_rw(&r);
 	bad += ht_verify_info(h->fd, &h->m, h->levels, &info);
+	bad += ht_rnd_probe_all(&r);
 	if (mapped - unmapped != h->m.n || info.mapped_pages != h->m.n) {
 		fprintf(stderr, "# %llu pages mapped - %llu unmapped != %zu present (INFO %llu)\n",
 			mapped, unmapped, h->m.n, info.mapped_pages);
@@ -262,8 +310,7 @@ TEST_F_TIMEOUT(smp, threads_disjoint_small_chunks, SMP_TIMEOUT)
 	HT_NEED_DEV(self->h.fd < 0, self->err);
 	TH_LOG("seed %#llx (HTABLE_SEED=%#llx)", self->seed, self->seed);
 	ASSERT_EQ(0, run_disjoint(&self->h, w, NTHREADS,
-				  HT_SZ_1G - 2048 * HT_PAGE_SIZE, 4096, 64,
-				  self->seed, BUDGET_S));
+				  HT_SZ_1G - 2048 * HT_PAGE_SIZE, 4096, 64, self->seed));
 	ASSERT_EQ(0, ht_verify_info(self->h.fd, &self->h.m, self->h.levels, NULL));
 }
 
@@ -275,8 +322,7 @@ TEST_F_TIMEOUT(smp, threads_disjoint_table_chunks, SMP_TIMEOUT)
 	HT_NEED_DEV(self->h.fd < 0, self->err);
 	TH_LOG("seed %#llx (HTABLE_SEED=%#llx)", self->seed, self->seed);
 	ASSERT_EQ(0, run_disjoint(&self->h, w, NTHREADS,
-				  3 * HT_SZ_512G - 4096 * HT_PAGE_SIZE, 8192, 512,
-				  self->seed, BUDGET_S));
+				  3 * HT_SZ_512G - 4096 * HT_PAGE_SIZE, 8192, 512, self->seed));
 	ASSERT_EQ(0, ht_verify_info(self->h.fd, &self->h.m, self->h.levels, NULL));
 }
 
@@ -297,11 +343,13 @@ TEST_F_TIMEOUT(smp, threads_own_hats, SMP_TIMEOUT)
 		w[i].seg[0] = seg;
 		w[i].nseg = 1;
 		w[i].seed = self->seed + i;
-		w[i].deadline = ht_now() + BUDGET_S;
+		worker_clock(&w[i].deadline, &w[i].guard);
 	}
 	started = start_workers(w, NTHREADS);
 	EXPECT_EQ(NTHREADS, started);
 	EXPECT_EQ(0, join_workers(w, started));
+	for (i = 0; i < started; i++)
+		TH_LOG("thread %d: %lu ops", i, w[i].r.op);
 	EXPECT_EQ(hats0 + started, htable_stat("hats"));
 	for (i = 0; i < started; i++)
 		ht_hat_close(&w[i].h);
@@ -339,7 +387,7 @@ TEST_F_TIMEOUT(smp, processes_own_hats, SMP_TIMEOUT)
 			if (ht_hat_open(&h))
 				_exit(2);
 			bad = run_disjoint(&h, cw, 2, 5 * HT_SZ_1G - 1024 * HT_PAGE_SIZE,
-					   2048, 128, self->seed + 1000 * i, BUDGET_S);
+					   2048, 128, self->seed + 1000 * i);
 			ht_hat_close(&h);
 			_exit(bad ? 1 : 0);
 		}
@@ -373,7 +421,7 @@ TEST_F_TIMEOUT(smp, threads_overlapping, SMP_TIMEOUT)
 		memcpy(w[i].seg, overlap_window, sizeof(overlap_window));
 		w[i].nseg = ARRAY_SIZE(overlap_window);
 		w[i].seed = self->seed + i;
-		w[i].deadline = ht_now() + BUDGET_S;
+		worker_clock(&w[i].deadline, &w[i].guard);
 	}
 	memset(&wa, 0, sizeof(wa));
 	wa.fd = self->h.fd;
@@ -422,13 +470,15 @@ TEST_F_TIMEOUT(smp, processes_shared_hat_overlapping, SMP_TIMEOUT)
 		pid[i] = fork();
 		ASSERT_LE(0, pid[i]);
 		if (!pid[i]) {
-			double deadline = ht_now() + BUDGET_S;
+			double deadline, guard;
 			struct ht_rnd r;
 
+			worker_clock(&deadline, &guard);
 			ht_rnd_init(&r, &self->h, overlap_window,
 				    ARRAY_SIZE(overlap_window), self->seed + 77 * i);
 			r.maxlen = BLIND_MAXLEN;
-			while (r.op < WORKER_OPS && ht_now() < deadline && !rep[i].bad)
+			while (!rep[i].bad &&
+			       !worker_done(r.op, WORKER_MAX_OPS, deadline, guard, &rep[i].bad))
 				rep[i].bad += ht_rnd_op(&r, 1);
 			rep[i].ops = r.op;
 			rep[i].pages_mapped = r.pages_mapped;
@@ -473,7 +523,7 @@ TEST_F_TIMEOUT(smp, threads_mixed, SMP_TIMEOUT)
 		w[i].h.levels = self->h.levels;
 		w[i].h.limit = self->h.limit;
 		w[i].seed = self->seed + i;
-		w[i].deadline = ht_now() + BUDGET_S;
+		worker_clock(&w[i].deadline, &w[i].guard);
 		if (i < half) {
 			/* Same 1 GiB table as the blind window, other pages. */
 			w[i].nseg = interleave(w[i].seg, HT_SZ_1G + 512 * HT_PAGE_SIZE,
@@ -487,6 +537,9 @@ TEST_F_TIMEOUT(smp, threads_mixed, SMP_TIMEOUT)
 	started = start_workers(w, NTHREADS);
 	ASSERT_EQ(NTHREADS, started);
 	ASSERT_EQ(0, join_workers(w, started));
+	for (i = 0; i < NTHREADS; i++)
+		TH_LOG("thread %d (%s): %lu ops", i, w[i].blind ? "blind" : "own chunks",
+		       w[i].r.op);
 	for (i = half; i < NTHREADS; i++) {
 		mapped += w[i].r.pages_mapped;
 		unmapped += w[i].r.pages_unmapped;
@@ -677,12 +730,13 @@ TEST_F_TIMEOUT(smp, claims_hold_only_their_range, SMP_TIMEOUT)
 #define LP_REGIONS	4
 #define LP_VA		(2 * HT_SZ_1G)
 #define LP_PAGES	(LP_REGIONS * 512)
+#define LP_MAX_OPS	10000
 
 struct lp_worker {
 	pthread_t tid;
 	int fd;
 	__u64 seed;
-	double deadline;
+	double deadline, guard;
 	__u64 mapped, unmapped;
 	unsigned long ops, splits_tried;
 	int bad;
@@ -703,7 +757,7 @@ static void *lp_run(void *arg)
 	struct htable_probe p;
 	int err;
 
-	while (ht_now() < w->deadline && !w->bad) {
+	while (!w->bad && !worker_done(w->ops, LP_MAX_OPS, w->deadline, w->guard, &w->bad)) {
 		r = lp_next(&x);
 		first = r % LP_PAGES;
 		switch ((r >> 32) % 4) {
@@ -767,7 +821,7 @@ TEST_F_TIMEOUT(smp, threads_large_pages, SMP_TIMEOUT)
 	for (t = 0; t < NTHREADS; t++) {
 		w[t].fd = self->h.fd;
 		w[t].seed = self->seed + t * 0x9e3779b97f4a7c15ULL;
-		w[t].deadline = ht_now() + BUDGET_S;
+		worker_clock(&w[t].deadline, &w[t].guard);
 		if (pthread_create(&w[t].tid, NULL, lp_run, &w[t]))
 			break;
 	}
