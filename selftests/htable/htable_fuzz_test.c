@@ -606,7 +606,8 @@ static int fz_bad(struct fz_thread *t, struct ht_hat *h, const struct fz_op *op)
 		if (op->bad == BAD_MAP_RESERVED) {
 			a.m.reserved0 = 1 | op->arg;
 		} else if (op->bad == BAD_MAP_FLAGS) {
-			a.m.flags |= 0x10 << (op->arg % 28);
+			/* Bits outside HTABLE_MAP_FLAGS: 0x80 and up. */
+			a.m.flags |= 0x80U << (op->arg % 25);
 		} else if (op->bad == BAD_MAP_ZERO) {
 			a.m.npages = 0;
 		} else if (op->bad == BAD_MAP_HUGE) {
