@@ -1546,14 +1546,16 @@ static int fz_reload(struct fz_thread *t, struct fz_set *s, const struct fz_op *
 	};
 	__u64 end = op->va + op->npages * HT_PAGE_SIZE, want = 0, first = 0;
 	size_t i, lo = ht_model_lower(m, op->va);
-	int ret;
+	int ret, err = fz_range_errno(op->va, op->npages, fh->h.limit);
 
 	for (i = lo; i < m->n && m->pg[i].va < end; i++)
 		if (m->pg[i].stolen && !want++)
 			first = m->pg[i].va;
 	ret = fz_ioctl(t, fh->h.fd, HTABLE_IOC_RELOAD, &r);
-	if (fz_bad_ret(t, "RELOAD", ret, 0))
+	if (fz_bad_ret(t, "RELOAD", ret, err))
 		return 1;
+	if (ret)
+		return r.reloaded != FZ_POISON64;	/* nothing copied back */
 	if (r.reloaded != want || r.va != op->va || r.npages != op->npages ||
 	    r.flags || r.reserved0) {
 		fz_log(t, "# RELOAD %#llx x %llu: reloaded %llu, model has %llu stolen\n",
@@ -1810,7 +1812,8 @@ static int fz_catch_up(struct fz_thread *t, struct fz_set *s)
 /*
  * STEAL: with every other thread stopped between operations, make the
  * module take tables: a reap, or force_steal while a hat of no model
- * maps across many tables. Every hat of every thread may lose some.
+ * maps 4 pages a GiB apart (8 tables). Every hat of every thread may
+ * lose some.
  */
 static int fz_steal(struct fz_thread *t, struct fz_set *s, const struct fz_op *op)
 {
@@ -1826,7 +1829,8 @@ static int fz_steal(struct fz_thread *t, struct fz_set *s, const struct fz_op *o
 	} else {
 		err = htable_knob_write(HTABLE_FORCE_STEAL_PATH, 1);
 		fd = htable_open_dev();
-		for (i = 0; i < 16 && fd >= 0 && !err; i++)
+		/* Each page in a GiB of its own: two tables, two steals. */
+		for (i = 0; i < 4 && fd >= 0 && !err; i++)
 			err = ht_map(fd, (__u64)(i + 1) * HT_SZ_1G + i * HT_SZ_2M, 1, 0);
 		if (fd >= 0)
 			close(fd);
@@ -2262,6 +2266,22 @@ static __u64 fz_shared_va(struct fz_thread *t, struct fz_set *s, int hi)
 	return om->pg[lo + fz_rand(t, n)].va;
 }
 
+/* The va of the @k-th (modulo their number) stolen page of @h: 0 when none. */
+static int fz_stolen_va(const struct ht_hat *h, __u64 k, __u64 *va)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < h->m.n; i++)
+		n += h->m.pg[i].stolen;
+	for (i = 0, k %= n ? n : 1; n && i < h->m.n; i++)
+		if (h->m.pg[i].stolen && !k--)
+			break;
+	if (!n)
+		return 0;
+	*va = h->m.pg[i].va;
+	return 1;
+}
+
 /* A zone: the 4 KiB ones or the 2 MiB one; in an episode mostly the 1 GiB one. */
 static int fz_pick_zone(struct fz_thread *t)
 {
@@ -2428,9 +2448,14 @@ static void fz_gen(struct fz_thread *t, struct fz_set *s, struct fz_op *op)
 	case FZ_MAP:
 		fz_gen_map(t, h, z, op);
 		break;
+	case FZ_RELOAD:
+		fz_range_mapped(t, h, z, &op->va, &op->npages);
+		/* Mostly from a page whose translation was stolen. */
+		if (fz_rand(t, 4) && fz_stolen_va(h, fz_rand(t, 1 << 30), &op->va))
+			op->npages = 1 + fz_rand(t, 64);
+		break;
 	case FZ_UNMAP:
 	case FZ_SYNC:
-	case FZ_RELOAD:
 		fz_range_mapped(t, h, z, &op->va, &op->npages);
 		op->flags &= HTABLE_SYNC_CLEAR;
 		break;
@@ -2749,7 +2774,9 @@ static void *fz_thread_fn(void *arg)
 			/* Not while a 1 GiB episode runs: all would wait for its slow calls. */
 			memset(&op, 0, sizeof(op));
 			op.kind = FZ_STEAL;
-			op.arg = ht_rand(&t->rng);
+			/* A reap and a force_steal in turn, the processes starting apart. */
+			op.arg = ht_rand(&t->rng) & ~1ULL;
+			op.arg |= (t->proc + next_steal / steal_every) & 1;
 			next_steal += steal_every;
 		} else {
 			fz_gen(t, &t->real, &op);
