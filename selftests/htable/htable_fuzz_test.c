@@ -96,6 +96,7 @@
 #endif
 #define FREE_1G_PATH	"/sys/kernel/mm/hugepages/hugepages-1048576kB/free_hugepages"
 #define REAP_PATH	"/sys/kernel/debug/htable/reap"
+#define THROTTLE_PATH	"/sys/kernel/debug/htable/throttle_pages"
 
 /* Backing page names (ht_page.bid): pinned memory by its address. */
 #define FZ_BID_PIN	_BITULL(62)
@@ -924,6 +925,26 @@ static __u64 fz_src_pfn(struct fz_thread *t, struct fz_hat *fh, const struct ht_
 	return fz_known_pfn(t, fh, pg);
 }
 
+/*
+ * The pages a MAP without ALIAS may ask for: MemAvailable less the
+ * throttle, as the module computes it (si_mem_available()). A PIN map
+ * counts too, though it allocates no pages: only 1 GiB ones come near.
+ */
+static __u64 fz_pages_available(void)
+{
+	long long kb = -1, throttle = htable_knob_read(THROTTLE_PATH), pages;
+	char line[128];
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "MemAvailable: %lld kB", &kb) == 1)
+			break;
+	if (f)
+		fclose(f);
+	pages = kb / 4 - (throttle > 0 ? throttle : 0);
+	return pages > 0 ? pages : 0;
+}
+
 /* Does hat @hi's range [va, va + n pages) meet one of its shared tables? */
 static int fz_meets_share(struct fz_hat *fh, __u64 va, __u64 n)
 {
@@ -978,6 +999,9 @@ static int fz_map_want(struct fz_thread *t, struct fz_set *s, int hi, const stru
 	} else if (op->alias_va || op->alias_npages) {
 		return -EINVAL;
 	}
+	if (!(f & HTABLE_MAP_ALIAS) && op->npages > NP_2M * 8 &&
+	    op->npages > fz_pages_available())
+		return -ENOMEM;
 	if (fz_meets_share(fh, op->va, op->npages))
 		return -EADDRINUSE;
 	at = ht_model_lower(m, op->va);
