@@ -204,7 +204,8 @@ enum fz_stat {
 	ST_ALIAS2M, ST_ALIAS1G, ST_SPLITS, ST_SHARES, ST_UNSHARES,
 	ST_SHARER_PAGES, ST_STEALS, ST_STOLEN_TABLES, ST_RELOADED,
 	ST_TAGS, ST_PFN_PAGEMAP, ST_SYNC_EXACT, ST_WINDOW_SHARED,
-	ST_LPERR, ST_ENOMEM2M, ST_EPISODES, ST_NSTAT
+	ST_LPERR, ST_ENOMEM2M, ST_EPISODES, ST_SHARED_OUT_LP, ST_STOLEN_FIRST,
+	ST_NSTAT
 };
 
 /* What all processes share: the steal lock and epoch, and the results. */
@@ -230,7 +231,7 @@ static const char * const fz_stat_names[ST_NSTAT] = {
 	"alias1g", "splits", "shares", "unshares", "sharer_pages", "steals",
 	"stolen_tables", "reloaded", "tags_read", "pagemap_pfns",
 	"sync_nonzero", "sharer_windows", "large_errnos", "enomem_2m",
-	"episodes",
+	"episodes", "lpage_over_shared_out", "stolen_conflict_first",
 };
 
 struct fz_pools {
@@ -926,9 +927,9 @@ static __u64 fz_src_pfn(struct fz_thread *t, struct fz_hat *fh, const struct ht_
 }
 
 /*
- * The pages a MAP without ALIAS may ask for: MemAvailable less the
- * throttle, as the module computes it (si_mem_available()). A PIN map
- * counts too, though it allocates no pages: only 1 GiB ones come near.
+ * The pages a MAP may take: MemAvailable less the throttle, as the module
+ * computes it (si_mem_available()). Only a MAP that allocates thousands
+ * of pages is compared with it, so that the two readings agree.
  */
 static __u64 fz_pages_available(void)
 {
@@ -956,8 +957,12 @@ static int fz_meets_share(struct fz_hat *fh, __u64 va, __u64 n)
 
 /*
  * What MAP @op on hat @hi must return, in dev.c's order of checks and
- * then the core's: the first conflicting page decides between EEXIST,
- * EBUSY and ENOTEMPTY by the level of what maps it.
+ * then the core's. A conflict comes before any error of the source, over
+ * the whole range: a table shared in (EADDRINUSE), then a stolen page
+ * anywhere (ENOTEMPTY for a large page, else EEXIST), then the first
+ * conflict in va order, which decides between EEXIST, EBUSY and
+ * ENOTEMPTY by the level of what maps it; a table this hat shares out is
+ * a table a large page would cover (ENOTEMPTY).
  */
 static int fz_map_want(struct fz_thread *t, struct fz_set *s, int hi, const struct fz_op *op)
 {
@@ -965,7 +970,8 @@ static int fz_map_want(struct fz_thread *t, struct fz_set *s, int hi, const stru
 	struct ht_model *m = &fh->h.m;
 	__u32 f = op->flags;
 	unsigned int lv = fz_level(f);
-	__u64 n = fz_npg(lv), i, base = 0, pfn;
+	__u64 n = fz_npg(lv), i, base = 0, pfn, cost, first, r;
+	__u64 end = op->va + op->npages * HT_PAGE_SIZE;
 	int err;
 	size_t at;
 
@@ -999,14 +1005,33 @@ static int fz_map_want(struct fz_thread *t, struct fz_set *s, int hi, const stru
 	} else if (op->alias_va || op->alias_npages) {
 		return -EINVAL;
 	}
-	if (!(f & HTABLE_MAP_ALIAS) && op->npages > NP_2M * 8 &&
-	    op->npages > fz_pages_available())
+	/* Fresh pages, and a table per 2 MiB and per level above (dev.c). */
+	cost = (f & (HTABLE_MAP_ALIAS | HTABLE_MAP_PIN) ? 0 : op->npages) +
+	       (op->npages + NP_2M - 1) / NP_2M + fh->h.levels - 1;
+	if (cost > NP_2M * 8 && cost > fz_pages_available())
 		return -ENOMEM;
 	if (fz_meets_share(fh, op->va, op->npages))
 		return -EADDRINUSE;
 	at = ht_model_lower(m, op->va);
-	if (at < m->n && m->pg[at].va < op->va + op->npages * HT_PAGE_SIZE) {
-		unsigned int have = m->pg[at].stolen ? 0 : m->pg[at].level;
+	for (i = at; i < m->n && m->pg[i].va < end; i++) {
+		if (!m->pg[i].stolen)
+			continue;
+		err = lv ? -ENOTEMPTY : -EEXIST;
+		/* Where the page in front of it would have said otherwise. */
+		fz_stat(t, ST_STOLEN_FIRST, !m->pg[at].stolen &&
+			err != (m->pg[at].level > lv ? -EBUSY :
+				m->pg[at].level < lv ? -ENOTEMPTY : -EEXIST));
+		return err;
+	}
+	first = at < m->n && m->pg[at].va < end ? m->pg[at].va : end;
+	for (r = op->va; lv && r < first; r += HT_SZ_2M) {
+		if (fz_shared_out(s, hi, r)) {
+			fz_stat(t, ST_SHARED_OUT_LP, 1);
+			return -ENOTEMPTY;
+		}
+	}
+	if (first < end) {
+		unsigned int have = m->pg[at].level;
 
 		return have > lv ? -EBUSY : have < lv ? -ENOTEMPTY : -EEXIST;
 	}
@@ -1051,12 +1076,6 @@ static int fz_map_want(struct fz_thread *t, struct fz_set *s, int hi, const stru
 				return -EFAULT;	/* read-only, or nothing there */
 			}
 		}
-	}
-	if (lv) {
-		/* A large page over a table this hat shares out: LPAGE_ERROR. */
-		for (i = 0; i < op->npages; i += NP_2M)
-			if (fz_shared_out(s, hi, op->va + i * HT_PAGE_SIZE))
-				return -ENOTEMPTY;
 	}
 	return 0;
 }
@@ -2344,10 +2363,33 @@ static __u64 fz_free_region(struct fz_thread *t, const struct ht_hat *h, __u64 z
 	return zva + r0 * HT_SZ_2M;
 }
 
-/* MAP: 4 KiB fresh, ALIAS or PIN; 2 MiB fresh, ALIAS or PIN; 1 GiB PIN or ALIAS. */
-static void fz_gen_map(struct fz_thread *t, const struct ht_hat *h, int z, struct fz_op *op)
+/*
+ * A 2 MiB region of the zone at @zva that hat @hi shares out to another
+ * hat, picked at random; 0 when there is none.
+ */
+static __u64 fz_shared_out_region(struct fz_thread *t, struct fz_set *s, int hi,
+				  __u64 zva, __u64 zn)
 {
-	__u64 k = fz_rand(t, 100), zva, zn;
+	__u64 pick = 0;
+	unsigned int seen = 0;
+
+	for (int j = 0; j < FZ_HATS; j++)
+		for (int k = 0; k < s->hat[j].nsh && j != hi; k++) {
+			const struct fz_share *sh = &s->hat[j].sh[k];
+
+			if (sh->owner != hi || sh->va - zva >= zn * HT_PAGE_SIZE)
+				continue;
+			if (!fz_rand(t, ++seen))
+				pick = sh->va;
+		}
+	return pick;
+}
+
+/* MAP: 4 KiB fresh, ALIAS or PIN; 2 MiB fresh, ALIAS or PIN; 1 GiB PIN or ALIAS. */
+static void fz_gen_map(struct fz_thread *t, struct fz_set *s, const struct ht_hat *h, int z,
+		       struct fz_op *op)
+{
+	__u64 k = fz_rand(t, 100), zva, zn, out;
 
 	op->flags &= HT_PG_MAPFLAGS;
 	fz_zone(h, z, &zva, &zn);
@@ -2410,6 +2452,13 @@ static void fz_gen_map(struct fz_thread *t, const struct ht_hat *h, int z, struc
 	}
 	op->flags |= HTABLE_MAP_2M;
 	op->va = fz_free_region(t, h, zva, zn);
+	/*
+	 * Sometimes over a table this hat shares out: ENOTEMPTY, even where
+	 * it maps nothing in it (the shared table stays).
+	 */
+	out = fz_shared_out_region(t, s, op->hat, zva, zn);
+	if (out && !fz_rand(t, 4))
+		op->va = out;
 	op->npages = NP_2M * (1 + !fz_rand(t, 4));
 	if (op->va + op->npages * HT_PAGE_SIZE > zva + zn * HT_PAGE_SIZE)
 		op->npages = NP_2M;
@@ -2470,7 +2519,7 @@ static void fz_gen(struct fz_thread *t, struct fz_set *s, struct fz_op *op)
 	op->owner = fz_rand(t, 256);
 	switch (op->kind) {
 	case FZ_MAP:
-		fz_gen_map(t, h, z, op);
+		fz_gen_map(t, s, h, z, op);
 		break;
 	case FZ_RELOAD:
 		fz_range_mapped(t, h, z, &op->va, &op->npages);
@@ -3092,6 +3141,7 @@ TEST_F_TIMEOUT(fz, fuzz, 500)
 		EXPECT_LT(0, st[ST_PFN_PAGEMAP]);
 		EXPECT_LT(0, st[ST_SYNC_EXACT]);
 		EXPECT_LT(0, st[ST_WINDOW_SHARED]);
+		EXPECT_LT(0, st[ST_SHARED_OUT_LP]);
 		if (use1g) {
 			EXPECT_LT(0, st[ST_PIN1G]);
 			EXPECT_LT(0, st[ST_ALIAS1G]);
