@@ -1391,12 +1391,15 @@ static int fz_window(struct fz_thread *t, struct fz_set *s, int hi, __u32 cpu, _
 	struct htable_run r;
 	int ret, k, bad = 0, shared = 0;
 
-	/* The pre-write: every owned page in the range. */
+	/*
+	 * The pre-write: every page the hat maps in the range (not those of
+	 * a table shared in, nor a stolen translation's page).
+	 */
 	for (i = 0; i < npages; i++) {
 		struct ht_page *pg = ht_model_find(&fh->h.m, va + i * HT_PAGE_SIZE);
 		struct fz_wstate *st;
 
-		if (!pg)
+		if (!pg || pg->stolen)
 			continue;
 		st = fz_wstate(t, s, &ws, hi, pg->bid);
 		st->known = 1;
@@ -1523,9 +1526,8 @@ static int fz_sync_range(struct fz_thread *t, struct fz_set *s, int hi, __u64 va
 	size_t i, lo = ht_model_lower(m, va);
 	int ret;
 
+	/* A stolen translation's record keeps its bits: they count too. */
 	for (i = lo; i < m->n && m->pg[i].va < end; i++) {
-		if (m->pg[i].stolen)
-			continue;
 		ref += !!(m->pg[i].ad & HT_AD_A);
 		mod += !!(m->pg[i].ad & HT_AD_D);
 	}
@@ -1579,7 +1581,7 @@ static int fz_adsync(struct fz_thread *t, struct fz_set *s, const struct fz_op *
 	return bad;
 }
 
-/* RELOAD: the model's stolen pages in the range come back, A and D clear. */
+/* RELOAD: the model's stolen pages in the range come back, A and D as they were. */
 static int fz_reload(struct fz_thread *t, struct fz_set *s, const struct fz_op *op)
 {
 	struct fz_hat *fh = &s->hat[op->hat];
@@ -1605,12 +1607,9 @@ static int fz_reload(struct fz_thread *t, struct fz_set *s, const struct fz_op *
 		       op->va, op->npages, r.reloaded, want);
 		return 1;
 	}
-	for (i = lo; i < m->n && m->pg[i].va < end; i++) {
-		if (!m->pg[i].stolen)
-			continue;
+	/* The entries come back as they were, A and D included. */
+	for (i = lo; i < m->n && m->pg[i].va < end; i++)
 		m->pg[i].stolen = 0;
-		m->pg[i].ad = 0;
-	}
 	fz_stat(t, ST_RELOADED, want);
 	if (!want)
 		return 0;
@@ -1812,7 +1811,6 @@ static int fz_after_steal(struct fz_thread *t, struct fz_set *s, int hi)
 				if (m->pg[j].level)
 					continue;
 				m->pg[j].stolen = 1;
-				m->pg[j].ad = 0;
 			}
 			tables++;
 			bad += fz_check_tag(t, fh, &m->pg[first]);
