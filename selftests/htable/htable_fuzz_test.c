@@ -1053,7 +1053,10 @@ static int fz_map_want(struct fz_thread *t, struct fz_set *s, int hi, const stru
 			}
 			if (i % n == 0)
 				base = pfn;
-			if ((base & (n - 1)) || pfn != base + i % n)
+			if (pfn != base + i % n)
+				return -EINVAL;
+			/* A run's alignment is judged after all its pages. */
+			if (i % n == n - 1 && (base & (n - 1)))
 				return -EINVAL;
 		}
 	}
