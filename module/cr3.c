@@ -70,7 +70,12 @@ unsigned int htable_window_budget_ms = 60000;
 
 static int window_budget_set(const char *val, const struct kernel_param *kp)
 {
-	return param_set_uint_minmax(val, kp, 1, HTABLE_WINDOW_BUDGET_MAX_MS);
+	unsigned int ms;
+	int err = htable_parse_uint(val, 1, HTABLE_WINDOW_BUDGET_MAX_MS, &ms);
+
+	if (!err)
+		WRITE_ONCE(htable_window_budget_ms, ms);
+	return err;
 }
 
 static const struct kernel_param_ops window_budget_ops = {

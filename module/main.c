@@ -22,15 +22,17 @@
  */
 static int reserve_amount_set(const char *val, const struct kernel_param *kp)
 {
-	int err = param_set_uint_minmax(val, kp, 0, 100000);
+	unsigned int n;
+	int err = htable_parse_uint(val, 0, 100000, &n);
 
 	if (err)
 		return err;
+	WRITE_ONCE(htable_reserve_amount, n);
 	/* Before htable_init() the cache does not exist yet: init fills it. */
 	if (!htable_cache)
 		return 0;
 	htable_adjust_reserve();
-	return htable_initial_reserve(READ_ONCE(htable_reserve_amount));
+	return htable_initial_reserve(n);
 }
 
 static const struct kernel_param_ops reserve_amount_ops = {

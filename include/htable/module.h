@@ -6,6 +6,7 @@
 #ifndef _HTABLE_MODULE_H
 #define _HTABLE_MODULE_H
 
+#include <linux/kstrtox.h>
 #include <linux/printk.h>
 #include <linux/uaccess.h>
 
@@ -18,6 +19,28 @@
  */
 #define htable_bad_input(fmt, ...)					\
 	htable_log_bad_input(KERN_WARNING "htable: " fmt "\n", ##__VA_ARGS__)
+
+/**
+ * htable_parse_uint() - a tunable's new value, from what was written to it
+ * @val:	the text written
+ * @min:	the least value allowed
+ * @max:	the most
+ * @n:		where the value goes
+ *
+ * Unlike param_set_uint_minmax(), a value out of range is ERANGE, as the
+ * debugfs knobs answer (Documentation/debugfs.rst).
+ *
+ * Return: 0, kstrtouint()'s errno, or -ERANGE outside [@min, @max].
+ */
+static inline int htable_parse_uint(const char *val, unsigned int min,
+				    unsigned int max, unsigned int *n)
+{
+	int err = kstrtouint(val, 0, n);
+
+	if (err)
+		return err;
+	return *n < min || *n > max ? -ERANGE : 0;
+}
 
 /**
  * htable_copy_line() - a command written to a debugfs file, as a string
