@@ -242,7 +242,8 @@ TEST_F_TIMEOUT(bad, misaligned_va, BAD_TIMEOUT)
 {
 	struct ht_hat *h = &self->h;
 
-	HT_NEED_DEV(h->fd < 0, self->err);
+	if (htable_dev_missing(_metadata, h->fd < 0, self->err))
+		return;
 	baseline(_metadata, h);
 	{
 		const struct bad_case c[] = {
@@ -267,7 +268,8 @@ TEST_F_TIMEOUT(bad, npages, BAD_TIMEOUT)
 {
 	struct ht_hat *h = &self->h;
 
-	HT_NEED_DEV(h->fd < 0, self->err);
+	if (htable_dev_missing(_metadata, h->fd < 0, self->err))
+		return;
 	baseline(_metadata, h);
 	{
 		const struct bad_case c[] = {
@@ -292,7 +294,8 @@ TEST_F_TIMEOUT(bad, overflow, BAD_TIMEOUT)
 {
 	struct ht_hat *h = &self->h;
 
-	HT_NEED_DEV(h->fd < 0, self->err);
+	if (htable_dev_missing(_metadata, h->fd < 0, self->err))
+		return;
 	baseline(_metadata, h);
 	{
 		const struct bad_case c[] = {
@@ -314,7 +317,8 @@ TEST_F_TIMEOUT(bad, out_of_range, BAD_TIMEOUT)
 	struct ht_hat *h = &self->h;
 	__u64 lim;
 
-	HT_NEED_DEV(h->fd < 0, self->err);
+	if (htable_dev_missing(_metadata, h->fd < 0, self->err))
+		return;
 	baseline(_metadata, h);
 	lim = h->limit;
 	{
@@ -355,7 +359,8 @@ TEST_F_TIMEOUT(bad, flags_and_reserved, BAD_TIMEOUT)
 {
 	struct ht_hat *h = &self->h;
 
-	HT_NEED_DEV(h->fd < 0, self->err);
+	if (htable_dev_missing(_metadata, h->fd < 0, self->err))
+		return;
 	baseline(_metadata, h);
 	{
 		const struct bad_case c[] = {
@@ -386,7 +391,8 @@ TEST_F_TIMEOUT(bad, alias, BAD_TIMEOUT)
 	struct ht_hat *h = &self->h;
 	const __u32 al = HTABLE_MAP_ALIAS;
 
-	HT_NEED_DEV(h->fd < 0, self->err);
+	if (htable_dev_missing(_metadata, h->fd < 0, self->err))
+		return;
 	baseline(_metadata, h);
 	{
 		const struct bad_case c[] = {
@@ -429,7 +435,8 @@ TEST_F_TIMEOUT(bad, map_over_mapped, BAD_TIMEOUT)
 	struct ht_hat *h = &self->h;
 	__u64 lim;
 
-	HT_NEED_DEV(h->fd < 0, self->err);
+	if (htable_dev_missing(_metadata, h->fd < 0, self->err))
+		return;
 	baseline(_metadata, h);
 	lim = h->limit;
 	{
@@ -464,7 +471,8 @@ TEST_F_TIMEOUT(bad, unmap_holes, BAD_TIMEOUT)
 {
 	struct ht_hat *h = &self->h;
 
-	HT_NEED_DEV(h->fd < 0, self->err);
+	if (htable_dev_missing(_metadata, h->fd < 0, self->err))
+		return;
 	baseline(_metadata, h);
 	{
 		const struct bad_case c[] = {
@@ -502,7 +510,8 @@ TEST_F_TIMEOUT(bad, bad_pointers, BAD_TIMEOUT)
 	static struct snap before, after;
 	size_t i;
 
-	HT_NEED_DEV(h->fd < 0, self->err);
+	if (htable_dev_missing(_metadata, h->fd < 0, self->err))
+		return;
 	baseline(_metadata, h);
 	for (i = 0; i < ARRAY_SIZE(cmds); i++) {
 		void *ptrs[] = { NULL, (void *)8, (void *)0xffff800000000000ULL };
@@ -720,7 +729,8 @@ TEST_F_TIMEOUT(bad, reload_refused, BAD_TIMEOUT)
 	const unsigned long R = HTABLE_IOC_RELOAD;
 	__u64 lim;
 
-	HT_NEED_DEV(h->fd < 0, self->err);
+	if (htable_dev_missing(_metadata, h->fd < 0, self->err))
+		return;
 	baseline(_metadata, h);
 	lim = h->limit;
 	steal_baseline(_metadata, h);
@@ -770,7 +780,8 @@ TEST_F_TIMEOUT(bad, sync_refused, BAD_TIMEOUT)
 	struct htable_run r;
 	__u64 lim;
 
-	HT_NEED_DEV(h->fd < 0, self->err);
+	if (htable_dev_missing(_metadata, h->fd < 0, self->err))
+		return;
 	baseline(_metadata, h);
 	/* A window writes A and the last page: their A and D bits are set. */
 	ASSERT_EQ(0, ht_run_verify(h->fd, 0, A_VA, A_N, HTABLE_RUN_WRITE, 1, &r));
@@ -853,7 +864,8 @@ TEST_F_TIMEOUT(bad, share_refused, BAD_TIMEOUT)
 	__u64 lim;
 	size_t i;
 
-	HT_NEED_DEV(h->fd < 0, self->err);
+	if (htable_dev_missing(_metadata, h->fd < 0, self->err))
+		return;
 	ASSERT_EQ(-1, fcntl(CLOSED_FD, F_GETFD));
 	baseline(_metadata, h);
 	ASSERT_EQ(0, ht_hat_open(&o));
@@ -967,7 +979,8 @@ TEST_F_TIMEOUT(bad, unshare_check_order, BAD_TIMEOUT)
 	struct req_fds f = { .devnull = -1 };
 	__u64 lim;
 
-	HT_NEED_DEV(h->fd < 0, self->err);
+	if (htable_dev_missing(_metadata, h->fd < 0, self->err))
+		return;
 	baseline(_metadata, h);
 	ASSERT_EQ(0, ht_hat_open(&o));
 	owner_baseline(_metadata, &o);
@@ -1033,7 +1046,8 @@ TEST_F_TIMEOUT(bad, bad_pointers_every_ioctl, BAD_TIMEOUT)
 	char *hole;
 	size_t i, k, j;
 
-	HT_NEED_DEV(h->fd < 0, self->err);
+	if (htable_dev_missing(_metadata, h->fd < 0, self->err))
+		return;
 	baseline(_metadata, h);
 	hole = two_pages_one_hole();
 	ASSERT_NE(NULL, hole);
@@ -1086,7 +1100,8 @@ TEST_F_TIMEOUT(bad, readonly_results, BAD_TIMEOUT)
 	char *ro;
 	size_t i;
 
-	HT_NEED_DEV(h->fd < 0, self->err);
+	if (htable_dev_missing(_metadata, h->fd < 0, self->err))
+		return;
 	baseline(_metadata, h);
 	ro = mmap(NULL, HT_PAGE_SIZE, PROT_READ | PROT_WRITE,
 		  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -1180,7 +1195,8 @@ TEST_F_TIMEOUT(bad, rw_bad_buffers, BAD_TIMEOUT)
 	struct htable_rw rw;
 	long long bad0;
 
-	HT_NEED_DEV(h->fd < 0, self->err);
+	if (htable_dev_missing(_metadata, h->fd < 0, self->err))
+		return;
 	baseline(_metadata, h);
 	ro = mmap(NULL, HT_PAGE_SIZE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, ro);
@@ -1233,7 +1249,8 @@ TEST_F_TIMEOUT(bad, share_bad_pointers, BAD_TIMEOUT)
 	long long shared0, unshared0, bad0;
 	char *hole, *ro;
 
-	HT_NEED_DEV(h->fd < 0, self->err);
+	if (htable_dev_missing(_metadata, h->fd < 0, self->err))
+		return;
 	baseline(_metadata, h);
 	ASSERT_EQ(0, ht_hat_open(&o));
 	owner_baseline(_metadata, &o);

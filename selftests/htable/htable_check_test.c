@@ -138,7 +138,8 @@ TEST_F(corrupt, check_names_code_and_va)
 	int n;
 	FILE *f;
 
-	HT_NEED_DEV(self->fd < 0, self->err);
+	if (htable_dev_missing(_metadata, self->fd < 0, self->err))
+		return;
 	expect_sound(_metadata, self->fd);
 
 	ASSERT_EQ(0, corrupt_code(self->path, variant->code, variant->va));
@@ -167,7 +168,8 @@ TEST_F(corrupt, check_names_code_and_va)
 
 TEST_F(corrupt, close_while_corrupted_frees_all)
 {
-	HT_NEED_DEV(self->fd < 0, self->err);
+	if (htable_dev_missing(_metadata, self->fd < 0, self->err))
+		return;
 	ASSERT_EQ(0, corrupt_code(self->path, variant->code, variant->va));
 	ASSERT_EQ(0, close(self->fd));
 	self->fd = -1;
@@ -183,7 +185,8 @@ TEST(corrupt_knob_refuses_bad_input)
 	int fd;
 
 	fd = htable_open_dev();
-	HT_NEED_DEV(fd < 0, errno);
+	if (htable_dev_missing(_metadata, fd < 0, errno))
+		return;
 	id = ht_newest_hat_id();
 	ASSERT_LT(0, id);
 	snprintf(path, sizeof(path), CORRUPT_FMT, id);

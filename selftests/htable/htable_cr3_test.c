@@ -377,7 +377,8 @@ TEST_F(cr3, verify_read)
 	__u64 i, seed = 0x1234567890abcdefULL;
 	int ret, bad = 0;
 
-	HT_NEED_DEV(self->fd < 0, self->err);
+	if (htable_dev_missing(_metadata, self->fd < 0, self->err))
+		return;
 	map_ok(_metadata, self->fd, VA0, 16, HTABLE_MAP_WRITE);
 	ASSERT_EQ(0, fill_pages(self->fd, VA0, 16));
 	EXPECT_EQ(0, live_cpus(self->fd));
@@ -413,7 +414,8 @@ TEST_F(cr3, verify_write)
 	struct htable_run r;
 	int ret, bad = 0;
 
-	HT_NEED_DEV(self->fd < 0, self->err);
+	if (htable_dev_missing(_metadata, self->fd < 0, self->err))
+		return;
 	map_ok(_metadata, self->fd, VA0, 8, HTABLE_MAP_WRITE);
 	map_ok(_metadata, self->fd, VA0 + 8 * HT_PAGE_SIZE, 8, 0);
 	map_ok(_metadata, self->fd, VA0 + 16 * HT_PAGE_SIZE, 8,
@@ -445,7 +447,8 @@ TEST_F(cr3, verify_holes)
 	struct htable_run r;
 	int ret, bad = 0;
 
-	HT_NEED_DEV(self->fd < 0, self->err);
+	if (htable_dev_missing(_metadata, self->fd < 0, self->err))
+		return;
 	/* Pages 0-2, 4-8 and 10-15 of 18: holes at 3, 9, 16 and 17. */
 	map_ok(_metadata, self->fd, VA0, 3, HTABLE_MAP_WRITE);
 	map_ok(_metadata, self->fd, VA0 + 4 * HT_PAGE_SIZE, 5, HTABLE_MAP_WRITE);
@@ -485,7 +488,8 @@ TEST_F(cr3, ad_bits)
 	struct htable_run r;
 	int ret;
 
-	HT_NEED_DEV(self->fd < 0, self->err);
+	if (htable_dev_missing(_metadata, self->fd < 0, self->err))
+		return;
 	map_ok(_metadata, self->fd, VA0, 16, HTABLE_MAP_WRITE);
 	map_ok(_metadata, self->fd, ro, 4, 0);
 	EXPECT_EQ(0, ad_expect(self->fd, VA0, 16, 0));
@@ -522,7 +526,8 @@ TEST_F(cr3, sync)
 	struct htable_run r;
 	int ret;
 
-	HT_NEED_DEV(self->fd < 0, self->err);
+	if (htable_dev_missing(_metadata, self->fd < 0, self->err))
+		return;
 	/* 8 writable pages, 8 read-only, then 4 unmapped, then 2 untouched. */
 	map_ok(_metadata, self->fd, VA0, 8, HTABLE_MAP_WRITE);
 	map_ok(_metadata, self->fd, ro, 8, 0);
@@ -578,7 +583,8 @@ TEST_F(cr3, sync_bad_input)
 {
 	struct htable_sync s;
 
-	HT_NEED_DEV(self->fd < 0, self->err);
+	if (htable_dev_missing(_metadata, self->fd < 0, self->err))
+		return;
 	map_ok(_metadata, self->fd, VA0, 4, HTABLE_MAP_WRITE);
 	memset(&s, 0, sizeof(s));
 	s.va = VA0;
@@ -601,7 +607,8 @@ TEST_F(cr3, rw)
 	const __u64 alias = VA0 + HT_SZ_2M;
 	unsigned int i;
 
-	HT_NEED_DEV(self->fd < 0, self->err);
+	if (htable_dev_missing(_metadata, self->fd < 0, self->err))
+		return;
 	map_ok(_metadata, self->fd, VA0, 2, 0);	/* read-only: RW still works */
 	ASSERT_EQ(0, ht_map_alias(self->fd, alias, 2, HTABLE_MAP_ALIAS | HTABLE_MAP_WRITE,
 				  VA0, 2));
@@ -637,7 +644,8 @@ TEST_F(cr3, rw_bad_input)
 	unsigned char buf[2 * HT_PAGE_SIZE];
 	struct htable_rw r;
 
-	HT_NEED_DEV(self->fd < 0, self->err);
+	if (htable_dev_missing(_metadata, self->fd < 0, self->err))
+		return;
 	map_ok(_metadata, self->fd, VA0, 2, HTABLE_MAP_WRITE);
 	memset(buf, 0, sizeof(buf));
 	/* Not the hat's page. */
@@ -675,7 +683,8 @@ TEST_F_TIMEOUT(cr3, sizes, CR3_TIMEOUT)
 	__u64 i;
 	int ret, bad = 0;
 
-	HT_NEED_DEV(self->fd < 0, self->err);
+	if (htable_dev_missing(_metadata, self->fd < 0, self->err))
+		return;
 	map_ok(_metadata, self->fd, va1, 1, HTABLE_MAP_WRITE);
 	ret = run_verify(self->fd, 0, va1, 1, HTABLE_RUN_WRITE, 11, &r);
 	ASSERT_EQ(0, ret) TH_LOG("RUN VERIFY 1 page: %s", strerror(-ret));
@@ -722,7 +731,8 @@ TEST_F(cr3, every_cpu)
 	int cpu, ret, bad;
 	__u64 i, seed;
 
-	HT_NEED_DEV(self->fd < 0, self->err);
+	if (htable_dev_missing(_metadata, self->fd < 0, self->err))
+		return;
 	ASSERT_LE(1, self->ncpus);
 	ASSERT_EQ(0, pin_to(0));
 	map_ok(_metadata, self->fd, VA0, 4, HTABLE_MAP_WRITE);
@@ -752,7 +762,8 @@ TEST_F(cr3, bad_cpu)
 	struct htable_run r;
 	int i, n = 1;
 
-	HT_NEED_DEV(self->fd < 0, self->err);
+	if (htable_dev_missing(_metadata, self->fd < 0, self->err))
+		return;
 	map_ok(_metadata, self->fd, VA0, 1, HTABLE_MAP_WRITE);
 	ASSERT_LT(0, possible);
 	if (possible < 4096)
@@ -783,7 +794,8 @@ TEST_F_TIMEOUT(cr3, offline_cpu, CR3_TIMEOUT)
 	double end;
 	int ret;
 
-	HT_NEED_DEV(self->fd < 0, self->err);
+	if (htable_dev_missing(_metadata, self->fd < 0, self->err))
+		return;
 	map_ok(_metadata, self->fd, VA0, 2, HTABLE_MAP_WRITE);
 	snprintf(path, sizeof(path), CPU_ONLINE_FMT, cpu);
 	/* Two-CPU cases fail on one CPU: the matrix has no such row. */
@@ -817,7 +829,8 @@ TEST_F(cr3, run_bad_input)
 	struct htable_run r;
 	int ret;
 
-	HT_NEED_DEV(self->fd < 0, self->err);
+	if (htable_dev_missing(_metadata, self->fd < 0, self->err))
+		return;
 	map_ok(_metadata, self->fd, VA0, 4, HTABLE_MAP_WRITE);
 	map_ok(_metadata, self->fd, self->limit - HT_PAGE_SIZE, 1, HTABLE_MAP_WRITE);
 	ASSERT_EQ(0, stats_read(st0));
@@ -1029,7 +1042,8 @@ TEST_F_TIMEOUT(cr3, resident_live_cpus, CR3_TIMEOUT)
 	struct live_poll *poll;
 	int try, judged = 0;
 
-	HT_NEED_DEV(self->fd < 0, self->err);
+	if (htable_dev_missing(_metadata, self->fd < 0, self->err))
+		return;
 	ASSERT_LE(2, self->ncpus);
 	ASSERT_EQ(0, pin_to(0));
 	map_ok(_metadata, self->fd, VA0, 1, HTABLE_MAP_WRITE);
@@ -1095,7 +1109,8 @@ TEST_F_TIMEOUT(cr3, resident_few_samples, CR3_TIMEOUT)
 	__u64 marker = 0x6d61726b65720002ULL;
 	int try, judged = 0;
 
-	HT_NEED_DEV(self->fd < 0, self->err);
+	if (htable_dev_missing(_metadata, self->fd < 0, self->err))
+		return;
 	ASSERT_LE(2, self->ncpus);
 	ASSERT_EQ(0, pin_to(0));
 	map_ok(_metadata, self->fd, VA0, 1, 0);
@@ -1113,7 +1128,8 @@ TEST_F(cr3, stats)
 	struct htable_run r;
 	int i, ret;
 
-	HT_NEED_DEV(self->fd < 0, self->err);
+	if (htable_dev_missing(_metadata, self->fd < 0, self->err))
+		return;
 	map_ok(_metadata, self->fd, VA0, 6, HTABLE_MAP_WRITE);
 	ASSERT_EQ(0, stats_read(st0));
 	for (i = 0; i < 5; i++) {

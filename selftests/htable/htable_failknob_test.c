@@ -127,7 +127,8 @@ TEST_F_TIMEOUT(failnth, map_under_fail_nth, KNOB_TIMEOUT)
 	struct ht_hat *h = &self->h;
 	int i, fails = 0, oks = 0;
 
-	HT_NEED_DEV(h->fd < 0, self->err);
+	if (htable_dev_missing(_metadata, h->fd < 0, self->err))
+		return;
 	knobs_present(_metadata);
 	ASSERT_EQ(0, htable_knob_write(HTABLE_FAIL_NTH_PATH, variant->nth));
 	for (i = 0; i < 64; i++) {
@@ -177,7 +178,8 @@ TEST_F_TIMEOUT(failnth, unmap_and_close_under_fail_nth, KNOB_TIMEOUT)
 	struct ht_hat *h = &self->h;
 	int i;
 
-	HT_NEED_DEV(h->fd < 0, self->err);
+	if (htable_dev_missing(_metadata, h->fd < 0, self->err))
+		return;
 	knobs_present(_metadata);
 	for (i = 0; i < 8; i++) {
 		__u64 va = (i + 1) * HT_SZ_512G - 300 * HT_PAGE_SIZE;
@@ -205,7 +207,8 @@ TEST_F_TIMEOUT(failnth, open_under_fail_nth, KNOB_TIMEOUT)
 	long long hats0 = htable_stat("hats");
 	int fds[16], i, n = 0, enomem = 0;
 
-	HT_NEED_DEV(h->fd < 0, self->err);
+	if (htable_dev_missing(_metadata, h->fd < 0, self->err))
+		return;
 	knobs_present(_metadata);
 	ASSERT_EQ(0, htable_knob_write(HTABLE_FAIL_NTH_PATH, variant->nth));
 	for (i = 0; i < (int)ARRAY_SIZE(fds); i++) {
@@ -344,7 +347,8 @@ TEST_F_TIMEOUT(reserve, force_reserve_draws, KNOB_TIMEOUT)
 	long long want, rgets2;
 	int i;
 
-	HT_NEED_DEV(h->fd < 0, self->err);
+	if (htable_dev_missing(_metadata, h->fd < 0, self->err))
+		return;
 	knobs_present(_metadata);
 	no_cache(_metadata, h);
 	rc_read(&c0);
@@ -381,7 +385,8 @@ TEST_F_TIMEOUT(reserve, reserve_amount_exact, KNOB_TIMEOUT)
 	struct rc c0, d;
 	size_t i;
 
-	HT_NEED_DEV(h->fd < 0, self->err);
+	if (htable_dev_missing(_metadata, h->fd < 0, self->err))
+		return;
 	knobs_present(_metadata);
 	EXPECT_EQ(HTABLE_RESERVE_DEFAULT, htable_knob_read(HTABLE_RESERVE_AMOUNT_PATH));
 	for (i = 0; i < ARRAY_SIZE(amounts); i++) {
@@ -412,7 +417,8 @@ TEST_F_TIMEOUT(reserve, empty_reserve, KNOB_TIMEOUT)
 	const __u64 va = 5 * HT_SZ_1G;
 	struct rc c0, d;
 
-	HT_NEED_DEV(h->fd < 0, self->err);
+	if (htable_dev_missing(_metadata, h->fd < 0, self->err))
+		return;
 	knobs_present(_metadata);
 	ASSERT_EQ(0, map_or_enomem(_metadata, h, va, 1, HTABLE_MAP_WRITE));
 	no_cache(_metadata, h);
@@ -463,7 +469,8 @@ TEST_F_TIMEOUT(reserve, k_structures, KNOB_TIMEOUT)
 	struct rc c0, d;
 	long long i;
 
-	HT_NEED_DEV(h->fd < 0, self->err);
+	if (htable_dev_missing(_metadata, h->fd < 0, self->err))
+		return;
 	knobs_present(_metadata);
 	ASSERT_EQ(0, map_or_enomem(_metadata, h, va, 1, HTABLE_MAP_WRITE));
 	no_cache(_metadata, h);
@@ -527,7 +534,8 @@ TEST_F_TIMEOUT(reserve, empty_reserve_steals, KNOB_TIMEOUT)
 	struct htable_probe p;
 	struct rc c0, d;
 
-	HT_NEED_DEV(h->fd < 0, self->err);
+	if (htable_dev_missing(_metadata, h->fd < 0, self->err))
+		return;
 	knobs_present(_metadata);
 	ASSERT_EQ(0, map_or_enomem(_metadata, h, va, 1, HTABLE_MAP_WRITE));
 	ASSERT_EQ(0, ht_hat_open(&v));

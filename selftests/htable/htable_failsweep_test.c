@@ -308,7 +308,8 @@ TEST_F_TIMEOUT(sweep, every_allocation_site, 500)
 	int site;
 	double t0 = ht_now();
 
-	HT_NEED_DEV(access(HTABLE_DEV_PATH, F_OK), errno);
+	if (htable_dev_missing(_metadata, access(HTABLE_DEV_PATH, F_OK), errno))
+		return;
 	ASSERT_EQ(0, access(HTABLE_FAIL_HITS_PATH, R_OK));
 	/* A warm-up run fills the reserve and caches that are not leaks. */
 	workload(&s);
@@ -781,7 +782,8 @@ TEST_F_TIMEOUT(op, map_2m, 300)
 	int fd;
 
 	fd = htable_open_dev();
-	HT_NEED_DEV(fd < 0, errno);
+	if (htable_dev_missing(_metadata, fd < 0, errno))
+		return;
 	self->fd[0] = fd;
 	memset(&o, 0, sizeof(o));
 	o.name = "MAP 2 MiB";
@@ -823,7 +825,8 @@ TEST_F_TIMEOUT(op, split_2m, 300)
 	int fd;
 
 	fd = htable_open_dev();
-	HT_NEED_DEV(fd < 0, errno);
+	if (htable_dev_missing(_metadata, fd < 0, errno))
+		return;
 	self->fd[0] = fd;
 	memset(&o, 0, sizeof(o));
 	o.name = "UNMAP splitting 2 MiB";
@@ -864,7 +867,8 @@ TEST_F_TIMEOUT(op, split_two_edges, 300)
 	int fd;
 
 	fd = htable_open_dev();
-	HT_NEED_DEV(fd < 0, errno);
+	if (htable_dev_missing(_metadata, fd < 0, errno))
+		return;
 	self->fd[0] = fd;
 	memset(&o, 0, sizeof(o));
 	o.name = "UNMAP splitting two 2 MiB pages";
@@ -978,7 +982,8 @@ TEST_F_TIMEOUT(op, reload_after_steal, 300)
 	int fd;
 
 	fd = htable_open_dev();
-	HT_NEED_DEV(fd < 0, errno);
+	if (htable_dev_missing(_metadata, fd < 0, errno))
+		return;
 	self->fd[0] = fd;
 	memset(&o, 0, sizeof(o));
 	o.name = "RELOAD after a steal";
@@ -1044,7 +1049,8 @@ TEST_F_TIMEOUT(op, share, 300)
 	__u64 i;
 
 	self->fd[0] = htable_open_dev();
-	HT_NEED_DEV(self->fd[0] < 0, errno);
+	if (htable_dev_missing(_metadata, self->fd[0] < 0, errno))
+		return;
 	self->fd[1] = htable_open_dev();
 	ASSERT_LE(0, self->fd[1]);
 	memset(&o, 0, sizeof(o));
@@ -1103,7 +1109,8 @@ TEST_F_TIMEOUT(op, pin_map, 300)
 	int fd;
 
 	fd = htable_open_dev();
-	HT_NEED_DEV(fd < 0, errno);
+	if (htable_dev_missing(_metadata, fd < 0, errno))
+		return;
 	self->fd[0] = fd;
 	mem = mmap(NULL, 2 * HT_PAGE_SIZE, PROT_READ | PROT_WRITE,
 		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);

@@ -161,7 +161,8 @@ TEST_F_TIMEOUT(lp, map_2m, LP_TIMEOUT)
 	struct htable_info info;
 	__u64 pfn, i;
 
-	HT_NEED_DEV(self->fd < 0, self->err);
+	if (htable_dev_missing(_metadata, self->fd < 0, self->err))
+		return;
 	ASSERT_EQ(0, ioctl(fd, HTABLE_IOC_VERSION, &v));
 	ASSERT_EQ(1, v.major);
 	ASSERT_LE(1, v.minor);
@@ -201,7 +202,8 @@ TEST_F_TIMEOUT(lp, mixed, LP_TIMEOUT)
 	int fd = self->fd;
 	struct htable_info info;
 
-	HT_NEED_DEV(self->fd < 0, self->err);
+	if (htable_dev_missing(_metadata, self->fd < 0, self->err))
+		return;
 	ASSERT_EQ(0, ht_map(fd, VA0, 16, HTABLE_MAP_WRITE));
 	ASSERT_EQ(0, check_sound(fd));
 	ASSERT_EQ(0, ht_map(fd, VA0 + HT_SZ_2M, NP_2M, HTABLE_MAP_2M | HTABLE_MAP_LOCK));
@@ -266,7 +268,8 @@ TEST_F_TIMEOUT(lp, conflicts, LP_TIMEOUT)
 	};
 	unsigned int i;
 
-	HT_NEED_DEV(self->fd < 0, self->err);
+	if (htable_dev_missing(_metadata, self->fd < 0, self->err))
+		return;
 	ASSERT_EQ(0, ht_map(fd, VA0, NP_2M, HTABLE_MAP_2M | HTABLE_MAP_WRITE));
 	ASSERT_EQ(0, ht_map(fd, VA0 - HT_PAGE_SIZE, 1, 0));
 	ASSERT_EQ(0, ht_map(fd, VA0 + HT_SZ_2M, 8, 0));
@@ -297,7 +300,8 @@ TEST_F_TIMEOUT(lp, alias, LP_TIMEOUT)
 	int fd = self->fd;
 	__u64 pfn;
 
-	HT_NEED_DEV(self->fd < 0, self->err);
+	if (htable_dev_missing(_metadata, self->fd < 0, self->err))
+		return;
 	ASSERT_EQ(0, ht_map(fd, VA0, NP_2M, HTABLE_MAP_2M | HTABLE_MAP_WRITE));
 	pfn = probe_level(fd, VA0, 1);
 	ASSERT_NE(0, pfn);
@@ -330,7 +334,8 @@ TEST_F_TIMEOUT(lp, partial_unmap, LP_TIMEOUT)
 	struct htable_info info;
 	__u64 pfn, i;
 
-	HT_NEED_DEV(self->fd < 0, self->err);
+	if (htable_dev_missing(_metadata, self->fd < 0, self->err))
+		return;
 	ASSERT_EQ(0, ht_map(fd, VA0, 2 * NP_2M, HTABLE_MAP_2M | HTABLE_MAP_WRITE |
 			    HTABLE_MAP_LOCK));
 	pfn = probe_level(fd, VA0, 1);
@@ -410,7 +415,8 @@ TEST_F_TIMEOUT(lp, cr3_verify, LP_TIMEOUT)
 	struct htable_sync s;
 	struct htable_run r;
 
-	HT_NEED_DEV(self->fd < 0, self->err);
+	if (htable_dev_missing(_metadata, self->fd < 0, self->err))
+		return;
 	ASSERT_EQ(0, ht_map(fd, VA0, 2 * NP_2M, HTABLE_MAP_2M | HTABLE_MAP_WRITE));
 	ASSERT_EQ(0, ht_map(fd, VA0 + 2 * HT_SZ_2M, 16, HTABLE_MAP_WRITE));
 	ASSERT_EQ(0, ht_map(fd, VA1, NP_2M, HTABLE_MAP_2M));
@@ -487,7 +493,8 @@ TEST_F_TIMEOUT(lp, map_1g, LP_TIMEOUT)
 	__u64 pfn, i;
 	long had;
 
-	HT_NEED_DEV(self->fd < 0, self->err);
+	if (htable_dev_missing(_metadata, self->fd < 0, self->err))
+		return;
 	if (!ht_has_pdpe1gb()) {
 		ASSERT_EQ(-EOPNOTSUPP, ht_map(fd, VAG, NP_1G, HTABLE_MAP_1G));
 		SKIP(return, "needs:1g no pdpe1gb: 1 GiB pages refused, as they must be");

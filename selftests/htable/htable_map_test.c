@@ -117,7 +117,8 @@ TEST_F_TIMEOUT(map, one_page_each_side, MAP_TIMEOUT)
 	struct ht_hat *h = &self->h;
 	size_t i;
 
-	HT_NEED_DEV(h->fd < 0, self->err);
+	if (htable_dev_missing(_metadata, h->fd < 0, self->err))
+		return;
 	ASSERT_TRUE(h->levels == 4 || h->levels == 5);
 	verify(_metadata, h);
 	for (i = 0; i < ARRAY_SIZE(boundaries); i++) {
@@ -158,7 +159,8 @@ TEST_F_TIMEOUT(map, pages_512_straddling, MAP_TIMEOUT)
 	struct ht_hat *h = &self->h;
 	size_t i;
 
-	HT_NEED_DEV(h->fd < 0, self->err);
+	if (htable_dev_missing(_metadata, h->fd < 0, self->err))
+		return;
 	ASSERT_TRUE(h->levels == 4 || h->levels == 5);
 	for (i = 0; i < ARRAY_SIZE(boundaries); i++) {
 		__u64 va = boundaries[i] - 256 * HT_PAGE_SIZE;
@@ -185,7 +187,8 @@ TEST_F_TIMEOUT(map, pages_513, MAP_TIMEOUT)
 	struct ht_hat *h = &self->h;
 	size_t i;
 
-	HT_NEED_DEV(h->fd < 0, self->err);
+	if (htable_dev_missing(_metadata, h->fd < 0, self->err))
+		return;
 	ASSERT_TRUE(h->levels == 4 || h->levels == 5);
 	for (i = 0; i < ARRAY_SIZE(boundaries); i++) {
 		__u64 b = boundaries[i];
@@ -228,7 +231,8 @@ TEST_F_TIMEOUT(map, pages_262144_alias, MAP_TIMEOUT)
 	const __u64 total = ht_kernel_has_kasan() ? 65536 : 262144, real = 64;
 	size_t i;
 
-	HT_NEED_DEV(h->fd < 0, self->err);
+	if (htable_dev_missing(_metadata, h->fd < 0, self->err))
+		return;
 	ASSERT_TRUE(h->levels == 4 || h->levels == 5);
 	for (i = 1; i < ARRAY_SIZE(boundaries); i++) {
 		__u64 va = boundaries[i] - total / 2 * HT_PAGE_SIZE;
@@ -255,7 +259,8 @@ TEST_F_TIMEOUT(map, alias_shapes, MAP_TIMEOUT)
 	__u64 src = 5 * HT_SZ_1G - 3 * HT_PAGE_SIZE;
 	__u64 dst = 3 * HT_SZ_512G - 100 * HT_PAGE_SIZE;
 
-	HT_NEED_DEV(h->fd < 0, self->err);
+	if (htable_dev_missing(_metadata, h->fd < 0, self->err))
+		return;
 	ASSERT_TRUE(h->levels == 4 || h->levels == 5);
 	/* Read-only source; the aliases take their own flags. */
 	map_ok(_metadata, h, src, 5, 0);
@@ -283,7 +288,8 @@ TEST_F_TIMEOUT(map, boundary_256t, MAP_TIMEOUT)
 	struct htable_info info;
 	__u64 b = HT_SZ_256T;
 
-	HT_NEED_DEV(h->fd < 0, self->err);
+	if (htable_dev_missing(_metadata, h->fd < 0, self->err))
+		return;
 	ASSERT_TRUE(h->levels == 4 || h->levels == 5);
 	if (h->levels == 4) {
 		ASSERT_EQ(1ULL << 47, h->limit);
@@ -320,7 +326,8 @@ TEST_F_TIMEOUT(map, lower_half_ends, MAP_TIMEOUT)
 	struct htable_info info;
 	int top;
 
-	HT_NEED_DEV(h->fd < 0, self->err);
+	if (htable_dev_missing(_metadata, h->fd < 0, self->err))
+		return;
 	ASSERT_TRUE(h->levels == 4 || h->levels == 5);
 	top = h->levels - 1;
 	map_ok(_metadata, h, 0, 1, HTABLE_MAP_WRITE);
@@ -344,7 +351,8 @@ TEST_F_TIMEOUT(map, written_out_counts, MAP_TIMEOUT)
 	struct htable_info info;
 	int top;
 
-	HT_NEED_DEV(h->fd < 0, self->err);
+	if (htable_dev_missing(_metadata, h->fd < 0, self->err))
+		return;
 	ASSERT_TRUE(h->levels == 4 || h->levels == 5);
 	top = h->levels - 1;
 	ASSERT_EQ(0, ht_info(h->fd, &info));
@@ -396,7 +404,8 @@ TEST_F_TIMEOUT(map, locked, MAP_TIMEOUT)
 	struct htable_probe p;
 	struct htable_info info;
 
-	HT_NEED_DEV(h->fd < 0, self->err);
+	if (htable_dev_missing(_metadata, h->fd < 0, self->err))
+		return;
 	ASSERT_TRUE(h->levels == 4 || h->levels == 5);
 	map_ok(_metadata, h, va, 8, HTABLE_MAP_LOCK);
 	map_ok(_metadata, h, va + 8 * HT_PAGE_SIZE, 8, HTABLE_MAP_WRITE);
@@ -431,7 +440,8 @@ TEST_F_TIMEOUT(map, probe_holes, MAP_TIMEOUT)
 			3 * HT_SZ_512G, 0, 0 };
 	size_t i;
 
-	HT_NEED_DEV(h->fd < 0, self->err);
+	if (htable_dev_missing(_metadata, h->fd < 0, self->err))
+		return;
 	ASSERT_TRUE(h->levels == 4 || h->levels == 5);
 	vas[6] = h->limit - 1;
 	vas[7] = h->limit - HT_PAGE_SIZE;
@@ -456,7 +466,8 @@ TEST_F_TIMEOUT(map, remap, MAP_TIMEOUT)
 	__u64 va = 3 * HT_SZ_2M - 2 * HT_PAGE_SIZE;
 	int i;
 
-	HT_NEED_DEV(h->fd < 0, self->err);
+	if (htable_dev_missing(_metadata, h->fd < 0, self->err))
+		return;
 	ASSERT_TRUE(h->levels == 4 || h->levels == 5);
 	for (i = 0; i < 4; i++) {
 		map_ok(_metadata, h, va, 4, i & 1 ? HTABLE_MAP_WRITE : HTABLE_MAP_EXEC);
@@ -479,7 +490,8 @@ TEST_F_TIMEOUT(map, close_with_mappings, MAP_TIMEOUT)
 	size_t i;
 	int l;
 
-	HT_NEED_DEV(h->fd < 0, self->err);
+	if (htable_dev_missing(_metadata, h->fd < 0, self->err))
+		return;
 	ASSERT_TRUE(h->levels == 4 || h->levels == 5);
 	/* The baseline is taken with the fixture's hat closed. */
 	close(h->fd);

@@ -172,7 +172,8 @@ TEST_F_TIMEOUT(sh, two_hats, SH_TIMEOUT)
 	__u64 t = 0, i;
 	int owned;
 
-	HT_NEED_DEV(self->fd[0] < 0 || self->fd[3] < 0, self->err);
+	if (htable_dev_missing(_metadata, self->fd[0] < 0 || self->fd[3] < 0, self->err))
+		return;
 	ASSERT_EQ(0, ht_map(o, SVA, 16, HTABLE_MAP_WRITE));
 	ASSERT_EQ(0, ht_map(o, SVA + HT_SZ_2M + 100 * HT_PAGE_SIZE, 8, HTABLE_MAP_WRITE));
 	ASSERT_EQ(0, ht_map(s, OTHER_VA, 4, HTABLE_MAP_WRITE));
@@ -247,7 +248,8 @@ TEST_F_TIMEOUT(sh, three_hats, SH_TIMEOUT)
 	struct htable_run r;
 	__u64 pfn;
 
-	HT_NEED_DEV(self->fd[0] < 0 || self->fd[3] < 0, self->err);
+	if (htable_dev_missing(_metadata, self->fd[0] < 0 || self->fd[3] < 0, self->err))
+		return;
 	ASSERT_EQ(0, ht_map(o, SVA + 8 * HT_PAGE_SIZE, 32, HTABLE_MAP_WRITE));
 	ASSERT_EQ(0, ht_share(s1, o, SVA, NP_2M, NULL));
 	ASSERT_EQ(0, ht_share(s2, o, SVA, NP_2M, NULL));
@@ -314,7 +316,8 @@ TEST_F_TIMEOUT(sh, errors, SH_TIMEOUT)
 		{ "shared twice removed", 2, -4, SVA + 2 * HT_SZ_2M, NP_2M, EINVAL },
 	};
 
-	HT_NEED_DEV(self->fd[0] < 0 || self->fd[3] < 0, self->err);
+	if (htable_dev_missing(_metadata, self->fd[0] < 0 || self->fd[3] < 0, self->err))
+		return;
 	ASSERT_LE(0, devnull);
 	ASSERT_EQ(0, ht_map(o, SVA, 4, 0));
 	ASSERT_EQ(0, ht_map(o, SVA + HT_SZ_2M, NP_2M, HTABLE_MAP_2M));
@@ -442,14 +445,16 @@ static void shootdown_case(struct __test_metadata *_metadata, int o, int s, int 
 
 TEST_F_TIMEOUT(sh, shootdown, SH_TIMEOUT)
 {
-	HT_NEED_DEV(self->fd[0] < 0 || self->fd[3] < 0, self->err);
+	if (htable_dev_missing(_metadata, self->fd[0] < 0 || self->fd[3] < 0, self->err))
+		return;
 	shootdown_case(_metadata, self->fd[0], self->fd[1], 0);
 }
 
 /* The control: without the IPI round, the sharer's CPU reads stale. */
 TEST_F_TIMEOUT(sh, shootdown_skip_remote, SH_TIMEOUT)
 {
-	HT_NEED_DEV(self->fd[0] < 0 || self->fd[3] < 0, self->err);
+	if (htable_dev_missing(_metadata, self->fd[0] < 0 || self->fd[3] < 0, self->err))
+		return;
 	shootdown_case(_metadata, self->fd[0], self->fd[1], 1);
 }
 
@@ -461,7 +466,8 @@ TEST_F_TIMEOUT(sh, steal_pressure, SH_TIMEOUT)
 	__u64 i, lost = 0;
 	int owned;
 
-	HT_NEED_DEV(self->fd[0] < 0 || self->fd[3] < 0, self->err);
+	if (htable_dev_missing(_metadata, self->fd[0] < 0 || self->fd[3] < 0, self->err))
+		return;
 	ASSERT_EQ(0, ht_map(o, SVA, 8, HTABLE_MAP_WRITE));
 	ASSERT_EQ(0, ht_share(s, o, SVA, NP_2M, NULL));
 	/* Eight unshared tables of one page each: the easiest to steal. */
@@ -953,7 +959,8 @@ TEST_F_TIMEOUT(sh, share_races_owner, SH_TIMEOUT)
 	long long active0, hats0;
 	int try, stale = 0, tested = 0;
 
-	HT_NEED_DEV(self->fd[0] < 0 || self->fd[3] < 0, self->err);
+	if (htable_dev_missing(_metadata, self->fd[0] < 0 || self->fd[3] < 0, self->err))
+		return;
 	ASSERT_LE(2, ncpus());
 	/* The fixture's hats stay out of it: only the race's own count. */
 	active0 = htable_stat("active_ptables");

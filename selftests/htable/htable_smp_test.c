@@ -307,7 +307,8 @@ TEST_F_TIMEOUT(smp, threads_disjoint_small_chunks, SMP_TIMEOUT)
 {
 	struct worker w[NTHREADS];
 
-	HT_NEED_DEV(self->h.fd < 0, self->err);
+	if (htable_dev_missing(_metadata, self->h.fd < 0, self->err))
+		return;
 	TH_LOG("seed %#llx (HTABLE_SEED=%#llx)", self->seed, self->seed);
 	ASSERT_EQ(0, run_disjoint(&self->h, w, NTHREADS,
 				  HT_SZ_1G - 2048 * HT_PAGE_SIZE, 4096, 64, self->seed));
@@ -319,7 +320,8 @@ TEST_F_TIMEOUT(smp, threads_disjoint_table_chunks, SMP_TIMEOUT)
 {
 	struct worker w[NTHREADS];
 
-	HT_NEED_DEV(self->h.fd < 0, self->err);
+	if (htable_dev_missing(_metadata, self->h.fd < 0, self->err))
+		return;
 	TH_LOG("seed %#llx (HTABLE_SEED=%#llx)", self->seed, self->seed);
 	ASSERT_EQ(0, run_disjoint(&self->h, w, NTHREADS,
 				  3 * HT_SZ_512G - 4096 * HT_PAGE_SIZE, 8192, 512, self->seed));
@@ -334,7 +336,8 @@ TEST_F_TIMEOUT(smp, threads_own_hats, SMP_TIMEOUT)
 	long long hats0;
 	int i, started;
 
-	HT_NEED_DEV(self->h.fd < 0, self->err);
+	if (htable_dev_missing(_metadata, self->h.fd < 0, self->err))
+		return;
 	TH_LOG("seed %#llx (HTABLE_SEED=%#llx)", self->seed, self->seed);
 	hats0 = htable_stat("hats");
 	memset(w, 0, sizeof(w));
@@ -369,7 +372,8 @@ TEST_F_TIMEOUT(smp, processes_own_hats, SMP_TIMEOUT)
 	pid_t pid[NPROCS];
 	int i, status;
 
-	HT_NEED_DEV(self->h.fd < 0, self->err);
+	if (htable_dev_missing(_metadata, self->h.fd < 0, self->err))
+		return;
 	TH_LOG("seed %#llx (HTABLE_SEED=%#llx)", self->seed, self->seed);
 	hats0 = htable_stat("hats");
 	active0 = htable_stat("active_ptables");
@@ -412,7 +416,8 @@ TEST_F_TIMEOUT(smp, threads_overlapping, SMP_TIMEOUT)
 	__u64 mapped = 0, unmapped = 0;
 	int i, started;
 
-	HT_NEED_DEV(self->h.fd < 0, self->err);
+	if (htable_dev_missing(_metadata, self->h.fd < 0, self->err))
+		return;
 	TH_LOG("seed %#llx (HTABLE_SEED=%#llx)", self->seed, self->seed);
 	memset(w, 0, sizeof(w));
 	for (i = 0; i < NTHREADS; i++) {
@@ -459,7 +464,8 @@ TEST_F_TIMEOUT(smp, processes_shared_hat_overlapping, SMP_TIMEOUT)
 	pid_t pid[NPROCS];
 	int i, status;
 
-	HT_NEED_DEV(self->h.fd < 0, self->err);
+	if (htable_dev_missing(_metadata, self->h.fd < 0, self->err))
+		return;
 	TH_LOG("seed %#llx (HTABLE_SEED=%#llx)", self->seed, self->seed);
 	hats0 = htable_stat("hats");
 	rep = mmap(NULL, NPROCS * sizeof(*rep), PROT_READ | PROT_WRITE,
@@ -515,7 +521,8 @@ TEST_F_TIMEOUT(smp, threads_mixed, SMP_TIMEOUT)
 	struct ht_model all = { 0 };
 	int i, started, half = NTHREADS / 2;
 
-	HT_NEED_DEV(self->h.fd < 0, self->err);
+	if (htable_dev_missing(_metadata, self->h.fd < 0, self->err))
+		return;
 	TH_LOG("seed %#llx (HTABLE_SEED=%#llx)", self->seed, self->seed);
 	memset(w, 0, sizeof(w));
 	for (i = 0; i < NTHREADS; i++) {
@@ -670,7 +677,8 @@ TEST_F_TIMEOUT(smp, claims_hold_only_their_range, SMP_TIMEOUT)
 	double t_resolve;
 	int uffd;
 
-	HT_NEED_DEV(self->h.fd < 0, self->err);
+	if (htable_dev_missing(_metadata, self->h.fd < 0, self->err))
+		return;
 	uffd = uffd_page(&page);
 	ASSERT_LE(0, uffd) TH_LOG("userfaultfd: %s", strerror(-uffd));
 	ASSERT_EQ(0, ht_map(self->h.fd, CLAIM_VA, 1, HTABLE_MAP_WRITE));
@@ -812,7 +820,8 @@ TEST_F_TIMEOUT(smp, threads_large_pages, SMP_TIMEOUT)
 	struct watcher wa;
 	int t, started;
 
-	HT_NEED_DEV(self->h.fd < 0, self->err);
+	if (htable_dev_missing(_metadata, self->h.fd < 0, self->err))
+		return;
 	TH_LOG("seed %#llx (HTABLE_SEED=%#llx)", self->seed, self->seed);
 	memset(w, 0, sizeof(w));
 	memset(&wa, 0, sizeof(wa));

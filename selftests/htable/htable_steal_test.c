@@ -328,7 +328,8 @@ TEST_F_TIMEOUT(steal, spread_under_cap, STEAL_TIMEOUT)
 	struct htable_info info;
 	int v, k, ret;
 
-	HT_NEED_DEV(c->err, c->err);
+	if (htable_dev_missing(_metadata, c->err, c->err))
+		return;
 	ctx_start(_metadata, c, SPREAD_VICTIMS + 1);
 	for (v = 0; v < SPREAD_VICTIMS; v++) {
 		ret = map_model(&c->h[v], VA_V, SPREAD_TABLES * PTES, HTABLE_MAP_WRITE);
@@ -404,7 +405,8 @@ TEST_F_TIMEOUT(steal, locked_never_stolen, STEAL_TIMEOUT)
 	int i, k, ok = 0, ret;
 	__u64 va, pages;
 
-	HT_NEED_DEV(c->err, c->err);
+	if (htable_dev_missing(_metadata, c->err, c->err))
+		return;
 	ctx_start(_metadata, c, 3);
 	ASSERT_EQ(0, map_model(l, VA_V, 4 * PTES, HTABLE_MAP_LOCK | HTABLE_MAP_WRITE));
 	ASSERT_EQ(0, map_model(u, VA_V, 2 * PTES, HTABLE_MAP_WRITE));
@@ -567,7 +569,8 @@ TEST_F_TIMEOUT(steal, data_survives_steal_and_reload, STEAL_TIMEOUT)
 	size_t i;
 	int k, ret;
 
-	HT_NEED_DEV(c->err, c->err);
+	if (htable_dev_missing(_metadata, c->err, c->err))
+		return;
 	ctx_start(_metadata, c, 2);
 	for (k = 0; k < (int)ARRAY_SIZE(flags); k++) {
 		ret = map_model(a, VA_V + k * HT_SZ_2M, PTES, flags[k]);
@@ -647,7 +650,8 @@ TEST_F_TIMEOUT(steal, drop_caches_reaps, STEAL_TIMEOUT)
 	__u64 pages;
 	int k, ret;
 
-	HT_NEED_DEV(c->err, c->err);
+	if (htable_dev_missing(_metadata, c->err, c->err))
+		return;
 	ctx_start(_metadata, c, 2);
 	ASSERT_EQ(0, map_model(o, VA_V, 3 * PTES, HTABLE_MAP_WRITE | HTABLE_MAP_EXEC));
 	for (k = 0; k < 18; k++) {
@@ -706,7 +710,8 @@ TEST_F_TIMEOUT(steal, force_steal_every_third, STEAL_TIMEOUT)
 	__u64 pages;
 	int k, l;
 
-	HT_NEED_DEV(c->err, c->err);
+	if (htable_dev_missing(_metadata, c->err, c->err))
+		return;
 	ctx_start(_metadata, c, 2);
 	ASSERT_EQ(0, map_model(v, VA_V, 12 * PTES, HTABLE_MAP_WRITE));
 	ASSERT_EQ(0, empty_caches());
@@ -759,7 +764,8 @@ TEST_F_TIMEOUT(steal, force_steal_nothing_to_steal, STEAL_TIMEOUT)
 	struct htable_info info;
 	int k, l, ret;
 
-	HT_NEED_DEV(c->err, c->err);
+	if (htable_dev_missing(_metadata, c->err, c->err))
+		return;
 	ctx_start(_metadata, c, 1);
 	ASSERT_EQ(0, empty_caches());
 	steals0 = htable_stat("hs_steals");
@@ -1007,7 +1013,8 @@ TEST_F_TIMEOUT(steal, close_while_stealing, 120)
 		.closes = CHURN_MIN, .maps = CHURN_MIN, .rounds = CHURN_ROUNDS, .steals = 1,
 	};
 
-	HT_NEED_DEV(c->err, c->err);
+	if (htable_dev_missing(_metadata, c->err, c->err))
+		return;
 	ctx_start(_metadata, c, 1);
 	memset(ch, 0, sizeof(ch));
 	ch[2].fd = c->h[0].fd;
@@ -1132,7 +1139,8 @@ TEST_F_TIMEOUT(passes, steal_order, STEAL_TIMEOUT)
 	__u64 pages, total = 0;
 	int k, t, ret, missing, gone[4] = { 0 };
 
-	HT_NEED_DEV(c->err, c->err);
+	if (htable_dev_missing(_metadata, c->err, c->err))
+		return;
 	ctx_start(_metadata, c, 2);
 	for (t = 0; t < 4; t++) {
 		ASSERT_EQ(0, map_model(v, VA_V + t * HT_SZ_2M, fill[t], HTABLE_MAP_WRITE));

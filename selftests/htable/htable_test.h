@@ -61,32 +61,37 @@
 
 /*
  * Open /dev/htable. Returns the fd, or -1 with errno set (ENOENT when the
- * module is not loaded, which HT_NEED_DEV() turns into a SKIP).
+ * module is not loaded, which htable_dev_missing() turns into a SKIP).
  */
 static inline int htable_open_dev(void)
 {
 	return open(HTABLE_DEV_PATH, O_RDWR | O_CLOEXEC);
 }
 
+#ifdef __KSELFTEST_HARNESS_H
 /*
- * In a test body, after opening the device: @failed says the open failed
- * and @err is its errno. Only a missing device (ENOENT: the module is not
- * loaded) is a reason to skip; any other error fails the test. Skips name
- * their need ("needs:TAG"): scripts/vm.sh fails a row that skips for a
- * need the row promises (every row promises the module).
+ * In a test body, right after opening the device: @failed says the open
+ * failed and @err is its errno. Only a missing device (ENOENT: the module
+ * is not loaded) is a reason to skip; any other error fails the test.
+ * Skips name their need ("needs:TAG"): scripts/vm.sh fails a row that
+ * skips for a need the row promises (every row promises the module).
+ *
+ * Return: true when the test must return now (it was skipped); an open
+ * that failed otherwise ends the test through ASSERT.
  */
-#define HT_NEED_DEV(failed, err)					\
-	do {								\
-		int __ht_err = (err);					\
-									\
-		if (!(failed))						\
-			break;						\
-		if (__ht_err == ENOENT)					\
-			SKIP(return, "needs:module %s is absent", HTABLE_DEV_PATH); \
-		ASSERT_EQ(0, __ht_err) {				\
-			TH_LOG("open %s: %s", HTABLE_DEV_PATH, strerror(__ht_err)); \
-		}							\
-	} while (0)
+static inline bool htable_dev_missing(struct __test_metadata *_metadata,
+				      bool failed, int err)
+{
+	if (!failed)
+		return false;
+	if (err == ENOENT)
+		SKIP(return true, "needs:module %s is absent", HTABLE_DEV_PATH);
+	ASSERT_EQ(0, err) {
+		TH_LOG("open %s: %s", HTABLE_DEV_PATH, strerror(err));
+	}
+	return true;
+}
+#endif
 
 /* Read one counter from debugfs stats; -1 when it is missing. */
 long long htable_stat(const char *name);

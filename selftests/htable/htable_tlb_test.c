@@ -172,13 +172,15 @@ FIXTURE_TEARDOWN(tlb)
 /* First of all, before any test touches it: the knob is off by default. */
 TEST(knob_default)
 {
-	HT_NEED_DEV(access(HTABLE_DEV_PATH, F_OK), errno);
+	if (htable_dev_missing(_metadata, access(HTABLE_DEV_PATH, F_OK), errno))
+		return;
 	EXPECT_EQ(0, knob_read()) TH_LOG("%s", TLB_SKIP_PATH);
 }
 
 TEST_F(tlb, knob_rw)
 {
-	HT_NEED_DEV(self->fd < 0, self->err);
+	if (htable_dev_missing(_metadata, self->fd < 0, self->err))
+		return;
 	ASSERT_EQ(0, htable_knob_write(TLB_SKIP_PATH, 1));
 	EXPECT_EQ(1, knob_read());
 	ASSERT_EQ(0, htable_knob_write(TLB_SKIP_PATH, 0));
@@ -376,27 +378,31 @@ static void stale_tlb(struct __test_metadata *_metadata, int ncpus, int remap,
 /* UNMAP of A: every valid read after it returned faults. */
 TEST_F_TIMEOUT(tlb, stale_unmap, TLB_TIMEOUT)
 {
-	HT_NEED_DEV(self->fd < 0, self->err);
+	if (htable_dev_missing(_metadata, self->fd < 0, self->err))
+		return;
 	stale_tlb(_metadata, self->ncpus, 0, 0);
 }
 
 /* UNMAP of A, then A to a fresh page with NEW: OLD is never read again. */
 TEST_F_TIMEOUT(tlb, stale_remap, TLB_TIMEOUT)
 {
-	HT_NEED_DEV(self->fd < 0, self->err);
+	if (htable_dev_missing(_metadata, self->fd < 0, self->err))
+		return;
 	stale_tlb(_metadata, self->ncpus, 1, 0);
 }
 
 /* The same with the remote shootdown skipped: a stale read must show. */
 TEST_F_TIMEOUT(tlb, stale_unmap_skip_remote, TLB_TIMEOUT)
 {
-	HT_NEED_DEV(self->fd < 0, self->err);
+	if (htable_dev_missing(_metadata, self->fd < 0, self->err))
+		return;
 	stale_tlb(_metadata, self->ncpus, 0, 1);
 }
 
 TEST_F_TIMEOUT(tlb, stale_remap_skip_remote, TLB_TIMEOUT)
 {
-	HT_NEED_DEV(self->fd < 0, self->err);
+	if (htable_dev_missing(_metadata, self->fd < 0, self->err))
+		return;
 	stale_tlb(_metadata, self->ncpus, 1, 1);
 }
 
@@ -546,7 +552,8 @@ TEST_F_TIMEOUT(tlb, two_hats, TLB_TIMEOUT)
 	struct poll2 *poll;
 	int fd[2], i, try, judged = 0;
 
-	HT_NEED_DEV(self->fd < 0, self->err);
+	if (htable_dev_missing(_metadata, self->fd < 0, self->err))
+		return;
 	ASSERT_LE(2, self->ncpus);
 	poll = calloc(MAX_POLLS, sizeof(*poll));
 	ASSERT_NE(NULL, poll);
@@ -588,7 +595,8 @@ TEST_F_TIMEOUT(tlb, close_in_window, TLB_TIMEOUT)
 	struct window w;
 	double end;
 
-	HT_NEED_DEV(self->fd < 0, self->err);
+	if (htable_dev_missing(_metadata, self->fd < 0, self->err))
+		return;
 	ASSERT_LE(2, self->ncpus);
 	ASSERT_EQ(0, pin_to(0));
 	for (try = 1; try <= TRIES; try++) {
@@ -822,7 +830,8 @@ TEST_F_TIMEOUT(tlb, lazy_clobber, TLB_TIMEOUT)
 	struct htable_check chk;
 	int t, judged = 0;
 
-	HT_NEED_DEV(self->fd < 0, self->err);
+	if (htable_dev_missing(_metadata, self->fd < 0, self->err))
+		return;
 	if (access(LAZY_PATH, F_OK))
 		/* Such a kernel warns when a lazy switch finds CR3 changed. */
 		SKIP(return, "needs:lazy %s absent: a CONFIG_DEBUG_VM kernel", LAZY_PATH);
