@@ -51,6 +51,7 @@
 #include <htable/module.h>
 #include <htable/stats.h>
 #include <htable/tlb.h>
+#include <htable/trace.h>
 #include <htable/x86pte.h>
 
 /* Pages per interrupts-off verify chunk; cr3.rst states the time bound. */
@@ -453,6 +454,7 @@ static int window_thread(void *arg)
 	w->watchdog.function = htable_watchdog_fire;
 	hrtimer_start(&w->watchdog, ms_to_ktime(budget_ms), HRTIMER_MODE_REL_PINNED);
 
+	trace_htable_window_start(w->hat, w->cpu, r);
 	start = ktime_get_ns();
 	if (r->mode == HTABLE_RUN_RESIDENT) {
 		/* Preemption stays off throughout: the CPU can't go meanwhile. */
@@ -469,6 +471,7 @@ static int window_thread(void *arg)
 		r->watchdog = 1;
 		HATSTAT_INC(hs_watchdog_ends);
 	}
+	trace_htable_window_end(w->hat, w->cpu, r, w->err, w->cut_short);
 	htable_live_part(&w->live);
 out:
 	if (!w->lazy)

@@ -25,6 +25,7 @@
 #include <htable/hat.h>
 #include <htable/module.h>
 #include <htable/share.h>
+#include <htable/trace.h>
 #include <htable/x86pte.h>
 
 static int htable_open(struct inode *inode, struct file *file)
@@ -245,6 +246,8 @@ static long htable_ioc_map(struct hat *hat, void *karg, void __user *uarg)
 		.src = m->alias_va,
 		.src_npages = m->alias_npages,
 	});
+	trace_htable_map(hat, NULL, m->va, m->npages, htable_map_level(m->flags),
+			 err ? 0 : m->npages, err);
 	if (err == -EEXIST)
 		htable_bad_input("map: [%#llx, +%llu pages) meets a mapping",
 				 m->va, m->npages);
@@ -279,6 +282,7 @@ static long htable_ioc_unmap(struct hat *hat, void *karg, void __user *uarg)
 		return err;
 	u->unmapped = 0;
 	err = hat_unload(hat, u->va, u->npages);
+	trace_htable_unmap(hat, NULL, u->va, u->npages, 0, err ? 0 : u->npages, err);
 	if (err == -ENOENT)
 		htable_bad_input("unmap: [%#llx, +%llu pages) has a hole",
 				 u->va, u->npages);
@@ -468,6 +472,7 @@ static long htable_ioc_reload(struct hat *hat, void *karg, void __user *uarg)
 	if (err)
 		return err;
 	err = hat_reload(hat, r->va, r->npages, &reloaded);
+	trace_htable_reload(hat, NULL, r->va, r->npages, 0, err ? 0 : reloaded, err);
 	if (err == -ENOMEM)
 		HATSTAT_INC(hs_enomem);
 	if (err)
@@ -522,6 +527,8 @@ static long htable_ioc_share(struct hat *hat, void *karg, void __user *uarg)
 	}
 	/* The file reference keeps the owner's hat alive throughout. */
 	err = hat_share(hat, owner->private_data, s->va, s->npages, &tables);
+	trace_htable_share(hat, owner->private_data, s->va, s->npages, 1,
+			   err ? 0 : tables, err);
 	fput(owner);
 	if (err == -ENOMEM)
 		HATSTAT_INC(hs_enomem);
@@ -552,6 +559,7 @@ static long htable_ioc_unshare(struct hat *hat, void *karg, void __user *uarg)
 	if (err)
 		return err;
 	err = hat_unshare(hat, s->va, s->npages, &tables);
+	trace_htable_unshare(hat, NULL, s->va, s->npages, 1, err ? 0 : tables, err);
 	if (err == -ENOENT)
 		htable_bad_input("unshare: [%#llx, +%llu pages) is not all shared",
 				 s->va, s->npages);

@@ -18,6 +18,7 @@
 #include <htable/stats.h>
 #include <htable/steal.h>
 #include <htable/tlb.h>
+#include <htable/trace.h>
 #include <htable/x86pte.h>
 
 spinlock_t htable_mutex[NUM_HTABLE_MUTEX];	/* the hashed locks */
@@ -99,6 +100,7 @@ static struct htable *htable_alloc(struct hat *hat, unsigned long va,
 	unsigned int order = top ? 1 : 0;
 	bool need_zero = true;
 	struct htable *ht = NULL;
+	int src = HTABLE_SRC_STEAL;	/* for the tracepoint */
 
 	if (WARN_ON_ONCE(level > TOP_LEVEL(hat)))
 		return NULL;
@@ -117,11 +119,13 @@ static struct htable *htable_alloc(struct hat *hat, unsigned long va,
 			hat->hat_ht_cached = ht->ht_next;
 			atomic_long_dec(&htable_nr_cached);
 			need_zero = false;
+			src = HTABLE_SRC_CACHE;
 		}
 		spin_unlock(&hat->hat_cache_lock);
 	}
 
 	if (!ht) {
+		src = USE_HAT_RESERVES() ? HTABLE_SRC_RESERVE : HTABLE_SRC_SLAB;
 		ht = htable_alloc_struct();
 		if (ht) {
 			ht->ht_page = ptable_alloc(order);
@@ -136,6 +140,7 @@ static struct htable *htable_alloc(struct hat *hat, unsigned long va,
 		HATSTAT_INC(hs_steals);
 		ht = htable_steal(1, false);
 		need_zero = !ht;
+		src = HTABLE_SRC_STEAL;
 	}
 	if (!ht)
 		return NULL;
@@ -153,6 +158,7 @@ static struct htable *htable_alloc(struct hat *hat, unsigned long va,
 	ht->ht_shares = NULL;
 	if (need_zero)
 		x86pte_zero(ht, 0, HTABLE_PTES_PER_TABLE << order);
+	trace_htable_table_alloc(ht, src);
 	return ht;
 }
 
@@ -175,6 +181,7 @@ void htable_free(struct htable *ht)
 
 	WARN_ON_ONCE(atomic_read(&ht->ht_valid_cnt) && hat && !freeing);
 	if (hat && !top && !freeing && !atomic_read(&htable_dont_cache)) {
+		trace_htable_table_free(ht, HTABLE_TO_CACHE);
 		spin_lock(&hat->hat_cache_lock);
 		ht->ht_next = hat->hat_ht_cached;
 		hat->hat_ht_cached = ht;
@@ -185,6 +192,10 @@ void htable_free(struct htable *ht)
 
 	ptable_free(ht->ht_page, top ? 1 : 0, freeing);
 	ht->ht_page = NULL;
+	/* htable_free_struct()'s choice, for the tracepoint. */
+	trace_htable_table_free(ht, USE_HAT_RESERVES() ||
+				READ_ONCE(htable_reserve_cnt) < READ_ONCE(htable_reserve_amount) ?
+				HTABLE_TO_RESERVE : HTABLE_TO_SYSTEM);
 	htable_free_struct(ht);
 }
 

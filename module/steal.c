@@ -28,6 +28,7 @@
 #include <htable/stats.h>
 #include <htable/steal.h>
 #include <htable/tlb.h>
+#include <htable/trace.h>
 #include <htable/x86pte.h>
 
 /* Tunables (debugfs): see Documentation/debugfs.rst. */
@@ -299,11 +300,11 @@ static int steal_entries(struct hat *hat, struct htable *ht,
  * wait for it.
  */
 static unsigned int htable_steal_active(struct hat *hat, unsigned int cnt,
-					unsigned int threshold,
+					unsigned int threshold, unsigned int pass,
 					struct htable **list)
 {
 	struct htable *mine = NULL, *ht, *higher;
-	unsigned int h, h_start, n = 0;
+	unsigned int h, h_start, n = 0, valid;
 	struct htable_batch b;
 	spinlock_t *lock;	/* the bucket lock of the chain being searched */
 
@@ -327,6 +328,7 @@ static unsigned int htable_steal_active(struct hat *hat, unsigned int cnt,
 			/* Held, the table can't go while the lock is dropped. */
 			ht->ht_busy++;
 			spin_unlock(lock);
+			valid = atomic_read(&ht->ht_valid_cnt);
 			steal_entries(hat, ht, &b);
 			spin_lock(lock);
 			if (ht->ht_busy != 1 || atomic_read(&ht->ht_valid_cnt) ||
@@ -345,6 +347,7 @@ static unsigned int htable_steal_active(struct hat *hat, unsigned int cnt,
 			ht->ht_next = mine;
 			mine = ht;
 			n++;
+			trace_htable_steal_table(pass, hat, ht, valid);
 			/* Release the parent now: spread the pain of faults. */
 			break;
 		}
@@ -400,6 +403,7 @@ struct htable *htable_steal(unsigned int cnt, bool reap)
 	struct htable *list = NULL, *ht;
 	struct hat *hat, *next;
 
+	trace_htable_steal_enter(cnt, reap);
 	atomic_inc(&htable_dont_cache);
 	for (pass = 0; pass <= passes && stolen < cnt; pass++) {
 		threshold = pass * HTABLE_PTES_PER_TABLE / passes;
@@ -414,10 +418,11 @@ struct htable *htable_steal(unsigned int cnt, bool reap)
 			spin_unlock(&htable_hat_list_lock);
 
 			n = steal_cached(hat, cnt - stolen, &list);
+			trace_htable_steal_cached(pass, hat, n);
 			nact = 0;
 			if (pass && stolen + n < cnt)
 				nact = htable_steal_active(hat, cnt - stolen - n,
-							   threshold, &list);
+							   threshold, pass, &list);
 			/* Translations lost, apart from free tables taken. */
 			atomic_long_add(nact, &hat->hat_stolen);
 			atomic_long_add(n, &hat->hat_reaped);
@@ -438,6 +443,7 @@ struct htable *htable_steal(unsigned int cnt, bool reap)
 		spin_unlock(&htable_hat_list_lock);
 	}
 	atomic_dec(&htable_dont_cache);
+	trace_htable_steal_exit(cnt, reap, stolen);
 	return list;
 }
 
@@ -476,6 +482,7 @@ unsigned long htable_reap(unsigned long nr)
 	 * killer, although the pages are free.
 	 */
 	htable_account_reclaimed(freed);
+	trace_htable_reap(nr, cnt, freed);
 	return freed + htable_adjust_reserve();
 }
 

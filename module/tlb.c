@@ -10,6 +10,7 @@
 #include <htable/htable.h>
 #include <htable/stats.h>
 #include <htable/tlb.h>
+#include <htable/trace.h>
 #include <htable/x86pte.h>
 
 bool htable_tlb_skip_remote;
@@ -109,6 +110,7 @@ static void htable_batch_flush_shared(struct htable_batch *b)
 		return;
 	}
 	arch_call_on_cpus(cpu_online_mask, htable_tlb_func_all, b);
+	trace_htable_shootdown(b->hat, num_online_cpus(), b->nva, b->flush_all, true);
 	HATSTAT_INC(hs_shootdowns);
 	HATSTAT_ADD(hs_shootdown_cpus, num_online_cpus());
 	if (b->flush_all)
@@ -147,6 +149,8 @@ void htable_batch_flush(struct htable_batch *b)
 		HATSTAT_INC(hs_shootdowns_skipped);
 	} else {
 		arch_call_on_cpus(hat->hat_cpus, htable_tlb_func, b);
+		trace_htable_shootdown(hat, cpumask_weight(hat->hat_cpus), b->nva,
+				       b->flush_all, false);
 		HATSTAT_INC(hs_shootdowns);
 		HATSTAT_ADD(hs_shootdown_cpus, cpumask_weight(hat->hat_cpus));
 		if (b->flush_all)
