@@ -99,6 +99,21 @@ if [ ! -e "$tools/.done" ]; then
 	touch "$tools/.done"
 fi
 
+# -- perf for the guest (Documentation/tracing.rst) --------------------------
+# Debian's linux-perf, the 6.1 kernel's own perf, unpacked into the cache
+# (the host's perf is left alone); scripts/vm.sh copies it into the guest
+# with the shared libraries it links, which are installed here from its
+# Depends.
+perfdir="$HTABLE_CACHE/perf"
+fetch_deb linux-perf "$perfdir"
+if [ ! -e "$perfdir/.deps" ]; then
+	perfdeb=$(ls "$HTABLE_CACHE/debs/linux-perf_"*.deb | head -n1)
+	# shellcheck disable=SC2046
+	install_missing $(dpkg-deb -f "$perfdeb" Depends | tr ',' '\n' |
+		sed -n 's/^ *\([a-z0-9.+-]*\).*/\1/p' | grep -v '^\(perl\|python3\)$')
+	touch "$perfdir/.deps"
+fi
+
 lts_kdir= lts_kernel=
 if [ $want_lts = 1 ]; then
 	lver=$(lts_kver)
@@ -123,4 +138,5 @@ KSRC_TAR=$ksrc_tar
 KTOOLS=$tools
 LTS_KDIR=$lts_kdir
 LTS_KERNEL=$lts_kernel
+PERF=$perfdir/usr/bin/perf
 VARS

@@ -23,6 +23,8 @@
 #     --provides LIST   what the row promises (matrix.sh): a test that skips
 #                       for a need in LIST fails the row, and so does a skip
 #                       that names no need (see Documentation/testing.rst)
+#     --perf            put perf in the guest (it is there anyway for shell
+#                       mode and for the tests that run it)
 #
 # Exit status: 0 when every test passed and the guest's log is clean.
 set -euo pipefail
@@ -31,6 +33,7 @@ LOG_TAG=vm
 
 row=adhoc kernel= kdir= lts= cpu=max smp=2 mem=1G append= mode=test tests=
 vm_timeout=900 results= specs= slub=FZPU provides=
+want_perf=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--row) row=$2; shift ;;
@@ -48,6 +51,7 @@ while [ $# -gt 0 ]; do
 	--results) results=$2; shift ;;
 	--specs) specs=$2; shift ;;
 	--provides) provides=$2; shift ;;
+	--perf) want_perf=1 ;;
 	--shell) mode=shell ;;
 	*) die "unknown option $1" ;;
 	esac
@@ -106,6 +110,41 @@ fi
 chmod +x "$root/init" "$root/kselftest/timeout-shim" "$root/kselftest/demo.sh" \
 	"$root/kselftest/bench.sh"
 (cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) > "$work/initramfs.cpio.gz"
+
+# -- perf in the guest (Documentation/tracing.rst) ----------------------------
+# Debian's perf for 6.1 (scripts/deps.sh) and every library it links, as a
+# second archive before the first: the kernel unpacks concatenated archives,
+# and this one is left uncompressed (about 35 MB), which costs the guest a
+# copy, not a decompression. It is built once per perf binary, and only rows
+# whose tests run perf (or shell mode, or --perf) carry it: the low-memory
+# row's tests must not pay for it.
+perf_tests=" htable_perf_test.sh "
+for t in $(if [ -n "$tests" ]; then echo "$tests"; else
+	cat "$HTABLE_TOP/selftests/htable/run-list"; fi); do
+	case $perf_tests in *" $t "*) want_perf=1 ;; esac
+done
+[ "$mode" = shell ] && want_perf=1
+if [ $want_perf = 1 ]; then
+	[ -x "$PERF" ] || die "no perf at '$PERF' (scripts/deps.sh fetches it)"
+	perf_cpio="$HTABLE_CACHE/perf-initramfs-$(sha256sum "$PERF" | cut -c1-12).cpio"
+	if [ ! -e "$perf_cpio" ]; then
+		log "packing perf and its libraries for the guest"
+		proot="$work/perfroot"
+		mkdir -p "$proot/usr/bin"
+		cp "$PERF" "$proot/usr/bin/perf"
+		ldd "$PERF" | awk '/=> \//{ print $3 } /^[[:space:]]*\//{ print $1 }' |
+			while read -r lib; do
+				mkdir -p "$proot$(dirname "$lib")"
+				cp -L "$lib" "$proot$lib"
+			done
+		[ -e "$proot/lib64/ld-linux-x86-64.so.2" ] || die "perf's loader is missing"
+		(cd "$proot" && find . | cpio -o -H newc --quiet) > "$perf_cpio.tmp"
+		mv "$perf_cpio.tmp" "$perf_cpio"
+		rm -rf "$proot"
+	fi
+	cat "$perf_cpio" "$work/initramfs.cpio.gz" > "$work/initramfs.tmp"
+	mv "$work/initramfs.tmp" "$work/initramfs.cpio.gz"
+fi
 
 # -- boot -------------------------------------------------------------------
 # loglevel=5: warnings (WARN, lockdep, KASAN, hung tasks, soft lockups)
