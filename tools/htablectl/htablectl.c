@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -23,6 +24,7 @@
 #include <unistd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <linux/const.h>
 
@@ -1314,6 +1316,304 @@ totals:
 	return 0;
 }
 
+/* ---- trace: one hat's events, live (Documentation/tracing.rst) --------- */
+
+#define MAX_TFIELDS	12
+
+/* One line of trace_pipe: its time, CPU, event name and key=value fields. */
+struct tev {
+	double ts;
+	unsigned int cpu;
+	char name[32];
+	int nf;
+	char key[MAX_TFIELDS][16];
+	char val[MAX_TFIELDS][32];
+};
+
+/* Parse "comm-pid [cpu] flags ts: name: k=v ...". False: not an event. */
+static bool tev_parse(char *line, struct tev *e)
+{
+	char *p = strchr(line, '['), *name, *end, *tok, *save, *eq;
+
+	if (!p || sscanf(p, "[%u]", &e->cpu) != 1)
+		return false;
+	name = strstr(p, ": htable_");
+	if (!name)
+		return false;
+	*name = 0;
+	end = strrchr(p, ' ');
+	e->ts = end ? strtod(end + 1, NULL) : 0;
+	name += 2;
+	end = strchr(name, ':');
+	if (!end)
+		return false;
+	*end = 0;
+	snprintf(e->name, sizeof(e->name), "%s", name + strlen("htable_"));
+	e->nf = 0;
+	for (tok = strtok_r(end + 1, "\t\n ", &save); tok && e->nf < MAX_TFIELDS;
+	     tok = strtok_r(NULL, "\t\n ", &save)) {
+		eq = strchr(tok, '=');
+		if (!eq)
+			continue;
+		*eq = 0;
+		snprintf(e->key[e->nf], sizeof(e->key[0]), "%s", tok);
+		snprintf(e->val[e->nf], sizeof(e->val[0]), "%s", eq + 1);
+		e->nf++;
+	}
+	return true;
+}
+
+static const char *tev_str(const struct tev *e, const char *key)
+{
+	int i;
+
+	for (i = 0; i < e->nf; i++)
+		if (!strcmp(e->key[i], key))
+			return e->val[i];
+	return "?";
+}
+
+static unsigned long long tev_u(const struct tev *e, const char *key)
+{
+	return strtoull(tev_str(e, key), NULL, 0);
+}
+
+static long long tev_s(const struct tev *e, const char *key)
+{
+	return strtoll(tev_str(e, key), NULL, 0);
+}
+
+/* What a call did, or why it failed, after "MAP 0x... +N pages (4K)". */
+static void tev_result(const struct tev *e, const char *what)
+{
+	long long err = tev_s(e, "err");
+
+	if (err)
+		printf(": failed, %s (%s)\n", strerror(-err), errname(-err));
+	else
+		printf(": %s %llu\n", what, tev_u(e, "done"));
+}
+
+/* One event of hat @id in words. */
+static void tev_print(const struct tev *e, long id)
+{
+	static const struct {
+		const char *code, *words;
+	} srcs[] = {
+		{ "cache", "from the hat's cache" }, { "slab", "new, from the slab" },
+		{ "reserve", "new, its structure from the reserve" },
+		{ "steal", "stolen from a hat" },
+		{ "system", "to the system" },
+		{ "reserve", "to the system, its structure to the reserve" },
+	};
+	const char *src = tev_str(e, "src"), *dest = tev_str(e, "dest"), *how = src;
+	size_t i;
+
+	printf("[%12.6f] ", e->ts);
+	if (!strcmp(e->name, "table_alloc") || !strcmp(e->name, "table_free")) {
+		bool alloc = e->name[6] == 'a';
+
+		for (i = alloc ? 0 : 4; i < (alloc ? 4 : ARRAY_SIZE(srcs)); i++)
+			if (!strcmp(alloc ? src : dest, srcs[i].code))
+				how = srcs[i].words;
+		if (!alloc && !strcmp(dest, "cache"))
+			how = "to the hat's cache";
+		else if (!alloc && how == src)
+			how = dest;
+		printf("table L%llu %#llx %s: %s\n", tev_u(e, "level"), tev_u(e, "va"),
+		       alloc ? "allocated" : "freed", how);
+	} else if (!strcmp(e->name, "steal_table")) {
+		printf("steal pass %llu: hat %llu lost L%llu table %#llx (%llu valid)\n",
+		       tev_u(e, "pass"), tev_u(e, "hat"), tev_u(e, "level"), tev_u(e, "va"),
+		       tev_u(e, "valid"));
+	} else if (!strcmp(e->name, "steal_cached")) {
+		printf("steal pass %llu: hat %llu gave %llu free table%s from its cache\n",
+		       tev_u(e, "pass"), tev_u(e, "hat"), tev_u(e, "n"),
+		       tev_u(e, "n") == 1 ? "" : "s");
+	} else if (!strcmp(e->name, "shootdown")) {
+		printf("shootdown to %llu CPU%s%s: ", tev_u(e, "cpus"),
+		       tev_u(e, "cpus") == 1 ? "" : "s",
+		       tev_u(e, "all_cpus") ? " (all: its tables are shared)" : "");
+		if (tev_u(e, "flush_all"))
+			printf("full TLB flush\n");
+		else
+			printf("%llu INVLPG%s\n", tev_u(e, "invals"),
+			       tev_u(e, "invals") == 1 ? "" : "s");
+	} else if (!strcmp(e->name, "window_start")) {
+		if (!strcmp(tev_str(e, "mode"), "resident"))
+			printf("window on CPU %llu: resident at %#llx for %llu ms\n",
+			       tev_u(e, "cpu"), tev_u(e, "va"), tev_u(e, "duration_ms"));
+		else
+			printf("window on CPU %llu: verify %#llx +%llu pages\n",
+			       tev_u(e, "cpu"), tev_u(e, "va"), tev_u(e, "npages"));
+	} else if (!strcmp(e->name, "window_end")) {
+		printf("window on CPU %llu ended (%s) after %llu us: %llu %s, ",
+		       tev_u(e, "cpu"), tev_str(e, "reason"), tev_u(e, "elapsed_ns") / 1000,
+		       tev_u(e, "reads"),
+		       strcmp(tev_str(e, "mode"), "resident") ? "pages touched" : "reads");
+		if (strcmp(tev_str(e, "mode"), "resident"))
+			printf("%llu verified, ", tev_u(e, "verified"));
+		else
+			printf("%llu valid, ", tev_u(e, "valid_reads"));
+		printf("%llu faults, %llu clobbers\n", tev_u(e, "faults"), tev_u(e, "clobbers"));
+	} else if (!strcmp(e->name, "map") || !strcmp(e->name, "unmap") ||
+		   !strcmp(e->name, "reload")) {
+		printf("%s %#llx +%llu pages", e->name[0] == 'm' ? "MAP" :
+		       e->name[0] == 'u' ? "UNMAP" : "RELOAD", tev_u(e, "va"),
+		       tev_u(e, "npages"));
+		if (e->name[0] == 'm')
+			printf(" (%s)", tev_str(e, "pgsize"));
+		tev_result(e, e->name[0] == 'm' ? "mapped" :
+			   e->name[0] == 'u' ? "unmapped" : "reloaded");
+	} else if (!strcmp(e->name, "share") && (long)tev_u(e, "hat") != id) {
+		printf("hat %llu SHAREs %#llx +%llu pages of this hat", tev_u(e, "hat"),
+		       tev_u(e, "va"), tev_u(e, "npages"));
+		tev_result(e, "tables");
+	} else if (!strcmp(e->name, "share") || !strcmp(e->name, "unshare")) {
+		printf("%s %#llx +%llu pages", e->name[0] == 's' ? "SHARE" : "UNSHARE",
+		       tev_u(e, "va"), tev_u(e, "npages"));
+		if (e->name[0] == 's')
+			printf(" from hat %llu", tev_u(e, "owner"));
+		tev_result(e, "tables");
+	} else {
+		printf("%s\n", e->name);
+	}
+}
+
+/* Write @s to @dir/@file. Returns 0 or -1 with errno set. */
+static int tracefs_write(const char *dir, const char *file, const char *s)
+{
+	char path[512];
+	int fd, err = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (write(fd, s, strlen(s)) != (ssize_t)strlen(s))
+		err = errno ? errno : EIO;
+	close(fd);
+	errno = err;
+	return err ? -1 : 0;
+}
+
+/*
+ * trace [ID] [count N] [for SECS]: the events of hat ID (the current
+ * hat's in the shell), in words, as they happen, from a tracefs instance
+ * of htablectl's own, filtered on the hat id. Ends after N events, SECS
+ * seconds, or Ctrl-C.
+ */
+static int cmd_trace(int argc, char **argv)
+{
+	static const char *const vw[] = { "count", "for", NULL };
+	static const char *const evs[] = {
+		"table_alloc", "table_free", "steal_table", "steal_cached", "shootdown",
+		"window_start", "window_end", "map", "unmap", "reload", "share", "unshare",
+	};
+	static const char *const roots[] = { "/sys/kernel/tracing", "/sys/kernel/debug/tracing" };
+	unsigned long long val[2] = { 0, 0 }, id = 0, shown = 0;
+	char inst[256], file[512], filt[64], buf[8192], line[sizeof(buf)];
+	bool given[2] = { false, false };
+	int a = 1, fd = -1, st = 0;
+	size_t i, len = 0;
+	double end = 0;
+	struct tev e;
+
+	if (a < argc && (argv[a][0] >= '0' && argv[a][0] <= '9')) {
+		if (arg_u64(argv[a++], "hat id", &id))
+			return ST_USAGE;
+	} else if (cur >= 0 && hats[cur].id > 0) {
+		id = hats[cur].id;
+	}
+	if (arg_flags(argc, argv, a, NULL, &(unsigned int){ 0 }, vw, val, given))
+		return ST_USAGE;
+	if (!id)
+		return complain(ST_USAGE, "which hat? give its id (see 'hats')");
+	for (i = 0; i < ARRAY_SIZE(roots); i++) {
+		snprintf(inst, sizeof(inst), "%s/instances", roots[i]);
+		if (!access(inst, W_OK))
+			break;
+	}
+	if (i == ARRAY_SIZE(roots))
+		return fail_errno(ENOENT, false,
+				  "no tracefs (mount -t tracefs none /sys/kernel/tracing)");
+	snprintf(inst, sizeof(inst), "%s/instances/htablectl_%d", roots[i], getpid());
+	if (mkdir(inst, 0700))
+		return fail_errno(errno, false, "mkdir %s", inst);
+	for (i = 0; i < ARRAY_SIZE(evs); i++) {
+		snprintf(file, sizeof(file), "events/htable/htable_%s/filter", evs[i]);
+		snprintf(filt, sizeof(filt), strcmp(evs[i], "share") ? "hat == %llu" :
+			 "hat == %llu || owner == %llu", id, id);
+		if (tracefs_write(inst, file, filt)) {
+			st = fail_errno(errno, true, "%s/%s", inst, file);
+			goto out;
+		}
+		snprintf(file, sizeof(file), "events/htable/htable_%s/enable", evs[i]);
+		if (tracefs_write(inst, file, "1")) {
+			st = fail_errno(errno, true, "%s/%s", inst, file);
+			goto out;
+		}
+	}
+	snprintf(file, sizeof(file), "%s/trace_pipe", inst);
+	fd = open(file, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0 || tracefs_write(inst, "tracing_on", "1")) {
+		st = fail_errno(errno, false, "%s", file);
+		goto out;
+	}
+	printf("tracing hat %llu", id);
+	if (given[0])
+		printf(" for %llu events", val[0]);
+	if (given[1])
+		printf(" for %llu s", val[1]);
+	printf(" (Ctrl-C stops)\n");
+	fflush(stdout);
+	stop_watch = 0;
+	signal(SIGINT, on_sigint);
+	if (given[1]) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		end = ts.tv_sec + ts.tv_nsec / 1e9 + val[1];
+	}
+	while (!stop_watch && (!given[0] || shown < val[0])) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		struct timespec ts;
+		ssize_t n;
+		char *nl;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		if (given[1] && ts.tv_sec + ts.tv_nsec / 1e9 >= end)
+			break;
+		if (poll(&pfd, 1, 100) <= 0)
+			continue;
+		n = read(fd, buf + len, sizeof(buf) - 1 - len);
+		if (n <= 0)
+			continue;
+		len += n;
+		buf[len] = 0;
+		while ((nl = strchr(buf, '\n')) && (!given[0] || shown < val[0])) {
+			*nl = 0;
+			snprintf(line, sizeof(line), "%s", buf);
+			memmove(buf, nl + 1, len - (nl + 1 - buf) + 1);
+			len -= nl + 1 - buf;
+			if (!tev_parse(line, &e))
+				continue;
+			tev_print(&e, id);
+			shown++;
+			fflush(stdout);
+		}
+		if (len == sizeof(buf) - 1)
+			len = 0;	/* a line too long to be ours */
+	}
+	signal(SIGINT, SIG_DFL);
+out:
+	if (fd >= 0)
+		close(fd);
+	tracefs_write(inst, "tracing_on", "0");
+	rmdir(inst);
+	return st;
+}
+
 static int cmd_echo(int argc, char **argv)
 {
 	int i;
@@ -1372,6 +1672,8 @@ static const struct cmd commands[] = {
 	{ "mark", 0, 0, cmd_mark, "", "remember the counters for 'delta'" },
 	{ "delta", 0, 0, cmd_delta, "", "counters changed since 'mark', with deltas" },
 	{ "hats", 0, 0, cmd_hats, "", "the module's list of open hats (debugfs)" },
+	{ "trace", 0, 5, cmd_trace, "[ID] [count N] [for SECS]",
+	  "hat ID's events (the current hat's), live, in words (tracefs)" },
 	{ "echo", 0, -1, cmd_echo, "TEXT...", "print TEXT" },
 	{ NULL },
 };
