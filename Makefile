@@ -15,7 +15,7 @@ KDIR	?= $(shell if [ -d /lib/modules/$$(uname -r)/build ]; then \
 		ls -d /usr/src/linux-headers-6.1.*-amd64 2>/dev/null | sort -V | tail -n1; \
 	   fi)
 
-.PHONY: all module clean demo check vm-shell selftests bench htablectl install uninstall
+.PHONY: all module clean demo check vm-shell selftests bench profile htablectl install uninstall
 
 all: module
 
@@ -62,6 +62,11 @@ check:
 
 bench:
 	scripts/bench.sh
+
+# A flame graph of one bench case: make profile CASE=map (or CASE="map 16 7")
+# writes .build/profile/map.svg (Documentation/tracing.rst).
+profile:
+	scripts/profile.sh $(CASE)
 
 # The fuzzer for 10^7 operations (about 10 min under TCG); not part of check.
 .PHONY: soak

@@ -15,8 +15,10 @@
 #     --mem SIZE        guest memory (default: 1G)
 #     --append ARGS     extra kernel command line
 #     --slub-debug SPEC slub_debug= of the guest (default FZPU; - for none)
-#     --mode MODE       test (default), demo, bench, or shell (interactive)
-#     --specs FILE      bench mode: the case specs (default: scripts/bench/specs)
+#     --mode MODE       test (default), demo, bench, profile (a bench run under
+#                       perf record, scripts/profile.sh) or shell (interactive)
+#     --specs FILE      bench and profile modes: the case specs (default:
+#                       scripts/bench/specs)
 #     --tests "A B"     run only these selftests (default: all of run-list)
 #     --timeout SECS    whole-VM limit (default: 900)
 #     --results FILE    append "ROW pass fail skip" to FILE
@@ -96,6 +98,7 @@ cp "$HTABLE_TOP/scripts/guest/init" "$root/init"
 cp "$HTABLE_TOP/scripts/guest/timeout-shim" "$root/kselftest/timeout-shim"
 cp "$HTABLE_TOP/scripts/guest/demo.sh" "$root/kselftest/demo.sh"
 cp "$HTABLE_TOP/scripts/guest/bench.sh" "$root/kselftest/bench.sh"
+cp "$HTABLE_TOP/scripts/guest/profile.sh" "$root/kselftest/profile.sh"
 cp "${specs:-$HTABLE_TOP/scripts/bench/specs}" "$root/kselftest/bench-specs"
 cp "$KTOOLS/tools/testing/selftests/kselftest/runner.sh" "$root/kselftest/kselftest/"
 make -s -C "$HTABLE_TOP/selftests/htable" KTOOLS="$KTOOLS" \
@@ -108,7 +111,7 @@ if [ -n "$tests" ]; then
 	echo "$tests" | tr ' ' '\n' > "$root/kselftest/htable/run-list"
 fi
 chmod +x "$root/init" "$root/kselftest/timeout-shim" "$root/kselftest/demo.sh" \
-	"$root/kselftest/bench.sh"
+	"$root/kselftest/bench.sh" "$root/kselftest/profile.sh"
 (cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) > "$work/initramfs.cpio.gz"
 
 # -- perf in the guest (Documentation/tracing.rst) ----------------------------
@@ -116,14 +119,18 @@ chmod +x "$root/init" "$root/kselftest/timeout-shim" "$root/kselftest/demo.sh" \
 # second archive before the first: the kernel unpacks concatenated archives,
 # and this one is left uncompressed (about 35 MB), which costs the guest a
 # copy, not a decompression. It is built once per perf binary, and only rows
-# whose tests run perf (or shell mode, or --perf) carry it: the low-memory
-# row's tests must not pay for it.
+# whose tests run perf (or shell and profile modes, or --perf) carry it: the
+# low-memory row's tests must not pay for it.
 perf_tests=" htable_perf_test.sh "
-for t in $(if [ -n "$tests" ]; then echo "$tests"; else
-	cat "$HTABLE_TOP/selftests/htable/run-list"; fi); do
-	case $perf_tests in *" $t "*) want_perf=1 ;; esac
-done
-[ "$mode" = shell ] && want_perf=1
+case $mode in
+test)
+	for t in $(if [ -n "$tests" ]; then echo "$tests"; else
+		cat "$HTABLE_TOP/selftests/htable/run-list"; fi); do
+		case $perf_tests in *" $t "*) want_perf=1 ;; esac
+	done
+	;;
+shell | profile) want_perf=1 ;;
+esac
 if [ $want_perf = 1 ]; then
 	[ -x "$PERF" ] || die "no perf at '$PERF' (scripts/deps.sh fetches it)"
 	perf_cpio="$HTABLE_CACHE/perf-initramfs-$(sha256sum "$PERF" | cut -c1-12).cpio"
@@ -318,6 +325,12 @@ fi
 if [ "$mode" = bench ]; then
 	grep -q '^HTABLE-BENCH-OK' "$out.clean" || row_check FAIL "a benchmark case failed"
 	[ $row_fail = 0 ] || die "bench failed"
+	exit 0
+fi
+
+if [ "$mode" = profile ]; then
+	grep -q '^HTABLE-PROFILE-OK' "$out.clean" || row_check FAIL "the profiled case failed"
+	[ $row_fail = 0 ] || die "profile failed"
 	exit 0
 fi
 
