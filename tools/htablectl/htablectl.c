@@ -1420,10 +1420,10 @@ static void tev_print(const struct tev *e, long id)
 			how = "to the hat's cache";
 		else if (!alloc && how == src)
 			how = dest;
-		printf("table L%llu %#llx %s: %s\n", tev_u(e, "level"), tev_u(e, "va"),
+		printf("table L%llu 0x%llx %s: %s\n", tev_u(e, "level"), tev_u(e, "va"),
 		       alloc ? "allocated" : "freed", how);
 	} else if (!strcmp(e->name, "steal_table")) {
-		printf("steal pass %llu: hat %llu lost L%llu table %#llx (%llu valid)\n",
+		printf("steal pass %llu: hat %llu lost L%llu table 0x%llx (%llu valid)\n",
 		       tev_u(e, "pass"), tev_u(e, "hat"), tev_u(e, "level"), tev_u(e, "va"),
 		       tev_u(e, "valid"));
 	} else if (!strcmp(e->name, "steal_cached")) {
@@ -1441,10 +1441,10 @@ static void tev_print(const struct tev *e, long id)
 			       tev_u(e, "invals") == 1 ? "" : "s");
 	} else if (!strcmp(e->name, "window_start")) {
 		if (!strcmp(tev_str(e, "mode"), "resident"))
-			printf("window on CPU %llu: resident at %#llx for %llu ms\n",
+			printf("window on CPU %llu: resident at 0x%llx for %llu ms\n",
 			       tev_u(e, "cpu"), tev_u(e, "va"), tev_u(e, "duration_ms"));
 		else
-			printf("window on CPU %llu: verify %#llx +%llu pages\n",
+			printf("window on CPU %llu: verify 0x%llx +%llu pages\n",
 			       tev_u(e, "cpu"), tev_u(e, "va"), tev_u(e, "npages"));
 	} else if (!strcmp(e->name, "window_end")) {
 		printf("window on CPU %llu ended (%s) after %llu us: %llu %s, ",
@@ -1458,7 +1458,7 @@ static void tev_print(const struct tev *e, long id)
 		printf("%llu faults, %llu clobbers\n", tev_u(e, "faults"), tev_u(e, "clobbers"));
 	} else if (!strcmp(e->name, "map") || !strcmp(e->name, "unmap") ||
 		   !strcmp(e->name, "reload")) {
-		printf("%s %#llx +%llu pages", e->name[0] == 'm' ? "MAP" :
+		printf("%s 0x%llx +%llu pages", e->name[0] == 'm' ? "MAP" :
 		       e->name[0] == 'u' ? "UNMAP" : "RELOAD", tev_u(e, "va"),
 		       tev_u(e, "npages"));
 		if (e->name[0] == 'm')
@@ -1466,11 +1466,11 @@ static void tev_print(const struct tev *e, long id)
 		tev_result(e, e->name[0] == 'm' ? "mapped" :
 			   e->name[0] == 'u' ? "unmapped" : "reloaded");
 	} else if (!strcmp(e->name, "share") && (long)tev_u(e, "hat") != id) {
-		printf("hat %llu SHAREs %#llx +%llu pages of this hat", tev_u(e, "hat"),
+		printf("hat %llu SHAREs 0x%llx +%llu pages of this hat", tev_u(e, "hat"),
 		       tev_u(e, "va"), tev_u(e, "npages"));
 		tev_result(e, "tables");
 	} else if (!strcmp(e->name, "share") || !strcmp(e->name, "unshare")) {
-		printf("%s %#llx +%llu pages", e->name[0] == 's' ? "SHARE" : "UNSHARE",
+		printf("%s 0x%llx +%llu pages", e->name[0] == 's' ? "SHARE" : "UNSHARE",
 		       tev_u(e, "va"), tev_u(e, "npages"));
 		if (e->name[0] == 's')
 			printf(" from hat %llu", tev_u(e, "owner"));
