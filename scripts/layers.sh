@@ -15,14 +15,14 @@ dir=$1/module
 # nothing of the module. The core's own recursion is one layer: a table
 # allocation steals (htable -> steal, same layer), and the TLB batch frees
 # the tables it held once its shootdown is done (tlb -> htable_free, the
-# one call allowed upward).
+# one call allowed upward). trace (the tracepoints) is a leaf too.
 layers=(
 	"main dev debugfs"
 	"cr3 check corrupt bench bench_map bench_smp"
 	"hat map claim share pages"
 	"htable hash walk reserve steal"
 	"x86pte tlb"
-	"stats fail"
+	"stats fail trace"
 )
 
 allowed=" tlb:htable_free "
