@@ -47,7 +47,25 @@ static inline unsigned int htable_trace_hat_id(const struct hat *hat)
 #if !defined(_HTABLE_TRACE_H) || defined(TRACE_HEADER_MULTI_READ)
 #define _HTABLE_TRACE_H
 
+#ifdef _HTABLE_SHIM_H
+/*
+ * The host build of the core (selftests/host/shim, Documentation/
+ * testing.rst) has no tracing: each event is an empty inline function.
+ */
+#define TP_PROTO(args...)	args
+#define TRACE_DEFINE_ENUM(x)
+#define TRACE_EVENT(name, proto, ...)					\
+	static inline void trace_##name(proto) { }
+#define TRACE_EVENT_CONDITION(name, proto, ...)				\
+	static inline void trace_##name(proto) { }
+#define DECLARE_EVENT_CLASS(...)
+#define DEFINE_EVENT(tmpl, name, proto, ...)				\
+	static inline void trace_##name(proto) { }
+#define DEFINE_EVENT_PRINT(tmpl, name, proto, ...)			\
+	static inline void trace_##name(proto) { }
+#else
 #include <linux/tracepoint.h>
+#endif
 
 TRACE_DEFINE_ENUM(HTABLE_SRC_CACHE);
 TRACE_DEFINE_ENUM(HTABLE_SRC_SLAB);
@@ -334,8 +352,10 @@ DEFINE_EVENT_PRINT(htable_op, htable_unshare,
 #endif /* _HTABLE_TRACE_H */
 
 /* Out of tree: define_trace.h finds this file through -I$(src)/include. */
+#ifndef _HTABLE_SHIM_H
 #undef TRACE_INCLUDE_PATH
 #define TRACE_INCLUDE_PATH htable
 #undef TRACE_INCLUDE_FILE
 #define TRACE_INCLUDE_FILE trace
 #include <trace/define_trace.h>
+#endif
