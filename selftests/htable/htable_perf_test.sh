@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # perf on htable (Documentation/tracing.rst): Debian's perf, which
-# scripts/vm.sh puts in the guest, lists the htable events; perf stat
+# scripts/vm.sh puts in the guest, finds the 15 htable events; perf stat
 # counts them as the debugfs counters count the same workload; perf trace
 # prints them with their fields; and perf record -a -g -e cpu-clock,
 # sampling with call chains while resident and verify windows hold the
@@ -18,7 +18,7 @@ VA=0x40000000
 NP=256
 mkdir -p $T
 
-ktap_plan 11
+ktap_plan 10
 
 # stat NAME: one debugfs counter.
 stat() { sed -n "s/^$1 //p" $D/stats; }
@@ -31,26 +31,7 @@ fi
 [ -d /sys/kernel/tracing/events ] ||
 	mount -t tracefs tracefs /sys/kernel/tracing 2> /dev/null
 
-# 1: every event of include/htable/trace.h, as perf sees them.
-perf list 'htable:*' 2> /dev/null > $T/list
-n=0 missing=
-for e in table_alloc table_free steal_enter steal_exit steal_table steal_cached \
-	reap shootdown window_start window_end map unmap reload share unshare; do
-	if grep -q "htable:htable_$e  *\[Tracepoint event\]" $T/list; then
-		n=$((n + 1))
-	else
-		missing="$missing $e"
-	fi
-done
-m=$(grep -c 'htable:' $T/list)
-if [ $n = 15 ] && [ "$m" = 15 ]; then
-	ktap_ok "perf list shows the 15 htable events"
-else
-	sed 's/^/# /' $T/list
-	ktap_fail "perf list shows the 15 htable events (missing:$missing; $m listed)"
-fi
-
-# 2-3: perf stat -a over a workload; counts equal the counters' changes.
+# 1-3: perf stat -a over a workload; counts equal the counters' changes.
 cat > $T/wl1 <<EOF
 map $VA 64 write
 verify $VA 64
@@ -64,6 +45,24 @@ st=$?
 w1=$(stat hs_windows) r1=$(stat hs_reap_attempts) a1=$(stat hs_ptable_allocs)
 # CSV: value,unit,event,...
 cnt() { awk -F, -v e="htable:$1" '$3 == e { print $1 + 0 }' $T/stat; }
+# 1: perf found every event of include/htable/trace.h ('htable:*' is
+# expanded by perf itself, and each event gets a count, 0 or not).
+n=0 missing=
+for e in table_alloc table_free steal_enter steal_exit steal_table steal_cached \
+	reap shootdown window_start window_end map unmap reload share unshare; do
+	if [ -n "$(cnt htable_$e)" ]; then
+		n=$((n + 1))
+	else
+		missing="$missing $e"
+	fi
+done
+m=$(grep -c ',htable:' $T/stat)
+if [ $n = 15 ] && [ "$m" = 15 ]; then
+	ktap_ok "perf stat -e 'htable:*' finds the 15 htable events"
+else
+	sed 's/^/# /' $T/stat
+	ktap_fail "perf stat -e 'htable:*' finds the 15 htable events (missing:$missing; $m found)"
+fi
 if [ $st = 0 ] && [ "$(cnt htable_map)" = 2 ] && [ "$(cnt htable_unmap)" = 1 ] &&
 	[ "$(cnt htable_reap)" = $((r1 - r0)) ] &&
 	[ "$(cnt htable_window_end)" = $((w1 - w0)) ] && [ $((w1 - w0)) = 1 ]; then
@@ -99,7 +98,7 @@ else
 	sed 's/^/# /' $T/trace $T/wl2.out | head -n 40
 	ktap_fail "perf trace -e 'htable:*' shows MAP and UNMAP of hat $id"
 fi
-if grep -q "htable_win/1/.* htable:htable_window_end(hat: $id, cpu: 1, reads: 16, verified: 16, elapsed_ns: [0-9]*)$" \
+if grep -q " htable:htable_window_end(hat: $id, cpu: 1, reads: 16, verified: 16, elapsed_ns: [0-9]*)$" \
 	$T/trace; then
 	ktap_ok "perf trace shows the verify window's end: 16 pages verified on CPU 1"
 else
@@ -134,11 +133,14 @@ res=$(grep -c '^resident ' $T/wl3.out)
 ktap_check "both resident windows read valid, without faults or clobbers" \
 	test "$res" = 2 -a "$bad" = 0
 perf script -i $T/perf.data -F comm,ip,sym > $T/script 2> /dev/null
-win=$(grep -c '^ *htable_win/' $T/script)
-ktap_check "perf sampled inside the windows' threads ($win samples)" test "$win" -gt 0
-# A kernel stack through the window code: call chains were taken there.
-ktap_check "the samples there have kernel call chains through window_thread" \
-	grep -q 'window_thread' $T/script
+# Samples whose kernel call chain runs through a window's thread
+# (window_resident and window_verify are inlined there): by the chain,
+# not by comm, as the perf of 6.1 names 6.12's kernel threads after
+# kthreadd. Most are taken while CR3 holds the hat.
+win=$(awk '/^[^ \t]/ { hit = 0; next }
+	$2 == "window_thread" && !hit { n++; hit = 1 } END { print n + 0 }' $T/script)
+ktap_check "perf -g sampled inside the windows, with call chains through window_thread ($win)" \
+	test "$win" -gt 0
 warn1=$(warnings)
 if [ "$warn1" = "$warn0" ]; then
 	ktap_ok "no kernel warning while perf sampled the windows"
