@@ -79,6 +79,26 @@ static x86pte_t hat_cursor_pte(struct hat_cursor *c, unsigned long va,
 	return htable_stolen_pte(c->hat, va);
 }
 
+/*
+ * Does one large page of the cursor's table hold every page of [@va, +@n
+ * pages)? Then they are one aligned, contiguous run of one kind by
+ * construction, and need no check page by page.
+ */
+static bool hat_cursor_covers(struct hat_cursor *c, unsigned long va,
+			      unsigned long n)
+{
+	struct htable *ht = c->ht;
+	unsigned long last = va + (n << PAGE_SHIFT) - 1;
+	unsigned int l;
+
+	if (!ht || !ht->ht_level || (ht->ht_flags & HTABLE_SHARED))
+		return false;
+	l = ht->ht_level;
+	return last <= HTABLE_LAST_PAGE(ht) &&
+	       va >> LEVEL_SHIFT(l) == last >> LEVEL_SHIFT(l) &&
+	       PTE_ISPAGE(x86pte_get(ht, htable_va2entry(va, ht)), l);
+}
+
 static void hat_cursor_done(struct hat_cursor *c, struct htable_batch *b)
 {
 	if (c->ht)
@@ -123,8 +143,12 @@ static x86pte_t map_alias_next(struct hat_map_op *op, int *err)
 	*err = -ENOENT;
 	if (!first)
 		return 0;
-	/* A large page: every page of the run, in order, of one kind. */
-	for (k = 1; k < unit; k++) {
+	/*
+	 * A large page: every page of the run, in order, of one kind. A run
+	 * inside one large page of the source is that already, so 1 GiB of
+	 * 2 MiB aliases of 2 MiB pages costs 512 lookups, not 2^18.
+	 */
+	for (k = hat_cursor_covers(&op->src, va, unit) ? unit : 1; k < unit; k++) {
 		pte = hat_cursor_pte(&op->src, va + (k << PAGE_SHIFT), op->w.b);
 		if (!pte)
 			return 0;
