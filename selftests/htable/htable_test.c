@@ -227,3 +227,63 @@ int ht_drain_caches(void)
 	}
 	return cached ? -1 : 0;
 }
+
+/* ---- Issue 15: the kernel's view of a page, SYNC and RELOAD ---- */
+
+/* One u64 at index @idx of a /proc file of u64 words; ~0 on error. */
+static __u64 ht_proc_word(const char *path, __u64 idx)
+{
+	__u64 val = ~0ULL;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return ~0ULL;
+	if (pread(fd, &val, sizeof(val), idx * sizeof(val)) != sizeof(val))
+		val = ~0ULL;
+	close(fd);
+	return val;
+}
+
+__u64 ht_pagemap_pfn(const void *addr)
+{
+	__u64 e = ht_proc_word("/proc/self/pagemap", (unsigned long)addr >> HT_PAGE_SHIFT);
+
+	/* Bit 63: present; bits 0-54: the pfn. */
+	if (e == ~0ULL || !(e >> 63))
+		return 0;
+	return e & (_BITULL(55) - 1);
+}
+
+__u64 ht_kpageflags(__u64 pfn)
+{
+	return ht_proc_word("/proc/kpageflags", pfn);
+}
+
+__u64 ht_kpagecount(__u64 pfn)
+{
+	return ht_proc_word("/proc/kpagecount", pfn);
+}
+
+int ht_sync(int fd, __u64 va, __u64 npages, __u32 flags, __u64 *ref, __u64 *mod)
+{
+	struct htable_sync s = { .va = va, .npages = npages, .flags = flags };
+
+	s.referenced = ~0ULL;
+	s.modified = ~0ULL;
+	if (ioctl(fd, HTABLE_IOC_SYNC, &s))
+		return -errno;
+	*ref = s.referenced;
+	*mod = s.modified;
+	return 0;
+}
+
+int ht_reload(int fd, __u64 va, __u64 npages, __u64 *reloaded)
+{
+	struct htable_reload r = { .va = va, .npages = npages };
+
+	r.reloaded = ~0ULL;
+	if (ioctl(fd, HTABLE_IOC_RELOAD, &r))
+		return -errno;
+	*reloaded = r.reloaded;
+	return 0;
+}

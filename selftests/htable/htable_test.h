@@ -224,4 +224,38 @@ long long ht_reap_all(void);
  */
 int ht_drain_caches(void);
 
+/*
+ * ---- Issue 15 (refs, dirty, resched, cgroup tests): the ref_limit knob,
+ * the kernel's view of a page (/proc/self/pagemap, /proc/kpageflags,
+ * /proc/kpagecount), SYNC and RELOAD ----
+ */
+#define HTABLE_REF_LIMIT_PATH "/sys/kernel/debug/htable/ref_limit"
+#define HTABLE_REF_LIMIT_DEFAULT ((long long)_BITULL(30))
+#define HTABLE_HAT_DUMP_DIR "/sys/kernel/debug/htable/hat/"
+
+/* /proc/kpageflags bits (include/uapi/linux/kernel-page-flags.h). */
+#define HT_KPF_DIRTY	4
+#define HT_KPF_LRU	5
+#define HT_KPF_SLAB	7
+#define HT_KPF_BUDDY	10
+
+/*
+ * The pfn backing the calling process's page at @addr, from
+ * /proc/self/pagemap (root sees pfns): 0 when it is not present or the
+ * file can't be read.
+ */
+__u64 ht_pagemap_pfn(const void *addr);
+
+/* The /proc/kpageflags word of @pfn; ~0 when it can't be read. */
+__u64 ht_kpageflags(__u64 pfn);
+
+/* /proc/kpagecount of @pfn (the page's map count); ~0 when unreadable. */
+__u64 ht_kpagecount(__u64 pfn);
+
+/* SYNC of @npages at @va with @flags: 0 or -errno; the counts in @ref, @mod. */
+int ht_sync(int fd, __u64 va, __u64 npages, __u32 flags, __u64 *ref, __u64 *mod);
+
+/* RELOAD of @npages at @va: 0 or -errno; *@reloaded is what it rebuilt. */
+int ht_reload(int fd, __u64 va, __u64 npages, __u64 *reloaded);
+
 #endif /* _HTABLE_TEST_H */
