@@ -49,6 +49,7 @@
 #include <htable/fail.h>
 #include <htable/hat.h>
 #include <htable/module.h>
+#include <htable/pages.h>
 #include <htable/stats.h>
 #include <htable/tlb.h>
 #include <htable/trace.h>
@@ -514,6 +515,9 @@ static int window_pattern_visit(struct htable_walk *w, struct htable *ht,
 				words[verify_words[k]] =
 					htable_pattern(op->r->seed, pfn, verify_words[k]);
 		}
+		/* Written pinned memory goes back dirty, as after an RW. */
+		if (pte & PT_PINNED)
+			hat_pin_dirty(w->hat, PTE2PFN(pte));
 		if (!(i % HTABLE_CHUNK_PAGES))
 			cond_resched();
 	}

@@ -238,8 +238,13 @@ struct page *hat_fresh_page(struct hat *hat, unsigned int level)
 
 	if (htable_should_fail(HTABLE_FAIL_PAGE))
 		return NULL;
-	pg = alloc_pages(GFP_KERNEL_ACCOUNT | __GFP_ZERO | __GFP_NOWARN |
-			 (order ? __GFP_COMP : 0), order);
+	/*
+	 * Charged to the caller's memory cgroup; at its limit, or when
+	 * memory is short, the MAP fails with ENOMEM instead of waking an
+	 * OOM killer (__GFP_RETRY_MAYFAIL), which would kill the caller.
+	 */
+	pg = alloc_pages(GFP_KERNEL_ACCOUNT | __GFP_RETRY_MAYFAIL | __GFP_ZERO |
+			 __GFP_NOWARN | (order ? __GFP_COMP : 0), order);
 	if (pg)
 		page_folio(pg)->private = (void *)hat_owner_tag(hat);
 	return pg;

@@ -39,11 +39,15 @@ static inline u64 arch_page_to_phys(struct page *pg)
 	return page_to_phys(pg);
 }
 
-/* Pages for page tables: 2^@order of them, not zeroed. */
+/*
+ * Pages for page tables: 2^@order of them, not zeroed, charged to the
+ * caller's memory cgroup (__GFP_ACCOUNT), as Linux charges its own user
+ * page tables. They never wake an OOM killer: htable steals instead.
+ */
 static inline struct page *arch_alloc_table(unsigned int order, bool atomic)
 {
-	gfp_t gfp = atomic ? GFP_NOWAIT | __GFP_NOWARN :
-			     GFP_KERNEL | __GFP_NOWARN | __GFP_NORETRY;
+	gfp_t gfp = atomic ? GFP_NOWAIT | __GFP_ACCOUNT | __GFP_NOWARN :
+			     GFP_KERNEL_ACCOUNT | __GFP_NOWARN | __GFP_NORETRY;
 
 	return alloc_pages(gfp, order);
 }
