@@ -201,6 +201,13 @@ run_list_part() {
 	' "$HTABLE_TOP/selftests/htable/run-list"
 }
 
+# run_list_minus -A,-B...: run-list without the tests named.
+run_list_minus() {
+	local drop=",${1//-/},"
+	awk -v drop="$drop" 'index(drop, "," $1 ",") == 0 { printf "%s ", $1 }' \
+		"$HTABLE_TOP/selftests/htable/run-list"
+}
+
 # run_row NAME KERNEL CPU SMP MEM APPEND TESTS PROVIDES: boot one matrix row.
 run_row() {
 	local name=$1 kernel=$2 cpu=$3 smp=$4 mem=$5 append=$6 tests=$7 provides=$8
@@ -216,6 +223,7 @@ run_row() {
 	fi
 	case $tests in
 	all) ;;
+	all,-*) kargs+=(--tests "$(run_list_minus "${tests#all,}")") ;;
 	part:*) kargs+=(--tests "$(run_list_part "${tests#part:}")") ;;
 	*) kargs+=(--tests "${tests//,/ }") ;;
 	esac

@@ -5,8 +5,9 @@
 #             lockdep/KASAN/kmemleak build of 6.1)
 #   append:   extra kernel command line, one word; commas become spaces.
 #             preempt=full unless it names another mode
-#   tests:    "all" (selftests/htable/run-list), "part:K/N" (every Nth test
-#             of run-list from the Kth, between setup and teardown), or a
+#   tests:    "all" (selftests/htable/run-list), "all,-A,-B" (run-list
+#             without tests A and B), "part:K/N" (every Nth test of
+#             run-list from the Kth, between setup and teardown), or a
 #             comma-separated list
 #   provides: what the row was built to have, comma-separated. A test
 #             that skips for one of these fails the row (scripts/vm.sh):
@@ -26,9 +27,9 @@
 HTABLE_MATRIX='
 debug1-l5-pti-smp2	debug	max		2	2G	pti=on,hugepagesz=1G,hugepages=1	part:1/2	1g,smp2,hotplug
 debug2-l5-pti-smp2	debug	max		2	2G	pti=on,hugepagesz=1G,hugepages=1	part:2/2	1g,smp2,hotplug
-l5-pti-smp2		deb	max		2	2G	pti=on,hugepagesz=1G,hugepages=1	all	1g,smp2,hotplug,lazy
-l4-pti-smp2		deb	max,-la57	2	2G	pti=on,hugepagesz=1G,hugepages=1	all	1g,smp2,hotplug,lazy
-l5-nopti-smp4-vol	deb	max		4	2G	pti=off,hugepagesz=1G,hugepages=1,preempt=voluntary	all	1g,smp2,hotplug,lazy
-lts612-l5-pti-smp2	lts	max		2	2G	pti=on,hugepagesz=1G,hugepages=1	all	1g,smp2,hotplug,lazy
+l5-pti-smp2		deb	max		2	2G	pti=on,hugepagesz=1G,hugepages=1	all,-htable_resched_test	1g,smp2,hotplug,lazy
+l4-pti-smp2		deb	max,-la57	2	2G	pti=on,hugepagesz=1G,hugepages=1	all,-htable_resched_test,-htable_perf_test.sh,-htable_smp_test,-htable_stress_test,-htable_failsweep_test,-htablectl_test,-htable_bench_test.sh,-htable_cgroup_test	1g,smp2,hotplug,lazy
+l5-nopti-smp4-vol	deb	max		4	2G	pti=off,hugepagesz=1G,hugepages=1,preempt=voluntary	all,-htable_perf_test.sh	1g,smp2,hotplug,lazy
+lts612-l5-pti-smp2	lts	max		2	2G	pti=on,hugepagesz=1G,hugepages=1	all,-htable_resched_test	1g,smp2,hotplug,lazy
 lowmem-l5-pti-smp2	deb	max		2	256M	pti=on,isolcpus=1	htable_row.sh,htable_setup.sh,htable_pressure_test,htable_reclaim_test,htable_isolated_test,htable_teardown.sh	smp2,isolated
 '
