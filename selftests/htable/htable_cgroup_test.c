@@ -232,9 +232,15 @@ static int map_one(int fd, enum cg_run run, __u64 n, const unsigned char *pinmem
 	return ret;
 }
 
-/* The child, in the group: map until a MAP fails, report, close. */
+/*
+ * The child, in the group: map until a MAP fails, report, close. At the
+ * failure the group is at its limit, where any allocation of the child's
+ * own (a read of memory.current allocates a buffer) would call the
+ * group's OOM killer: the parent, outside the group, reads memory.current
+ * then, while the child waits on @full.
+ */
 static void child_run(const char *dir, enum cg_run run, struct cg_result *res,
-		      const unsigned char *pinmem, int go)
+		      const unsigned char *pinmem, int go, const int *full)
 {
 	struct htable_check c;
 	struct htable_info info;
@@ -259,7 +265,8 @@ static void child_run(const char *dir, enum cg_run run, struct cg_result *res,
 			break;
 		res->maps++;
 	}
-	res->cur_full = cg_read(dir, "memory.current", NULL);
+	if (write(full[1], "f", 1) != 1 || read(full[0], &byte, 1) != 1)
+		_exit(1);
 	res->mapped_pages = ht_info(fd, &info) ? ~0ULL : info.mapped_pages;
 	res->check_errors = ht_check(fd, &c) ? -1 : (long long)c.errors;
 	close(fd);
@@ -274,7 +281,8 @@ static void cg_run(struct __test_metadata *_metadata, struct _test_data_cg *self
 {
 	struct cg_result *res = self->res;
 	long long hats, ptables;
-	int go[2], status;
+	int go[2], up[2], down[2], status, full[2];
+	char byte;
 	char pid[32];
 	pid_t child;
 
@@ -284,17 +292,31 @@ static void cg_run(struct __test_metadata *_metadata, struct _test_data_cg *self
 	ASSERT_LE(0, hats);
 	ASSERT_LE(0, ptables);
 	ASSERT_EQ(0, pipe(go));
+	ASSERT_EQ(0, pipe(up));
+	ASSERT_EQ(0, pipe(down));
 	child = fork();
 	ASSERT_LE(0, child);
 	if (!child) {
 		close(go[1]);
-		child_run(self->dir, run, res, self->pinmem, go[0]);
+		/* The child writes up[1] and reads down[0]. */
+		full[0] = down[0];
+		full[1] = up[1];
+		child_run(self->dir, run, res, self->pinmem, go[0], full);
 	}
 	close(go[0]);
+	close(up[1]);
+	close(down[0]);
 	snprintf(pid, sizeof(pid), "%d", child);
 	ASSERT_EQ(0, cg_write(self->dir, "cgroup.procs", pid));
 	ASSERT_EQ(1, write(go[1], "g", 1));
 	close(go[1]);
+	/* The child is at the limit: read memory.current for it. */
+	if (read(up[0], &byte, 1) == 1) {
+		res->cur_full = cg_read(self->dir, "memory.current", NULL);
+		ASSERT_EQ(1, write(down[1], "c", 1));
+	}
+	close(up[0]);
+	close(down[1]);
 	ASSERT_EQ(child, waitpid(child, &status, 0));
 
 	printf("# %llu MAPs (at least %llu KiB), then %s\n", res->maps, res->bytes >> 10,
