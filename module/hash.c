@@ -40,7 +40,7 @@ int htable_hash_init(struct hat *hat)
 	if (htable_should_fail(HTABLE_FAIL_HASH))
 		return -ENOMEM;
 	hat->hat_ht_hash = kvcalloc(hat->hat_num_hash, sizeof(*hat->hat_ht_hash),
-				    GFP_KERNEL_ACCOUNT);
+				    HTABLE_GFP);
 	return hat->hat_ht_hash ? 0 : -ENOMEM;
 }
 
@@ -134,7 +134,7 @@ int htable_hash_grow(struct hat *hat)
 		return 0;
 	if (htable_should_fail(HTABLE_FAIL_HASH))
 		return -ENOMEM;
-	hash = kvcalloc(n, sizeof(*hash), GFP_KERNEL_ACCOUNT);
+	hash = kvcalloc(n, sizeof(*hash), HTABLE_GFP);
 	if (!hash)
 		return -ENOMEM;
 	for (h = 0; h < hat->hat_num_hash; h++) {

@@ -45,7 +45,7 @@ struct hat *hat_alloc(void)
 
 	if (htable_should_fail(HTABLE_FAIL_HAT))
 		return NULL;
-	hat = kmem_cache_zalloc(hat_cache, GFP_KERNEL_ACCOUNT);
+	hat = kmem_cache_zalloc(hat_cache, HTABLE_GFP);
 	if (!hat)
 		return NULL;
 	refcount_set(&hat->hat_refs, 1);
@@ -63,7 +63,7 @@ struct hat *hat_alloc(void)
 	hat->hat_id = atomic_inc_return(&hat_next_id);
 	hat->hat_pid = task_tgid_nr(current);
 	if (htable_should_fail(HTABLE_FAIL_CPUMASK) ||
-	    !zalloc_cpumask_var(&hat->hat_cpus, GFP_KERNEL_ACCOUNT))
+	    !zalloc_cpumask_var(&hat->hat_cpus, HTABLE_GFP))
 		goto err_free;
 	if (htable_hat_init(hat))
 		goto err_cpus;

@@ -62,7 +62,7 @@ static struct htable *htable_alloc_struct(void)
 	/* Successful allocations top up the reserve first. */
 	for (;;) {
 		ht = htable_should_fail(HTABLE_FAIL_HTABLE) ? NULL :
-		     kmem_cache_zalloc(htable_cache, GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
+		     kmem_cache_zalloc(htable_cache, HTABLE_GFP);
 		if (!ht || USE_HAT_RESERVES() ||
 		    READ_ONCE(htable_reserve_cnt) >= READ_ONCE(htable_reserve_amount))
 			return ht;
@@ -495,7 +495,7 @@ int htable_share_attach(struct hat *hat, unsigned long va, struct htable *oht)
 	struct htable *higher, *sht;
 	unsigned int h;
 
-	sht = kmem_cache_zalloc(htable_cache, GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
+	sht = kmem_cache_zalloc(htable_cache, HTABLE_GFP);
 	if (!sht)
 		return -ENOMEM;
 	higher = htable_create(hat, va, 1);

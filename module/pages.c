@@ -267,7 +267,7 @@ static int hat_pin_count(struct hat *hat, struct page *page, bool write)
 		unpin_user_page(page);
 		return 0;
 	}
-	pin = htable_fail_kzalloc(HTABLE_FAIL_UPIN, sizeof(*pin), GFP_KERNEL_ACCOUNT);
+	pin = htable_fail_kzalloc(HTABLE_FAIL_UPIN, sizeof(*pin), HTABLE_GFP);
 	if (!pin) {
 		err = -ENOMEM;
 		goto err_unpin;
@@ -285,7 +285,7 @@ static int hat_pin_count(struct hat *hat, struct page *page, bool write)
 	pin->npages = folio_nr_pages(folio);
 	pin->dirty = write;
 	err = htable_should_fail(HTABLE_FAIL_UPIN) ? -ENOMEM :
-	      xa_err(xa_store(&hat->hat_pins, folio_pfn(folio), pin, GFP_KERNEL_ACCOUNT));
+	      xa_err(xa_store(&hat->hat_pins, folio_pfn(folio), pin, HTABLE_GFP));
 	if (err)
 		goto err_account;
 	mmgrab(pin->mm);

@@ -212,14 +212,14 @@ static int hat_share_one(struct hat *hat, struct hat *owner, unsigned long va)
 	struct htable *oht;
 	int err;
 
-	sh = htable_fail_kzalloc(HTABLE_FAIL_SHARE, sizeof(*sh), GFP_KERNEL);
+	sh = htable_fail_kzalloc(HTABLE_FAIL_SHARE, sizeof(*sh), HTABLE_GFP);
 	if (!sh)
 		return -ENOMEM;
 	sh->owner = owner;
 	sh->sharer = hat;
 	sh->va = va;
 	err = htable_should_fail(HTABLE_FAIL_SHARE) ? -ENOMEM :
-	      xa_err(xa_store(&hat->hat_shares, va >> LEVEL_SHIFT(1), sh, GFP_KERNEL));
+	      xa_err(xa_store(&hat->hat_shares, va >> LEVEL_SHIFT(1), sh, HTABLE_GFP));
 	if (err)
 		goto err_free;
 	/* The owner's table, made if it has none yet; this hold is the share's. */

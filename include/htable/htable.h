@@ -409,6 +409,14 @@ static inline unsigned long htable_base(unsigned long va, unsigned int level)
 	return level == mmu.max_level ? 0 : va & LEVEL_MASK(level + 1);
 }
 
+/*
+ * Memory a call makes the module allocate for its hat: charged to the
+ * caller's memory cgroup, and, at the group's limit or when memory is
+ * short, a failure (ENOMEM) rather than a call to an OOM killer, which
+ * would pick the caller or an unrelated process.
+ */
+#define HTABLE_GFP	(GFP_KERNEL_ACCOUNT | __GFP_RETRY_MAYFAIL | __GFP_NOWARN)
+
 /* walk.c: walking */
 int htable_walk_range(struct htable_walk *w, unsigned long va,
 		      unsigned long eaddr);

@@ -301,6 +301,7 @@ void shim_yield(void);
 #define __GFP_NORETRY	0x8u
 #define __GFP_ZERO	0x10u
 #define __GFP_ACCOUNT	0x20u
+#define __GFP_RETRY_MAYFAIL	0x40u
 #define GFP_KERNEL_ACCOUNT	(GFP_KERNEL | __GFP_ACCOUNT)
 #define SLAB_HWCACHE_ALIGN 0x1u
 #define SLAB_ACCOUNT	0x2u
