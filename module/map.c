@@ -62,7 +62,16 @@ static x86pte_t hat_cursor_pte(struct hat_cursor *c, unsigned long va,
 {
 	x86pte_t pte;
 
-	if (c->ht && (va < c->ht->ht_vaddr || va > HTABLE_LAST_PAGE(c->ht))) {
+	/*
+	 * The table held is the lowest one for the va it was found for. A
+	 * higher table covers other vas too, some of them through a lower
+	 * table (a large page split since, or never there): look again when
+	 * the entry for @va is no page.
+	 */
+	if (c->ht && (va < c->ht->ht_vaddr || va > HTABLE_LAST_PAGE(c->ht) ||
+		      (c->ht->ht_level &&
+		       !PTE_ISPAGE(x86pte_get(c->ht, htable_va2entry(va, c->ht)),
+				   c->ht->ht_level)))) {
 		htable_release(c->ht, b);
 		c->ht = NULL;
 	}

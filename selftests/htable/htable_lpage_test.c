@@ -332,6 +332,35 @@ TEST_F_TIMEOUT(lp, alias, LP_TIMEOUT)
 	ASSERT_EQ(pfn, probe_level(fd, VA1, 1));
 }
 
+/*
+ * A 4 KiB alias whose source runs from a 2 MiB page into the 4 KiB pages
+ * of a split one: the source is read through the 2 MiB page's table first,
+ * and must be looked up again where a lower table takes over (the fuzzer
+ * found ENOENT there on the 6.12 row).
+ */
+TEST_F_TIMEOUT(lp, alias_across_a_split, LP_TIMEOUT)
+{
+	int fd = self->fd;
+	__u64 pfn0, pfn1;
+
+	if (htable_dev_missing(_metadata, self->fd < 0, self->err))
+		return;
+	ASSERT_EQ(0, ht_map(fd, VA0, NP_2M, HTABLE_MAP_2M | HTABLE_MAP_WRITE));
+	ASSERT_EQ(0, ht_map(fd, VA0 + HT_SZ_2M, NP_2M, HTABLE_MAP_2M | HTABLE_MAP_WRITE));
+	/* Split the second: unmap a page far from its start. */
+	ASSERT_EQ(0, ht_unmap(fd, VA0 + HT_SZ_2M + 100 * HT_PAGE_SIZE, 1));
+	pfn0 = probe_level(fd, VA0 + HT_SZ_2M - 2 * HT_PAGE_SIZE, 1);
+	pfn1 = probe_level(fd, VA0 + HT_SZ_2M, 0);
+	ASSERT_NE(0, pfn0);
+	ASSERT_NE(0, pfn1);
+	ASSERT_EQ(0, map_req(fd, VA1, 7, HTABLE_MAP_ALIAS | HTABLE_MAP_WRITE,
+			     VA0 + HT_SZ_2M - 2 * HT_PAGE_SIZE, 7));
+	EXPECT_EQ(pfn0 + 1, probe_level(fd, VA1 + HT_PAGE_SIZE, 0));
+	EXPECT_EQ(pfn1, probe_level(fd, VA1 + 2 * HT_PAGE_SIZE, 0));
+	EXPECT_EQ(pfn1 + 4, probe_level(fd, VA1 + 6 * HT_PAGE_SIZE, 0));
+	ASSERT_EQ(0, check_sound(fd));
+}
+
 /* Partial unmap splits the large page; the rest keeps its memory. */
 TEST_F_TIMEOUT(lp, partial_unmap, LP_TIMEOUT)
 {
