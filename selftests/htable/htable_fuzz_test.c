@@ -3158,8 +3158,10 @@ TEST_F_TIMEOUT(fz, fuzz, 500)
 /*
  * The fuzzer must be able to fail, and shrink what it finds: with a
  * deliberate model bug (PROBE of a WRITE|EXEC page expects no EXEC) it
- * must report a mismatch and shrink it to the two operations that show
- * it, a MAP of such a page and a PROBE of it.
+ * must report a mismatch and shrink it to the operations that show it: a
+ * MAP of such a page and a PROBE of it, and the source's MAP when the
+ * page it found is an alias (which can't be dropped without the alias
+ * failing): two or three.
  */
 TEST_F_TIMEOUT(fz, finds_and_shrinks_a_planted_bug, 200)
 {
@@ -3170,7 +3172,8 @@ TEST_F_TIMEOUT(fz, finds_and_shrinks_a_planted_bug, 200)
 		return;
 	close(fd);
 	EXPECT_NE(0, fz_run_all(fz_seed(), 20000, FZ_INJ_PROBE, 0, &shrunk, NULL));
-	EXPECT_EQ(2, shrunk);
+	EXPECT_LE(2, shrunk);
+	EXPECT_GE(3, shrunk);
 }
 
 /* A tag written to the wrong va (the first two of a MAP swap places) is caught. */
