@@ -21,7 +21,8 @@ rsync -a --delete -c --exclude='*.o' --exclude='*.ko' --exclude='.*.cmd' \
 	--exclude='*.gcno' \
 	"$HTABLE_TOP/Kbuild" "$HTABLE_TOP/module" "$HTABLE_TOP/include" "$dir/" 2>/dev/null ||
 	cp -r "$HTABLE_TOP/Kbuild" "$HTABLE_TOP/module" "$HTABLE_TOP/include" "$dir/"
-if ! make -C "$kdir" M="$dir" "$@" modules > "$dir.log" 2>&1; then
+# Both cores: the static checks and each row wait for these builds.
+if ! make -j"$(nproc)" -C "$kdir" M="$dir" "$@" modules > "$dir.log" 2>&1; then
 	cat "$dir.log" >&2
 	exit 1
 fi

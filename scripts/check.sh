@@ -100,7 +100,8 @@ dkms_build() {
 }
 
 selftests_build() {
-	make -s -C "$HTABLE_TOP/selftests/htable" KTOOLS="$KTOOLS" clean all
+	make -s -C "$HTABLE_TOP/selftests/htable" KTOOLS="$KTOOLS" clean &&
+		make -s -j"$(nproc)" -C "$HTABLE_TOP/selftests/htable" KTOOLS="$KTOOLS" all
 }
 
 # Host unit tests: pure logic built for the host under ASan and UBSan; each
