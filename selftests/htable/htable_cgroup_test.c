@@ -235,6 +235,21 @@ static int map_one(int fd, enum cg_run run, __u64 n, const unsigned char *pinmem
 }
 
 /*
+ * Write 4 KiB of stack in each of @depth frames below this one, so that
+ * the stack the child uses later is its own: the recursion keeps each
+ * frame's page alive until the call below it returns.
+ */
+static int prefault_stack(int depth)
+{
+	char page[4096];
+
+	memset(page, depth, sizeof(page));
+	if (!depth)
+		return page[0];
+	return prefault_stack(depth - 1) + page[depth % sizeof(page)];
+}
+
+/*
  * The child, in the group: map until a MAP fails, report, close. At the
  * failure the group is at its limit, where any allocation of the child's
  * own (a read of memory.current, even a pipe's buffer) would call the
@@ -252,6 +267,16 @@ static void child_run(const char *dir, enum cg_run run, struct cg_result *res,
 
 	if (read(go, &byte, 1) != 1)
 		_exit(1);
+	/*
+	 * Write now, while the group has room, what the child will write
+	 * after the failure: since fork() these pages are the parent's,
+	 * and a first write then (errno, set by the failing MAP; the stack
+	 * of the wait) would copy them, charged to the full group, whose
+	 * OOM killer would then pick the child.
+	 */
+	res->check_errors = prefault_stack(16 + (int)res->maps);
+	errno = 0;
+	usleep(1);
 	res->cur_start = cg_read(dir, "memory.current", NULL);
 	fd = htable_open_dev();
 	if (fd < 0) {
