@@ -90,8 +90,10 @@ checkpatch() {
 	return $rc
 }
 
+# The 6.12 row's own two modules (scripts/row-modules.sh): built here,
+# beside the debug rows, they are ready when that row starts.
 lts_build() {
-	"$HTABLE_TOP/scripts/build-module.sh" lts "$LTS_KDIR" HTABLE_BENCH=y >/dev/null
+	"$HTABLE_TOP/scripts/row-modules.sh" "$LTS_KDIR" >/dev/null
 }
 
 # dkms.conf builds the module through DKMS (private trees; no load).
@@ -166,12 +168,14 @@ htablectl_host() {
 
 static_pid=
 if [ $static = 1 ]; then
-	host_tests
 	# First, alone: it rebuilds the guest programs that the rows copy.
 	static_check "selftests-build" selftests_build
-	# The rest need no guest and use one core, where a guest's tests
-	# mostly leave one idle: they run beside the first rows.
+	# The rest need no guest: they run beside the debug rows, which
+	# start at once. The Debian rows' modules come first, so that those
+	# rows, which start when a debug row ends, find them built.
 	{
+		"$HTABLE_TOP/scripts/row-modules.sh" "$DEB_KDIR" >/dev/null 2>&1
+		host_tests
 		static_check "build-W=1" w1_build
 		# The objects of the W=1 build: calls only go down.
 		static_check "layers" "$HTABLE_TOP/scripts/layers.sh" "$HTABLE_TOP/.build/w1"
@@ -187,19 +191,43 @@ for r in $rows; do
 	grep -q "^$r[[:space:]]" <<< "$HTABLE_MATRIX" || die "no matrix row named $r"
 done
 
-# run_list_part K/N: part K of N of run-list, interleaved (every Nth test
-# from the Kth) so that the slow tests spread over the parts. Each part
-# loads the module with htable_setup.sh and ends with htable_teardown.sh;
-# load_unload.sh, which must run before the module is loaded, is part 1's.
+# run_list_part K/N: part K of N of run-list, balanced by each test's cost
+# on the debug kernel (scripts/debug-costs): the costliest test goes to the
+# part with the least so far, and each part keeps run-list's order. Each
+# part loads the module with htable_setup.sh and ends with
+# htable_teardown.sh; load_unload.sh, which must run before the module is
+# loaded, is part 1's.
 run_list_part() {
 	local k=${1%/*} n=${1#*/}
 	awk -v k="$k" -v n="$n" '
+		FNR == NR { if ($0 !~ /^#/ && NF == 2) cost[$1] = $2; next }
 		$1 == "htable_setup.sh" || $1 == "htable_teardown.sh" { next }
 		$1 == "htable_row.sh" { next }
-		$1 == "load_unload.sh" { if (k == 1) first = " " $1; next }
-		{ if (i++ % n == k - 1) mid = mid " " $1 }
-		END { print "htable_row.sh" first " htable_setup.sh" mid " htable_teardown.sh" }
-	' "$HTABLE_TOP/selftests/htable/run-list"
+		{ t[++m] = $1; c[m] = ($1 in cost) ? cost[$1] : 10 }
+		END {
+			for (p = 1; p <= n; p++) load[p] = 0
+			for (i = 1; i <= m; i++) {
+				if (t[i] == "load_unload.sh") { part[i] = 1; load[1] += c[i] }
+			}
+			# Longest first: pick the costliest unplaced test each time.
+			for (;;) {
+				best = 0
+				for (i = 1; i <= m; i++)
+					if (!(i in part) && (!best || c[i] > c[best])) best = i
+				if (!best) break
+				low = 1
+				for (p = 2; p <= n; p++) if (load[p] < load[low]) low = p
+				part[best] = low; load[low] += c[best]
+			}
+			first = mid = ""
+			for (i = 1; i <= m; i++) {
+				if (part[i] != k) continue
+				if (t[i] == "load_unload.sh") first = " " t[i]
+				else mid = mid " " t[i]
+			}
+			print "htable_row.sh" first " htable_setup.sh" mid " htable_teardown.sh"
+		}
+	' "$HTABLE_TOP/scripts/debug-costs" "$HTABLE_TOP/selftests/htable/run-list"
 }
 
 # run_list_minus -A,-B...: run-list without the tests named.
