@@ -19,10 +19,16 @@
 
 #define MODEL_TIMEOUT	300
 #define MODEL_OPS	2500
+/*
+ * On a KASAN kernel each operation costs about ten times as much; the
+ * debug rows are there for lockdep, KASAN and kmemleak, which see every
+ * operation kind well before 1000 of them.
+ */
+#define MODEL_OPS_KASAN	1000
 #define VERIFY_EVERY	250
 /* Between the full checks at the start and the end, every 4th tag. */
 #define TAG_STRIDE	4
-/* Far beyond the 15 s the debug kernel takes; fail before the harness's timeout. */
+/* Far beyond the 10 s the debug kernel takes; fail before the harness's timeout. */
 #define MODEL_GUARD_S	200.0
 
 FIXTURE(model) {
@@ -89,7 +95,9 @@ static unsigned long ops_wanted(void)
 {
 	const char *env = getenv("HTABLE_OPS");
 
-	return env && *env ? strtoul(env, NULL, 0) : MODEL_OPS;
+	if (env && *env)
+		return strtoul(env, NULL, 0);
+	return ht_kernel_has_kasan() ? MODEL_OPS_KASAN : MODEL_OPS;
 }
 
 static void log_run(struct __test_metadata *_metadata, const struct ht_rnd *r,
