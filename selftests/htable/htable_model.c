@@ -507,7 +507,7 @@ int ht_tag_read(int fd, __u64 va, __u64 *tag)
 		.len = sizeof(*tag),
 	};
 
-	return ioctl(fd, HTABLE_IOC_RW, &rw) ? -errno : 0;
+	return ht_ioctl(fd, HTABLE_IOC_RW, &rw);
 }
 
 int ht_tag_write(int fd, __u64 va, __u64 tag)
@@ -519,7 +519,7 @@ int ht_tag_write(int fd, __u64 va, __u64 tag)
 		.flags = HTABLE_RW_WRITE,
 	};
 
-	return ioctl(fd, HTABLE_IOC_RW, &rw) ? -errno : 0;
+	return ht_ioctl(fd, HTABLE_IOC_RW, &rw);
 }
 
 /* splitmix64 of a distinct input per @n: a bijection, so distinct tags. */

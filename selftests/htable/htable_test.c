@@ -71,14 +71,14 @@ int ht_map_req(int fd, struct htable_map *m)
 	int err;
 
 	m->mapped = 0;
-	if (ioctl(fd, HTABLE_IOC_MAP, m)) {
-		err = errno;
+	err = ht_ioctl(fd, HTABLE_IOC_MAP, m);
+	if (err) {
 		if (m->mapped) {
 			fprintf(stderr, "# MAP va %#llx failed (%s) but mapped %llu\n",
-				m->va, strerror(err), m->mapped);
+				m->va, strerror(-err), m->mapped);
 			return HT_BADOUT;
 		}
-		return -err;
+		return err;
 	}
 	if (m->mapped != want) {
 		fprintf(stderr, "# MAP va %#llx npages %llu: mapped %llu\n",
@@ -92,10 +92,12 @@ int ht_map_req(int fd, struct htable_map *m)
 int ht_unmap_req(int fd, struct htable_unmap *u)
 {
 	__u64 want = u->npages;
+	int err;
 
 	u->unmapped = 0;
-	if (ioctl(fd, HTABLE_IOC_UNMAP, u))
-		return -errno;
+	err = ht_ioctl(fd, HTABLE_IOC_UNMAP, u);
+	if (err)
+		return err;
 	if (u->unmapped != want) {
 		fprintf(stderr, "# UNMAP va %#llx npages %llu: unmapped %llu\n",
 			u->va, want, u->unmapped);
@@ -118,7 +120,7 @@ int ht_run_verify(int fd, __u32 cpu, __u64 va, __u64 npages, __u32 flags,
 	r->npages = npages;
 	r->flags = flags;
 	r->seed = seed;
-	return ioctl(fd, HTABLE_IOC_RUN, r) ? -errno : 0;
+	return ht_ioctl(fd, HTABLE_IOC_RUN, r);
 }
 
 /* Does the CPU map 1 GiB pages (pdpe1gb in /proc/cpuinfo)? */
@@ -268,11 +270,13 @@ __u64 ht_kpagecount(__u64 pfn)
 int ht_sync(int fd, __u64 va, __u64 npages, __u32 flags, __u64 *ref, __u64 *mod)
 {
 	struct htable_sync s = { .va = va, .npages = npages, .flags = flags };
+	int err;
 
 	s.referenced = ~0ULL;
 	s.modified = ~0ULL;
-	if (ioctl(fd, HTABLE_IOC_SYNC, &s))
-		return -errno;
+	err = ht_ioctl(fd, HTABLE_IOC_SYNC, &s);
+	if (err)
+		return err;
 	*ref = s.referenced;
 	*mod = s.modified;
 	return 0;
@@ -281,10 +285,12 @@ int ht_sync(int fd, __u64 va, __u64 npages, __u32 flags, __u64 *ref, __u64 *mod)
 int ht_reload(int fd, __u64 va, __u64 npages, __u64 *reloaded)
 {
 	struct htable_reload r = { .va = va, .npages = npages };
+	int err;
 
 	r.reloaded = ~0ULL;
-	if (ioctl(fd, HTABLE_IOC_RELOAD, &r))
-		return -errno;
+	err = ht_ioctl(fd, HTABLE_IOC_RELOAD, &r);
+	if (err)
+		return err;
 	*reloaded = r.reloaded;
 	return 0;
 }

@@ -111,14 +111,27 @@ long ht_newest_hat_id(void);
 /* Put every tunable the tests change back to its default: 0 or an error. */
 int htable_knobs_reset(void);
 
+/*
+ * An htable ioctl as every helper here reports: 0 on success, -errno on
+ * failure. Every test issues its requests through it; only the cases that
+ * check the syscall's own contract (its -1 and errno for an argument
+ * pointer it can't use, an unknown command) call ioctl() themselves.
+ */
+static inline int ht_ioctl(int fd, unsigned long cmd, void *arg)
+{
+	return ioctl(fd, cmd, arg) ? -errno : 0;
+}
+
 /* The paging levels of the hat behind @fd (VERSION), or -errno. */
 static inline int htable_levels(int fd)
 {
 	struct htable_version v;
+	int ret;
 
 	memset(&v, 0, sizeof(v));
-	if (ioctl(fd, HTABLE_IOC_VERSION, &v))
-		return -errno;
+	ret = ht_ioctl(fd, HTABLE_IOC_VERSION, &v);
+	if (ret)
+		return ret;
 	return v.levels;
 }
 
@@ -174,25 +187,19 @@ static inline int ht_probe(int fd, __u64 va, struct htable_probe *p)
 {
 	memset(p, 0xa5, sizeof(*p));
 	p->va = va;
-	if (ioctl(fd, HTABLE_IOC_PROBE, p))
-		return -errno;
-	return 0;
+	return ht_ioctl(fd, HTABLE_IOC_PROBE, p);
 }
 
 static inline int ht_info(int fd, struct htable_info *info)
 {
 	memset(info, 0xa5, sizeof(*info));
-	if (ioctl(fd, HTABLE_IOC_INFO, info))
-		return -errno;
-	return 0;
+	return ht_ioctl(fd, HTABLE_IOC_INFO, info);
 }
 
 static inline int ht_check(int fd, struct htable_check *c)
 {
 	memset(c, 0xa5, sizeof(*c));
-	if (ioctl(fd, HTABLE_IOC_CHECK, c))
-		return -errno;
-	return 0;
+	return ht_ioctl(fd, HTABLE_IOC_CHECK, c);
 }
 
 /* Seconds on the monotonic clock, for time-bounded loops. */

@@ -35,7 +35,7 @@ int rw(int fd, __u64 va, void *buf, __u32 len, __u32 flags)
 		.flags = flags,
 	};
 
-	return ioctl(fd, HTABLE_IOC_RW, &r) ? -errno : 0;
+	return ht_ioctl(fd, HTABLE_IOC_RW, &r);
 }
 
 /* INFO.live_cpus of @fd, or POISON64 when INFO fails. */
@@ -86,7 +86,7 @@ static void *window_thread(void *arg)
 	w->r.elapsed_ns = POISON64;
 	w->r.watchdog = POISON32;
 	w->t_start = now_ns();
-	w->err = ioctl(w->fd, HTABLE_IOC_RUN, &w->r) ? -errno : 0;
+	w->err = ht_ioctl(w->fd, HTABLE_IOC_RUN, &w->r);
 	w->t_end = now_ns();
 	__atomic_store_n(&w->done, 1, __ATOMIC_RELEASE);
 	return NULL;
@@ -243,7 +243,7 @@ int clear_accessed(int fd, __u64 va)
 		.flags = HTABLE_SYNC_CLEAR,
 	};
 
-	return ioctl(fd, HTABLE_IOC_SYNC, &s) ? -errno : 0;
+	return ht_ioctl(fd, HTABLE_IOC_SYNC, &s);
 }
 
 /*
