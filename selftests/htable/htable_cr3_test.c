@@ -60,7 +60,7 @@ static int sync_req(int fd, __u64 va, __u64 npages, __u32 flags,
 	s->flags = flags;
 	s->referenced = POISON64;
 	s->modified = POISON64;
-	return ioctl(fd, HTABLE_IOC_SYNC, s) ? -errno : 0;
+	return ht_ioctl(fd, HTABLE_IOC_SYNC, s);
 }
 
 /* HTABLE_IOC_RUN as filled in: 0 or -errno; out fields poisoned first. */
@@ -77,7 +77,7 @@ static int run_req(int fd, struct htable_run *r)
 	r->clobbers = POISON64;
 	r->elapsed_ns = POISON64;
 	r->watchdog = POISON32;
-	return ioctl(fd, HTABLE_IOC_RUN, r) ? -errno : 0;
+	return ht_ioctl(fd, HTABLE_IOC_RUN, r);
 }
 
 static void verify_fill(struct htable_run *r, __u32 cpu, __u64 va,
@@ -590,13 +590,12 @@ TEST_F(cr3, sync_bad_input)
 	s.va = VA0;
 	s.npages = 4;
 	s.reserved0 = 1;
-	EXPECT_EQ(-1, ioctl(self->fd, HTABLE_IOC_SYNC, &s));
-	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-EINVAL, ht_ioctl(self->fd, HTABLE_IOC_SYNC, &s));
 	EXPECT_EQ(-EINVAL, sync_req(self->fd, VA0, 4, 0x2, &s));
 	EXPECT_EQ(-EINVAL, sync_req(self->fd, VA0, 4, 0x80000000U, &s));
 	EXPECT_EQ(-EINVAL, sync_req(self->fd, VA0, 0, 0, &s));
 	EXPECT_EQ(-EINVAL, sync_req(self->fd, VA0 + 8, 4, 0, &s));
-	EXPECT_EQ(-EFAULT, ioctl(self->fd, HTABLE_IOC_SYNC, (void *)8) ? -errno : 0);
+	EXPECT_EQ(-EFAULT, ht_ioctl(self->fd, HTABLE_IOC_SYNC, (void *)8));
 }
 
 /* RW reads and writes a page the hat owns, within one page. */
@@ -660,7 +659,7 @@ TEST_F(cr3, rw_bad_input)
 	/* Flags. */
 	EXPECT_EQ(-EINVAL, rw(self->fd, VA0, buf, 8, 0x2));
 	EXPECT_EQ(-EINVAL, rw(self->fd, VA0, buf, 8, HTABLE_RW_WRITE | 0x100));
-	/* A bad buffer. */
+	/* A bad buffer: the syscall's own -1 and errno. */
 	memset(&r, 0, sizeof(r));
 	r.va = VA0;
 	r.buf = 8;
@@ -892,7 +891,7 @@ TEST_F(cr3, run_bad_input)
 	EXPECT_EQ(-EINVAL, run_req(self->fd, &r)) TH_LOG("RESIDENT misaligned");
 	r.va = self->limit;
 	EXPECT_EQ(-ERANGE, run_req(self->fd, &r)) TH_LOG("RESIDENT beyond the lower half");
-	/* A bad argument pointer. */
+	/* A bad argument pointer: the syscall's own -1 and errno. */
 	EXPECT_EQ(-1, ioctl(self->fd, HTABLE_IOC_RUN, (void *)8));
 	EXPECT_EQ(EFAULT, errno);
 	EXPECT_EQ(0, stats_moved(st0, want));

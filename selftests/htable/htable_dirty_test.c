@@ -177,7 +177,7 @@ TEST_F_TIMEOUT(dirty, rw_write_dirties_pin, DIRTY_TIMEOUT)
 	if (htable_dev_missing(_metadata, self->fd < 0, self->err))
 		return;
 	two_pins(_metadata, self, 0);
-	ASSERT_EQ(0, ioctl(self->fd, HTABLE_IOC_RW, &rw)) TH_LOG("RW: %s", strerror(errno));
+	ASSERT_EQ(0, ht_ioctl(self->fd, HTABLE_IOC_RW, &rw)) TH_LOG("RW: %s", strerror(errno));
 	memcpy(&seen, self->mem + 8, sizeof(seen));
 	ASSERT_EQ(TAG, seen);
 	ASSERT_TRUE(page_is_zero(self->mem + HT_PAGE_SIZE));

@@ -568,7 +568,7 @@ TEST_F_TIMEOUT(reserve, empty_reserve_steals, KNOB_TIMEOUT)
 	memset(&r, 0, sizeof(r));
 	r.va = vva;
 	r.npages = 2 * HTABLE_2M_NPAGES;
-	ASSERT_EQ(0, ioctl(v.fd, HTABLE_IOC_RELOAD, &r));
+	ASSERT_EQ(0, ht_ioctl(v.fd, HTABLE_IOC_RELOAD, &r));
 	EXPECT_EQ(1, r.reloaded);
 	EXPECT_EQ(0, ht_verify_model(v.fd, &v.m, v.levels, 1));
 	unmap_all(_metadata, h);

@@ -128,6 +128,7 @@ static int run_window(int fd, __u64 va, int resident)
 	struct htable_run r = {
 		.cpu = 0, .va = va, .npages = resident ? 1 : 4,
 	};
+	int ret;
 
 	if (resident) {
 		r.mode = HTABLE_RUN_RESIDENT;
@@ -137,8 +138,9 @@ static int run_window(int fd, __u64 va, int resident)
 	} else {
 		r.seed = 7;
 	}
-	if (ioctl(fd, HTABLE_IOC_RUN, &r))
-		return -errno;
+	ret = ht_ioctl(fd, HTABLE_IOC_RUN, &r);
+	if (ret)
+		return ret;
 	/* A table a fallback steal took faults; nothing may mismatch. */
 	return r.mismatches ? HT_BADOUT : 0;
 }
@@ -151,8 +153,7 @@ static int share(int fd, int owner_fd)
 		.va = VA_E, .npages = HT_SZ_2M / HT_PAGE_SIZE,
 	};
 
-	return ioctl(fd, owner_fd < 0 ? HTABLE_IOC_UNSHARE : HTABLE_IOC_SHARE,
-		     &sh) ? -errno : 0;
+	return ht_ioctl(fd, owner_fd < 0 ? HTABLE_IOC_UNSHARE : HTABLE_IOC_SHARE, &sh);
 }
 
 /*
@@ -242,6 +243,7 @@ static void settle_and_verify(struct sweep *s)
 		{ VA_A, N_A }, { VA_B, N_B }, { VA_C, N_C },
 	};
 	struct htable_reload r;
+	int ret;
 
 	if (s->fd2 >= 0)
 		close(s->fd2);
@@ -252,8 +254,9 @@ static void settle_and_verify(struct sweep *s)
 		memset(&r, 0, sizeof(r));
 		r.va = ranges[i][0];
 		r.npages = ranges[i][1];
-		if (ioctl(s->h.fd, HTABLE_IOC_RELOAD, &r)) {
-			fprintf(stderr, "# RELOAD: %s\n", strerror(errno));
+		ret = ht_ioctl(s->h.fd, HTABLE_IOC_RELOAD, &r);
+		if (ret) {
+			fprintf(stderr, "# RELOAD: %s\n", strerror(-ret));
 			s->bad++;
 		}
 	}
@@ -454,13 +457,14 @@ static __u64 word1(int fd, __u64 va)
 		.va = va + 8, .buf = (uintptr_t)&v, .len = 8,
 	};
 
-	return ioctl(fd, HTABLE_IOC_RW, &r) ? ~0ULL : v;
+	return ht_ioctl(fd, HTABLE_IOC_RW, &r) ? ~0ULL : v;
 }
 
 /* Write this test's tag into word 1 of each of @n pages at @va. */
 static int put_tags(int fd, __u64 va, __u64 n)
 {
 	__u64 i, v;
+	int ret;
 
 	for (i = 0; i < n; i++) {
 		struct htable_rw r = {
@@ -469,8 +473,9 @@ static int put_tags(int fd, __u64 va, __u64 n)
 		};
 
 		v = WTAG(va + i * HT_PAGE_SIZE);
-		if (ioctl(fd, HTABLE_IOC_RW, &r))
-			return -errno;
+		ret = ht_ioctl(fd, HTABLE_IOC_RW, &r);
+		if (ret)
+			return ret;
 	}
 	return 0;
 }
@@ -937,7 +942,7 @@ static int do_reload(struct opsweep *o)
 	struct htable_reload r = {
 		.va = RL_VA, .npages = HTABLE_MAX_NPAGES, .reloaded = OP_POISON,
 	};
-	int ret = ioctl(o->fd[0], HTABLE_IOC_RELOAD, &r) ? -errno : 0;
+	int ret = ht_ioctl(o->fd[0], HTABLE_IOC_RELOAD, &r);
 
 	o->a[3] = r.reloaded;
 	return ret;
@@ -1029,7 +1034,7 @@ static int do_share(struct opsweep *o)
 		.tables = OP_POISON,
 	};
 	long long net = htable_stat("hs_htable_shared") - htable_stat("hs_htable_unshared");
-	int ret = ioctl(o->fd[1], HTABLE_IOC_SHARE, &sh) ? -errno : 0;
+	int ret = ht_ioctl(o->fd[1], HTABLE_IOC_SHARE, &sh);
 	long long now = htable_stat("hs_htable_shared") - htable_stat("hs_htable_unshared");
 
 	/* a[2]: failures that moved the count of shared tables or wrote tables. */
@@ -1090,7 +1095,7 @@ TEST_F_TIMEOUT(op, share, 300)
 	/* UNSHARE allocates nothing: with every site failing, it works. */
 	EXPECT_EQ(0, htable_knob_write(HTABLE_FAIL_SITE_PATH, (1U << SITES) - 1));
 	EXPECT_EQ(0, htable_knob_write(HTABLE_FAIL_NTH_PATH, 1));
-	EXPECT_EQ(0, ioctl(o.fd[1], HTABLE_IOC_UNSHARE, &un));
+	EXPECT_EQ(0, ht_ioctl(o.fd[1], HTABLE_IOC_UNSHARE, &un));
 	EXPECT_EQ(0, read_hits(&h));
 	EXPECT_EQ(0, htable_knob_write(HTABLE_FAIL_NTH_PATH, 0));
 	EXPECT_EQ(0, sum(h.calls));
@@ -1144,7 +1149,7 @@ TEST_F_TIMEOUT(op, pin_map, 300)
 			.flags = HTABLE_RW_WRITE,
 		};
 
-		EXPECT_EQ(0, ioctl(fd, HTABLE_IOC_RW, &r));
+		EXPECT_EQ(0, ht_ioctl(fd, HTABLE_IOC_RW, &r));
 	}
 	EXPECT_EQ(0x5a5a1234, mem[HT_PAGE_SIZE / 8 + 2]);
 	EXPECT_EQ(0, ht_verify_check(fd, NULL));

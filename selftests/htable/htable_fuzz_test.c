@@ -617,7 +617,7 @@ static struct ht_page *fz_view(struct fz_set *s, int hi, __u64 va, int *oh)
 static int fz_ioctl(struct fz_thread *t, int fd, unsigned long cmd, void *arg)
 {
 	t->ioctls++;
-	return ioctl(fd, cmd, arg) ? -errno : 0;
+	return ht_ioctl(fd, cmd, arg);
 }
 
 /* The result differs from the model's: say so (unless replaying). */

@@ -46,8 +46,7 @@ TEST(isolated_cpu_refused)
 	r.duration_ms = 10;
 	r.samples = (__u64)(unsigned long)s;
 	r.max_samples = 4;
-	EXPECT_EQ(-1, ioctl(fd, HTABLE_IOC_RUN, &r));
-	EXPECT_EQ(EBUSY, errno);
+	EXPECT_EQ(-EBUSY, ht_ioctl(fd, HTABLE_IOC_RUN, &r));
 	/* CPU 0 keeps the system running: never isolated, windows work there. */
 	ASSERT_NE(0, cpu);
 	EXPECT_EQ(0, ht_run_verify(fd, 0, VA0, 4, 0, 1, &r));

@@ -68,7 +68,7 @@ static void *rw_fn(void *arg)
 		.flags = HTABLE_RW_WRITE,
 	};
 
-	self->rw_err = ioctl(self->fd, HTABLE_IOC_RW, &rw) ? -errno : 0;
+	self->rw_err = ht_ioctl(self->fd, HTABLE_IOC_RW, &rw);
 	return NULL;
 }
 
@@ -196,7 +196,7 @@ static int share(int sfd, int ofd)
 {
 	struct htable_share s = { .owner_fd = ofd, .va = SVA, .npages = 512 };
 
-	return ioctl(sfd, HTABLE_IOC_SHARE, &s) ? -errno : 0;
+	return ht_ioctl(sfd, HTABLE_IOC_SHARE, &s);
 }
 
 TEST_F_TIMEOUT(kill, share_waits_alone_and_dies, KILL_TIMEOUT)

@@ -104,7 +104,7 @@ static void *window_thread(void *p)
 {
 	struct window_arg *w = p;
 
-	w->ret = ioctl(w->fd, HTABLE_IOC_RUN, &w->r) ? -errno : 0;
+	w->ret = ht_ioctl(w->fd, HTABLE_IOC_RUN, &w->r);
 	__atomic_store_n(&w->done, 1, __ATOMIC_RELEASE);
 	return NULL;
 }

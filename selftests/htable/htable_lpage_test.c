@@ -52,7 +52,7 @@ static int rw(int fd, __u64 va, void *buf, __u32 len, __u32 flags)
 	struct htable_rw r = { .va = va, .buf = (__u64)(unsigned long)buf,
 			       .len = len, .flags = flags };
 
-	return ioctl(fd, HTABLE_IOC_RW, &r) ? -errno : 0;
+	return ht_ioctl(fd, HTABLE_IOC_RW, &r);
 }
 
 static __u64 rd64(int fd, __u64 va)
@@ -133,7 +133,7 @@ static int sync_req(int fd, __u64 va, __u64 npages, __u32 flags,
 	s->va = va;
 	s->npages = npages;
 	s->flags = flags;
-	return ioctl(fd, HTABLE_IOC_SYNC, s) ? -errno : 0;
+	return ht_ioctl(fd, HTABLE_IOC_SYNC, s);
 }
 
 FIXTURE(lp) {
@@ -163,7 +163,7 @@ TEST_F_TIMEOUT(lp, map_2m, LP_TIMEOUT)
 
 	if (htable_dev_missing(_metadata, self->fd < 0, self->err))
 		return;
-	ASSERT_EQ(0, ioctl(fd, HTABLE_IOC_VERSION, &v));
+	ASSERT_EQ(0, ht_ioctl(fd, HTABLE_IOC_VERSION, &v));
 	ASSERT_EQ(1, v.major);
 	ASSERT_LE(1, v.minor);
 

@@ -42,7 +42,7 @@ static int rw_word(int fd, __u64 va, __u64 *w, __u32 flags)
 		.va = va, .buf = (uintptr_t)w, .len = sizeof(*w), .flags = flags,
 	};
 
-	return ioctl(fd, HTABLE_IOC_RW, &rw) ? -errno : 0;
+	return ht_ioctl(fd, HTABLE_IOC_RW, &rw);
 }
 
 /* Has every hat lost a table? */
@@ -143,7 +143,7 @@ TEST_F_TIMEOUT(reclaim, idle_hats_give_way_before_oom, 600)
 		memset(&r, 0, sizeof(r));
 		r.va = VA;
 		r.npages = PAGES;
-		ASSERT_EQ(0, ioctl(fd[h], HTABLE_IOC_RELOAD, &r));
+		ASSERT_EQ(0, ht_ioctl(fd[h], HTABLE_IOC_RELOAD, &r));
 		EXPECT_EQ(lost, r.reloaded);
 		for (i = 0; i < PAGES; i++) {
 			ASSERT_EQ(0, ht_probe(fd[h], VA + i * HT_PAGE_SIZE, &p));

@@ -64,7 +64,7 @@ static int rw64(int fd, __u64 va, __u64 *val, __u32 flags)
 		.va = va, .buf = (unsigned long)val, .len = sizeof(*val), .flags = flags,
 	};
 
-	return ioctl(fd, HTABLE_IOC_RW, &rw) ? -errno : 0;
+	return ht_ioctl(fd, HTABLE_IOC_RW, &rw);
 }
 
 /* The counts of INFO that a refused MAP or UNMAP must leave alone. */

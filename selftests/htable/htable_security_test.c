@@ -207,7 +207,7 @@ TEST(no_kernel_pointers)
 	ASSERT_LE(0, kfd);
 	ASSERT_LE(0, lseek(kfd, 0, SEEK_END));
 	ASSERT_EQ(0, ht_map(fd, HT_SZ_2M, 64, HTABLE_MAP_WRITE));
-	ASSERT_EQ(0, ioctl(fd, HTABLE_IOC_RUN, &r));
+	ASSERT_EQ(0, ht_ioctl(fd, HTABLE_IOC_RUN, &r));
 	log = calloc(1, cap);
 	ASSERT_NE(NULL, log);
 	/*
@@ -377,7 +377,7 @@ TEST(absurd_sizes_fail_fast)
 	ASSERT_NE(NULL, us);
 	/* Warm up: the first calls fault in code and fill per-CPU caches. */
 	for (int i = 0; i < n; i++)
-		ioctl(fd, cases[i].cmd, &cases[i].a);
+		ht_ioctl(fd, cases[i].cmd, &cases[i].a);
 	/* Count every allocation site's calls, failing none. */
 	ASSERT_EQ(0, htable_knob_write(HTABLE_FAIL_NTH_PATH, FAIL_COUNT_ONLY));
 	ASSERT_EQ(0, fail_calls(&nsites));
@@ -392,10 +392,7 @@ TEST(absurd_sizes_fail_fast)
 	for (int k = 0; k < ABSURD_ROUNDS; k++) {
 		for (int i = 0; i < n; i++) {
 			double t1 = ht_now();
-			int ret = 0;
-
-			if (ioctl(fd, cases[i].cmd, &cases[i].a))
-				ret = errno;
+			int ret = -ht_ioctl(fd, cases[i].cmd, &cases[i].a);
 
 			dt = ht_now() - t1;
 			us[i * ABSURD_ROUNDS + k] = dt * 1e6;

@@ -43,9 +43,11 @@ static int ht_share(int fd, int owner_fd, __u64 va, __u64 npages, __u64 *tables)
 {
 	struct htable_share s = { .owner_fd = owner_fd, .va = va, .npages = npages,
 				  .tables = POISON64 };
+	int ret;
 
-	if (ioctl(fd, HTABLE_IOC_SHARE, &s))
-		return -errno;
+	ret = ht_ioctl(fd, HTABLE_IOC_SHARE, &s);
+	if (ret)
+		return ret;
 	if (tables)
 		*tables = s.tables;
 	return 0;
@@ -54,9 +56,11 @@ static int ht_share(int fd, int owner_fd, __u64 va, __u64 npages, __u64 *tables)
 static int ht_unshare(int fd, __u64 va, __u64 npages, __u64 *tables)
 {
 	struct htable_share s = { .va = va, .npages = npages, .tables = POISON64 };
+	int ret;
 
-	if (ioctl(fd, HTABLE_IOC_UNSHARE, &s))
-		return -errno;
+	ret = ht_ioctl(fd, HTABLE_IOC_UNSHARE, &s);
+	if (ret)
+		return ret;
 	if (tables)
 		*tables = s.tables;
 	return 0;
@@ -352,12 +356,10 @@ TEST_F_TIMEOUT(sh, errors, SH_TIMEOUT)
 	bad.owner_fd = o;
 	bad.va = SVA + 2 * HT_SZ_2M;
 	bad.npages = NP_2M;
-	ASSERT_EQ(-1, ioctl(s, HTABLE_IOC_UNSHARE, &bad));
-	ASSERT_EQ(EINVAL, errno);
+	ASSERT_EQ(-EINVAL, ht_ioctl(s, HTABLE_IOC_UNSHARE, &bad));
 	bad.owner_fd = 0;
 	bad.flags = 1;
-	ASSERT_EQ(-1, ioctl(s, HTABLE_IOC_UNSHARE, &bad));
-	ASSERT_EQ(EINVAL, errno);
+	ASSERT_EQ(-EINVAL, ht_ioctl(s, HTABLE_IOC_UNSHARE, &bad));
 	ASSERT_NE(0, pfn_at(s, SVA + 2 * HT_SZ_2M, NULL));
 	ASSERT_EQ(0, all_sound(self->fd, 3));
 	close(devnull);
@@ -679,7 +681,7 @@ static int race_share_call(struct race *r, int share)
 		.owner_fd = share ? r->o : 0, .va = SVA, .npages = NP_2M,
 	};
 
-	return ioctl(r->s, share ? HTABLE_IOC_SHARE : HTABLE_IOC_UNSHARE, &a) ? -errno : 0;
+	return ht_ioctl(r->s, share ? HTABLE_IOC_SHARE : HTABLE_IOC_UNSHARE, &a);
 }
 
 static void *race_sharer(void *arg)

@@ -74,7 +74,7 @@ TEST_F_TIMEOUT(sharer, check_under_owner_changes, 600)
 	/* Page 0 of the table stays mapped: the windows read it. */
 	ASSERT_EQ(0, ht_map(o.fd, SVA, 1, HTABLE_MAP_WRITE));
 	sh.owner_fd = o.fd;
-	ASSERT_EQ(0, ioctl(s.fd, HTABLE_IOC_SHARE, &sh));
+	ASSERT_EQ(0, ht_ioctl(s.fd, HTABLE_IOC_SHARE, &sh));
 	ASSERT_EQ(0, pthread_create(&t, NULL, owner_fn, &o));
 	while (s.ops < SHARER_OPS || !__atomic_load_n(&stop, __ATOMIC_ACQUIRE)) {
 		ASSERT_EQ(0, ht_check(s.fd, &c));

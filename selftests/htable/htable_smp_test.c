@@ -605,7 +605,7 @@ static void *claim_run(void *arg)
 
 	switch (c->what) {
 	case 0:
-		c->err = ioctl(c->fd, HTABLE_IOC_RW, &rw) ? -errno : 0;
+		c->err = ht_ioctl(c->fd, HTABLE_IOC_RW, &rw);
 		break;
 	case 1:
 		for (i = 0; i < ARRAY_SIZE(other) && !c->err; i++) {

@@ -112,11 +112,13 @@ static int map_model(struct ht_hat *h, __u64 va, __u64 npages, __u32 flags)
 static int reload(int fd, __u64 va, __u64 npages, __u64 *reloaded)
 {
 	struct htable_reload r = { .va = va, .npages = npages };
+	int ret;
 
 	*reloaded = 0;
 	r.reloaded = ~0ULL;
-	if (ioctl(fd, HTABLE_IOC_RELOAD, &r))
-		return -errno;
+	ret = ht_ioctl(fd, HTABLE_IOC_RELOAD, &r);
+	if (ret)
+		return ret;
 	*reloaded = r.reloaded;
 	return 0;
 }
@@ -499,7 +501,7 @@ static int rw(int fd, __u64 va, void *buf, __u32 len, __u32 flags)
 		.flags = flags,
 	};
 
-	return ioctl(fd, HTABLE_IOC_RW, &r) ? -errno : 0;
+	return ht_ioctl(fd, HTABLE_IOC_RW, &r);
 }
 
 /*
@@ -620,7 +622,7 @@ TEST_F_TIMEOUT(steal, data_survives_steal_and_reload, STEAL_TIMEOUT)
 	r.va = VA_V;
 	r.npages = a->m.n;
 	r.seed = seed;
-	ret = ioctl(a->fd, HTABLE_IOC_RUN, &r) ? -errno : 0;
+	ret = ht_ioctl(a->fd, HTABLE_IOC_RUN, &r);
 	ASSERT_EQ(0, ret) TH_LOG("RUN VERIFY on CPU %u: %s", r.cpu, strerror(-ret));
 	EXPECT_EQ(a->m.n, r.verified);
 	EXPECT_EQ(0, r.mismatches) TH_LOG("first mismatch %#llx", r.first_mismatch_va);

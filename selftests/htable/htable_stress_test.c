@@ -178,11 +178,13 @@ static __u64 seg_va(const struct ht_seg *seg, __u64 i)
 static int reload(int fd, __u64 va, __u64 npages, __u64 *reloaded)
 {
 	struct htable_reload r = { .va = va, .npages = npages };
+	int ret;
 
 	*reloaded = 0;
 	r.reloaded = ~0ULL;
-	if (ioctl(fd, HTABLE_IOC_RELOAD, &r))
-		return -errno;
+	ret = ht_ioctl(fd, HTABLE_IOC_RELOAD, &r);
+	if (ret)
+		return ret;
 	*reloaded = r.reloaded;
 	return 0;
 }
@@ -393,8 +395,9 @@ static void own_window_run(struct worker *w)
 	rw.buf = (uintptr_t)&token;
 	rw.len = sizeof(token);
 	rw.flags = HTABLE_RW_WRITE;
-	if (ioctl(w->fd, HTABLE_IOC_RW, &rw)) {
-		fail(w, "RW write %#llx: %s", va, strerror(errno));
+	ret = ht_ioctl(w->fd, HTABLE_IOC_RW, &rw);
+	if (ret) {
+		fail(w, "RW write %#llx: %s", va, strerror(-ret));
 		return;
 	}
 	ret = reload(w->fd, va, 1, &n);
@@ -409,8 +412,9 @@ static void own_window_run(struct worker *w)
 	r.duration_ms = WINDOW_MS;
 	r.samples = (uintptr_t)w->samples;
 	r.max_samples = MAX_SAMPLES;
-	if (ioctl(w->fd, HTABLE_IOC_RUN, &r)) {
-		fail(w, "RUN RESIDENT %#llx on CPU %u: %s", va, w->cpu, strerror(errno));
+	ret = ht_ioctl(w->fd, HTABLE_IOC_RUN, &r);
+	if (ret) {
+		fail(w, "RUN RESIDENT %#llx on CPU %u: %s", va, w->cpu, strerror(-ret));
 		return;
 	}
 	if (r.watchdog || r.nsamples > MAX_SAMPLES || !r.reads)

@@ -309,9 +309,11 @@ static int open_hat(struct thet *h)
 static int reload(int fd, __u64 va, __u64 npages, __u64 *reloaded)
 {
 	struct htable_reload r = { .va = va, .npages = npages };
+	int ret;
 
-	if (ioctl(fd, HTABLE_IOC_RELOAD, &r))
-		return -errno;
+	ret = ht_ioctl(fd, HTABLE_IOC_RELOAD, &r);
+	if (ret)
+		return ret;
 	*reloaded = r.reloaded;
 	return 0;
 }
@@ -319,9 +321,11 @@ static int reload(int fd, __u64 va, __u64 npages, __u64 *reloaded)
 static int do_share(int fd, int owner_fd, __u64 va, __u64 npages, __u64 *tables)
 {
 	struct htable_share s = { .owner_fd = owner_fd, .va = va, .npages = npages };
+	int ret;
 
-	if (ioctl(fd, HTABLE_IOC_SHARE, &s))
-		return -errno;
+	ret = ht_ioctl(fd, HTABLE_IOC_SHARE, &s);
+	if (ret)
+		return ret;
 	*tables = s.tables;
 	return 0;
 }
@@ -329,9 +333,11 @@ static int do_share(int fd, int owner_fd, __u64 va, __u64 npages, __u64 *tables)
 static int do_unshare(int fd, __u64 va, __u64 npages, __u64 *tables)
 {
 	struct htable_share s = { .va = va, .npages = npages };
+	int ret;
 
-	if (ioctl(fd, HTABLE_IOC_UNSHARE, &s))
-		return -errno;
+	ret = ht_ioctl(fd, HTABLE_IOC_UNSHARE, &s);
+	if (ret)
+		return ret;
 	*tables = s.tables;
 	return 0;
 }

@@ -39,7 +39,7 @@ static int run_verify(int fd, struct htable_run *r)
 	r->va = GIB;
 	r->npages = NPAGES;
 	r->seed = 0x1234;
-	return ioctl(fd, HTABLE_IOC_RUN, r) ? -errno : 0;
+	return ht_ioctl(fd, HTABLE_IOC_RUN, r);
 }
 
 TEST_F(watchdog, cuts_a_long_window_short)

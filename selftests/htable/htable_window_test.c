@@ -113,7 +113,7 @@ TEST_F_TIMEOUT(win, resident_counts_faults, WIN_TIMEOUT)
 	r.duration_ms = 20;
 	r.samples = (__u64)(unsigned long)s;
 	r.max_samples = 64;
-	ASSERT_EQ(0, ioctl(self->fd, HTABLE_IOC_RUN, &r));
+	ASSERT_EQ(0, ht_ioctl(self->fd, HTABLE_IOC_RUN, &r));
 	ASSERT_LE(1, r.reads);
 	EXPECT_EQ(r.reads, r.faults);
 	EXPECT_EQ(VA0, r.first_fault_va);

@@ -192,7 +192,7 @@ TEST(version_and_probe_match_ioctls)
 	int fd = open_hat(), i;
 
 	ASSERT_LE(0, fd);
-	ASSERT_EQ(0, ioctl(fd, HTABLE_IOC_VERSION, &v));
+	ASSERT_EQ(0, ht_ioctl(fd, HTABLE_IOC_VERSION, &v));
 	ASSERT_EQ(0, ctl(fd, "version"));
 	ASSERT_EQ(4, scan(r.out, "ABI %u.%u, %u levels, page shift %u",
 			  &maj, &min, &lev, &shift));
@@ -366,14 +366,14 @@ TEST(verify_sync_and_rw_match_ioctls)
 
 	/* The window set A and D on every page; both views must agree. */
 	ASSERT_EQ(0, ctl(fd, "sync 4g 256"));
-	ASSERT_EQ(0, ioctl(fd, HTABLE_IOC_SYNC, &s));
+	ASSERT_EQ(0, ht_ioctl(fd, HTABLE_IOC_SYNC, &s));
 	ASSERT_EQ(2, scan(r.out, "sync %*x %*u: %llu accessed, %llu dirty", &a, &d));
 	EXPECT_EQ(s.referenced, a);
 	EXPECT_EQ(s.modified, d);
 	EXPECT_EQ(256, a);
 	EXPECT_EQ(256, d);
 	ASSERT_EQ(0, ctl(fd, "sync 4g 256 clear"));
-	ASSERT_EQ(0, ioctl(fd, HTABLE_IOC_SYNC, &s));
+	ASSERT_EQ(0, ht_ioctl(fd, HTABLE_IOC_SYNC, &s));
 	EXPECT_EQ(0, s.referenced);
 	EXPECT_EQ(0, s.modified);
 
@@ -384,14 +384,14 @@ TEST(verify_sync_and_rw_match_ioctls)
 	/* write through htablectl, read through the ioctl ... */
 	ASSERT_EQ(0, ctl(fd, "write %#llx htablectl was here", (unsigned long long)rw.va));
 	rw.len = sizeof(text) - 1;
-	ASSERT_EQ(0, ioctl(fd, HTABLE_IOC_RW, &rw));
+	ASSERT_EQ(0, ht_ioctl(fd, HTABLE_IOC_RW, &rw));
 	EXPECT_EQ(0, memcmp(buf, text, sizeof(text) - 1));
 	/* ... and the other way round. */
 	for (i = 0; i < 16; i++)
 		buf[i] = 0xf0 + i;
 	rw.len = 16;
 	rw.flags = HTABLE_RW_WRITE;
-	ASSERT_EQ(0, ioctl(fd, HTABLE_IOC_RW, &rw));
+	ASSERT_EQ(0, ht_ioctl(fd, HTABLE_IOC_RW, &rw));
 	ASSERT_EQ(0, ctl(fd, "rw read %#llx 16", (unsigned long long)rw.va));
 	ASSERT_EQ(17, scan(r.out, "%llx: %x %x %x %x %x %x %x %x %x %x %x %x %x %x %x %x",
 			   &addr, &x[0], &x[1], &x[2], &x[3], &x[4], &x[5], &x[6], &x[7],
@@ -756,14 +756,12 @@ TEST_F_TIMEOUT(abi11, share_unshare_match_ioctls, ABI11_TIMEOUT)
 	sh.owner_fd = owner;
 	sh.va = 4 * GIB;
 	sh.npages = NP_2M;
-	ASSERT_EQ(-1, ioctl(fd, HTABLE_IOC_SHARE, &sh));
-	err = errno;
+	err = -ht_ioctl(fd, HTABLE_IOC_SHARE, &sh);
 	EXPECT_EQ(EEXIST, err);
 	EXPECT_EQ(1, ctl(fd, "share fd:%d 4g 512", owner));
 	EXPECT_TRUE(err_says("share", err, "EEXIST"));
 	sh.va = 16 * GIB;
-	ASSERT_EQ(-1, ioctl(fd, HTABLE_IOC_SHARE, &sh));
-	err = errno;
+	err = -ht_ioctl(fd, HTABLE_IOC_SHARE, &sh);
 	EXPECT_EQ(EBUSY, err);
 	EXPECT_EQ(1, ctl(fd, "share fd:%d 16g 512", owner));
 	EXPECT_TRUE(err_says("share", err, "EBUSY"));
@@ -786,8 +784,7 @@ TEST_F_TIMEOUT(abi11, share_unshare_match_ioctls, ABI11_TIMEOUT)
 	memset(&sh, 0, sizeof(sh));
 	sh.va = 4 * GIB;
 	sh.npages = NP_2M;
-	ASSERT_EQ(-1, ioctl(fd, HTABLE_IOC_UNSHARE, &sh));
-	err = errno;
+	err = -ht_ioctl(fd, HTABLE_IOC_UNSHARE, &sh);
 	EXPECT_EQ(ENOENT, err);
 	EXPECT_EQ(1, ctl(fd, "unshare 4g 512"));
 	EXPECT_TRUE(err_says("unshare", err, "ENOENT"));
@@ -858,7 +855,7 @@ TEST_F_TIMEOUT(abi11, map_1g_pins_a_hugetlb_page, ABI11_TIMEOUT)
 	ASSERT_EQ(0, ctl(fd, "--id %ld info", id));
 	EXPECT_EQ(1, value_at("large_pages", 2));
 	/* The pinned memory is the hat's: written by ioctl, read by htablectl. */
-	ASSERT_EQ(0, ioctl(fd, HTABLE_IOC_RW, &rw));
+	ASSERT_EQ(0, ht_ioctl(fd, HTABLE_IOC_RW, &rw));
 	ASSERT_EQ(0, ctl(fd, "read %#llx 16", (unsigned long long)v));
 	EXPECT_NE(NULL, strstr(r.out, "6f 5e 4d 3c 2b 1a 00 00"));
 	/* No second free 1 GiB page: htablectl says why, exit 1. */
