@@ -69,6 +69,7 @@ awk -F'[:,]' '
 log "HTML report: $out/html/index.html"
 pct=$(awk -F: '$1 == "LF" { lf += $2 } $1 == "LH" { lh += $2 }
 	END { print int(100 * lh / (lf ? lf : 1)) }' "$out/module.info")
+echo "$pct" > "$out/percent"
 if [ "$pct" -lt "$min" ]; then
 	log "FAIL: $pct% of the module's lines ran; the target is $min%"
 	exit 1

@@ -98,6 +98,11 @@ if [ ! -e "$tools/.done" ]; then
 		'*/scripts/const_structs.checkpatch'
 	touch "$tools/.done"
 fi
+# kernel-doc, for the uapi header's check and Documentation/uapi.rst: a
+# later addition, extracted beside the rest without touching it.
+if [ ! -e "$tools/scripts/kernel-doc" ]; then
+	tar -xf "$ksrc_tar" -C "$tools" --strip-components=1 --wildcards '*/scripts/kernel-doc'
+fi
 
 # -- perf for the guest (Documentation/tracing.rst) --------------------------
 # Debian's linux-perf, the 6.1 kernel's own perf, unpacked into the cache

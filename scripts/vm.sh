@@ -385,5 +385,6 @@ fi
 pass=$((pass + row_pass))
 fail=$((fail + row_fail))
 log "row done in ${elapsed}s: $pass passed, $fail failed, $skip skipped"
-[ -z "$results" ] || echo "$row $pass $fail $skip" >> "$results"
+# The fifth field, the seconds from boot to power-off, is for the report.
+[ -z "$results" ] || echo "$row $pass $fail $skip $elapsed" >> "$results"
 [ "$fail" = 0 ]
