@@ -12,42 +12,17 @@
  * Requests go through ht_ioctl(); the cases of an argument pointer or a
  * buffer the module can't use call ioctl() itself, as they check the
  * syscall's own -1 and errno.
+ *
+ * The cases are all here; their helpers that need no harness are in
+ * htable_badinput_snap.c (snapshots of a hat) and htable_badinput_req.c
+ * (issuing requests), declared in htable_badinput.h.
  */
 #include <sys/mman.h>
 
 #include "kselftest_harness.h"
-#include "htable_test.h"
-#include "htable_model.h"
+#include "htable_badinput.h"
 
 #define BAD_TIMEOUT	120
-#define MAX_PROBES	400
-
-/* The starting hat: A (8 pages) and B (1, locked) with a 3-page gap. */
-#define A_VA	(5 * HT_SZ_1G - 4 * HT_PAGE_SIZE)
-#define A_N	8
-#define B_VA	(A_VA + 11 * HT_PAGE_SIZE)
-#define C_VA	(3 * HT_SZ_2M - HT_PAGE_SIZE)
-#define C_N	3
-
-struct bad_case {
-	const char *what;
-	int unmap;		/* UNMAP rather than MAP */
-	__u64 va;
-	__u64 npages;
-	__u32 flags;
-	__u32 reserved0;
-	__u64 alias_va;
-	__u64 alias_npages;
-	int err;		/* the errno the ABI gives */
-};
-
-/* What must not change. */
-struct snap {
-	struct htable_info info;
-	struct htable_check check;
-	int nprobe;
-	struct htable_probe probe[MAX_PROBES];
-};
 
 FIXTURE(bad) {
 	struct ht_hat h;
@@ -86,125 +61,6 @@ static void baseline(struct __test_metadata *_metadata, struct ht_hat *h)
 	ASSERT_EQ(0, ht_verify_model(h->fd, &h->m, h->levels, 1));
 }
 
-static void add_probe(struct snap *s, __u64 va)
-{
-	if (s->nprobe < MAX_PROBES)
-		s->probe[s->nprobe++].va = va;
-}
-
-/* Up to @ends pages from each end of the range that lie in the lower half. */
-static void add_range(struct snap *s, const struct ht_hat *h, __u64 va, __u64 npages,
-		      __u64 ends)
-{
-	__u64 i, end;
-
-	va &= ~(HT_PAGE_SIZE - 1);
-	for (i = 0; i < ends && i < npages && va + i * HT_PAGE_SIZE < h->limit; i++)
-		add_probe(s, va + i * HT_PAGE_SIZE);
-	if (npages > HTABLE_MAX_NPAGES || va >= h->limit)
-		return;
-	end = va + npages * HT_PAGE_SIZE;
-	if (end > h->limit)
-		end = h->limit;
-	for (i = 1; i <= ends && end - i * HT_PAGE_SIZE > va; i++)
-		add_probe(s, end - i * HT_PAGE_SIZE);
-}
-
-/*
- * INFO, CHECK and PROBE of the model's pages (and their neighbours, with
- * @ends 32), and @ends pages at both ends of [va, +npages) and of
- * [ava, +an).
- */
-static int take_at(const struct ht_hat *h, __u64 va, __u64 npages, __u64 ava,
-		   __u64 an, __u64 ends, struct snap *s)
-{
-	size_t i;
-	int k, bad = 0;
-
-	memset(s, 0, sizeof(*s));
-	bad += !!ht_info(h->fd, &s->info);
-	bad += !!ht_check(h->fd, &s->check);
-	bad += !!s->check.errors;
-	for (i = 0; i < h->m.n; i++) {
-		if (h->m.pg[i].va && ends == 32)
-			add_probe(s, h->m.pg[i].va - HT_PAGE_SIZE);
-		add_probe(s, h->m.pg[i].va);
-		if (h->m.pg[i].va + HT_PAGE_SIZE < h->limit && ends == 32)
-			add_probe(s, h->m.pg[i].va + HT_PAGE_SIZE);
-	}
-	if (npages)
-		add_range(s, h, va, npages, ends);
-	if (an)
-		add_range(s, h, ava, an, ends);
-	for (k = 0; k < s->nprobe; k++)
-		bad += !!ht_probe(h->fd, s->probe[k].va, &s->probe[k]);
-	return bad;
-}
-
-/* The same, for the pages of a refused MAP or UNMAP @c (or none). */
-static int take(const struct ht_hat *h, const struct bad_case *c, struct snap *s)
-{
-	if (!c)
-		return take_at(h, 0, 0, 0, 0, 32, s);
-	return take_at(h, c->va, c->npages, c->alias_va, c->alias_npages, 32, s);
-}
-
-/*
- * What differs between two snapshots. INFO must be identical, the cache
- * included, unless @any_cached: a request refused only once the module
- * looked at the tables (EEXIST, ENOENT) may have moved tables it built
- * for the request into the cache.
- */
-static int diff(const struct snap *a, const struct snap *b, int any_cached)
-{
-	int k, bad = ht_info_diff(&a->info, &b->info, !any_cached);
-
-	if (memcmp(&a->check, &b->check, sizeof(a->check))) {
-		fprintf(stderr, "# CHECK errors/tables/entries %llu %llu %llu,",
-			a->check.errors, a->check.tables, a->check.entries);
-		fprintf(stderr, " then %llu %llu %llu\n",
-			b->check.errors, b->check.tables, b->check.entries);
-		bad++;
-	}
-	for (k = 0; k < a->nprobe && k < b->nprobe; k++) {
-		const struct htable_probe *p = &a->probe[k], *q = &b->probe[k];
-
-		if (memcmp(p, q, sizeof(*p))) {
-			fprintf(stderr, "# PROBE %#llx flags/pfn/pte %#x %#llx %#llx,",
-				p->va, p->flags, p->pfn, p->pte);
-			fprintf(stderr, " then %#x %#llx %#llx\n", q->flags, q->pfn, q->pte);
-			bad++;
-		}
-	}
-	return bad;
-}
-
-static int issue(const struct ht_hat *h, const struct bad_case *c)
-{
-	if (c->unmap) {
-		struct htable_unmap u = {
-			.va = c->va,
-			.npages = c->npages,
-			.flags = c->flags,
-			.reserved0 = c->reserved0,
-		};
-
-		return ht_unmap_req(h->fd, &u);
-	}
-	{
-		struct htable_map m = {
-			.va = c->va,
-			.npages = c->npages,
-			.flags = c->flags,
-			.reserved0 = c->reserved0,
-			.alias_va = c->alias_va,
-			.alias_npages = c->alias_npages,
-		};
-
-		return ht_map_req(h->fd, &m);
-	}
-}
-
 /* One refused request: its errno, nothing changed, counted once. */
 static void refused(struct __test_metadata *_metadata, struct ht_hat *h,
 		    const struct bad_case *c)
@@ -213,17 +69,17 @@ static void refused(struct __test_metadata *_metadata, struct ht_hat *h,
 	long long bad0, bad1;
 	int ret;
 
-	ASSERT_EQ(0, take(h, c, &before)) TH_LOG("%s: snapshot", c->what);
+	ASSERT_EQ(0, bad_take(h, c, &before)) TH_LOG("%s: snapshot", c->what);
 	bad0 = htable_stat("hs_bad_input");
-	ret = issue(h, c);
+	ret = bad_issue(h, c);
 	bad1 = htable_stat("hs_bad_input");
-	ASSERT_EQ(0, take(h, c, &after)) TH_LOG("%s: snapshot", c->what);
+	ASSERT_EQ(0, bad_take(h, c, &after)) TH_LOG("%s: snapshot", c->what);
 	EXPECT_EQ(-c->err, ret) {
 		TH_LOG("%s %s va %#llx npages %llu flags %#x: %s, expected %s",
 		       c->unmap ? "UNMAP" : "MAP", c->what, c->va, c->npages,
 		       c->flags, ret ? strerror(-ret) : "success", strerror(c->err));
 	}
-	EXPECT_EQ(0, diff(&before, &after, c->err == EEXIST || c->err == ENOENT)) {
+	EXPECT_EQ(0, bad_diff(&before, &after, c->err == EEXIST || c->err == ENOENT)) {
 		TH_LOG("%s: the hat changed", c->what);
 	}
 	EXPECT_EQ(0, after.check.errors) TH_LOG("%s: CHECK", c->what);
@@ -522,11 +378,11 @@ TEST_F_TIMEOUT(bad, bad_pointers, BAD_TIMEOUT)
 		size_t k;
 
 		for (k = 0; k < ARRAY_SIZE(ptrs); k++) {
-			ASSERT_EQ(0, take(h, NULL, &before));
+			ASSERT_EQ(0, bad_take(h, NULL, &before));
 			EXPECT_EQ(-1, ioctl(h->fd, cmds[i], ptrs[k]));
 			EXPECT_EQ(EFAULT, errno) TH_LOG("ioctl %#lx, %p", cmds[i], ptrs[k]);
-			ASSERT_EQ(0, take(h, NULL, &after));
-			EXPECT_EQ(0, diff(&before, &after, 0));
+			ASSERT_EQ(0, bad_take(h, NULL, &after));
+			EXPECT_EQ(0, bad_diff(&before, &after, 0));
 		}
 	}
 	ASSERT_EQ(0, ht_verify_model(h->fd, &h->m, h->levels, 1));
@@ -543,104 +399,6 @@ TEST_F_TIMEOUT(bad, bad_pointers, BAD_TIMEOUT)
  * its errno, both hats unchanged, hs_bad_input counted once, and the out
  * field that is written on success only still holding its poison.
  */
-#define SVA		(12 * HT_SZ_1G)	/* the owner's pages, for SHARE */
-#define NP_2M		HTABLE_2M_NPAGES
-#define POISON		0xa5a5a5a5a5a5a5a5ULL
-#define PTE_AD		(_BITULL(5) | _BITULL(6))
-#define OWNER_FD	(-1000)		/* in a case: the owner's fd */
-#define SELF_FD		(-1001)		/* this hat's own fd */
-#define NULL_FD		(-1002)		/* /dev/null */
-#define CLOSED_FD	1000		/* an fd number no file has here */
-
-/*
- * The counters @names from one read of debugfs stats into @v (-1 when
- * missing): the file sums per-CPU counters on each read, which is slow
- * on the debug kernel.
- */
-static void stats(const char * const *names, size_t n, long long *v)
-{
-	char key[128];
-	long long val;
-	size_t i;
-	FILE *f = fopen(HTABLE_STATS_PATH, "r");
-
-	for (i = 0; i < n; i++)
-		v[i] = -1;
-	while (f && fscanf(f, "%127s %lld", key, &val) == 2)
-		for (i = 0; i < n; i++)
-			if (!strcmp(key, names[i]))
-				v[i] = val;
-	if (f)
-		fclose(f);
-}
-
-struct req_case {
-	const char *what;
-	unsigned long cmd;
-	__u64 va;
-	__u64 npages;
-	__u32 flags;
-	__u32 reserved0;
-	int owner_fd;
-	int err;
-};
-
-struct req_fds {
-	int owner;
-	int devnull;
-};
-
-static int req_fd(const struct ht_hat *h, const struct req_fds *f, int fd)
-{
-	switch (fd) {
-	case OWNER_FD:
-		return f->owner;
-	case SELF_FD:
-		return h->fd;
-	case NULL_FD:
-		return f->devnull;
-	}
-	return fd;
-}
-
-/* Issue @c; *@written says the out field written on success only was. */
-static int issue_req(const struct ht_hat *h, const struct req_fds *f,
-		     const struct req_case *c, int *written)
-{
-	struct htable_reload rl = {
-		.va = c->va, .npages = c->npages, .flags = c->flags,
-		.reserved0 = c->reserved0, .reloaded = POISON,
-	};
-	struct htable_sync sy = {
-		.va = c->va, .npages = c->npages, .flags = c->flags,
-		.reserved0 = c->reserved0, .referenced = POISON, .modified = POISON,
-	};
-	struct htable_share sh = {
-		.owner_fd = req_fd(h, f, c->owner_fd), .flags = c->flags,
-		.va = c->va, .npages = c->npages, .tables = POISON,
-	};
-	void *arg = c->cmd == HTABLE_IOC_RELOAD ? (void *)&rl :
-		    c->cmd == HTABLE_IOC_SYNC ? (void *)&sy : (void *)&sh;
-	int ret = ht_ioctl(h->fd, c->cmd, arg);
-
-	*written = rl.reloaded != POISON || sh.tables != POISON;
-	return ret;
-}
-
-static const char *cmd_name(unsigned long cmd)
-{
-	switch (cmd) {
-	case HTABLE_IOC_RELOAD:
-		return "RELOAD";
-	case HTABLE_IOC_SYNC:
-		return "SYNC";
-	case HTABLE_IOC_SHARE:
-		return "SHARE";
-	case HTABLE_IOC_UNSHARE:
-		return "UNSHARE";
-	}
-	return "?";
-}
 
 /*
  * One refused request of this hat (and, with @o, of the owner it names):
@@ -660,24 +418,25 @@ static void refused_req(struct __test_metadata *_metadata, struct ht_hat *h,
 	int ret, written;
 	size_t i;
 
-	ASSERT_EQ(0, take_at(h, c->va, c->npages, 0, 0, 4, &before)) TH_LOG("%s", c->what);
+	ASSERT_EQ(0, bad_take_at(h, c->va, c->npages, 0, 0, 4, &before)) TH_LOG("%s", c->what);
 	if (o)
-		ASSERT_EQ(0, take_at(o, c->va, c->npages, 0, 0, 4, &obefore));
-	stats(counters, ARRAY_SIZE(counters), cnt0);
-	ret = issue_req(h, f, c, &written);
-	stats(counters, ARRAY_SIZE(counters), cnt1);
-	ASSERT_EQ(0, take_at(h, c->va, c->npages, 0, 0, 4, &after)) TH_LOG("%s", c->what);
+		ASSERT_EQ(0, bad_take_at(o, c->va, c->npages, 0, 0, 4, &obefore));
+	bad_stats(counters, ARRAY_SIZE(counters), cnt0);
+	ret = bad_issue_req(h, f, c, &written);
+	bad_stats(counters, ARRAY_SIZE(counters), cnt1);
+	ASSERT_EQ(0, bad_take_at(h, c->va, c->npages, 0, 0, 4, &after)) TH_LOG("%s", c->what);
 	if (o)
-		ASSERT_EQ(0, take_at(o, c->va, c->npages, 0, 0, 4, &oafter));
+		ASSERT_EQ(0, bad_take_at(o, c->va, c->npages, 0, 0, 4, &oafter));
 	EXPECT_EQ(-c->err, ret) {
 		TH_LOG("%s %s: va %#llx npages %llu flags %#x: %s, expected %s",
-		       cmd_name(c->cmd), c->what, c->va, c->npages, c->flags,
+		       bad_cmd_name(c->cmd), c->what, c->va, c->npages, c->flags,
 		       ret ? strerror(-ret) : "success", strerror(c->err));
 	}
 	EXPECT_EQ(0, written) TH_LOG("%s: out field written on error", c->what);
-	EXPECT_EQ(0, diff(&before, &after, 0)) TH_LOG("%s: this hat changed", c->what);
+	EXPECT_EQ(0, bad_diff(&before, &after, 0)) TH_LOG("%s: this hat changed", c->what);
 	if (o)
-		EXPECT_EQ(0, diff(&obefore, &oafter, 0)) TH_LOG("%s: the owner changed", c->what);
+		EXPECT_EQ(0, bad_diff(&obefore, &oafter, 0))
+			TH_LOG("%s: the owner changed", c->what);
 	EXPECT_LE(0, cnt0[0]);
 	EXPECT_EQ(cnt0[0] + 1, cnt1[0]) TH_LOG("%s: hs_bad_input", c->what);
 	for (i = 1; i < ARRAY_SIZE(counters); i++) {
@@ -686,27 +445,6 @@ static void refused_req(struct __test_metadata *_metadata, struct ht_hat *h,
 		EXPECT_LE(0, cnt0[i]);
 		EXPECT_EQ(cnt0[i], cnt1[i]) TH_LOG("%s: %s moved", c->what, name);
 	}
-}
-
-/* RELOAD of each mapped run of the model: 0, or -errno. */
-static int reload_all(const struct ht_hat *h)
-{
-	size_t i = 0, j;
-	int ret;
-
-	while (i < h->m.n) {
-		struct htable_reload r = { .va = h->m.pg[i].va };
-
-		for (j = i; j + 1 < h->m.n &&
-		     h->m.pg[j + 1].va == h->m.pg[j].va + HT_PAGE_SIZE; j++)
-			;
-		r.npages = j - i + 1;
-		ret = ht_ioctl(h->fd, HTABLE_IOC_RELOAD, &r);
-		if (ret)
-			return ret;
-		i = j + 1;
-	}
-	return 0;
 }
 
 /* Reap every unlocked leaf table: only B's (it has a locked page) stays. */
@@ -771,7 +509,7 @@ TEST_F_TIMEOUT(bad, reload_refused, BAD_TIMEOUT)
 			refused_req(_metadata, h, NULL, &f, &c[i]);
 	}
 	/* Every page still waits for its RELOAD; one let through maps it. */
-	ASSERT_EQ(0, reload_all(h));
+	ASSERT_EQ(0, bad_reload_all(h));
 	ASSERT_EQ(0, ht_verify_model(h->fd, &h->m, h->levels, 1));
 }
 
@@ -1012,24 +750,6 @@ TEST_F_TIMEOUT(bad, unshare_check_order, BAD_TIMEOUT)
 }
 
 /*
- * Two pages: the first read-write, the second PROT_NONE (a hole no later
- * mmap() can fill). A structure placed 8 bytes before the end of the
- * first runs into the hole, so the module can copy none of it whole.
- */
-static char *two_pages_one_hole(void)
-{
-	char *p = mmap(NULL, 2 * HT_PAGE_SIZE, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	if (p == MAP_FAILED)
-		return NULL;
-	memset(p, 0, HT_PAGE_SIZE);
-	if (mprotect(p + HT_PAGE_SIZE, HT_PAGE_SIZE, PROT_NONE))
-		return NULL;
-	return p;
-}
-
-/*
  * Argument pointers that can't be read: EFAULT for every command, before
  * anything happens (no window runs, no share is made), nothing counted
  * as bad input, the hats unchanged.
@@ -1055,9 +775,9 @@ TEST_F_TIMEOUT(bad, bad_pointers_every_ioctl, BAD_TIMEOUT)
 	if (htable_dev_missing(_metadata, h->fd < 0, self->err))
 		return;
 	baseline(_metadata, h);
-	hole = two_pages_one_hole();
+	hole = bad_two_pages_one_hole();
 	ASSERT_NE(NULL, hole);
-	ASSERT_EQ(0, take(h, NULL, &before));
+	ASSERT_EQ(0, bad_take(h, NULL, &before));
 	/* The hat and the counters are compared after each command's six. */
 	for (i = 0; i < ARRAY_SIZE(cmds); i++) {
 		void *ptrs[] = {
@@ -1066,16 +786,16 @@ TEST_F_TIMEOUT(bad, bad_pointers_every_ioctl, BAD_TIMEOUT)
 			(void *)~0xfffULL,
 		};
 
-		stats(counters, ARRAY_SIZE(counters), cnt0);
+		bad_stats(counters, ARRAY_SIZE(counters), cnt0);
 		for (k = 0; k < ARRAY_SIZE(ptrs); k++) {
 			errno = 0;
 			EXPECT_EQ(-1, ioctl(h->fd, cmds[i], ptrs[k]));
 			EXPECT_EQ(EFAULT, errno) TH_LOG("ioctl %#lx, %p", cmds[i], ptrs[k]);
 		}
-		ASSERT_EQ(0, take(h, NULL, &after));
-		EXPECT_EQ(0, diff(&before, &after, 0))
+		ASSERT_EQ(0, bad_take(h, NULL, &after));
+		EXPECT_EQ(0, bad_diff(&before, &after, 0))
 			TH_LOG("ioctl %#lx changed the hat", cmds[i]);
-		stats(counters, ARRAY_SIZE(counters), cnt1);
+		bad_stats(counters, ARRAY_SIZE(counters), cnt1);
 		for (j = 0; j < ARRAY_SIZE(counters); j++) {
 			const char *name = counters[j];
 
@@ -1164,7 +884,7 @@ TEST_F_TIMEOUT(bad, readonly_results, BAD_TIMEOUT)
 		ASSERT_EQ(0, ht_probe(h->fd, A_VA + i * HT_PAGE_SIZE, &p));
 		EXPECT_EQ(flags[i], p.flags) TH_LOG("page %zu of A", i);
 	}
-	ASSERT_EQ(0, reload_all(h));
+	ASSERT_EQ(0, bad_reload_all(h));
 	ASSERT_EQ(0, ht_verify_model(h->fd, &h->m, h->levels, 1));
 
 	/* RUN: no window ran. */
@@ -1205,7 +925,7 @@ TEST_F_TIMEOUT(bad, rw_bad_buffers, BAD_TIMEOUT)
 	baseline(_metadata, h);
 	ro = mmap(NULL, HT_PAGE_SIZE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, ro);
-	hole = two_pages_one_hole();
+	hole = bad_two_pages_one_hole();
 	ASSERT_NE(NULL, hole);
 	memset(good, 0x11, sizeof(good));
 	memcpy(good, &tag, sizeof(tag));
@@ -1259,7 +979,7 @@ TEST_F_TIMEOUT(bad, share_bad_pointers, BAD_TIMEOUT)
 	baseline(_metadata, h);
 	ASSERT_EQ(0, ht_hat_open(&o));
 	owner_baseline(_metadata, &o);
-	hole = two_pages_one_hole();
+	hole = bad_two_pages_one_hole();
 	ASSERT_NE(NULL, hole);
 	ro = mmap(NULL, HT_PAGE_SIZE, PROT_READ | PROT_WRITE,
 		  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
