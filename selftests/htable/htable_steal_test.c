@@ -19,235 +19,18 @@
  * clean on every hat after every step, and closing every hat must give
  * back every table. Every test resets the knobs in its setup (a test
  * killed by its timeout skips its teardown) and in its teardown.
+ *
+ * The cases are all here; their helpers that need no harness are in
+ * htable_steal_hats.c (a hat and its model around steals) and
+ * htable_steal_churn.c (the threads of close_while_stealing), declared in
+ * htable_steal.h.
  */
 #include <limits.h>
-#include <pthread.h>
-#include <stdint.h>
 
 #include "kselftest_harness.h"
-#include "htable_test.h"
-#include "htable_model.h"
+#include "htable_steal.h"
 
 #define STEAL_TIMEOUT	300
-
-#define KNOB_DIR		"/sys/kernel/debug/htable/"
-#define PTABLE_CAP_PATH		KNOB_DIR "ptable_cap"
-#define FORCE_STEAL_PATH	KNOB_DIR "force_steal"
-#define STEAL_PASSES_PATH	KNOB_DIR "steal_passes"
-#define REAP_PATH		KNOB_DIR "reap"
-#define HATS_PATH		KNOB_DIR "hats"
-#define DROP_CACHES_PATH	"/proc/sys/vm/drop_caches"
-#define STEAL_PASSES_DEFAULT	8
-
-#define PTES		512	/* entries per table: one leaf table's pages */
-#define MAX_HATS	5
-
-/* Where the victims map and where the stealing hat maps (own 1 GiB slots). */
-#define VA_V		(3 * HT_SZ_1G)
-#define VA_S		(7 * HT_SZ_1G)
-
-/*
- * Reap exactly the cached tables until none is left, so that a steal can
- * only take tables in use. htable_reap(N) takes at most its own count
- * (MAX(MIN(physmem / 20, active / 20), 10)) per call, so this loops; N is
- * never more than the cached count, so no table in use is touched.
- * Returns the cached count left (0), or -1 when a knob fails.
- */
-static long long empty_caches(void)
-{
-	long long c = -1;
-	int i;
-
-	for (i = 0; i < 1000; i++) {
-		c = htable_stat("cached_tables");
-		if (c <= 0)
-			break;
-		if (htable_knob_write(REAP_PATH, c))
-			return -1;
-	}
-	return c;
-}
-
-/* The sum of the stolen column of the hats file, or -1. */
-static long long hats_file_stolen(void)
-{
-	unsigned long owned;
-	long long sum = 0;
-	char line[256];
-	unsigned int id;
-	long stolen;
-	FILE *f;
-	int pid;
-
-	f = fopen(HATS_PATH, "r");
-	if (!f)
-		return -1;
-	if (!fgets(line, sizeof(line), f) || strncmp(line, "id pid owned_pages stolen", 25))
-		sum = -1;
-	while (sum >= 0 && fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "%u %d %lu %ld", &id, &pid, &owned, &stolen) != 4) {
-			sum = -1;
-			break;
-		}
-		sum += stolen;
-	}
-	fclose(f);
-	return sum;
-}
-
-/* MAP into @h and its model, learning the pfns: 0, -errno, or HT_BADOUT. */
-static int map_model(struct ht_hat *h, __u64 va, __u64 npages, __u32 flags)
-{
-	int ret = ht_map(h->fd, va, npages, flags);
-
-	if (ret)
-		return ret;
-	if (ht_model_insert(&h->m, va, npages, flags, 0, 0) ||
-	    ht_model_learn(h->fd, &h->m, va, npages))
-		return HT_BADOUT;
-	return 0;
-}
-
-/* HTABLE_IOC_RELOAD: 0 or -errno; *@reloaded is what it rebuilt. */
-static int reload(int fd, __u64 va, __u64 npages, __u64 *reloaded)
-{
-	struct htable_reload r = { .va = va, .npages = npages };
-	int ret;
-
-	*reloaded = 0;
-	r.reloaded = ~0ULL;
-	ret = ht_ioctl(fd, HTABLE_IOC_RELOAD, &r);
-	if (ret)
-		return ret;
-	*reloaded = r.reloaded;
-	return 0;
-}
-
-/* RELOAD every run of pages the model holds: 0 or -errno; sums reloaded. */
-static int reload_model(struct ht_hat *h, __u64 *total)
-{
-	size_t i = 0, j;
-	__u64 n;
-	int ret;
-
-	*total = 0;
-	while (i < h->m.n) {
-		for (j = i; j + 1 < h->m.n &&
-		     h->m.pg[j + 1].va == h->m.pg[j].va + HT_PAGE_SIZE; j++)
-			;
-		ret = reload(h->fd, h->m.pg[i].va, j - i + 1, &n);
-		if (ret)
-			return ret;
-		*total += n;
-		i = j + 1;
-	}
-	return 0;
-}
-
-/*
- * After steals: every page of the model is either mapped as the model says
- * (flags, the learned pfn, a sound PTE) or stolen, when PROBE shows
- * HTABLE_PROBE_OWNED alone with no level, pfn or PTE. *@stolen counts the
- * stolen pages. Returns mismatches.
- */
-static int verify_stolen(struct ht_hat *h, __u64 *stolen)
-{
-	struct htable_probe p;
-	int bad = 0, err;
-	size_t i;
-
-	*stolen = 0;
-	for (i = 0; i < h->m.n && bad < 20; i++) {
-		struct ht_page *pg = &h->m.pg[i];
-
-		err = ht_probe(h->fd, pg->va, &p);
-		if (err) {
-			fprintf(stderr, "# PROBE va %#llx failed: %s\n", pg->va, strerror(-err));
-			bad++;
-			continue;
-		}
-		if (p.flags & HTABLE_PROBE_PRESENT) {
-			bad += ht_verify_probe(h->fd, pg->va, pg);
-			continue;
-		}
-		(*stolen)++;
-		if (p.flags != HTABLE_PROBE_OWNED || p.level || p.pfn || p.pte) {
-			fprintf(stderr,
-				"# PROBE va %#llx: stolen page shows flags %#x level %u pfn %#llx pte %#llx\n",
-				pg->va, p.flags, p.level, p.pfn, p.pte);
-			bad++;
-		}
-	}
-	return bad;
-}
-
-/*
- * INFO and CHECK of a hat that lost @stolen_pages translations of its
- * model: it still owns every page, maps the others, and CHECK is clean
- * and visits what INFO counts. Returns mismatches; INFO goes to @out.
- */
-static int verify_info_stolen(struct ht_hat *h, __u64 stolen_pages,
-			      struct htable_info *out)
-{
-	struct htable_info info;
-	int bad = 0, err;
-
-	err = ht_info(h->fd, &info);
-	if (err) {
-		fprintf(stderr, "# INFO failed: %s\n", strerror(-err));
-		return 1;
-	}
-	if (info.owned_pages != h->m.n || info.mapped_pages != h->m.n - stolen_pages ||
-	    info.valid[0] != info.mapped_pages) {
-		fprintf(stderr,
-			"# INFO: owned %llu mapped %llu valid[0] %llu; model %zu pages, %llu stolen\n",
-			info.owned_pages, info.mapped_pages, info.valid[0], h->m.n,
-			stolen_pages);
-		bad++;
-	}
-	bad += ht_verify_check(h->fd, &info);
-	if (out)
-		*out = info;
-	return bad;
-}
-
-/* The first CPU a window should use: 1 when it is online, else 0. */
-static __u32 window_cpu(void)
-{
-	return sysconf(_SC_NPROCESSORS_ONLN) > 1 ? 1 : 0;
-}
-
-/* What every fixture here holds: up to MAX_HATS hats and the start counts. */
-struct steal_ctx {
-	struct ht_hat h[MAX_HATS];
-	int err;		/* errno of opening the device, or 0 */
-	long long hats0;
-	long long active0;
-};
-
-static void ctx_setup(struct steal_ctx *c)
-{
-	int i, fd;
-
-	for (i = 0; i < MAX_HATS; i++)
-		c->h[i].fd = -1;
-	htable_knobs_reset();
-	fd = htable_open_dev();
-	c->err = fd < 0 ? errno : 0;
-	if (fd >= 0)
-		close(fd);
-	c->hats0 = htable_stat("hats");
-	c->active0 = htable_stat("active_ptables");
-}
-
-static void ctx_teardown(struct steal_ctx *c)
-{
-	int i;
-
-	htable_knobs_reset();
-	for (i = 0; i < MAX_HATS; i++)
-		ht_hat_close(&c->h[i]);
-}
 
 /* The knobs exist and take writes; then open @n hats. */
 static void ctx_start(struct __test_metadata *_metadata, struct steal_ctx *c, int n)
@@ -285,7 +68,7 @@ static void reload_ok(struct __test_metadata *_metadata, struct ht_hat *h, __u64
 	__u64 n;
 	int ret;
 
-	ret = reload_model(h, &n);
+	ret = steal_reload_model(h, &n);
 	ASSERT_EQ(0, ret) TH_LOG("RELOAD: %s", strerror(-ret));
 	EXPECT_EQ(pages, n);
 	/* Same pages, same flags, same pfns, the tables the model predicts. */
@@ -298,12 +81,12 @@ FIXTURE(steal) {
 
 FIXTURE_SETUP(steal)
 {
-	ctx_setup(&self->c);
+	steal_ctx_setup(&self->c);
 }
 
 FIXTURE_TEARDOWN(steal)
 {
-	ctx_teardown(&self->c);
+	steal_ctx_teardown(&self->c);
 }
 
 #define SPREAD_VICTIMS	4
@@ -334,10 +117,10 @@ TEST_F_TIMEOUT(steal, spread_under_cap, STEAL_TIMEOUT)
 		return;
 	ctx_start(_metadata, c, SPREAD_VICTIMS + 1);
 	for (v = 0; v < SPREAD_VICTIMS; v++) {
-		ret = map_model(&c->h[v], VA_V, SPREAD_TABLES * PTES, HTABLE_MAP_WRITE);
+		ret = steal_map_model(&c->h[v], VA_V, SPREAD_TABLES * PTES, HTABLE_MAP_WRITE);
 		ASSERT_EQ(0, ret) TH_LOG("victim %d MAP: %s", v, strerror(-ret));
 	}
-	ASSERT_EQ(0, empty_caches());
+	ASSERT_EQ(0, steal_empty_caches());
 	cap = htable_stat("active_ptables");
 	ASSERT_LT(0, cap);
 	ASSERT_EQ(0, htable_knob_write(PTABLE_CAP_PATH, cap));
@@ -345,7 +128,7 @@ TEST_F_TIMEOUT(steal, spread_under_cap, STEAL_TIMEOUT)
 
 	steals0 = htable_stat("hs_steals");
 	for (k = 0; k < SPREAD_MAPS; k++) {
-		ret = map_model(s, VA_S + k * HT_SZ_2M, PTES, HTABLE_MAP_WRITE);
+		ret = steal_map_model(s, VA_S + k * HT_SZ_2M, PTES, HTABLE_MAP_WRITE);
 		ASSERT_EQ(0, ret) TH_LOG("stealer MAP %d under cap %lld: %s", k, cap,
 					 strerror(-ret));
 	}
@@ -360,9 +143,9 @@ TEST_F_TIMEOUT(steal, spread_under_cap, STEAL_TIMEOUT)
 
 		ASSERT_EQ(0, ht_info(h->fd, &info));
 		stolen[v] = info.stolen;
-		EXPECT_EQ(0, verify_stolen(h, &pages)) TH_LOG("victim %d", v);
+		EXPECT_EQ(0, steal_verify_stolen(h, &pages)) TH_LOG("victim %d", v);
 		EXPECT_EQ(stolen[v] * PTES, pages) TH_LOG("victim %d", v);
-		EXPECT_EQ(0, verify_info_stolen(h, pages, &info)) TH_LOG("victim %d", v);
+		EXPECT_EQ(0, steal_verify_info_stolen(h, pages, &info)) TH_LOG("victim %d", v);
 		EXPECT_EQ(SPREAD_TABLES - stolen[v], info.tables[0]) TH_LOG("victim %d", v);
 		sum += stolen[v];
 		min = stolen[v] < min ? stolen[v] : min;
@@ -376,7 +159,7 @@ TEST_F_TIMEOUT(steal, spread_under_cap, STEAL_TIMEOUT)
 		EXPECT_EQ(steals / SPREAD_VICTIMS + (v < steals % SPREAD_VICTIMS), stolen[v])
 			TH_LOG("victim %d out of round-robin order", v);
 	}
-	EXPECT_EQ(steals, hats_file_stolen());
+	EXPECT_EQ(steals, steal_hats_file_stolen());
 	/* The stealer lost nothing, not even to itself. */
 	ASSERT_EQ(0, ht_info(s->fd, &info));
 	EXPECT_EQ(0, info.stolen);
@@ -410,16 +193,16 @@ TEST_F_TIMEOUT(steal, locked_never_stolen, STEAL_TIMEOUT)
 	if (htable_dev_missing(_metadata, c->err, c->err))
 		return;
 	ctx_start(_metadata, c, 3);
-	ASSERT_EQ(0, map_model(l, VA_V, 4 * PTES, HTABLE_MAP_LOCK | HTABLE_MAP_WRITE));
-	ASSERT_EQ(0, map_model(u, VA_V, 2 * PTES, HTABLE_MAP_WRITE));
-	ASSERT_EQ(0, map_model(s, VA_S, 1, HTABLE_MAP_WRITE));
-	ASSERT_EQ(0, empty_caches());
+	ASSERT_EQ(0, steal_map_model(l, VA_V, 4 * PTES, HTABLE_MAP_LOCK | HTABLE_MAP_WRITE));
+	ASSERT_EQ(0, steal_map_model(u, VA_V, 2 * PTES, HTABLE_MAP_WRITE));
+	ASSERT_EQ(0, steal_map_model(s, VA_S, 1, HTABLE_MAP_WRITE));
+	ASSERT_EQ(0, steal_empty_caches());
 	cap = htable_stat("active_ptables");
 	ASSERT_EQ(0, htable_knob_write(PTABLE_CAP_PATH, cap));
 
 	for (k = 1; k <= 32; k++) {
 		va = VA_S + k * HT_SZ_2M;
-		ret = map_model(s, va, 1, HTABLE_MAP_WRITE);
+		ret = steal_map_model(s, va, 1, HTABLE_MAP_WRITE);
 		if (ret == -ENOMEM)
 			break;
 		ASSERT_EQ(0, ret) TH_LOG("MAP %d under the cap: %s", k, strerror(-ret));
@@ -434,9 +217,9 @@ TEST_F_TIMEOUT(steal, locked_never_stolen, STEAL_TIMEOUT)
 	/* The unlocked hat gave both tables; the locked one and the stealer none. */
 	ASSERT_EQ(0, ht_info(u->fd, &info));
 	EXPECT_EQ(2, info.stolen);
-	EXPECT_EQ(0, verify_stolen(u, &pages));
+	EXPECT_EQ(0, steal_verify_stolen(u, &pages));
 	EXPECT_EQ(2 * PTES, pages);
-	EXPECT_EQ(0, verify_info_stolen(u, pages, NULL));
+	EXPECT_EQ(0, steal_verify_info_stolen(u, pages, NULL));
 	ASSERT_EQ(0, ht_info(l->fd, &info));
 	EXPECT_EQ(0, info.stolen);
 	EXPECT_EQ(4 * PTES, info.locked);
@@ -472,77 +255,14 @@ TEST_F_TIMEOUT(steal, locked_never_stolen, STEAL_TIMEOUT)
 	ASSERT_EQ(0, ht_info(l->fd, &info));
 	EXPECT_EQ(0, info.stolen);
 	EXPECT_EQ(0, ht_verify_model(l->fd, &l->m, l->levels, 1));
-	EXPECT_EQ(0, verify_stolen(s, &pages));
-	EXPECT_EQ(0, verify_info_stolen(s, pages, NULL));
+	EXPECT_EQ(0, steal_verify_stolen(s, &pages));
+	EXPECT_EQ(0, steal_verify_info_stolen(s, pages, NULL));
 
 	ASSERT_EQ(0, htable_knob_write(PTABLE_CAP_PATH, 0));
 	reload_ok(_metadata, u, 2 * PTES);
 	reload_ok(_metadata, s, pages);
 	EXPECT_EQ(0, ht_verify_model(l->fd, &l->m, l->levels, 1));
 	ctx_finish(_metadata, c);
-}
-
-/* The bytes the data test writes into page @i at offset DATA_OFF + @j. */
-#define DATA_OFF	8
-#define DATA_LEN	248	/* bytes 8..255: no word VERIFY writes (0, 257, 511) */
-
-static __u8 data_byte(__u64 i, unsigned int j)
-{
-	return (__u8)(i * 251 + (i >> 8) * 17 + j * 13 + 0x5a);
-}
-
-/* RW @len bytes at @va: 0 or -errno. */
-static int rw(int fd, __u64 va, void *buf, __u32 len, __u32 flags)
-{
-	struct htable_rw r = {
-		.va = va,
-		.buf = (uintptr_t)buf,
-		.len = len,
-		.flags = flags,
-	};
-
-	return ht_ioctl(fd, HTABLE_IOC_RW, &r);
-}
-
-/*
- * Read bytes 0..255 of the model's pages through the direct map: bytes
- * DATA_OFF.. hold what data_byte() wrote. With @seed, word 0 holds what
- * VERIFY wrote (documented in Documentation/cr3.rst). Returns mismatches.
- */
-static int check_data(struct ht_hat *h, int with_seed, __u64 seed)
-{
-	__u8 buf[DATA_OFF + DATA_LEN];
-	int bad = 0, err;
-	unsigned int j;
-	size_t i;
-
-	for (i = 0; i < h->m.n && bad < 10; i++) {
-		const struct ht_page *pg = &h->m.pg[i];
-		__u64 w0;
-
-		err = rw(h->fd, pg->va, buf, sizeof(buf), 0);
-		if (err) {
-			fprintf(stderr, "# RW read %#llx: %s\n", pg->va, strerror(-err));
-			bad++;
-			continue;
-		}
-		for (j = 0; j < DATA_LEN; j++) {
-			if (buf[DATA_OFF + j] != data_byte(i, j)) {
-				fprintf(stderr, "# page %#llx byte %u: %#x, wrote %#x\n",
-					pg->va, DATA_OFF + j, buf[DATA_OFF + j],
-					data_byte(i, j));
-				bad++;
-				break;
-			}
-		}
-		memcpy(&w0, buf, sizeof(w0));
-		if (with_seed && w0 != (seed ^ (pg->pfn << 16))) {
-			fprintf(stderr, "# page %#llx word 0: %#llx, VERIFY writes %#llx\n",
-				pg->va, w0, seed ^ (pg->pfn << 16));
-			bad++;
-		}
-	}
-	return bad;
 }
 
 /*
@@ -575,49 +295,49 @@ TEST_F_TIMEOUT(steal, data_survives_steal_and_reload, STEAL_TIMEOUT)
 		return;
 	ctx_start(_metadata, c, 2);
 	for (k = 0; k < (int)ARRAY_SIZE(flags); k++) {
-		ret = map_model(a, VA_V + k * HT_SZ_2M, PTES, flags[k]);
+		ret = steal_map_model(a, VA_V + k * HT_SZ_2M, PTES, flags[k]);
 		ASSERT_EQ(0, ret) TH_LOG("A's MAP %d: %s", k, strerror(-ret));
 	}
 	for (i = 0; i < a->m.n; i++) {
 		for (j = 0; j < DATA_LEN; j++)
-			buf[j] = data_byte(i, j);
-		ASSERT_EQ(0, rw(a->fd, a->m.pg[i].va + DATA_OFF, buf, DATA_LEN,
-				HTABLE_RW_WRITE));
+			buf[j] = steal_data_byte(i, j);
+		ASSERT_EQ(0, steal_rw(a->fd, a->m.pg[i].va + DATA_OFF, buf, DATA_LEN,
+				      HTABLE_RW_WRITE));
 	}
-	ASSERT_EQ(0, check_data(a, 0, 0));
+	ASSERT_EQ(0, steal_check_data(a, 0, 0));
 	/* B's branch exists before the cap: each of its maps needs one leaf. */
-	ASSERT_EQ(0, map_model(b, VA_S, 1, HTABLE_MAP_WRITE));
-	ASSERT_EQ(0, empty_caches());
+	ASSERT_EQ(0, steal_map_model(b, VA_S, 1, HTABLE_MAP_WRITE));
+	ASSERT_EQ(0, steal_empty_caches());
 	ASSERT_EQ(0, htable_knob_write(PTABLE_CAP_PATH, htable_stat("active_ptables")));
 
 	steals0 = htable_stat("hs_steals");
 	for (k = 1; k <= (int)ARRAY_SIZE(flags); k++) {
-		ret = map_model(b, VA_S + k * HT_SZ_2M, PTES, HTABLE_MAP_WRITE);
+		ret = steal_map_model(b, VA_S + k * HT_SZ_2M, PTES, HTABLE_MAP_WRITE);
 		ASSERT_EQ(0, ret) TH_LOG("B's MAP %d under the cap: %s", k, strerror(-ret));
 	}
 	EXPECT_EQ(ARRAY_SIZE(flags), htable_stat("hs_steals") - steals0);
 	ASSERT_EQ(0, ht_info(a->fd, &info));
 	EXPECT_EQ(ARRAY_SIZE(flags), info.stolen);
 	EXPECT_EQ(0, info.tables[0]);
-	EXPECT_EQ(0, verify_stolen(a, &pages));
+	EXPECT_EQ(0, steal_verify_stolen(a, &pages));
 	EXPECT_EQ(a->m.n, pages);
-	EXPECT_EQ(0, verify_info_stolen(a, pages, NULL));
+	EXPECT_EQ(0, steal_verify_info_stolen(a, pages, NULL));
 	EXPECT_EQ(0, ht_verify_model(b->fd, &b->m, b->levels, 1));
 	/* The pages never left the hat: RW reads them through the direct map. */
-	EXPECT_EQ(0, check_data(a, 0, 0));
+	EXPECT_EQ(0, steal_check_data(a, 0, 0));
 
 	ASSERT_EQ(0, htable_knob_write(PTABLE_CAP_PATH, 0));
-	ret = reload(a->fd, VA_V, ARRAY_SIZE(flags) * PTES, &reloaded);
+	ret = steal_reload(a->fd, VA_V, ARRAY_SIZE(flags) * PTES, &reloaded);
 	ASSERT_EQ(0, ret) TH_LOG("RELOAD: %s", strerror(-ret));
 	EXPECT_EQ(a->m.n, reloaded);
 	/* Same pfns and flags as before the steal, and the tables are back. */
 	EXPECT_EQ(0, ht_verify_model(a->fd, &a->m, a->levels, 1));
 	/* A second RELOAD has nothing left to do. */
-	ASSERT_EQ(0, reload(a->fd, VA_V, ARRAY_SIZE(flags) * PTES, &reloaded));
+	ASSERT_EQ(0, steal_reload(a->fd, VA_V, ARRAY_SIZE(flags) * PTES, &reloaded));
 	EXPECT_EQ(0, reloaded);
 
 	memset(&r, 0, sizeof(r));
-	r.cpu = window_cpu();
+	r.cpu = steal_window_cpu();
 	r.mode = HTABLE_RUN_VERIFY;
 	r.va = VA_V;
 	r.npages = a->m.n;
@@ -629,7 +349,7 @@ TEST_F_TIMEOUT(steal, data_survives_steal_and_reload, STEAL_TIMEOUT)
 	EXPECT_EQ(0, r.faults) TH_LOG("first fault %#llx", r.first_fault_va);
 	EXPECT_EQ(0, r.watchdog);
 	/* Word 0 holds VERIFY's pattern, the bytes after it are still ours. */
-	EXPECT_EQ(0, check_data(a, 1, seed));
+	EXPECT_EQ(0, steal_check_data(a, 1, seed));
 	EXPECT_EQ(0, ht_verify_model(a->fd, &a->m, a->levels, 7));
 	ctx_finish(_metadata, c);
 }
@@ -655,7 +375,7 @@ TEST_F_TIMEOUT(steal, drop_caches_reaps, STEAL_TIMEOUT)
 	if (htable_dev_missing(_metadata, c->err, c->err))
 		return;
 	ctx_start(_metadata, c, 2);
-	ASSERT_EQ(0, map_model(o, VA_V, 3 * PTES, HTABLE_MAP_WRITE | HTABLE_MAP_EXEC));
+	ASSERT_EQ(0, steal_map_model(o, VA_V, 3 * PTES, HTABLE_MAP_WRITE | HTABLE_MAP_EXEC));
 	for (k = 0; k < 18; k++) {
 		ret = ht_map(h->fd, VA_S + k * HT_SZ_2M, 1, HTABLE_MAP_WRITE);
 		ASSERT_EQ(0, ret) TH_LOG("MAP %d: %s", k, strerror(-ret));
@@ -688,8 +408,8 @@ TEST_F_TIMEOUT(steal, drop_caches_reaps, STEAL_TIMEOUT)
 	EXPECT_EQ(0, info.stolen);
 	EXPECT_EQ(0, ht_verify_info(h->fd, &h->m, h->levels, NULL));
 
-	EXPECT_EQ(0, verify_stolen(o, &pages));
-	EXPECT_EQ(0, verify_info_stolen(o, pages, NULL));
+	EXPECT_EQ(0, steal_verify_stolen(o, &pages));
+	EXPECT_EQ(0, steal_verify_info_stolen(o, pages, NULL));
 	TH_LOG("the other hat lost %llu of %zu translations", pages, o->m.n);
 	reload_ok(_metadata, o, pages);
 	ctx_finish(_metadata, c);
@@ -715,14 +435,14 @@ TEST_F_TIMEOUT(steal, force_steal_every_third, STEAL_TIMEOUT)
 	if (htable_dev_missing(_metadata, c->err, c->err))
 		return;
 	ctx_start(_metadata, c, 2);
-	ASSERT_EQ(0, map_model(v, VA_V, 12 * PTES, HTABLE_MAP_WRITE));
-	ASSERT_EQ(0, empty_caches());
+	ASSERT_EQ(0, steal_map_model(v, VA_V, 12 * PTES, HTABLE_MAP_WRITE));
+	ASSERT_EQ(0, steal_empty_caches());
 	active0 = htable_stat("active_ptables");
 	steals0 = htable_stat("hs_steals");
 	ASSERT_EQ(0, htable_knob_write(FORCE_STEAL_PATH, 3));
 	ASSERT_EQ(3, htable_knob_read(FORCE_STEAL_PATH));
 	for (k = 0; k < 24; k++) {
-		ASSERT_EQ(0, map_model(m, VA_S + k * HT_SZ_2M, 1, HTABLE_MAP_WRITE))
+		ASSERT_EQ(0, steal_map_model(m, VA_S + k * HT_SZ_2M, 1, HTABLE_MAP_WRITE))
 			TH_LOG("MAP %d with force_steal 3", k);
 	}
 	ASSERT_EQ(0, htable_knob_write(FORCE_STEAL_PATH, 0));
@@ -741,9 +461,9 @@ TEST_F_TIMEOUT(steal, force_steal_every_third, STEAL_TIMEOUT)
 
 	ASSERT_EQ(0, ht_info(v->fd, &info));
 	EXPECT_EQ(steals, info.stolen);
-	EXPECT_EQ(0, verify_stolen(v, &pages));
+	EXPECT_EQ(0, steal_verify_stolen(v, &pages));
 	EXPECT_EQ(steals * PTES, pages);
-	EXPECT_EQ(0, verify_info_stolen(v, pages, NULL));
+	EXPECT_EQ(0, steal_verify_info_stolen(v, pages, NULL));
 	reload_ok(_metadata, v, pages);
 	EXPECT_EQ(0, ht_verify_model(m->fd, &m->m, m->levels, 1));
 	ctx_finish(_metadata, c);
@@ -769,12 +489,12 @@ TEST_F_TIMEOUT(steal, force_steal_nothing_to_steal, STEAL_TIMEOUT)
 	if (htable_dev_missing(_metadata, c->err, c->err))
 		return;
 	ctx_start(_metadata, c, 1);
-	ASSERT_EQ(0, empty_caches());
+	ASSERT_EQ(0, steal_empty_caches());
 	steals0 = htable_stat("hs_steals");
 	ASSERT_EQ(0, htable_knob_write(FORCE_STEAL_PATH, 1));
 	/* A page in each of 8 new 1 GiB regions: two new tables each, or more. */
 	for (k = 0; k < 8; k++) {
-		ret = map_model(h, VA_S + k * (HT_SZ_1G + HT_SZ_2M), 1, HTABLE_MAP_WRITE);
+		ret = steal_map_model(h, VA_S + k * (HT_SZ_1G + HT_SZ_2M), 1, HTABLE_MAP_WRITE);
 		ASSERT_EQ(0, ret) TH_LOG("MAP %d with force_steal 1 and nothing to steal: %s",
 					 k, strerror(-ret));
 	}
@@ -794,191 +514,6 @@ TEST_F_TIMEOUT(steal, force_steal_nothing_to_steal, STEAL_TIMEOUT)
 	ASSERT_EQ(0, ht_verify_info(h->fd, &h->m, h->levels, &info));
 	EXPECT_EQ(allocs, info.cached);
 	ctx_finish(_metadata, c);
-}
-
-/*
- * Each phase of close_while_stealing lasts CHURN_SECONDS and until its
- * minimums are met (churn_phase()), whichever is later; CHURN_LIMIT_S is
- * the hang guard.
- */
-#define CHURN_SECONDS	3.0
-#define CHURN_LIMIT_S	45.0
-#define CHURN_REGIONS	32
-#define CHURN_MIN	10	/* victim closes (or maps) per phase */
-#define CHURN_ROUNDS	5	/* stealer rounds per phase */
-
-/* What the threads of close_while_stealing share. */
-struct churn {
-	pthread_t tid;
-	int stop;		/* set atomically by the test */
-	int fd;			/* the stealer's hat */
-	/* The counts: the test reads them (atomically) while the thread runs. */
-	unsigned long rounds, maps, enomem, closes;
-	unsigned long stolen;	/* victims: INFO.stolen summed just before close */
-	int bad;
-};
-
-/* Add @n to a count of struct churn; the thread is its only writer. */
-static void add(unsigned long *c, unsigned long n)
-{
-	__atomic_store_n(c, *c + n, __ATOMIC_RELAXED);
-}
-
-static unsigned long peek(const unsigned long *c)
-{
-	return __atomic_load_n(c, __ATOMIC_RELAXED);
-}
-
-/*
- * A victim that comes and goes: open a hat, map 8 leaf tables (aliases of
- * one page, so no data pages are needed), close it at once; over and over.
- * Its tables are what the stealer takes, while it is being closed.
- */
-static void *victim_churn(void *arg)
-{
-	struct churn *ch = arg;
-	struct htable_info info;
-	int fd, ret;
-
-	while (!__atomic_load_n(&ch->stop, __ATOMIC_ACQUIRE)) {
-		fd = htable_open_dev();
-		if (fd < 0) {
-			if (errno != ENOMEM) {
-				fprintf(stderr, "# churn: open: %s\n", strerror(errno));
-				__atomic_store_n(&ch->bad, ch->bad + 1, __ATOMIC_RELAXED);
-				break;
-			}
-			add(&ch->enomem, 1);
-			continue;
-		}
-		ret = ht_map(fd, VA_V, 1, HTABLE_MAP_WRITE);
-		if (!ret)
-			ret = ht_map_alias(fd, VA_V + HT_PAGE_SIZE, 8 * PTES - 1,
-					   HTABLE_MAP_WRITE | HTABLE_MAP_ALIAS, VA_V, 1);
-		if (ret && ret != -ENOMEM) {
-			fprintf(stderr, "# churn: MAP: %s\n", strerror(-ret));
-			__atomic_store_n(&ch->bad, ch->bad + 1, __ATOMIC_RELAXED);
-		}
-		add(&ch->maps, !ret);
-		add(&ch->enomem, ret == -ENOMEM);
-		if (!ht_info(fd, &info))
-			add(&ch->stolen, info.stolen);
-		close(fd);
-		add(&ch->closes, 1);
-		add(&ch->rounds, 1);
-	}
-	return NULL;
-}
-
-/* The stealer: one page in each of CHURN_REGIONS new leaves, then unmap. */
-static void *stealer_churn(void *arg)
-{
-	struct churn *ch = arg;
-	int mapped[CHURN_REGIONS];
-	struct htable_check chk;
-	int k, ret;
-
-	while (!__atomic_load_n(&ch->stop, __ATOMIC_ACQUIRE)) {
-		for (k = 0; k < CHURN_REGIONS; k++) {
-			ret = ht_map(ch->fd, VA_S + k * HT_SZ_2M, 1, HTABLE_MAP_WRITE);
-			if (ret && ret != -ENOMEM) {
-				fprintf(stderr, "# stealer: MAP: %s\n", strerror(-ret));
-				__atomic_store_n(&ch->bad, ch->bad + 1, __ATOMIC_RELAXED);
-			}
-			mapped[k] = !ret;
-			add(&ch->maps, !ret);
-			add(&ch->enomem, ret == -ENOMEM);
-		}
-		for (k = 0; k < CHURN_REGIONS; k++) {
-			if (!mapped[k])
-				continue;
-			ret = ht_unmap(ch->fd, VA_S + k * HT_SZ_2M, 1);
-			if (ret) {
-				fprintf(stderr, "# stealer: UNMAP: %s\n", strerror(-ret));
-				__atomic_store_n(&ch->bad, ch->bad + 1, __ATOMIC_RELAXED);
-			}
-		}
-		if (ht_check(ch->fd, &chk) || chk.errors) {
-			fprintf(stderr, "# stealer: CHECK: %llu errors, first %u at %#llx\n",
-				chk.errors, chk.first_error, chk.first_va);
-			__atomic_store_n(&ch->bad, ch->bad + 1, __ATOMIC_RELAXED);
-		}
-		add(&ch->rounds, 1);
-		if (ch->bad)
-			break;
-	}
-	return NULL;
-}
-
-/* What one phase of the churn must reach, counted from its start. */
-struct churn_min {
-	unsigned long closes;	/* both victims' closes */
-	unsigned long maps;	/* both victims' successful MAPs */
-	unsigned long stolen;	/* tables stolen from victims before close */
-	unsigned long rounds;	/* the stealer's rounds */
-	long long steals;	/* hs_steals */
-};
-
-/* The counts of @ch now, as a struct churn_min. */
-static struct churn_min churn_now(struct churn *ch)
-{
-	struct churn_min c = {
-		.closes = peek(&ch[0].closes) + peek(&ch[1].closes),
-		.maps = peek(&ch[0].maps) + peek(&ch[1].maps),
-		.stolen = peek(&ch[0].stolen) + peek(&ch[1].stolen),
-		.rounds = peek(&ch[2].rounds),
-		.steals = htable_stat("hs_steals"),
-	};
-
-	return c;
-}
-
-/* Does the churn since @c0 fall short of @min? With @say, print how. */
-static int churn_short(struct churn *ch, const struct churn_min *c0,
-		       const struct churn_min *min, int say)
-{
-	struct churn_min c = churn_now(ch);
-	int n = 0;
-
-	n += c.closes - c0->closes < min->closes;
-	n += c.maps - c0->maps < min->maps;
-	n += c.stolen - c0->stolen < min->stolen;
-	n += c.rounds - c0->rounds < min->rounds;
-	n += c.steals - c0->steals < min->steals;
-	if (n && say)
-		fprintf(stderr,
-			"# phase: %lu closes, %lu maps, %lu stolen, %lu stealer rounds, %lld steals; want %lu, %lu, %lu, %lu, %lld\n",
-			c.closes - c0->closes, c.maps - c0->maps, c.stolen - c0->stolen,
-			c.rounds - c0->rounds, c.steals - c0->steals, min->closes,
-			min->maps, min->stolen, min->rounds, min->steals);
-	return n;
-}
-
-/*
- * Run the churn for CHURN_SECONDS and until it has done @min, reaping
- * every 100 ms: 0, -errno of a reap, or -ETIMEDOUT when CHURN_LIMIT_S
- * passed first.
- */
-static int churn_phase(struct churn *ch, const struct churn_min *min)
-{
-	struct churn_min c0 = churn_now(ch);
-	double t0 = ht_now();
-	int err = 0, i;
-
-	while (!err) {
-		usleep(100 * 1000);
-		err = htable_knob_write(REAP_PATH, 0);
-		if (ht_now() >= t0 + CHURN_SECONDS && !churn_short(ch, &c0, min, 0))
-			break;
-		for (i = 0; i < 3 && !__atomic_load_n(&ch[i].bad, __ATOMIC_RELAXED); i++)
-			;
-		if (i < 3 || ht_now() >= t0 + CHURN_LIMIT_S) {
-			churn_short(ch, &c0, min, 1);
-			err = -ETIMEDOUT;
-		}
-	}
-	fprintf(stderr, "# phase took %.1f s\n", ht_now() - t0);
-	return err;
 }
 
 /*
@@ -1025,22 +560,22 @@ TEST_F_TIMEOUT(steal, close_while_stealing, 120)
 	/* Phase 1: room for about one victim's tables. */
 	ASSERT_EQ(0, htable_knob_write(PTABLE_CAP_PATH, htable_stat("active_ptables") + 12));
 	for (i = 0; i < 3; i++) {
-		if (pthread_create(&ch[i].tid, NULL, i < 2 ? victim_churn : stealer_churn,
-				   &ch[i]))
+		if (pthread_create(&ch[i].tid, NULL,
+				   i < 2 ? steal_churn_victim : steal_churn_stealer, &ch[i]))
 			break;
 		started++;
 	}
 	if (started == 3)
-		err = churn_phase(ch, &min_cap);
+		err = steal_churn_phase(ch, &min_cap);
 	if (!err) {
-		maps_a = peek(&ch[0].maps) + peek(&ch[1].maps);
-		stolen_a = peek(&ch[0].stolen) + peek(&ch[1].stolen);
+		maps_a = steal_churn_peek(&ch[0].maps) + steal_churn_peek(&ch[1].maps);
+		stolen_a = steal_churn_peek(&ch[0].stolen) + steal_churn_peek(&ch[1].stolen);
 		/* Phase 2: no cap, every other allocation steals. */
 		err = htable_knob_write(FORCE_STEAL_PATH, 2);
 		if (!err)
 			err = htable_knob_write(PTABLE_CAP_PATH, 0);
 		if (!err)
-			err = churn_phase(ch, &min_force);
+			err = steal_churn_phase(ch, &min_force);
 	}
 	for (i = 0; i < started; i++)
 		__atomic_store_n(&ch[i].stop, 1, __ATOMIC_RELEASE);
@@ -1114,12 +649,12 @@ FIXTURE_VARIANT_ADD(passes, huge_clamps_to_max) {
 
 FIXTURE_SETUP(passes)
 {
-	ctx_setup(&self->c);
+	steal_ctx_setup(&self->c);
 }
 
 FIXTURE_TEARDOWN(passes)
 {
-	ctx_teardown(&self->c);
+	steal_ctx_teardown(&self->c);
 }
 
 /*
@@ -1145,18 +680,18 @@ TEST_F_TIMEOUT(passes, steal_order, STEAL_TIMEOUT)
 		return;
 	ctx_start(_metadata, c, 2);
 	for (t = 0; t < 4; t++) {
-		ASSERT_EQ(0, map_model(v, VA_V + t * HT_SZ_2M, fill[t], HTABLE_MAP_WRITE));
+		ASSERT_EQ(0, steal_map_model(v, VA_V + t * HT_SZ_2M, fill[t], HTABLE_MAP_WRITE));
 		total += fill[t];
 	}
-	ASSERT_EQ(0, map_model(s, VA_S, 1, HTABLE_MAP_WRITE));
-	ASSERT_EQ(0, empty_caches());
+	ASSERT_EQ(0, steal_map_model(s, VA_S, 1, HTABLE_MAP_WRITE));
+	ASSERT_EQ(0, steal_empty_caches());
 	ASSERT_EQ(0, htable_knob_write(STEAL_PASSES_PATH, variant->passes));
 	ASSERT_EQ(variant->passes, htable_knob_read(STEAL_PASSES_PATH));
 	ASSERT_EQ(0, htable_knob_write(PTABLE_CAP_PATH, htable_stat("active_ptables")));
 	steals0 = htable_stat("hs_steals");
 
 	for (k = 1; k <= 4; k++) {
-		ret = map_model(s, VA_S + k * HT_SZ_2M, 1, HTABLE_MAP_WRITE);
+		ret = steal_map_model(s, VA_S + k * HT_SZ_2M, 1, HTABLE_MAP_WRITE);
 		ASSERT_EQ(0, ret) TH_LOG("steal_passes %u, MAP %d: %s", variant->passes, k,
 					 strerror(-ret));
 		for (t = 0; t < 4; t++) {
@@ -1178,9 +713,9 @@ TEST_F_TIMEOUT(passes, steal_order, STEAL_TIMEOUT)
 	EXPECT_EQ(4, htable_stat("hs_steals") - steals0);
 	ASSERT_EQ(0, ht_info(v->fd, &info));
 	EXPECT_EQ(4, info.stolen);
-	EXPECT_EQ(0, verify_stolen(v, &pages));
+	EXPECT_EQ(0, steal_verify_stolen(v, &pages));
 	EXPECT_EQ(total, pages);
-	EXPECT_EQ(0, verify_info_stolen(v, pages, NULL));
+	EXPECT_EQ(0, steal_verify_info_stolen(v, pages, NULL));
 	EXPECT_EQ(0, ht_verify_model(s->fd, &s->m, s->levels, 1));
 
 	ASSERT_EQ(0, htable_knob_write(PTABLE_CAP_PATH, 0));
