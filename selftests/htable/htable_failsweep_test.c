@@ -24,14 +24,17 @@
  * map of 2 MiB pages, UNMAPs that split a 2 MiB page and two 2 MiB pages,
  * RELOAD after a steal, SHARE, and a PIN map (see "One operation at a
  * time" below).
+ *
+ * The cases are all here; their helpers that need no harness are in
+ * htable_failsweep_workload.c (the workload of every_allocation_site)
+ * and htable_failsweep_op.c (what the op cases read and compare),
+ * declared in htable_failsweep.h.
  */
 #include <sys/mman.h>
 
 #include "kselftest_harness.h"
-#include "htable_test.h"
-#include "htable_model.h"
+#include "htable_failsweep.h"
 
-#define SITES		11
 #define MAX_RUNS	400	/* per site: a bound, should the workload grow */
 #define FREE_NOISE_KB	2048
 #define KMEMLEAK_PATH	"/sys/kernel/debug/kmemleak"
@@ -40,252 +43,6 @@ static const char * const site_names[SITES] = {
 	"ptable", "htable", "page", "xarray", "hat", "cpumask", "hash",
 	"window", "samples", "share", "upin",
 };
-
-/* The workload's ranges: across a 2 MiB, a 1 GiB and a 512 GiB boundary. */
-#define VA_A	(HT_SZ_2M * 3 - 8 * HT_PAGE_SIZE)
-#define N_A	16
-#define VA_B	(HT_SZ_1G * 5 - 2 * HT_PAGE_SIZE)
-#define N_B	4
-#define VA_C	(HT_SZ_512G * 2 - 2 * HT_PAGE_SIZE)
-#define N_C	4
-#define VA_D	(VA_A + (N_A - 4) * HT_PAGE_SIZE)
-#define N_D	4
-/* A second hat owns pages in a 2 MiB range the first one shares... */
-#define VA_E	(HT_SZ_1G * 7)
-#define N_E	4
-/* ...and maps pinned pages of this process (HTABLE_MAP_PIN). */
-#define VA_F	(HT_SZ_1G * 9)
-#define N_F	2
-
-struct sweep {
-	struct ht_hat h;
-	int opened;
-	int fd2;		/* the owner of the shared range, or -1 */
-	unsigned long enomem;	/* ENOMEM returns seen */
-	int bad;		/* outcomes the ABI does not allow */
-};
-
-/* Read one site's line of fail_hits: calls and failures injected. */
-static int fail_hits(int site, long long *calls, long long *failed)
-{
-	char name[32];
-	FILE *f = fopen(HTABLE_FAIL_HITS_PATH, "r");
-	int bit, found = 0;
-	long long c, n;
-
-	if (!f)
-		return -1;
-	fscanf(f, "%*[^\n]\n");
-	while (fscanf(f, "%31s %d %lld %lld", name, &bit, &c, &n) == 4)
-		if (bit == site) {
-			*calls = c;
-			*failed = n;
-			found = 1;
-		}
-	fclose(f);
-	return found ? 0 : -1;
-}
-
-/* Outcome of one step: 0, or ENOMEM (counted); anything else is bad. */
-static int step_ok(struct sweep *s, const char *what, int ret, int also)
-{
-	if (!ret)
-		return 1;
-	if (ret == -ENOMEM) {
-		s->enomem++;
-		return 0;
-	}
-	if (also && ret == also)
-		return 0;
-	fprintf(stderr, "# %s: %s\n", what, strerror(-ret));
-	s->bad++;
-	return 0;
-}
-
-/* A MAP that failed must have left its whole range empty. */
-static void range_empty(struct sweep *s, __u64 va, __u64 n)
-{
-	for (__u64 i = 0; i < n; i++)
-		s->bad += ht_verify_probe(s->h.fd, va + i * HT_PAGE_SIZE, NULL);
-}
-
-static void map_step(struct sweep *s, __u64 va, __u64 n, __u32 flags,
-		     __u64 ava, __u64 an)
-{
-	int ret = ht_map_alias(s->h.fd, va, n, flags, ava, an);
-
-	if (step_ok(s, "MAP", ret, flags & HTABLE_MAP_ALIAS ? -ENOENT : 0)) {
-		if (ht_model_insert(&s->h.m, va, n, flags, ava, an))
-			s->bad++;
-	} else {
-		range_empty(s, va, n);
-	}
-}
-
-static int run_window(int fd, __u64 va, int resident)
-{
-	struct htable_sample samples[4];
-	struct htable_run r = {
-		.cpu = 0, .va = va, .npages = resident ? 1 : 4,
-	};
-	int ret;
-
-	if (resident) {
-		r.mode = HTABLE_RUN_RESIDENT;
-		r.duration_ms = 1;
-		r.samples = (uintptr_t)samples;
-		r.max_samples = 4;
-	} else {
-		r.seed = 7;
-	}
-	ret = ht_ioctl(fd, HTABLE_IOC_RUN, &r);
-	if (ret)
-		return ret;
-	/* A table a fallback steal took faults; nothing may mismatch. */
-	return r.mismatches ? HT_BADOUT : 0;
-}
-
-/* SHARE (@owner_fd >= 0) or UNSHARE the leaf table at VA_E: 0 or -errno. */
-static int share(int fd, int owner_fd)
-{
-	struct htable_share sh = {
-		.owner_fd = owner_fd < 0 ? 0 : owner_fd,
-		.va = VA_E, .npages = HT_SZ_2M / HT_PAGE_SIZE,
-	};
-
-	return ht_ioctl(fd, owner_fd < 0 ? HTABLE_IOC_UNSHARE : HTABLE_IOC_SHARE, &sh);
-}
-
-/*
- * A second hat: pages of its own that the first hat shares and unshares
- * (the share site), and pages of this process it pins (the upin site).
- * Kept out of the model; CHECK and the counts after close judge it.
- */
-static void owner_steps(struct sweep *s)
-{
-	static char *pinned;
-	struct htable_check c;
-	int ret;
-
-	/* Mapped once: pins hold its pages until the owner is closed. */
-	if (!pinned) {
-		pinned = mmap(NULL, N_F * HT_PAGE_SIZE, PROT_READ | PROT_WRITE,
-			      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (pinned == MAP_FAILED) {
-			pinned = NULL;
-			s->bad++;
-			return;
-		}
-	}
-
-	s->fd2 = htable_open_dev();
-	if (s->fd2 < 0) {
-		step_ok(s, "open owner", -errno, 0);
-		return;
-	}
-	ret = ht_map(s->fd2, VA_E, N_E, HTABLE_MAP_WRITE);
-	if (step_ok(s, "owner MAP", ret, 0)) {
-		ret = share(s->h.fd, s->fd2);
-		/* Detaching allocates nothing: it must work. */
-		if (step_ok(s, "SHARE", ret, 0) && share(s->h.fd, -1)) {
-			fprintf(stderr, "# UNSHARE failed\n");
-			s->bad++;
-		}
-	}
-	memset(pinned, 1, N_F * HT_PAGE_SIZE);
-	ret = ht_map_alias(s->fd2, VA_F, N_F, HTABLE_MAP_WRITE | HTABLE_MAP_PIN,
-			   (uintptr_t)pinned, 0);
-	if (!step_ok(s, "MAP PIN", ret, 0))
-		for (int i = 0; i < N_F; i++)
-			s->bad += ht_verify_probe(s->fd2, VA_F + i * HT_PAGE_SIZE, NULL);
-	if (ht_check(s->fd2, &c) || c.errors) {
-		fprintf(stderr, "# owner CHECK: %llu errors\n", c.errors);
-		s->bad++;
-	}
-}
-
-/* The fixed workload: whatever fails, only the ABI's errors may show. */
-static void workload(struct sweep *s)
-{
-	int ret, want;
-
-	memset(s, 0, sizeof(*s));
-	s->fd2 = -1;
-	ret = ht_hat_open(&s->h);
-	if (!step_ok(s, "open", ret, 0))
-		return;
-	s->opened = 1;
-	map_step(s, VA_A, N_A, HTABLE_MAP_WRITE | HTABLE_MAP_EXEC, 0, 0);
-	map_step(s, VA_B, N_B, HTABLE_MAP_LOCK, 0, 0);
-	map_step(s, VA_C, N_C, HTABLE_MAP_ALIAS | HTABLE_MAP_WRITE, VA_A, N_C);
-	step_ok(s, "RUN verify", run_window(s->h.fd, VA_A, 0), 0);
-	step_ok(s, "RUN resident", run_window(s->h.fd, VA_A, 1), 0);
-	/* Steals of tables in use record each entry (the xarray site). */
-	if (ht_reap_all() < 0)
-		s->bad++;
-	/* UNMAP allocates nothing: it must never fail for want of memory. */
-	want = ht_model_count(&s->h.m, VA_D, N_D) == N_D ? 0 : -ENOENT;
-	ret = ht_unmap(s->h.fd, VA_D, N_D);
-	if (ret != want) {
-		fprintf(stderr, "# UNMAP: %d, model says %d\n", ret, want);
-		s->bad++;
-	} else if (!ret) {
-		ht_model_remove(&s->h.m, VA_D, N_D);
-	}
-	map_step(s, VA_D, N_D, HTABLE_MAP_WRITE, 0, 0);
-	owner_steps(s);
-}
-
-/* With the knob off: bring back stolen translations, compare, close. */
-static void settle_and_verify(struct sweep *s)
-{
-	static const __u64 ranges[][2] = {
-		{ VA_A, N_A }, { VA_B, N_B }, { VA_C, N_C },
-	};
-	struct htable_reload r;
-	int ret;
-
-	if (s->fd2 >= 0)
-		close(s->fd2);
-	s->fd2 = -1;
-	if (!s->opened)
-		return;
-	for (size_t i = 0; i < ARRAY_SIZE(ranges); i++) {
-		memset(&r, 0, sizeof(r));
-		r.va = ranges[i][0];
-		r.npages = ranges[i][1];
-		ret = ht_ioctl(s->h.fd, HTABLE_IOC_RELOAD, &r);
-		if (ret) {
-			fprintf(stderr, "# RELOAD: %s\n", strerror(-ret));
-			s->bad++;
-		}
-	}
-	s->bad += ht_verify_model(s->h.fd, &s->h.m, s->h.levels, 1);
-	ht_hat_close(&s->h);
-}
-
-static long long free_kb(void)
-{
-	long long memfree = -1, pcp = 0, v;
-	char line[256];
-	FILE *f;
-
-	system("sync; echo 3 > /proc/sys/vm/drop_caches");
-	usleep(200000);
-	f = fopen("/proc/meminfo", "r");
-	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, "MemFree: %lld", &v) == 1)
-			memfree = v;
-	if (f)
-		fclose(f);
-	f = fopen("/proc/zoneinfo", "r");
-	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, " count: %lld", &v) == 1)
-			pcp += v;
-	if (f)
-		fclose(f);
-	return memfree + pcp * 4;
-}
 
 FIXTURE(sweep) {
 	long long active0, hats0, cached0;
@@ -315,10 +72,10 @@ TEST_F_TIMEOUT(sweep, every_allocation_site, 500)
 		return;
 	ASSERT_EQ(0, access(HTABLE_FAIL_HITS_PATH, R_OK));
 	/* A warm-up run fills the reserve and caches that are not leaks. */
-	workload(&s);
-	settle_and_verify(&s);
+	sweep_workload(&s);
+	sweep_settle_and_verify(&s);
 	ASSERT_EQ(0, s.bad);
-	free0 = free_kb();
+	free0 = sweep_free_kb();
 
 	for (site = 0; site < SITES; site++) {
 		long long k, hit = 0, hits_total = 0;
@@ -326,10 +83,10 @@ TEST_F_TIMEOUT(sweep, every_allocation_site, 500)
 
 		ASSERT_EQ(0, htable_knob_write(HTABLE_FAIL_SITE_PATH, 1LL << site));
 		ASSERT_EQ(0, htable_knob_write(HTABLE_FAIL_NTH_PATH, 0xffffffffLL));
-		workload(&s);
-		ASSERT_EQ(0, fail_hits(site, &k, &failed));
+		sweep_workload(&s);
+		ASSERT_EQ(0, sweep_fail_hits(site, &k, &failed));
 		ASSERT_EQ(0, htable_knob_write(HTABLE_FAIL_NTH_PATH, 0));
-		settle_and_verify(&s);
+		sweep_settle_and_verify(&s);
 		ASSERT_EQ(0, s.bad) TH_LOG("counting run for %s", site_names[site]);
 		ASSERT_EQ(0, failed);
 		/* Every site is on the workload's path. */
@@ -338,10 +95,10 @@ TEST_F_TIMEOUT(sweep, every_allocation_site, 500)
 
 		for (long long n = 1; n <= k; n++) {
 			ASSERT_EQ(0, htable_knob_write(HTABLE_FAIL_NTH_PATH, n));
-			workload(&s);
-			ASSERT_EQ(0, fail_hits(site, &calls, &failed));
+			sweep_workload(&s);
+			ASSERT_EQ(0, sweep_fail_hits(site, &calls, &failed));
 			ASSERT_EQ(0, htable_knob_write(HTABLE_FAIL_NTH_PATH, 0));
-			settle_and_verify(&s);
+			sweep_settle_and_verify(&s);
 			EXPECT_EQ(0, s.bad) TH_LOG("site %s, fail_nth %lld", site_names[site], n);
 			/* Failure point n was reached and failed. */
 			EXPECT_LE(1, failed)
@@ -362,7 +119,7 @@ TEST_F_TIMEOUT(sweep, every_allocation_site, 500)
 		total_points += k;
 		total_runs += k + 1;
 	}
-	free1 = free_kb();
+	free1 = sweep_free_kb();
 	TH_LOG("%lld failure points over %d sites in %lld runs, %.1f s",
 	       total_points, SITES, total_runs, ht_now() - t0);
 	TH_LOG("free memory %lld kB -> %lld kB", free0, free1);
@@ -395,9 +152,7 @@ TEST_F_TIMEOUT(sweep, every_allocation_site, 500)
  */
 #define OP_MAX_ATTEMPTS	64
 #define OP_POISON	0xa5a5a5a5a5a5a5a5ULL
-#define SNAP_MAX	160
 #define NP_2M		HTABLE_2M_NPAGES
-#define WTAG(va)	(0x7a60000000000000ULL ^ (va))
 
 enum {
 	S_PTABLE, S_HTABLE, S_PAGE, S_XARRAY, S_HAT, S_CPUMASK, S_HASH,
@@ -406,173 +161,6 @@ enum {
 
 #define SITE(x)		(1U << (x))
 #define TABLE_SITES	(SITE(S_PTABLE) | SITE(S_HTABLE))
-
-/* fail_hits for every site. */
-struct hits {
-	long long calls[SITES], failed[SITES];
-};
-
-static int read_hits(struct hits *h)
-{
-	int site;
-
-	for (site = 0; site < SITES; site++)
-		if (fail_hits(site, &h->calls[site], &h->failed[site]))
-			return -1;
-	return 0;
-}
-
-/* What must not change in one hat. */
-struct hsnap {
-	struct htable_info info;
-	struct htable_check check;
-	int n;
-	struct htable_probe p[SNAP_MAX];
-	__u64 word[SNAP_MAX];	/* word 1 through RW; ~0 when RW fails */
-};
-
-struct opsweep {
-	const char *name;
-	__u32 mask;		/* fail_site */
-	int nfd;
-	int fd[2];
-	int nva[2];
-	__u64 va[2][SNAP_MAX];	/* per hat: the vas snapshotted */
-	int (*run)(struct opsweep *o);
-	int (*reset)(struct opsweep *o);
-	/* A failed RELOAD: problems between @b and @a, or NULL for none allowed. */
-	int (*partial)(struct opsweep *o, int k, const struct hsnap *b,
-		       const struct hsnap *a);
-	int enomem;		/* its ENOMEM moves hs_enomem by this; -1: unchecked */
-	void *arg;
-	__u64 a[4];		/* the operation's own arguments */
-	long long injected[SITES];
-	int attempts;
-};
-
-static __u64 word1(int fd, __u64 va)
-{
-	__u64 v;
-	struct htable_rw r = {
-		.va = va + 8, .buf = (uintptr_t)&v, .len = 8,
-	};
-
-	return ht_ioctl(fd, HTABLE_IOC_RW, &r) ? ~0ULL : v;
-}
-
-/* Write this test's tag into word 1 of each of @n pages at @va. */
-static int put_tags(int fd, __u64 va, __u64 n)
-{
-	__u64 i, v;
-	int ret;
-
-	for (i = 0; i < n; i++) {
-		struct htable_rw r = {
-			.va = va + i * HT_PAGE_SIZE + 8, .buf = (uintptr_t)&v,
-			.len = 8, .flags = HTABLE_RW_WRITE,
-		};
-
-		v = WTAG(va + i * HT_PAGE_SIZE);
-		ret = ht_ioctl(fd, HTABLE_IOC_RW, &r);
-		if (ret)
-			return ret;
-	}
-	return 0;
-}
-
-static void add_va(struct opsweep *o, int k, __u64 va)
-{
-	if (o->nva[k] < SNAP_MAX)
-		o->va[k][o->nva[k]++] = va;
-}
-
-/* The first, second, last pages of a run and the holes around it. */
-static void add_run(struct opsweep *o, int k, __u64 va, __u64 n)
-{
-	add_va(o, k, va - HT_PAGE_SIZE);
-	add_va(o, k, va);
-	if (n > 1)
-		add_va(o, k, va + HT_PAGE_SIZE);
-	if (n > 2)
-		add_va(o, k, va + (n - 1) * HT_PAGE_SIZE);
-	add_va(o, k, va + n * HT_PAGE_SIZE);
-}
-
-static int snap_take(int fd, const __u64 *va, int n, struct hsnap *s)
-{
-	int i, bad = 0;
-
-	memset(s, 0, sizeof(*s));
-	bad += !!ht_info(fd, &s->info);
-	bad += !!ht_check(fd, &s->check);
-	s->n = n;
-	for (i = 0; i < n; i++) {
-		bad += !!ht_probe(fd, va[i], &s->p[i]);
-		s->word[i] = word1(fd, va[i]);
-	}
-	return bad;
-}
-
-/* What differs between two snapshots of one hat, printed; the count. */
-static int snap_diff(const struct hsnap *a, const struct hsnap *b)
-{
-	int i, bad = 0;
-	size_t l;
-
-	if (b->check.errors) {
-		fprintf(stderr, "# CHECK: %llu errors, first %u at %#llx\n",
-			b->check.errors, b->check.first_error, b->check.first_va);
-		bad++;
-	}
-	if (a->check.tables != b->check.tables || a->check.entries != b->check.entries) {
-		fprintf(stderr, "# CHECK tables/entries %llu/%llu, then %llu/%llu\n",
-			a->check.tables, a->check.entries, b->check.tables,
-			b->check.entries);
-		bad++;
-	}
-	for (l = 0; l < HTABLE_MAX_LEVELS; l++) {
-		if (a->info.tables[l] != b->info.tables[l] ||
-		    a->info.valid[l] != b->info.valid[l]) {
-			fprintf(stderr, "# INFO level %zu: tables %llu valid %llu, now %llu %llu\n",
-				l, a->info.tables[l], a->info.valid[l],
-				b->info.tables[l], b->info.valid[l]);
-			bad++;
-		}
-	}
-	if (a->info.locked != b->info.locked || a->info.mapped_pages != b->info.mapped_pages ||
-	    a->info.owned_pages != b->info.owned_pages) {
-		fprintf(stderr, "# INFO locked/mapped/owned %llu/%llu/%llu, then %llu/%llu/%llu\n",
-			a->info.locked, a->info.mapped_pages, a->info.owned_pages,
-			b->info.locked, b->info.mapped_pages, b->info.owned_pages);
-		bad++;
-	}
-	for (i = 0; i < a->n && i < b->n; i++) {
-		const struct htable_probe *p = &a->p[i], *q = &b->p[i];
-
-		if (memcmp(p, q, sizeof(*p)) && bad < 12) {
-			fprintf(stderr, "# PROBE %#llx flags %#x level %u pfn %#llx,",
-				p->va, p->flags, p->level, p->pfn);
-			fprintf(stderr, " then %#x %u %#llx\n", q->flags, q->level, q->pfn);
-		}
-		bad += !!memcmp(p, q, sizeof(*p));
-		if (a->word[i] != b->word[i]) {
-			fprintf(stderr, "# word 1 of %#llx: %#llx, then %#llx\n", p->va,
-				a->word[i], b->word[i]);
-			bad++;
-		}
-	}
-	return bad;
-}
-
-static long long sum(const long long *v)
-{
-	long long n = 0;
-	int i;
-
-	for (i = 0; i < SITES; i++)
-		n += v[i];
-	return n;
-}
 
 /*
  * One attempt with fail_nth = @n over @mask: the op's result; @h gets
@@ -587,15 +175,15 @@ static int attempt(struct __test_metadata *_metadata, struct opsweep *o, __u32 m
 		EXPECT_EQ(0, o->reset(o)) TH_LOG("%s: reset", o->name);
 	EXPECT_EQ(0, ht_drain_caches());
 	for (k = 0; k < o->nfd; k++)
-		EXPECT_EQ(0, snap_take(o->fd[k], o->va[k], o->nva[k], &before[k]));
+		EXPECT_EQ(0, sweep_snap_take(o->fd[k], o->va[k], o->nva[k], &before[k]));
 	EXPECT_EQ(0, htable_knob_write(HTABLE_FAIL_SITE_PATH, mask));
 	EXPECT_EQ(0, htable_knob_write(HTABLE_FAIL_NTH_PATH, n));
 	ret = o->run(o);
-	hits_err = read_hits(h);
+	hits_err = sweep_read_hits(h);
 	EXPECT_EQ(0, htable_knob_write(HTABLE_FAIL_NTH_PATH, 0));
 	EXPECT_EQ(0, hits_err);
 	for (k = 0; k < o->nfd; k++)
-		EXPECT_EQ(0, snap_take(o->fd[k], o->va[k], o->nva[k], &after[k]));
+		EXPECT_EQ(0, sweep_snap_take(o->fd[k], o->va[k], o->nva[k], &after[k]));
 	return ret;
 }
 
@@ -608,11 +196,11 @@ static void judge_failure(struct __test_metadata *_metadata, struct opsweep *o,
 	int k, bad;
 
 	EXPECT_EQ(-ENOMEM, ret) TH_LOG("%s, fail_nth %lld: %s", o->name, n, strerror(-ret));
-	EXPECT_LE(1, sum(h->failed))
+	EXPECT_LE(1, sweep_sum(h->failed))
 		TH_LOG("%s, fail_nth %lld: failed with no failure injected", o->name, n);
 	for (k = 0; k < o->nfd; k++) {
 		bad = o->partial ? o->partial(o, k, &before[k], &after[k]) :
-				   snap_diff(&before[k], &after[k]);
+				   sweep_snap_diff(&before[k], &after[k]);
 		EXPECT_EQ(0, bad) TH_LOG("%s, fail_nth %lld: hat %d changed", o->name, n, k);
 	}
 	if (o->enomem >= 0)
@@ -639,13 +227,13 @@ static void sweep_op(struct __test_metadata *_metadata, struct opsweep *o)
 		for (site = 0; site < SITES; site++)
 			o->injected[site] += h.failed[site];
 		if (!ret) {
-			EXPECT_EQ(0, sum(h.failed))
+			EXPECT_EQ(0, sweep_sum(h.failed))
 				TH_LOG("%s, fail_nth %lld: an injected failure did not fail it",
 				       o->name, n);
-			EXPECT_GT(n, sum(h.calls));
+			EXPECT_GT(n, sweep_sum(h.calls));
 			o->attempts = n;
 			TH_LOG("%s: %lld failure points, then success (%lld allocations)",
-			       o->name, n - 1, sum(h.calls));
+			       o->name, n - 1, sweep_sum(h.calls));
 			return;
 		}
 		judge_failure(_metadata, o, n, ret, &h, before, after, enomem0);
@@ -665,57 +253,6 @@ static void reached(struct __test_metadata *_metadata, const struct opsweep *o, 
 			EXPECT_LE(1, o->injected[site])
 				TH_LOG("%s: no failure injected at %s", o->name, name);
 	}
-}
-
-/* PROBE @va: present at @level and self-consistent; the pfn, or 0. */
-static __u64 pfn_level(int fd, __u64 va, __u32 level)
-{
-	struct htable_probe p;
-
-	if (ht_probe(fd, va, &p) || !(p.flags & HTABLE_PROBE_PRESENT) || p.level != level ||
-	    HT_PTE_PFN(p.pte) & ((1ULL << (9 * level)) - 1) ||
-	    p.pfn != HT_PTE_PFN(p.pte) + ((va & ((HT_PAGE_SIZE << (9 * level)) - 1)) >> 12)) {
-		fprintf(stderr, "# %#llx: flags %#x level %u (want %u) pte %#llx pfn %#llx\n",
-			va, p.flags, p.level, level, p.pte, p.pfn);
-		return 0;
-	}
-	return p.pfn;
-}
-
-static int absent(int fd, __u64 va)
-{
-	struct htable_probe p;
-
-	return !ht_probe(fd, va, &p) && !p.flags;
-}
-
-/*
- * The pages of [va, +n) all present at @level, their pfns @pfn0 + i,
- * their tags as put_tags() wrote them: the number that are not.
- */
-static int pages_intact(int fd, __u64 va, __u64 n, __u32 level, __u64 pfn0)
-{
-	int bad = 0;
-	__u64 i;
-
-	for (i = 0; i < n; i++) {
-		__u64 v = va + i * HT_PAGE_SIZE;
-
-		bad += pfn_level(fd, v, level) != pfn0 + i;
-		bad += word1(fd, v) != WTAG(v);
-	}
-	return bad;
-}
-
-/* The tags of [va, +n) as put_tags() wrote them: the number that are not. */
-static int tags_intact(int fd, __u64 va, __u64 n)
-{
-	int bad = 0;
-	__u64 i;
-
-	for (i = 0; i < n; i++)
-		bad += word1(fd, va + i * HT_PAGE_SIZE) != WTAG(va + i * HT_PAGE_SIZE);
-	return bad;
 }
 
 FIXTURE(op) {
@@ -763,8 +300,8 @@ static void op_done(struct __test_metadata *_metadata, int *fd, long long hats0,
 static void base_pages(struct __test_metadata *_metadata, struct opsweep *o, int k)
 {
 	ASSERT_EQ(0, ht_map(o->fd[k], BASE_VA, BASE_N, HTABLE_MAP_WRITE));
-	ASSERT_EQ(0, put_tags(o->fd[k], BASE_VA, BASE_N));
-	add_run(o, k, BASE_VA, BASE_N);
+	ASSERT_EQ(0, sweep_put_tags(o->fd[k], BASE_VA, BASE_N));
+	sweep_add_run(o, k, BASE_VA, BASE_N);
 }
 
 static int do_map(struct opsweep *o)
@@ -795,9 +332,9 @@ TEST_F_TIMEOUT(op, map_2m, 300)
 	o.nfd = 1;
 	o.fd[0] = fd;
 	base_pages(_metadata, &o, 0);
-	add_run(&o, 0, va, 2 * NP_2M);
-	add_va(&o, 0, va + HT_SZ_2M - HT_PAGE_SIZE);
-	add_va(&o, 0, va + HT_SZ_2M);
+	sweep_add_run(&o, 0, va, 2 * NP_2M);
+	sweep_add_va(&o, 0, va + HT_SZ_2M - HT_PAGE_SIZE);
+	sweep_add_va(&o, 0, va + HT_SZ_2M);
 	o.run = do_map;
 	o.a[0] = va;
 	o.a[1] = 2 * NP_2M;
@@ -807,12 +344,12 @@ TEST_F_TIMEOUT(op, map_2m, 300)
 	sweep_op(_metadata, &o);
 	/* Two 2 MiB pages: aligned, contiguous, zeroed; nothing else moved. */
 	for (i = 0; i < 2 * NP_2M; i += 37) {
-		pfn = pfn_level(fd, va + i * HT_PAGE_SIZE, 1);
+		pfn = sweep_pfn_level(fd, va + i * HT_PAGE_SIZE, 1);
 		EXPECT_NE(0, pfn);
 		EXPECT_EQ(0, (pfn - i % NP_2M) % NP_2M);
-		EXPECT_EQ(0, word1(fd, va + i * HT_PAGE_SIZE));
+		EXPECT_EQ(0, sweep_word1(fd, va + i * HT_PAGE_SIZE));
 	}
-	EXPECT_EQ(0, tags_intact(fd, BASE_VA, BASE_N));
+	EXPECT_EQ(0, sweep_tags_intact(fd, BASE_VA, BASE_N));
 	ASSERT_EQ(0, ht_info(fd, &info));
 	EXPECT_EQ(BASE_N + 2 * NP_2M, info.mapped_pages);
 	EXPECT_EQ(BASE_N + 2 * NP_2M, info.owned_pages);
@@ -839,20 +376,20 @@ TEST_F_TIMEOUT(op, split_2m, 300)
 	o.fd[0] = fd;
 	base_pages(_metadata, &o, 0);
 	ASSERT_EQ(0, ht_map(fd, va, NP_2M, HTABLE_MAP_2M | HTABLE_MAP_WRITE));
-	ASSERT_EQ(0, put_tags(fd, va, NP_2M));
-	pfn0 = pfn_level(fd, va, 1);
+	ASSERT_EQ(0, sweep_put_tags(fd, va, NP_2M));
+	pfn0 = sweep_pfn_level(fd, va, 1);
 	ASSERT_NE(0, pfn0);
-	add_run(&o, 0, va, NP_2M);
-	add_run(&o, 0, cut, 1);
-	add_va(&o, 0, va + 256 * HT_PAGE_SIZE);
+	sweep_add_run(&o, 0, va, NP_2M);
+	sweep_add_run(&o, 0, cut, 1);
+	sweep_add_va(&o, 0, va + 256 * HT_PAGE_SIZE);
 	o.run = do_unmap;
 	o.a[0] = cut;
 	o.a[1] = 1;
 	o.mask = TABLE_SITES;
 	sweep_op(_metadata, &o);
-	EXPECT_TRUE(absent(fd, cut));
-	EXPECT_EQ(0, pages_intact(fd, va, 100, 0, pfn0));
-	EXPECT_EQ(0, pages_intact(fd, cut + HT_PAGE_SIZE, NP_2M - 101, 0, pfn0 + 101));
+	EXPECT_TRUE(sweep_absent(fd, cut));
+	EXPECT_EQ(0, sweep_pages_intact(fd, va, 100, 0, pfn0));
+	EXPECT_EQ(0, sweep_pages_intact(fd, cut + HT_PAGE_SIZE, NP_2M - 101, 0, pfn0 + 101));
 	EXPECT_EQ(0, ht_verify_check(fd, NULL));
 	reached(_metadata, &o, TABLE_SITES);
 	op_done(_metadata, self->fd, self->hats0, self->active0);
@@ -880,24 +417,24 @@ TEST_F_TIMEOUT(op, split_two_edges, 300)
 	o.nfd = 1;
 	o.fd[0] = fd;
 	ASSERT_EQ(0, ht_map(fd, va, 2 * NP_2M, HTABLE_MAP_2M | HTABLE_MAP_WRITE));
-	ASSERT_EQ(0, put_tags(fd, va, 2 * NP_2M));
-	pfn0 = pfn_level(fd, va, 1);
+	ASSERT_EQ(0, sweep_put_tags(fd, va, 2 * NP_2M));
+	pfn0 = sweep_pfn_level(fd, va, 1);
 	ASSERT_NE(0, pfn0);
-	ASSERT_EQ(pfn0 + NP_2M - 1, pfn_level(fd, va + HT_SZ_2M - HT_PAGE_SIZE, 1));
-	add_run(&o, 0, va, 2 * NP_2M);
-	add_run(&o, 0, cut, 24);
-	add_va(&o, 0, va + HT_SZ_2M - HT_PAGE_SIZE);
-	add_va(&o, 0, va + HT_SZ_2M);
+	ASSERT_EQ(pfn0 + NP_2M - 1, sweep_pfn_level(fd, va + HT_SZ_2M - HT_PAGE_SIZE, 1));
+	sweep_add_run(&o, 0, va, 2 * NP_2M);
+	sweep_add_run(&o, 0, cut, 24);
+	sweep_add_va(&o, 0, va + HT_SZ_2M - HT_PAGE_SIZE);
+	sweep_add_va(&o, 0, va + HT_SZ_2M);
 	o.run = do_unmap;
 	o.a[0] = cut;
 	o.a[1] = 24;
 	o.mask = TABLE_SITES;
 	sweep_op(_metadata, &o);
-	EXPECT_TRUE(absent(fd, cut));
-	EXPECT_TRUE(absent(fd, cut + 23 * HT_PAGE_SIZE));
-	EXPECT_EQ(0, pages_intact(fd, va, 500, 0, pfn0));
-	EXPECT_EQ(0, pages_intact(fd, cut + 24 * HT_PAGE_SIZE, 500, 0,
-				  pfn_level(fd, cut + 24 * HT_PAGE_SIZE, 0)));
+	EXPECT_TRUE(sweep_absent(fd, cut));
+	EXPECT_TRUE(sweep_absent(fd, cut + 23 * HT_PAGE_SIZE));
+	EXPECT_EQ(0, sweep_pages_intact(fd, va, 500, 0, pfn0));
+	EXPECT_EQ(0, sweep_pages_intact(fd, cut + 24 * HT_PAGE_SIZE, 500, 0,
+					sweep_pfn_level(fd, cut + 24 * HT_PAGE_SIZE, 0)));
 	EXPECT_EQ(0, ht_verify_check(fd, NULL));
 	reached(_metadata, &o, TABLE_SITES);
 	op_done(_metadata, self->fd, self->hats0, self->active0);
@@ -998,13 +535,13 @@ TEST_F_TIMEOUT(op, reload_after_steal, 300)
 	ASSERT_EQ(0, ht_map(fd, RL_LOCK, 1, HTABLE_MAP_LOCK | HTABLE_MAP_WRITE));
 	ASSERT_EQ(0, ht_map(fd, RL_2M, NP_2M, HTABLE_MAP_2M | HTABLE_MAP_EXEC));
 	ASSERT_EQ(0, ht_map(fd, RL_FAR, 3, HTABLE_MAP_WRITE | HTABLE_MAP_EXEC));
-	ASSERT_EQ(0, put_tags(fd, RL_LOCK, 1));
-	ASSERT_EQ(0, put_tags(fd, RL_2M, 2));
-	ASSERT_EQ(0, put_tags(fd, RL_FAR, 3));
-	add_run(&o, 0, RL_LOCK, 1);
-	add_run(&o, 0, RL_2M, NP_2M);
-	add_run(&o, 0, RL_FAR, 3);
-	ASSERT_EQ(0, snap_take(fd, o.va[0], o.nva[0], &rl_orig));
+	ASSERT_EQ(0, sweep_put_tags(fd, RL_LOCK, 1));
+	ASSERT_EQ(0, sweep_put_tags(fd, RL_2M, 2));
+	ASSERT_EQ(0, sweep_put_tags(fd, RL_FAR, 3));
+	sweep_add_run(&o, 0, RL_LOCK, 1);
+	sweep_add_run(&o, 0, RL_2M, NP_2M);
+	sweep_add_run(&o, 0, RL_FAR, 3);
+	ASSERT_EQ(0, sweep_snap_take(fd, o.va[0], o.nva[0], &rl_orig));
 	o.run = do_reload;
 	o.reset = reload_reset;
 	o.partial = reload_partial;
@@ -1013,8 +550,8 @@ TEST_F_TIMEOUT(op, reload_after_steal, 300)
 	sweep_op(_metadata, &o);
 	/* The retry rebuilt all seven: every page exactly as it was mapped. */
 	EXPECT_EQ(7, o.a[3]);
-	ASSERT_EQ(0, snap_take(fd, o.va[0], o.nva[0], &now));
-	EXPECT_EQ(0, snap_diff(&rl_orig, &now));
+	ASSERT_EQ(0, sweep_snap_take(fd, o.va[0], o.nva[0], &now));
+	EXPECT_EQ(0, sweep_snap_diff(&rl_orig, &now));
 	reached(_metadata, &o, TABLE_SITES);
 	op_done(_metadata, self->fd, self->hats0, self->active0);
 }
@@ -1064,13 +601,13 @@ TEST_F_TIMEOUT(op, share, 300)
 	o.fd[0] = self->fd[0];
 	o.fd[1] = self->fd[1];
 	ASSERT_EQ(0, ht_map(o.fd[0], SH_VA + 3 * HT_PAGE_SIZE, 16, HTABLE_MAP_WRITE));
-	ASSERT_EQ(0, put_tags(o.fd[0], SH_VA + 3 * HT_PAGE_SIZE, 16));
+	ASSERT_EQ(0, sweep_put_tags(o.fd[0], SH_VA + 3 * HT_PAGE_SIZE, 16));
 	ASSERT_EQ(0, ht_map(o.fd[1], 3 * HT_SZ_1G, 1, HTABLE_MAP_WRITE));
-	ASSERT_EQ(0, put_tags(o.fd[1], 3 * HT_SZ_1G, 1));
+	ASSERT_EQ(0, sweep_put_tags(o.fd[1], 3 * HT_SZ_1G, 1));
 	for (i = 0; i < 2; i++) {
-		add_run(&o, i, SH_VA + 3 * HT_PAGE_SIZE, 16);
-		add_va(&o, i, SH_VA + HT_SZ_2M + 5 * HT_PAGE_SIZE);
-		add_run(&o, i, 3 * HT_SZ_1G, 1);
+		sweep_add_run(&o, i, SH_VA + 3 * HT_PAGE_SIZE, 16);
+		sweep_add_va(&o, i, SH_VA + HT_SZ_2M + 5 * HT_PAGE_SIZE);
+		sweep_add_run(&o, i, 3 * HT_SZ_1G, 1);
 	}
 	o.run = do_share;
 	o.mask = SITE(S_SHARE) | TABLE_SITES;
@@ -1087,8 +624,8 @@ TEST_F_TIMEOUT(op, share, 300)
 
 		ASSERT_EQ(0, ht_probe(o.fd[1], va, &p));
 		EXPECT_EQ(HTABLE_PROBE_PRESENT | HTABLE_PROBE_WRITE, p.flags & ~HT_PROBE_HW);
-		EXPECT_EQ(pfn_level(o.fd[0], va, 0), p.pfn);
-		EXPECT_EQ(WTAG(va), word1(o.fd[0], va));
+		EXPECT_EQ(sweep_pfn_level(o.fd[0], va, 0), p.pfn);
+		EXPECT_EQ(WTAG(va), sweep_word1(o.fd[0], va));
 	}
 	EXPECT_EQ(0, ht_verify_check(o.fd[0], NULL));
 	EXPECT_EQ(0, ht_verify_check(o.fd[1], NULL));
@@ -1096,11 +633,11 @@ TEST_F_TIMEOUT(op, share, 300)
 	EXPECT_EQ(0, htable_knob_write(HTABLE_FAIL_SITE_PATH, (1U << SITES) - 1));
 	EXPECT_EQ(0, htable_knob_write(HTABLE_FAIL_NTH_PATH, 1));
 	EXPECT_EQ(0, ht_ioctl(o.fd[1], HTABLE_IOC_UNSHARE, &un));
-	EXPECT_EQ(0, read_hits(&h));
+	EXPECT_EQ(0, sweep_read_hits(&h));
 	EXPECT_EQ(0, htable_knob_write(HTABLE_FAIL_NTH_PATH, 0));
-	EXPECT_EQ(0, sum(h.calls));
+	EXPECT_EQ(0, sweep_sum(h.calls));
 	EXPECT_EQ(2, un.tables);
-	EXPECT_TRUE(absent(o.fd[1], SH_VA + 3 * HT_PAGE_SIZE));
+	EXPECT_TRUE(sweep_absent(o.fd[1], SH_VA + 3 * HT_PAGE_SIZE));
 	reached(_metadata, &o, SITE(S_SHARE) | TABLE_SITES);
 	op_done(_metadata, self->fd, self->hats0, self->active0);
 }
@@ -1128,7 +665,7 @@ TEST_F_TIMEOUT(op, pin_map, 300)
 	o.nfd = 1;
 	o.fd[0] = fd;
 	base_pages(_metadata, &o, 0);
-	add_run(&o, 0, va, 2);
+	sweep_add_run(&o, 0, va, 2);
 	o.run = do_map;
 	o.a[0] = va;
 	o.a[1] = 2;
@@ -1139,8 +676,8 @@ TEST_F_TIMEOUT(op, pin_map, 300)
 	sweep_op(_metadata, &o);
 	/* The hat maps this process's pages: its tags, and a write shows here. */
 	for (i = 0; i < 2; i++) {
-		EXPECT_NE(0, pfn_level(fd, va + i * HT_PAGE_SIZE, 0));
-		EXPECT_EQ(WTAG(va + i * HT_PAGE_SIZE), word1(fd, va + i * HT_PAGE_SIZE));
+		EXPECT_NE(0, sweep_pfn_level(fd, va + i * HT_PAGE_SIZE, 0));
+		EXPECT_EQ(WTAG(va + i * HT_PAGE_SIZE), sweep_word1(fd, va + i * HT_PAGE_SIZE));
 	}
 	v = 0x5a5a1234;
 	{
