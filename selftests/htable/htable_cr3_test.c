@@ -10,309 +10,25 @@
  * the test wrote; A and D are compared with the raw PTE; the counters in
  * debugfs stats must move by exactly what the windows reported; a
  * RESIDENT window's samples must lie inside the time the ioctl took.
+ *
+ * The cases are all here; their helpers that need no harness are in
+ * htable_cr3_pages.c (what a window leaves in the pages, and A and D)
+ * and htable_cr3_run.c (RUN and SYNC requests and what they report),
+ * declared in htable_cr3.h.
  */
 #include <pthread.h>
 #include <sched.h>
 #include <stdint.h>
 
 #include "kselftest_harness.h"
-#include "htable_test.h"
-#include "htable_window.h"
+#include "htable_cr3.h"
 
 #define CR3_TIMEOUT	120
 
-#define GOLDEN		0x9E3779B97F4A7C15ULL
-#define WORDS		(HT_PAGE_SIZE / sizeof(__u64))
-#define PTE_A		_BITULL(5)
-#define PTE_D		_BITULL(6)
 #define CPU_ONLINE_FMT	"/sys/devices/system/cpu/cpu%d/online"
-
-/* The words VERIFY writes its pattern into (u64 index). */
-static const unsigned int pat_word[] = { 0, 257, 511 };
 
 /* Where the tests map: a 1 GiB slot with nothing else in it. */
 #define VA0		(5 * HT_SZ_1G)
-
-/* The pattern VERIFY writes: all u64 arithmetic, wrapping. */
-static __u64 pattern(__u64 seed, __u64 pfn, __u64 word)
-{
-	return seed ^ (pfn << 16) ^ (word * GOLDEN);
-}
-
-static int is_pat_word(unsigned int w)
-{
-	return w == pat_word[0] || w == pat_word[1] || w == pat_word[2];
-}
-
-/* What the test writes into every other word of a page at @va. */
-static __u64 fill_word(__u64 va, unsigned int w)
-{
-	return 0x0123456789abcdefULL ^ va ^ w;
-}
-
-/* HTABLE_IOC_SYNC: 0 or -errno; the out fields are poisoned first. */
-static int sync_req(int fd, __u64 va, __u64 npages, __u32 flags,
-		    struct htable_sync *s)
-{
-	memset(s, 0, sizeof(*s));
-	s->va = va;
-	s->npages = npages;
-	s->flags = flags;
-	s->referenced = POISON64;
-	s->modified = POISON64;
-	return ht_ioctl(fd, HTABLE_IOC_SYNC, s);
-}
-
-/* HTABLE_IOC_RUN as filled in: 0 or -errno; out fields poisoned first. */
-static int run_req(int fd, struct htable_run *r)
-{
-	r->nsamples = POISON32;
-	r->verified = POISON64;
-	r->mismatches = POISON64;
-	r->faults = POISON64;
-	r->first_fault_va = POISON64;
-	r->first_mismatch_va = POISON64;
-	r->reads = POISON64;
-	r->valid_reads = POISON64;
-	r->clobbers = POISON64;
-	r->elapsed_ns = POISON64;
-	r->watchdog = POISON32;
-	return ht_ioctl(fd, HTABLE_IOC_RUN, r);
-}
-
-static void verify_fill(struct htable_run *r, __u32 cpu, __u64 va,
-			__u64 npages, __u32 flags, __u64 seed)
-{
-	memset(r, 0, sizeof(*r));
-	r->cpu = cpu;
-	r->mode = HTABLE_RUN_VERIFY;
-	r->va = va;
-	r->npages = npages;
-	r->flags = flags;
-	r->seed = seed;
-}
-
-static int run_verify(int fd, __u32 cpu, __u64 va, __u64 npages,
-		      __u32 flags, __u64 seed, struct htable_run *r)
-{
-	verify_fill(r, cpu, va, npages, flags, seed);
-	return run_req(fd, r);
-}
-
-/*
- * What a VERIFY that must find @verified pages and fault on @faults
- * (the first at @first_fault) reports. Returns the number of problems.
- */
-static int verify_result(const struct htable_run *r, __u64 verified,
-			 __u64 faults, __u64 first_fault)
-{
-	int bad = 0;
-
-	if (r->verified != verified || r->mismatches || r->faults != faults) {
-		fprintf(stderr,
-			"# VERIFY va %#llx x %llu: verified %llu mismatches %llu (first %#llx) faults %llu, want %llu/0/%llu\n",
-			r->va, r->npages, r->verified, r->mismatches,
-			r->first_mismatch_va, r->faults, verified, faults);
-		bad++;
-	}
-	if (faults && r->first_fault_va != first_fault) {
-		fprintf(stderr, "# VERIFY first_fault_va %#llx, want %#llx\n",
-			r->first_fault_va, first_fault);
-		bad++;
-	}
-	if (!r->elapsed_ns || r->elapsed_ns == POISON64) {
-		fprintf(stderr, "# VERIFY elapsed_ns %#llx\n", r->elapsed_ns);
-		bad++;
-	}
-	if (r->watchdog || r->reserved || r->clobbers == POISON64) {
-		fprintf(stderr, "# VERIFY watchdog %u reserved %u clobbers %#llx\n",
-			r->watchdog, r->reserved, r->clobbers);
-		bad++;
-	}
-	return bad;
-}
-
-/* PROBE @va: the pfn of a present, owned page, or 0 (and a message). */
-static __u64 pfn_of(int fd, __u64 va)
-{
-	struct htable_probe p;
-
-	if (ht_probe(fd, va, &p) ||
-	    (p.flags & (HTABLE_PROBE_PRESENT | HTABLE_PROBE_OWNED)) !=
-	    (HTABLE_PROBE_PRESENT | HTABLE_PROBE_OWNED)) {
-		fprintf(stderr, "# PROBE %#llx: flags %#x (%s)\n", va, p.flags,
-			strerror(errno));
-		return 0;
-	}
-	return p.pfn;
-}
-
-/* Fill the @n pages at @va (all the hat's) with fill_word(): 0 or -errno. */
-static int fill_pages(int fd, __u64 va, __u64 n)
-{
-	__u64 buf[WORDS];
-	__u64 i;
-	unsigned int w;
-	int ret;
-
-	for (i = 0; i < n; i++, va += HT_PAGE_SIZE) {
-		for (w = 0; w < WORDS; w++)
-			buf[w] = fill_word(va, w);
-		ret = rw(fd, va, buf, sizeof(buf), HTABLE_RW_WRITE);
-		if (ret)
-			return ret;
-	}
-	return 0;
-}
-
-/*
- * Read the page at @va through the direct map: its pattern words must
- * hold pattern(@seed, its pfn), and, when @filled, every other word the
- * fill the test wrote there from @fill_va. Returns the number of words
- * that differ (1 when the page cannot be read).
- */
-static int check_page(int fd, __u64 va, __u64 seed, int filled, __u64 fill_va)
-{
-	__u64 buf[WORDS];
-	__u64 pfn = pfn_of(fd, va);
-	unsigned int w;
-	int ret, bad = 0;
-
-	if (!pfn)
-		return 1;
-	memset(buf, 0, sizeof(buf));
-	ret = rw(fd, va, buf, sizeof(buf), 0);
-	if (ret) {
-		fprintf(stderr, "# RW read %#llx: %s\n", va, strerror(-ret));
-		return 1;
-	}
-	for (w = 0; w < WORDS; w++) {
-		__u64 want;
-
-		if (is_pat_word(w))
-			want = pattern(seed, pfn, w);
-		else if (filled)
-			want = fill_word(fill_va, w);
-		else
-			continue;
-		if (buf[w] != want) {
-			if (bad < 3)
-				fprintf(stderr,
-					"# va %#llx pfn %#llx word %u: %#llx, want %#llx\n",
-					va, pfn, w, buf[w], want);
-			bad++;
-		}
-	}
-	return bad;
-}
-
-/*
- * PROBE's A and D for @va, cross-checked with the raw PTE: the
- * HTABLE_PROBE_ACCESSED/DIRTY bits, or -1 (and a message).
- */
-static int ad_of(int fd, __u64 va)
-{
-	struct htable_probe p;
-	int ad;
-
-	if (ht_probe(fd, va, &p) || !(p.flags & HTABLE_PROBE_PRESENT)) {
-		fprintf(stderr, "# PROBE %#llx: not present\n", va);
-		return -1;
-	}
-	ad = p.flags & HT_PROBE_HW;
-	if (!!(ad & HTABLE_PROBE_ACCESSED) != !!(p.pte & PTE_A) ||
-	    !!(ad & HTABLE_PROBE_DIRTY) != !!(p.pte & PTE_D)) {
-		fprintf(stderr, "# PROBE %#llx: flags %#x but pte %#llx\n", va,
-			p.flags, p.pte);
-		return -1;
-	}
-	return ad;
-}
-
-/* Pages of [va, va + n pages) whose A/D bits are not @want. */
-static int ad_expect(int fd, __u64 va, __u64 n, int want)
-{
-	int bad = 0;
-	__u64 i;
-
-	for (i = 0; i < n; i++) {
-		int ad = ad_of(fd, va + i * HT_PAGE_SIZE);
-
-		if (ad != want) {
-			if (bad < 3)
-				fprintf(stderr, "# va %#llx: A/D %#x, want %#x\n",
-					va + i * HT_PAGE_SIZE, ad, want);
-			bad++;
-		}
-	}
-	return bad;
-}
-
-/* The number of possible CPUs, from sysfs ("0-3" gives 4), or -1. */
-static int possible_cpus(void)
-{
-	char buf[256], *p;
-	long last = -1;
-	int fd;
-	ssize_t n;
-
-	fd = open("/sys/devices/system/cpu/possible", O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	/* The last number of the list is the highest possible CPU. */
-	for (p = buf; *p; p++) {
-		if (*p >= '0' && *p <= '9') {
-			last = strtol(p, &p, 10);
-			if (!*p)
-				break;
-		}
-	}
-	return last < 0 ? -1 : (int)last + 1;
-}
-
-/* Counters the windows and SYNC move. */
-enum { ST_WINDOWS, ST_VERIFIED, ST_FAULTS, ST_SYNCS, ST_CLOBBERS, ST_WATCHDOG, NR_ST };
-
-static const char * const st_name[NR_ST] = {
-	"hs_windows", "hs_pages_verified", "hs_window_faults", "hs_ad_syncs",
-	"hs_cr3_clobbers", "hs_watchdog_ends",
-};
-
-/* Read every counter: 0, or the number missing. */
-static int stats_read(long long *v)
-{
-	int i, bad = 0;
-
-	for (i = 0; i < NR_ST; i++) {
-		v[i] = htable_stat(st_name[i]);
-		if (v[i] < 0) {
-			fprintf(stderr, "# counter %s missing\n", st_name[i]);
-			bad++;
-		}
-	}
-	return bad;
-}
-
-/* Compare the counters' moves since @before with @want: the problems. */
-static int stats_moved(const long long *before, const long long *want)
-{
-	long long now[NR_ST];
-	int i, bad = stats_read(now);
-
-	for (i = 0; i < NR_ST && !bad; i++) {
-		if (now[i] - before[i] != want[i]) {
-			fprintf(stderr, "# %s moved by %lld, want %lld\n",
-				st_name[i], now[i] - before[i], want[i]);
-			bad++;
-		}
-	}
-	return bad;
-}
 
 static void window_join(struct window *w)
 {
@@ -380,23 +96,23 @@ TEST_F(cr3, verify_read)
 	if (htable_dev_missing(_metadata, self->fd < 0, self->err))
 		return;
 	map_ok(_metadata, self->fd, VA0, 16, HTABLE_MAP_WRITE);
-	ASSERT_EQ(0, fill_pages(self->fd, VA0, 16));
+	ASSERT_EQ(0, cr3_fill_pages(self->fd, VA0, 16));
 	EXPECT_EQ(0, live_cpus(self->fd));
-	ret = run_verify(self->fd, 0, VA0, 16, 0, seed, &r);
+	ret = cr3_run_verify(self->fd, 0, VA0, 16, 0, seed, &r);
 	ASSERT_EQ(0, ret) TH_LOG("RUN VERIFY: %s", strerror(-ret));
-	EXPECT_EQ(0, verify_result(&r, 16, 0, 0));
+	EXPECT_EQ(0, cr3_verify_result(&r, 16, 0, 0));
 	EXPECT_EQ(0, live_cpus(self->fd));
 	/* Without RUN_WRITE the pattern stays; the fill is untouched. */
 	for (i = 0; i < 16; i++)
-		bad += check_page(self->fd, VA0 + i * HT_PAGE_SIZE, seed, 1,
+		bad += cr3_check_page(self->fd, VA0 + i * HT_PAGE_SIZE, seed, 1,
 				  VA0 + i * HT_PAGE_SIZE);
 	EXPECT_EQ(0, bad);
 	/* A new seed: the module writes the new pattern before the window. */
-	ret = run_verify(self->fd, 0, VA0 + 4 * HT_PAGE_SIZE, 4, 0, ~seed >> 3, &r);
+	ret = cr3_run_verify(self->fd, 0, VA0 + 4 * HT_PAGE_SIZE, 4, 0, ~seed >> 3, &r);
 	ASSERT_EQ(0, ret) TH_LOG("RUN VERIFY: %s", strerror(-ret));
-	EXPECT_EQ(0, verify_result(&r, 4, 0, 0));
+	EXPECT_EQ(0, cr3_verify_result(&r, 4, 0, 0));
 	for (i = 4, bad = 0; i < 8; i++)
-		bad += check_page(self->fd, VA0 + i * HT_PAGE_SIZE, ~seed >> 3, 1,
+		bad += cr3_check_page(self->fd, VA0 + i * HT_PAGE_SIZE, ~seed >> 3, 1,
 				  VA0 + i * HT_PAGE_SIZE);
 	EXPECT_EQ(0, bad);
 	check_clean(_metadata, self->fd);
@@ -420,22 +136,22 @@ TEST_F(cr3, verify_write)
 	map_ok(_metadata, self->fd, VA0 + 8 * HT_PAGE_SIZE, 8, 0);
 	map_ok(_metadata, self->fd, VA0 + 16 * HT_PAGE_SIZE, 8,
 	       HTABLE_MAP_WRITE | HTABLE_MAP_EXEC | HTABLE_MAP_LOCK);
-	ASSERT_EQ(0, fill_pages(self->fd, VA0, 24));
-	ret = run_verify(self->fd, cpu, VA0, 24, HTABLE_RUN_WRITE, seed, &r);
+	ASSERT_EQ(0, cr3_fill_pages(self->fd, VA0, 24));
+	ret = cr3_run_verify(self->fd, cpu, VA0, 24, HTABLE_RUN_WRITE, seed, &r);
 	ASSERT_EQ(0, ret) TH_LOG("RUN VERIFY|WRITE on CPU %u: %s", cpu, strerror(-ret));
-	EXPECT_EQ(0, verify_result(&r, 24, 0, 0));
+	EXPECT_EQ(0, cr3_verify_result(&r, 24, 0, 0));
 	EXPECT_EQ(0, live_cpus(self->fd));
 	for (i = 0; i < 24; i++) {
 		int ro = i >= 8 && i < 16;
 
-		bad += check_page(self->fd, VA0 + i * HT_PAGE_SIZE, ro ? seed : ~seed,
+		bad += cr3_check_page(self->fd, VA0 + i * HT_PAGE_SIZE, ro ? seed : ~seed,
 				  1, VA0 + i * HT_PAGE_SIZE);
 	}
 	EXPECT_EQ(0, bad);
 	/* And again: the module rewrites pattern(seed) first, so all match. */
-	ret = run_verify(self->fd, cpu, VA0, 24, HTABLE_RUN_WRITE, seed, &r);
+	ret = cr3_run_verify(self->fd, cpu, VA0, 24, HTABLE_RUN_WRITE, seed, &r);
 	ASSERT_EQ(0, ret);
-	EXPECT_EQ(0, verify_result(&r, 24, 0, 0));
+	EXPECT_EQ(0, cr3_verify_result(&r, 24, 0, 0));
 	check_clean(_metadata, self->fd);
 }
 
@@ -453,26 +169,26 @@ TEST_F(cr3, verify_holes)
 	map_ok(_metadata, self->fd, VA0, 3, HTABLE_MAP_WRITE);
 	map_ok(_metadata, self->fd, VA0 + 4 * HT_PAGE_SIZE, 5, HTABLE_MAP_WRITE);
 	map_ok(_metadata, self->fd, VA0 + 10 * HT_PAGE_SIZE, 6, 0);
-	ASSERT_EQ(0, stats_read(st0));
-	ret = run_verify(self->fd, 0, VA0, 18, HTABLE_RUN_WRITE, seed, &r);
+	ASSERT_EQ(0, cr3_stats_read(st0));
+	ret = cr3_run_verify(self->fd, 0, VA0, 18, HTABLE_RUN_WRITE, seed, &r);
 	ASSERT_EQ(0, ret) TH_LOG("RUN VERIFY over holes: %s", strerror(-ret));
-	EXPECT_EQ(0, verify_result(&r, 14, 4, VA0 + 3 * HT_PAGE_SIZE));
+	EXPECT_EQ(0, cr3_verify_result(&r, 14, 4, VA0 + 3 * HT_PAGE_SIZE));
 	want[ST_WINDOWS] = 1;
 	want[ST_VERIFIED] = r.verified;
 	want[ST_FAULTS] = r.faults;
 	want[ST_CLOBBERS] = r.clobbers;
-	EXPECT_EQ(0, stats_moved(st0, want));
+	EXPECT_EQ(0, cr3_stats_moved(st0, want));
 	for (i = 0; i < 16; i++) {
 		if (i == 3 || i == 9)
 			continue;
-		bad += check_page(self->fd, VA0 + i * HT_PAGE_SIZE,
+		bad += cr3_check_page(self->fd, VA0 + i * HT_PAGE_SIZE,
 				  i < 10 ? ~seed : seed, 0, 0);
 	}
 	EXPECT_EQ(0, bad);
 	/* Nothing mapped at all: every page faults, the first at va. */
-	ret = run_verify(self->fd, 0, VA0 + HT_SZ_2M, 8, 0, seed, &r);
+	ret = cr3_run_verify(self->fd, 0, VA0 + HT_SZ_2M, 8, 0, seed, &r);
 	ASSERT_EQ(0, ret) TH_LOG("RUN VERIFY of a hole: %s", strerror(-ret));
-	EXPECT_EQ(0, verify_result(&r, 0, 8, VA0 + HT_SZ_2M));
+	EXPECT_EQ(0, cr3_verify_result(&r, 0, 8, VA0 + HT_SZ_2M));
 	EXPECT_EQ(0, live_cpus(self->fd));
 	check_clean(_metadata, self->fd);
 }
@@ -492,27 +208,27 @@ TEST_F(cr3, ad_bits)
 		return;
 	map_ok(_metadata, self->fd, VA0, 16, HTABLE_MAP_WRITE);
 	map_ok(_metadata, self->fd, ro, 4, 0);
-	EXPECT_EQ(0, ad_expect(self->fd, VA0, 16, 0));
-	EXPECT_EQ(0, ad_expect(self->fd, ro, 4, 0));
+	EXPECT_EQ(0, cr3_ad_expect(self->fd, VA0, 16, 0));
+	EXPECT_EQ(0, cr3_ad_expect(self->fd, ro, 4, 0));
 	/* Read pages 4-7 only. */
-	ret = run_verify(self->fd, 0, VA0 + 4 * HT_PAGE_SIZE, 4, 0, 1, &r);
+	ret = cr3_run_verify(self->fd, 0, VA0 + 4 * HT_PAGE_SIZE, 4, 0, 1, &r);
 	ASSERT_EQ(0, ret) TH_LOG("RUN VERIFY: %s", strerror(-ret));
-	EXPECT_EQ(0, verify_result(&r, 4, 0, 0));
-	EXPECT_EQ(0, ad_expect(self->fd, VA0, 4, 0));
-	EXPECT_EQ(0, ad_expect(self->fd, VA0 + 4 * HT_PAGE_SIZE, 4, A));
-	EXPECT_EQ(0, ad_expect(self->fd, VA0 + 8 * HT_PAGE_SIZE, 8, 0));
+	EXPECT_EQ(0, cr3_verify_result(&r, 4, 0, 0));
+	EXPECT_EQ(0, cr3_ad_expect(self->fd, VA0, 4, 0));
+	EXPECT_EQ(0, cr3_ad_expect(self->fd, VA0 + 4 * HT_PAGE_SIZE, 4, A));
+	EXPECT_EQ(0, cr3_ad_expect(self->fd, VA0 + 8 * HT_PAGE_SIZE, 8, 0));
 	/* Write pages 8-11 and the read-only pages. */
-	ret = run_verify(self->fd, 0, VA0 + 8 * HT_PAGE_SIZE, 4, HTABLE_RUN_WRITE, 2, &r);
+	ret = cr3_run_verify(self->fd, 0, VA0 + 8 * HT_PAGE_SIZE, 4, HTABLE_RUN_WRITE, 2, &r);
 	ASSERT_EQ(0, ret) TH_LOG("RUN VERIFY|WRITE: %s", strerror(-ret));
-	EXPECT_EQ(0, verify_result(&r, 4, 0, 0));
-	ret = run_verify(self->fd, 0, ro, 4, HTABLE_RUN_WRITE, 3, &r);
+	EXPECT_EQ(0, cr3_verify_result(&r, 4, 0, 0));
+	ret = cr3_run_verify(self->fd, 0, ro, 4, HTABLE_RUN_WRITE, 3, &r);
 	ASSERT_EQ(0, ret) TH_LOG("RUN VERIFY|WRITE read-only: %s", strerror(-ret));
-	EXPECT_EQ(0, verify_result(&r, 4, 0, 0));
-	EXPECT_EQ(0, ad_expect(self->fd, VA0, 4, 0));
-	EXPECT_EQ(0, ad_expect(self->fd, VA0 + 4 * HT_PAGE_SIZE, 4, A));
-	EXPECT_EQ(0, ad_expect(self->fd, VA0 + 8 * HT_PAGE_SIZE, 4, A | D));
-	EXPECT_EQ(0, ad_expect(self->fd, VA0 + 12 * HT_PAGE_SIZE, 4, 0));
-	EXPECT_EQ(0, ad_expect(self->fd, ro, 4, A));
+	EXPECT_EQ(0, cr3_verify_result(&r, 4, 0, 0));
+	EXPECT_EQ(0, cr3_ad_expect(self->fd, VA0, 4, 0));
+	EXPECT_EQ(0, cr3_ad_expect(self->fd, VA0 + 4 * HT_PAGE_SIZE, 4, A));
+	EXPECT_EQ(0, cr3_ad_expect(self->fd, VA0 + 8 * HT_PAGE_SIZE, 4, A | D));
+	EXPECT_EQ(0, cr3_ad_expect(self->fd, VA0 + 12 * HT_PAGE_SIZE, 4, 0));
+	EXPECT_EQ(0, cr3_ad_expect(self->fd, ro, 4, A));
 	check_clean(_metadata, self->fd);
 }
 
@@ -532,50 +248,50 @@ TEST_F(cr3, sync)
 	map_ok(_metadata, self->fd, VA0, 8, HTABLE_MAP_WRITE);
 	map_ok(_metadata, self->fd, ro, 8, 0);
 	map_ok(_metadata, self->fd, VA0 + 20 * HT_PAGE_SIZE, 2, HTABLE_MAP_WRITE);
-	ASSERT_EQ(0, stats_read(st0));
-	ASSERT_EQ(0, sync_req(self->fd, VA0, 22, 0, &s));
+	ASSERT_EQ(0, cr3_stats_read(st0));
+	ASSERT_EQ(0, cr3_sync_req(self->fd, VA0, 22, 0, &s));
 	EXPECT_EQ(0, s.referenced);
 	EXPECT_EQ(0, s.modified);
-	ret = run_verify(self->fd, 0, VA0, 16, HTABLE_RUN_WRITE, 7, &r);
+	ret = cr3_run_verify(self->fd, 0, VA0, 16, HTABLE_RUN_WRITE, 7, &r);
 	ASSERT_EQ(0, ret) TH_LOG("RUN VERIFY|WRITE: %s", strerror(-ret));
-	EXPECT_EQ(0, verify_result(&r, 16, 0, 0));
+	EXPECT_EQ(0, cr3_verify_result(&r, 16, 0, 0));
 	want[ST_CLOBBERS] += r.clobbers;
 	/* Counting leaves the bits. */
-	ASSERT_EQ(0, sync_req(self->fd, VA0, 22, 0, &s));
+	ASSERT_EQ(0, cr3_sync_req(self->fd, VA0, 22, 0, &s));
 	EXPECT_EQ(16, s.referenced);
 	EXPECT_EQ(8, s.modified);
 	EXPECT_EQ(0, s.reserved0);
-	EXPECT_EQ(0, ad_expect(self->fd, VA0, 8, A | D));
-	EXPECT_EQ(0, ad_expect(self->fd, ro, 8, A));
+	EXPECT_EQ(0, cr3_ad_expect(self->fd, VA0, 8, A | D));
+	EXPECT_EQ(0, cr3_ad_expect(self->fd, ro, 8, A));
 	/* A subrange counts only its own pages. */
-	ASSERT_EQ(0, sync_req(self->fd, VA0 + 6 * HT_PAGE_SIZE, 4, 0, &s));
+	ASSERT_EQ(0, cr3_sync_req(self->fd, VA0 + 6 * HT_PAGE_SIZE, 4, 0, &s));
 	EXPECT_EQ(4, s.referenced);
 	EXPECT_EQ(2, s.modified);
 	/* Clearing reports, then clears. */
-	ASSERT_EQ(0, sync_req(self->fd, VA0, 22, HTABLE_SYNC_CLEAR, &s));
+	ASSERT_EQ(0, cr3_sync_req(self->fd, VA0, 22, HTABLE_SYNC_CLEAR, &s));
 	EXPECT_EQ(16, s.referenced);
 	EXPECT_EQ(8, s.modified);
-	EXPECT_EQ(0, ad_expect(self->fd, VA0, 16, 0));
-	EXPECT_EQ(0, ad_expect(self->fd, VA0 + 20 * HT_PAGE_SIZE, 2, 0));
-	ASSERT_EQ(0, sync_req(self->fd, VA0, 22, 0, &s));
+	EXPECT_EQ(0, cr3_ad_expect(self->fd, VA0, 16, 0));
+	EXPECT_EQ(0, cr3_ad_expect(self->fd, VA0 + 20 * HT_PAGE_SIZE, 2, 0));
+	ASSERT_EQ(0, cr3_sync_req(self->fd, VA0, 22, 0, &s));
 	EXPECT_EQ(0, s.referenced);
 	EXPECT_EQ(0, s.modified);
 	/* The hardware sets them again after the clear. */
-	ret = run_verify(self->fd, 0, VA0, 16, 0, 8, &r);
+	ret = cr3_run_verify(self->fd, 0, VA0, 16, 0, 8, &r);
 	ASSERT_EQ(0, ret) TH_LOG("RUN VERIFY: %s", strerror(-ret));
-	EXPECT_EQ(0, verify_result(&r, 16, 0, 0));
+	EXPECT_EQ(0, cr3_verify_result(&r, 16, 0, 0));
 	want[ST_CLOBBERS] += r.clobbers;
-	ASSERT_EQ(0, sync_req(self->fd, VA0, 22, HTABLE_SYNC_CLEAR, &s));
+	ASSERT_EQ(0, cr3_sync_req(self->fd, VA0, 22, HTABLE_SYNC_CLEAR, &s));
 	EXPECT_EQ(16, s.referenced);
 	EXPECT_EQ(0, s.modified);
 	/* A range with nothing mapped. */
-	ASSERT_EQ(0, sync_req(self->fd, VA0 + HT_SZ_2M, 16, HTABLE_SYNC_CLEAR, &s));
+	ASSERT_EQ(0, cr3_sync_req(self->fd, VA0 + HT_SZ_2M, 16, HTABLE_SYNC_CLEAR, &s));
 	EXPECT_EQ(0, s.referenced);
 	EXPECT_EQ(0, s.modified);
 	want[ST_WINDOWS] = 2;
 	want[ST_VERIFIED] = 32;
 	want[ST_SYNCS] = 7;
-	EXPECT_EQ(0, stats_moved(st0, want));
+	EXPECT_EQ(0, cr3_stats_moved(st0, want));
 	check_clean(_metadata, self->fd);
 }
 
@@ -591,10 +307,10 @@ TEST_F(cr3, sync_bad_input)
 	s.npages = 4;
 	s.reserved0 = 1;
 	EXPECT_EQ(-EINVAL, ht_ioctl(self->fd, HTABLE_IOC_SYNC, &s));
-	EXPECT_EQ(-EINVAL, sync_req(self->fd, VA0, 4, 0x2, &s));
-	EXPECT_EQ(-EINVAL, sync_req(self->fd, VA0, 4, 0x80000000U, &s));
-	EXPECT_EQ(-EINVAL, sync_req(self->fd, VA0, 0, 0, &s));
-	EXPECT_EQ(-EINVAL, sync_req(self->fd, VA0 + 8, 4, 0, &s));
+	EXPECT_EQ(-EINVAL, cr3_sync_req(self->fd, VA0, 4, 0x2, &s));
+	EXPECT_EQ(-EINVAL, cr3_sync_req(self->fd, VA0, 4, 0x80000000U, &s));
+	EXPECT_EQ(-EINVAL, cr3_sync_req(self->fd, VA0, 0, 0, &s));
+	EXPECT_EQ(-EINVAL, cr3_sync_req(self->fd, VA0 + 8, 4, 0, &s));
 	EXPECT_EQ(-EFAULT, ht_ioctl(self->fd, HTABLE_IOC_SYNC, (void *)8));
 }
 
@@ -635,7 +351,7 @@ TEST_F(cr3, rw)
 	ASSERT_EQ(0, rw(self->fd, VA0, back, 1, 0));
 	EXPECT_EQ(page[0], back[0]);
 	/* RW goes through the direct map: no A or D in the hat. */
-	EXPECT_EQ(0, ad_expect(self->fd, VA0, 2, 0));
+	EXPECT_EQ(0, cr3_ad_expect(self->fd, VA0, 2, 0));
 }
 
 TEST_F(cr3, rw_bad_input)
@@ -685,18 +401,18 @@ TEST_F_TIMEOUT(cr3, sizes, CR3_TIMEOUT)
 	if (htable_dev_missing(_metadata, self->fd < 0, self->err))
 		return;
 	map_ok(_metadata, self->fd, va1, 1, HTABLE_MAP_WRITE);
-	ret = run_verify(self->fd, 0, va1, 1, HTABLE_RUN_WRITE, 11, &r);
+	ret = cr3_run_verify(self->fd, 0, va1, 1, HTABLE_RUN_WRITE, 11, &r);
 	ASSERT_EQ(0, ret) TH_LOG("RUN VERIFY 1 page: %s", strerror(-ret));
-	EXPECT_EQ(0, verify_result(&r, 1, 0, 0));
-	EXPECT_EQ(0, check_page(self->fd, va1, ~11ULL, 0, 0));
+	EXPECT_EQ(0, cr3_verify_result(&r, 1, 0, 0));
+	EXPECT_EQ(0, cr3_check_page(self->fd, va1, ~11ULL, 0, 0));
 
 	/* 512 pages across a 2 MiB boundary: two PTE tables. */
 	map_ok(_metadata, self->fd, va512, 512, HTABLE_MAP_WRITE);
-	ret = run_verify(self->fd, self->ncpus - 1, va512, 512, HTABLE_RUN_WRITE, 12, &r);
+	ret = cr3_run_verify(self->fd, self->ncpus - 1, va512, 512, HTABLE_RUN_WRITE, 12, &r);
 	ASSERT_EQ(0, ret) TH_LOG("RUN VERIFY 512 pages: %s", strerror(-ret));
-	EXPECT_EQ(0, verify_result(&r, 512, 0, 0));
+	EXPECT_EQ(0, cr3_verify_result(&r, 512, 0, 0));
 	for (i = 0; i < 512; i += 17)
-		bad += check_page(self->fd, va512 + i * HT_PAGE_SIZE, ~12ULL, 0, 0);
+		bad += cr3_check_page(self->fd, va512 + i * HT_PAGE_SIZE, ~12ULL, 0, 0);
 	EXPECT_EQ(0, bad);
 
 	/*
@@ -708,16 +424,16 @@ TEST_F_TIMEOUT(cr3, sizes, CR3_TIMEOUT)
 	ret = ht_map_alias(self->fd, vabig + real * HT_PAGE_SIZE, big - real,
 			   HTABLE_MAP_ALIAS, vabig, real);
 	ASSERT_EQ(0, ret) TH_LOG("MAP ALIAS %llu pages: %s", big - real, strerror(-ret));
-	ret = run_verify(self->fd, 0, vabig, big, 0, 13, &r);
+	ret = cr3_run_verify(self->fd, 0, vabig, big, 0, 13, &r);
 	ASSERT_EQ(0, ret) TH_LOG("RUN VERIFY %llu pages: %s", big, strerror(-ret));
-	EXPECT_EQ(0, verify_result(&r, big, 0, 0));
+	EXPECT_EQ(0, cr3_verify_result(&r, big, 0, 0));
 	TH_LOG("VERIFY of %llu pages took %llu ms", big, r.elapsed_ns / 1000000);
 	for (i = 0, bad = 0; i < big; i += 997)
-		bad += check_page(self->fd, vabig + i * HT_PAGE_SIZE, 13, 0, 0);
+		bad += cr3_check_page(self->fd, vabig + i * HT_PAGE_SIZE, 13, 0, 0);
 	EXPECT_EQ(0, bad);
 	bad = 0;
 	for (i = 0; i < big; i += 4999)
-		bad += ad_of(self->fd, vabig + i * HT_PAGE_SIZE) != HTABLE_PROBE_ACCESSED;
+		bad += cr3_ad_of(self->fd, vabig + i * HT_PAGE_SIZE) != HTABLE_PROBE_ACCESSED;
 	EXPECT_EQ(0, bad);
 	EXPECT_EQ(0, live_cpus(self->fd));
 	check_clean(_metadata, self->fd);
@@ -738,14 +454,14 @@ TEST_F(cr3, every_cpu)
 	map_ok(_metadata, self->fd, VA0 + 4 * HT_PAGE_SIZE, 1, 0);
 	for (cpu = 0; cpu < self->ncpus; cpu++) {
 		seed = 0x5eed0000ULL + cpu;
-		ret = run_verify(self->fd, cpu, VA0, 5, HTABLE_RUN_WRITE, seed, &r);
+		ret = cr3_run_verify(self->fd, cpu, VA0, 5, HTABLE_RUN_WRITE, seed, &r);
 		EXPECT_EQ(0, ret) TH_LOG("RUN VERIFY on CPU %d: %s", cpu, strerror(-ret));
 		if (ret)
 			continue;
-		EXPECT_EQ(0, verify_result(&r, 5, 0, 0)) TH_LOG("on CPU %d", cpu);
+		EXPECT_EQ(0, cr3_verify_result(&r, 5, 0, 0)) TH_LOG("on CPU %d", cpu);
 		EXPECT_EQ(0, live_cpus(self->fd)) TH_LOG("after CPU %d", cpu);
 		for (i = 0, bad = 0; i < 5; i++)
-			bad += check_page(self->fd, VA0 + i * HT_PAGE_SIZE,
+			bad += cr3_check_page(self->fd, VA0 + i * HT_PAGE_SIZE,
 					  i < 4 ? ~seed : seed, 0, 0);
 		EXPECT_EQ(0, bad) TH_LOG("on CPU %d", cpu);
 	}
@@ -756,7 +472,7 @@ TEST_F(cr3, every_cpu)
 TEST_F(cr3, bad_cpu)
 {
 	struct htable_sample smp[4];
-	int possible = possible_cpus();
+	int possible = cr3_possible_cpus();
 	__u32 cpus[2] = { 4096, possible };
 	struct htable_run r;
 	int i, n = 1;
@@ -768,7 +484,7 @@ TEST_F(cr3, bad_cpu)
 	if (possible < 4096)
 		n = 2;
 	for (i = 0; i < n; i++) {
-		EXPECT_EQ(-EINVAL, run_verify(self->fd, cpus[i], VA0, 1, 0, 1, &r))
+		EXPECT_EQ(-EINVAL, cr3_run_verify(self->fd, cpus[i], VA0, 1, 0, 1, &r))
 			TH_LOG("VERIFY on CPU %u (%d possible)", cpus[i], possible);
 		memset(&r, 0, sizeof(r));
 		r.cpu = cpus[i];
@@ -778,10 +494,10 @@ TEST_F(cr3, bad_cpu)
 		r.duration_ms = 10;
 		r.samples = (uintptr_t)smp;
 		r.max_samples = 4;
-		EXPECT_EQ(-EINVAL, run_req(self->fd, &r))
+		EXPECT_EQ(-EINVAL, cr3_run_req(self->fd, &r))
 			TH_LOG("RESIDENT on CPU %u (%d possible)", cpus[i], possible);
 	}
-	EXPECT_EQ(-EINVAL, run_verify(self->fd, -1U, VA0, 1, 0, 1, &r));
+	EXPECT_EQ(-EINVAL, cr3_run_verify(self->fd, -1U, VA0, 1, 0, 1, &r));
 }
 
 /* An offline CPU is ENXIO; once back online it works again. */
@@ -806,7 +522,7 @@ TEST_F_TIMEOUT(cr3, offline_cpu, CR3_TIMEOUT)
 		SKIP(return, "needs:hotplug offlining CPU %d: %s", cpu, strerror(-ret));
 	self->offlined = cpu;
 	EXPECT_EQ(0, htable_knob_read(path));
-	ret = run_verify(self->fd, cpu, VA0, 2, 0, 1, &r);
+	ret = cr3_run_verify(self->fd, cpu, VA0, 2, 0, 1, &r);
 	EXPECT_EQ(-ENXIO, ret) TH_LOG("VERIFY on offline CPU %d: %s", cpu, strerror(-ret));
 	EXPECT_EQ(0, live_cpus(self->fd));
 	ASSERT_EQ(0, htable_knob_write(path, 1));
@@ -815,9 +531,9 @@ TEST_F_TIMEOUT(cr3, offline_cpu, CR3_TIMEOUT)
 		usleep(10000);
 	ASSERT_EQ(1, htable_knob_read(path));
 	self->offlined = -1;
-	ret = run_verify(self->fd, cpu, VA0, 2, HTABLE_RUN_WRITE, 2, &r);
+	ret = cr3_run_verify(self->fd, cpu, VA0, 2, HTABLE_RUN_WRITE, 2, &r);
 	ASSERT_EQ(0, ret) TH_LOG("VERIFY on CPU %d back online: %s", cpu, strerror(-ret));
-	EXPECT_EQ(0, verify_result(&r, 2, 0, 0));
+	EXPECT_EQ(0, cr3_verify_result(&r, 2, 0, 0));
 }
 
 /* What RUN refuses, each with nothing counted as a window. */
@@ -832,41 +548,41 @@ TEST_F(cr3, run_bad_input)
 		return;
 	map_ok(_metadata, self->fd, VA0, 4, HTABLE_MAP_WRITE);
 	map_ok(_metadata, self->fd, self->limit - HT_PAGE_SIZE, 1, HTABLE_MAP_WRITE);
-	ASSERT_EQ(0, stats_read(st0));
+	ASSERT_EQ(0, cr3_stats_read(st0));
 
-	verify_fill(&r, 0, VA0, 4, 0, 1);
+	cr3_verify_fill(&r, 0, VA0, 4, 0, 1);
 	r.mode = 2;
-	EXPECT_EQ(-EINVAL, run_req(self->fd, &r)) TH_LOG("mode 2");
-	verify_fill(&r, 0, VA0, 4, 0, 1);
+	EXPECT_EQ(-EINVAL, cr3_run_req(self->fd, &r)) TH_LOG("mode 2");
+	cr3_verify_fill(&r, 0, VA0, 4, 0, 1);
 	r.mode = -1U;
-	EXPECT_EQ(-EINVAL, run_req(self->fd, &r)) TH_LOG("mode ~0");
-	verify_fill(&r, 0, VA0, 4, 0x2, 1);
-	EXPECT_EQ(-EINVAL, run_req(self->fd, &r)) TH_LOG("flags 0x2");
-	verify_fill(&r, 0, VA0, 4, HTABLE_RUN_WRITE | 0x80000000U, 1);
-	EXPECT_EQ(-EINVAL, run_req(self->fd, &r)) TH_LOG("flags 0x80000001");
-	verify_fill(&r, 0, VA0, 4, 0, 1);
+	EXPECT_EQ(-EINVAL, cr3_run_req(self->fd, &r)) TH_LOG("mode ~0");
+	cr3_verify_fill(&r, 0, VA0, 4, 0x2, 1);
+	EXPECT_EQ(-EINVAL, cr3_run_req(self->fd, &r)) TH_LOG("flags 0x2");
+	cr3_verify_fill(&r, 0, VA0, 4, HTABLE_RUN_WRITE | 0x80000000U, 1);
+	EXPECT_EQ(-EINVAL, cr3_run_req(self->fd, &r)) TH_LOG("flags 0x80000001");
+	cr3_verify_fill(&r, 0, VA0, 4, 0, 1);
 	r.reserved = 1;
-	EXPECT_EQ(-EINVAL, run_req(self->fd, &r)) TH_LOG("reserved 1");
-	EXPECT_EQ(-EINVAL, run_verify(self->fd, 0, VA0, 0, 0, 1, &r)) TH_LOG("npages 0");
-	EXPECT_EQ(-EINVAL, run_verify(self->fd, 0, VA0 + 8, 1, 0, 1, &r)) TH_LOG("misaligned");
-	EXPECT_EQ(-EINVAL, run_verify(self->fd, 0, VA0 + HT_PAGE_SIZE - 1, 1, 0, 1, &r))
+	EXPECT_EQ(-EINVAL, cr3_run_req(self->fd, &r)) TH_LOG("reserved 1");
+	EXPECT_EQ(-EINVAL, cr3_run_verify(self->fd, 0, VA0, 0, 0, 1, &r)) TH_LOG("npages 0");
+	EXPECT_EQ(-EINVAL, cr3_run_verify(self->fd, 0, VA0 + 8, 1, 0, 1, &r)) TH_LOG("misaligned");
+	EXPECT_EQ(-EINVAL, cr3_run_verify(self->fd, 0, VA0 + HT_PAGE_SIZE - 1, 1, 0, 1, &r))
 		TH_LOG("misaligned");
-	ret = run_verify(self->fd, 0, VA0, HTABLE_MAX_NPAGES + 1, 0, 1, &r);
+	ret = cr3_run_verify(self->fd, 0, VA0, HTABLE_MAX_NPAGES + 1, 0, 1, &r);
 	EXPECT_TRUE(ret == -EINVAL || ret == -E2BIG) TH_LOG("npages max + 1: %s",
 							    strerror(-ret));
 	/* Leaving the lower half. */
-	EXPECT_EQ(-ERANGE, run_verify(self->fd, 0, self->limit - HT_PAGE_SIZE, 2, 0, 1, &r));
-	EXPECT_EQ(-ERANGE, run_verify(self->fd, 0, self->limit, 1, 0, 1, &r));
-	EXPECT_EQ(-ERANGE, run_verify(self->fd, 0, self->limit - 16 * HT_PAGE_SIZE,
-				      HTABLE_MAX_NPAGES, 0, 1, &r));
+	EXPECT_EQ(-ERANGE, cr3_run_verify(self->fd, 0, self->limit - HT_PAGE_SIZE, 2, 0, 1, &r));
+	EXPECT_EQ(-ERANGE, cr3_run_verify(self->fd, 0, self->limit, 1, 0, 1, &r));
+	EXPECT_EQ(-ERANGE, cr3_run_verify(self->fd, 0, self->limit - 16 * HT_PAGE_SIZE,
+					  HTABLE_MAX_NPAGES, 0, 1, &r));
 	/* VERIFY takes no resident fields. */
-	verify_fill(&r, 0, VA0, 4, 0, 1);
+	cr3_verify_fill(&r, 0, VA0, 4, 0, 1);
 	r.duration_ms = 10;
-	EXPECT_EQ(-EINVAL, run_req(self->fd, &r)) TH_LOG("VERIFY with duration_ms");
-	verify_fill(&r, 0, VA0, 4, 0, 1);
+	EXPECT_EQ(-EINVAL, cr3_run_req(self->fd, &r)) TH_LOG("VERIFY with duration_ms");
+	cr3_verify_fill(&r, 0, VA0, 4, 0, 1);
 	r.samples = (uintptr_t)smp;
 	r.max_samples = 4;
-	EXPECT_EQ(-EINVAL, run_req(self->fd, &r)) TH_LOG("VERIFY with samples");
+	EXPECT_EQ(-EINVAL, cr3_run_req(self->fd, &r)) TH_LOG("VERIFY with samples");
 	/* RESIDENT: one page, 1..5000 ms, 1..HTABLE_MAX_SAMPLES samples. */
 	memset(&r, 0, sizeof(r));
 	r.mode = HTABLE_RUN_RESIDENT;
@@ -875,33 +591,33 @@ TEST_F(cr3, run_bad_input)
 	r.duration_ms = 10;
 	r.samples = (uintptr_t)smp;
 	r.max_samples = 4;
-	EXPECT_EQ(-EINVAL, run_req(self->fd, &r)) TH_LOG("RESIDENT npages 2");
+	EXPECT_EQ(-EINVAL, cr3_run_req(self->fd, &r)) TH_LOG("RESIDENT npages 2");
 	r.npages = 1;
 	r.duration_ms = 0;
-	EXPECT_EQ(-EINVAL, run_req(self->fd, &r)) TH_LOG("RESIDENT 0 ms");
+	EXPECT_EQ(-EINVAL, cr3_run_req(self->fd, &r)) TH_LOG("RESIDENT 0 ms");
 	r.duration_ms = 5001;
-	EXPECT_EQ(-EINVAL, run_req(self->fd, &r)) TH_LOG("RESIDENT 5001 ms");
+	EXPECT_EQ(-EINVAL, cr3_run_req(self->fd, &r)) TH_LOG("RESIDENT 5001 ms");
 	r.duration_ms = 10;
 	r.max_samples = 0;
-	EXPECT_EQ(-EINVAL, run_req(self->fd, &r)) TH_LOG("RESIDENT 0 samples");
+	EXPECT_EQ(-EINVAL, cr3_run_req(self->fd, &r)) TH_LOG("RESIDENT 0 samples");
 	r.max_samples = HTABLE_MAX_SAMPLES + 1;
-	EXPECT_EQ(-EINVAL, run_req(self->fd, &r)) TH_LOG("RESIDENT too many samples");
+	EXPECT_EQ(-EINVAL, cr3_run_req(self->fd, &r)) TH_LOG("RESIDENT too many samples");
 	r.max_samples = 4;
 	r.va = VA0 + 8;
-	EXPECT_EQ(-EINVAL, run_req(self->fd, &r)) TH_LOG("RESIDENT misaligned");
+	EXPECT_EQ(-EINVAL, cr3_run_req(self->fd, &r)) TH_LOG("RESIDENT misaligned");
 	r.va = self->limit;
-	EXPECT_EQ(-ERANGE, run_req(self->fd, &r)) TH_LOG("RESIDENT beyond the lower half");
+	EXPECT_EQ(-ERANGE, cr3_run_req(self->fd, &r)) TH_LOG("RESIDENT beyond the lower half");
 	/* A bad argument pointer: the syscall's own -1 and errno. */
 	EXPECT_EQ(-1, ioctl(self->fd, HTABLE_IOC_RUN, (void *)8));
 	EXPECT_EQ(EFAULT, errno);
-	EXPECT_EQ(0, stats_moved(st0, want));
+	EXPECT_EQ(0, cr3_stats_moved(st0, want));
 	EXPECT_EQ(0, live_cpus(self->fd));
 
 	/* A range that ends exactly at the top of the lower half is fine. */
-	ret = run_verify(self->fd, 0, self->limit - HT_PAGE_SIZE, 1, HTABLE_RUN_WRITE, 9, &r);
+	ret = cr3_run_verify(self->fd, 0, self->limit - HT_PAGE_SIZE, 1, HTABLE_RUN_WRITE, 9, &r);
 	ASSERT_EQ(0, ret) TH_LOG("VERIFY of the last page: %s", strerror(-ret));
-	EXPECT_EQ(0, verify_result(&r, 1, 0, 0));
-	EXPECT_EQ(0, check_page(self->fd, self->limit - HT_PAGE_SIZE, ~9ULL, 0, 0));
+	EXPECT_EQ(0, cr3_verify_result(&r, 1, 0, 0));
+	EXPECT_EQ(0, cr3_check_page(self->fd, self->limit - HT_PAGE_SIZE, ~9ULL, 0, 0));
 	check_clean(_metadata, self->fd);
 }
 
@@ -936,7 +652,7 @@ static int resident_live_try(struct __test_metadata *_metadata, int fd, int ncpu
 	struct window w;
 
 	ASSERT_EQ(0, clear_accessed(fd, VA0));
-	ASSERT_EQ(0, stats_read(st0));
+	ASSERT_EQ(0, cr3_stats_read(st0));
 	EXPECT_EQ(0, live_cpus(fd));
 	ret = window_start(&w, fd, ncpus - 1, VA0, LIVE_MS, HTABLE_MAX_SAMPLES);
 	ASSERT_EQ(0, ret);
@@ -1024,7 +740,7 @@ static int resident_live_try(struct __test_metadata *_metadata, int fd, int ncpu
 	want[ST_CLOBBERS] = w.r.clobbers;
 	/* Each witnessed read needed one SYNC_CLEAR. */
 	want[ST_SYNCS] = WITNESS;
-	EXPECT_EQ(0, stats_moved(st0, want));
+	EXPECT_EQ(0, cr3_stats_moved(st0, want));
 	free(w.s);
 	return 1;
 }
@@ -1130,24 +846,24 @@ TEST_F(cr3, stats)
 	if (htable_dev_missing(_metadata, self->fd < 0, self->err))
 		return;
 	map_ok(_metadata, self->fd, VA0, 6, HTABLE_MAP_WRITE);
-	ASSERT_EQ(0, stats_read(st0));
+	ASSERT_EQ(0, cr3_stats_read(st0));
 	for (i = 0; i < 5; i++) {
 		/* Ranges of 8 at steps of 2 pages: some past the end, faulting. */
-		ret = run_verify(self->fd, i % self->ncpus, VA0 + 2 * i * HT_PAGE_SIZE, 8,
-				 i & 1 ? HTABLE_RUN_WRITE : 0, i, &r);
+		ret = cr3_run_verify(self->fd, i % self->ncpus, VA0 + 2 * i * HT_PAGE_SIZE, 8,
+				     i & 1 ? HTABLE_RUN_WRITE : 0, i, &r);
 		ASSERT_EQ(0, ret) TH_LOG("RUN VERIFY %d: %s", i, strerror(-ret));
-		EXPECT_EQ(0, verify_result(&r, i < 3 ? 6 - 2 * i : 0, i < 3 ? 2 + 2 * i : 8,
-					   VA0 + (i < 3 ? 6 : 2 * i) * HT_PAGE_SIZE));
+		EXPECT_EQ(0, cr3_verify_result(&r, i < 3 ? 6 - 2 * i : 0, i < 3 ? 2 + 2 * i : 8,
+					       VA0 + (i < 3 ? 6 : 2 * i) * HT_PAGE_SIZE));
 		want[ST_WINDOWS]++;
 		want[ST_VERIFIED] += r.verified;
 		want[ST_FAULTS] += r.faults;
 		want[ST_CLOBBERS] += r.clobbers;
 	}
 	for (i = 0; i < 3; i++) {
-		ASSERT_EQ(0, sync_req(self->fd, VA0, 6, i == 1 ? HTABLE_SYNC_CLEAR : 0, &s));
+		ASSERT_EQ(0, cr3_sync_req(self->fd, VA0, 6, i == 1 ? HTABLE_SYNC_CLEAR : 0, &s));
 		want[ST_SYNCS]++;
 	}
-	EXPECT_EQ(0, stats_moved(st0, want));
+	EXPECT_EQ(0, cr3_stats_moved(st0, want));
 	EXPECT_EQ(0, s.referenced);
 	EXPECT_EQ(0, s.modified);
 }
