@@ -4,7 +4,7 @@
  * 2 MiB, 1 GiB, 512 GiB and (on a 5-level hat) 256 TiB boundaries. After
  * every step the hat is compared with a model kept here: INFO against the
  * table counts the table rule gives (see ht_model_expect() in
- * htable_test.h), CHECK must be clean and visit what INFO counts, and
+ * htable_model.c), CHECK must be clean and visit what INFO counts, and
  * PROBE of the pages (and of the holes next to them) must show the flags
  * they were mapped with, level 0, a stable pfn shared by aliases, and a
  * raw PTE that agrees.

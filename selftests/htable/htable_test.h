@@ -211,10 +211,7 @@ static inline double ht_now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/*
- * ---- Rare paths: stealing and caches on demand (htable_failsweep_test,
- * htable_failknob_test, htable_badinput_test) ----
- */
+/* ---- Rare paths: stealing and caches on demand ---- */
 #define HTABLE_REAP_PATH "/sys/kernel/debug/htable/reap"
 
 /*
@@ -232,9 +229,9 @@ long long ht_reap_all(void);
 int ht_drain_caches(void);
 
 /*
- * ---- Issue 15 (refs, dirty, resched, cgroup tests): the ref_limit knob,
- * the kernel's view of a page (/proc/self/pagemap, /proc/kpageflags,
- * /proc/kpagecount), SYNC and RELOAD ----
+ * ---- Issue 15: the ref_limit knob, the kernel's view of a page
+ * (/proc/self/pagemap, /proc/kpageflags, /proc/kpagecount), SYNC and
+ * RELOAD ----
  */
 #define HTABLE_REF_LIMIT_PATH "/sys/kernel/debug/htable/ref_limit"
 #define HTABLE_REF_LIMIT_DEFAULT ((long long)_BITULL(30))
