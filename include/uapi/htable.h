@@ -77,11 +77,29 @@ struct htable_version {
  * @mapped:	(out) pages mapped: npages; written back on success only
  *
  * Nothing already mapped is ever overwritten, and a failed map changes
- * nothing: a range that meets a mapping of the same page size fails with
- * EEXIST; one that lies inside a larger page with EBUSY; a large page over
- * smaller mappings with ENOTEMPTY. 1 GiB pages need the CPU's pdpe1gb
- * (EOPNOTSUPP without), and HTABLE_MAP_PIN or HTABLE_MAP_ALIAS (EINVAL
- * without: the buddy allocator has no 1 GiB pages).
+ * nothing: a range that meets a table this hat shares from another hat
+ * fails with EADDRINUSE; one that meets a mapping of the same page size
+ * (a stolen translation counts as a 4 KiB one) with EEXIST; one that lies
+ * inside a larger page with EBUSY; a large page over smaller mappings, or
+ * over a table this hat shares out, with ENOTEMPTY. 1 GiB pages need the
+ * CPU's pdpe1gb (EOPNOTSUPP without), and HTABLE_MAP_PIN or
+ * HTABLE_MAP_ALIAS (EINVAL without: the buddy allocator has no 1 GiB
+ * pages).
+ *
+ * HTABLE_MAP_ALIAS: every source page must be the hat's, mapped or stolen
+ * (ENOENT), and the folio of one not pinned must have fewer references
+ * than the ref_limit debugfs knob (EOVERFLOW). With a large page size,
+ * the source of each large page must be one run of physically contiguous
+ * pages, aligned to that size and of one kind, all pinned or none
+ * (EINVAL).
+ *
+ * HTABLE_MAP_PIN: the memory is pinned with FOLL_WRITE | FOLL_LONGTERM,
+ * whatever HTABLE_MAP_WRITE says, so the caller must be able to write it
+ * (else EFAULT, or pin_user_pages_fast()'s error). Each large page must
+ * be physically contiguous and aligned to its size inside one folio: a
+ * hugetlb page or a THP at least that large (EINVAL). Each folio pinned
+ * is charged once to the caller's locked memory: ENOMEM past
+ * RLIMIT_MEMLOCK, unless the caller has CAP_IPC_LOCK.
  */
 struct htable_map {
 	__u64 va;
