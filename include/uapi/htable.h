@@ -201,7 +201,13 @@ struct htable_info {
 #define HTABLE_CHECK_PARENT	3	/* a link and its table disagree */
 #define HTABLE_CHECK_HASH	4	/* a linked table is missing from the hash */
 #define HTABLE_CHECK_UNOWNED	5	/* a present entry maps a page not the hat's */
-#define HTABLE_CHECK_BITS	6	/* reserved, User or Global bits set */
+/*
+ * HTABLE_CHECK_BITS: an entry with User, Global or reserved address bits
+ * set; a page entry at a level the CPU has no page size for (1 GiB
+ * without pdpe1gb, or any level above); or a large page whose frame is
+ * not aligned to its size.
+ */
+#define HTABLE_CHECK_BITS	6	/* bad bits, page level or alignment */
 #define HTABLE_CHECK_ORPHAN	7	/* a hashed table not reachable from the top */
 #define HTABLE_CHECK_CACHED	8	/* a cached free table is not all zero */
 
