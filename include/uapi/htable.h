@@ -145,12 +145,15 @@ struct htable_unmap {
  * struct htable_probe - HTABLE_IOC_PROBE: translate one va (hat_probe)
  * @va:		(in) any address in the lower canonical half; need not be
  *		aligned
- * @flags:	(out) HTABLE_PROBE_*; zero when nothing is mapped
+ * @flags:	(out) HTABLE_PROBE_*; zero when the hat has no page at @va,
+ *		HTABLE_PROBE_OWNED alone when its translation was stolen
  * @level:	(out) level of the entry that maps @va: 0 for a 4 KiB page,
- *		1 for 2 MiB, 2 for 1 GiB
- * @pfn:	(out) page frame number of the page at @va, when present
- * @pte:	(out) the raw entry, when present (for study; the device is
- *		root-only, mode 0600)
+ *		1 for 2 MiB, 2 for 1 GiB; 0 when nothing is present
+ * @pfn:	(out) page frame number of the 4 KiB page at @va: inside a
+ *		large page, the large page's first frame plus the index of
+ *		that 4 KiB page in it; 0 when nothing is present
+ * @pte:	(out) the raw entry (a large page's one entry); 0 when nothing
+ *		is present (for study; the device is root-only, mode 0600)
  */
 struct htable_probe {
 	__u64 va;
