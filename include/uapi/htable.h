@@ -280,7 +280,8 @@ struct htable_sample {
 
 /**
  * struct htable_run - HTABLE_IOC_RUN: load the hat into CR3 on one CPU
- * @cpu:	(in) an online CPU
+ * @cpu:	(in) an online CPU (ENXIO if offline) that is not isolated
+ *		by isolcpus= or nohz_full= (EBUSY if it is)
  * @mode:	(in) HTABLE_RUN_VERIFY or HTABLE_RUN_RESIDENT
  * @va:		(in) page-aligned start of the range (verify) or the page
  *		whose first word is read (resident)
@@ -296,15 +297,17 @@ struct htable_sample {
  * @nsamples:	(out) resident: samples written
  * @verified:	(out) pages whose data matched through the hat's tables
  * @mismatches:	(out) pages whose data did not
- * @faults:	(out) accesses that faulted
+ * @faults:	(out) verify: pages whose read or write through the hat
+ *		faulted (a page counts once); resident: reads that faulted
  * @first_fault_va: (out) va of the first fault
  * @first_mismatch_va: (out) va of the first mismatch
  * @reads:	(out) resident: reads done
  * @valid_reads: (out) resident: reads with HTABLE_SAMPLE_VALID
- * @clobbers:	(out) times the kernel replaced CR3 during the window
+ * @clobbers:	(out) resident: times the kernel replaced CR3 during the
+ *		window, its end included; verify: 0
  * @elapsed_ns:	(out) time the window took
  * @watchdog:	(out) 1 when the watchdog ended the window early
- * @reserved:	(out) zero
+ * @reserved:	(in) zero (EINVAL otherwise); (out) zero
  */
 struct htable_run {
 	__u32 cpu;
