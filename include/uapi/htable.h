@@ -343,8 +343,13 @@ struct htable_run {
  * @flags:	(in) HTABLE_SYNC_*
  * @reserved0:	(in) zero
  * @referenced:	(out) mapped 4 KiB pages with A (REF) set; a large
- *		page's one entry counts for each of its pages in the range
+ *		page's one entry counts for each of its pages in the range,
+ *		and a stolen translation counts with the bits it kept
  * @modified:	(out) mapped 4 KiB pages with D (MOD) set, counted the same
+ *
+ * The counts are of the bits as they were read, before HTABLE_SYNC_CLEAR
+ * clears them (in the entries, and in the records of stolen
+ * translations).
  */
 struct htable_sync {
 	__u64 va;
@@ -361,11 +366,13 @@ struct htable_sync {
  * @npages:	(in) 1..HTABLE_MAX_NPAGES
  * @flags:	(in) zero
  * @reserved0:	(in) zero
- * @reloaded:	(out) translations rebuilt from the hat's page record
+ * @reloaded:	(out) translations rebuilt from the hat's stolen records
  *
  * The seed's fault path: every page the hat owns in the range but has no
- * translation for (it was stolen) is mapped again, with its data and its
- * original WRITE/EXEC/LOCK flags. Pages already mapped are left alone.
+ * translation for (it was stolen) is mapped again, with its data, its
+ * original WRITE/EXEC/LOCK bits, and the A and D bits it had when it was
+ * stolen (or as a SYNC with HTABLE_SYNC_CLEAR left them). Pages already
+ * mapped are left alone.
  */
 struct htable_reload {
 	__u64 va;
