@@ -70,7 +70,6 @@ struct opsweep {
 };
 
 /* htable_failsweep_workload.c: the workload of every_allocation_site */
-int sweep_fail_hits(int site, long long *calls, long long *failed);
 void sweep_workload(struct sweep *s);
 void sweep_settle_and_verify(struct sweep *s);
 long long sweep_free_kb(void);

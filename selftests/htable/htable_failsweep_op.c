@@ -12,7 +12,7 @@ int sweep_read_hits(struct hits *h)
 	int site;
 
 	for (site = 0; site < SITES; site++)
-		if (sweep_fail_hits(site, &h->calls[site], &h->failed[site]))
+		if (htable_fail_hits(site, &h->calls[site], &h->failed[site]))
 			return -1;
 	return 0;
 }

@@ -84,7 +84,7 @@ TEST_F_TIMEOUT(sweep, every_allocation_site, 500)
 		ASSERT_EQ(0, htable_knob_write(HTABLE_FAIL_SITE_PATH, 1LL << site));
 		ASSERT_EQ(0, htable_knob_write(HTABLE_FAIL_NTH_PATH, 0xffffffffLL));
 		sweep_workload(&s);
-		ASSERT_EQ(0, sweep_fail_hits(site, &k, &failed));
+		ASSERT_EQ(0, htable_fail_hits(site, &k, &failed));
 		ASSERT_EQ(0, htable_knob_write(HTABLE_FAIL_NTH_PATH, 0));
 		sweep_settle_and_verify(&s);
 		ASSERT_EQ(0, s.bad) TH_LOG("counting run for %s", site_names[site]);
@@ -96,7 +96,7 @@ TEST_F_TIMEOUT(sweep, every_allocation_site, 500)
 		for (long long n = 1; n <= k; n++) {
 			ASSERT_EQ(0, htable_knob_write(HTABLE_FAIL_NTH_PATH, n));
 			sweep_workload(&s);
-			ASSERT_EQ(0, sweep_fail_hits(site, &calls, &failed));
+			ASSERT_EQ(0, htable_fail_hits(site, &calls, &failed));
 			ASSERT_EQ(0, htable_knob_write(HTABLE_FAIL_NTH_PATH, 0));
 			sweep_settle_and_verify(&s);
 			EXPECT_EQ(0, s.bad) TH_LOG("site %s, fail_nth %lld", site_names[site], n);

@@ -25,27 +25,6 @@
 #define VA_F	(HT_SZ_1G * 9)
 #define N_F	2
 
-/* Read one site's line of fail_hits: calls and failures injected. */
-int sweep_fail_hits(int site, long long *calls, long long *failed)
-{
-	char name[32];
-	FILE *f = fopen(HTABLE_FAIL_HITS_PATH, "r");
-	int bit, found = 0;
-	long long c, n;
-
-	if (!f)
-		return -1;
-	fscanf(f, "%*[^\n]\n");
-	while (fscanf(f, "%31s %d %lld %lld", name, &bit, &c, &n) == 4)
-		if (bit == site) {
-			*calls = c;
-			*failed = n;
-			found = 1;
-		}
-	fclose(f);
-	return found ? 0 : -1;
-}
-
 /* Outcome of one step: 0, or ENOMEM (counted); anything else is bad. */
 static int step_ok(struct sweep *s, const char *what, int ret, int also)
 {

@@ -196,6 +196,30 @@ int htable_knobs_reset(void)
 	return err;
 }
 
+int htable_fail_hits(int site, long long *calls, long long *failed)
+{
+	char name[32];
+	FILE *f = fopen(HTABLE_FAIL_HITS_PATH, "r");
+	int bit, found = 0;
+	long long c, n;
+
+	if (!f)
+		return -1;
+	/* The header line names the columns. */
+	if (fscanf(f, "%*[^\n]\n") == EOF) {
+		fclose(f);
+		return -1;
+	}
+	while (fscanf(f, "%31s %d %lld %lld", name, &bit, &c, &n) == 4)
+		if (bit == site) {
+			*calls = c;
+			*failed = n;
+			found = 1;
+		}
+	fclose(f);
+	return found ? 0 : -1;
+}
+
 /* ---- Rare paths: stealing and caches on demand ---- */
 
 long long ht_reap_all(void)

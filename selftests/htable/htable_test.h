@@ -112,6 +112,13 @@ long ht_newest_hat_id(void);
 int htable_knobs_reset(void);
 
 /*
+ * One allocation site's line of debugfs fail_hits (HTABLE_FAIL_* of the
+ * module's fail.h): the allocations made there and the failures injected,
+ * since the module loaded. 0, or -1 when the file or the site is missing.
+ */
+int htable_fail_hits(int site, long long *calls, long long *failed);
+
+/*
  * An htable ioctl as every helper here reports: 0 on success, -errno on
  * failure. Every test issues its requests through it; only the cases that
  * check the syscall's own contract (its -1 and errno for an argument
