@@ -532,7 +532,7 @@ static long htable_ioc_share(struct hat *hat, void *karg, void __user *uarg)
 	fput(owner);
 	if (err == -ENOMEM)
 		HATSTAT_INC(hs_enomem);
-	else if (err)
+	else if (err && err != -EINTR)
 		htable_bad_input("share: [%#llx, +%llu pages) refused (%d)", s->va,
 				 s->npages, err);
 	if (err)

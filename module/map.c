@@ -353,11 +353,12 @@ static unsigned long hat_count_pages(struct hat *hat, unsigned long va,
  * Grow the hat's hash before adding tables, when it is due. It needs
  * hat_seg_lock for write, so it waits for calls in progress (an RW may
  * sleep in a user fault under its claim) only when the chains are long.
+ * A growth that can't have its memory keeps the old hash, which only has
+ * longer chains: no call fails for it (an UNMAP must not fail for want of
+ * a bigger hash). Returns 0, or -EINTR when a fatal signal ended the wait.
  */
 static int hat_hash_grow(struct hat *hat)
 {
-	int err;
-
 	if (!htable_hash_wants_growth(hat, false))
 		return 0;
 	if (!down_write_trylock(&hat->hat_seg_lock)) {
@@ -366,9 +367,9 @@ static int hat_hash_grow(struct hat *hat)
 		if (down_write_killable(&hat->hat_seg_lock))
 			return -EINTR;
 	}
-	err = htable_hash_grow(hat);
+	htable_hash_grow(hat);
 	up_write(&hat->hat_seg_lock);
-	return err;
+	return 0;
 }
 
 static bool hat_map_conflict(int err)

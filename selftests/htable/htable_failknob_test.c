@@ -575,4 +575,43 @@ TEST_F_TIMEOUT(reserve, empty_reserve_steals, KNOB_TIMEOUT)
 	ht_hat_close(&v);
 }
 
+/* HTABLE_FAIL_HASH in the module's include/htable/fail.h: the hat's hash. */
+#define SITE_HASH	6
+#define HASH_VA		(3 * HT_SZ_512G)
+
+/*
+ * A hash that can't grow keeps the one it has, and no call fails for it:
+ * an UNMAP least of all. A hat's hash starts with one bucket and grows when
+ * the hat has more than two tables a bucket. The MAP below adds a table at
+ * every level under the top, so the UNMAP after it is the first call to
+ * grow the hash, while every allocation of a hash fails.
+ */
+TEST(unmap_while_the_hash_cannot_grow)
+{
+	long long calls0, failed0, calls, failed;
+	struct ht_hat h;
+	int err = -ht_hat_open(&h);
+
+	if (htable_dev_missing(_metadata, h.fd < 0, err))
+		return;
+	ASSERT_EQ(0, htable_knobs_reset());
+	ASSERT_EQ(0, ht_map(h.fd, HASH_VA, 1, HTABLE_MAP_WRITE));
+	ASSERT_EQ(0, ht_model_insert(&h.m, HASH_VA, 1, HTABLE_MAP_WRITE, 0, 0));
+	ASSERT_EQ(0, ht_model_learn(h.fd, &h.m, HASH_VA, 1));
+	ASSERT_EQ(0, htable_fail_hits(SITE_HASH, &calls0, &failed0));
+	ASSERT_EQ(0, htable_knob_write(HTABLE_FAIL_SITE_PATH, 1LL << SITE_HASH));
+	ASSERT_EQ(0, htable_knob_write(HTABLE_FAIL_NTH_PATH, 1));
+	err = ht_unmap(h.fd, HASH_VA, 1);
+	ASSERT_EQ(0, htable_fail_hits(SITE_HASH, &calls, &failed));
+	ASSERT_EQ(0, htable_knobs_reset());
+	EXPECT_EQ(0, err) TH_LOG("UNMAP while the hash could not grow: %s", strerror(-err));
+	/* The growth was tried once, and failed. */
+	EXPECT_EQ(calls0 + 1, calls);
+	EXPECT_EQ(failed0 + 1, failed);
+	if (!err)
+		ht_model_remove(&h.m, HASH_VA, 1);
+	EXPECT_EQ(0, ht_verify_model(h.fd, &h.m, h.levels, 1));
+	ht_hat_close(&h);
+}
+
 TEST_HARNESS_MAIN
