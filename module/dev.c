@@ -214,6 +214,17 @@ static long htable_ioc_map(struct hat *hat, void *karg, void __user *uarg)
 		err = htable_check_range("map alias", m->alias_va, m->alias_npages);
 		if (err)
 			return err;
+		/*
+		 * The source is read as it stands before the MAP: a source
+		 * inside the range being mapped would be read as the MAP fills
+		 * it, so an overlap has no meaning.
+		 */
+		if (m->alias_va < m->va + (m->npages << PAGE_SHIFT) &&
+		    m->va < m->alias_va + (m->alias_npages << PAGE_SHIFT)) {
+			htable_bad_input("map: alias source %#llx overlaps [%#llx, +%llu pages)",
+					 m->alias_va, m->va, m->npages);
+			return -EINVAL;
+		}
 	} else if (m->alias_va || m->alias_npages) {
 		htable_bad_input("map: alias fields set without HTABLE_MAP_ALIAS");
 		return -EINVAL;

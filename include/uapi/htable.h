@@ -73,7 +73,8 @@ struct htable_version {
  *		large pages), aligned like @va; else zero (the module
  *		allocates fresh pages)
  * @alias_npages: (in) with HTABLE_MAP_ALIAS: 1..npages (a multiple of the
- *		page size's npages); else zero
+ *		page size's npages), a source that does not overlap the
+ *		range being mapped; else zero
  * @mapped:	(out) pages mapped: npages; written back on success only
  *
  * Nothing already mapped is ever overwritten, and a failed map changes

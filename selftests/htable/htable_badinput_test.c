@@ -284,6 +284,14 @@ TEST_F_TIMEOUT(bad, alias, BAD_TIMEOUT)
 			  .flags = al, .alias_va = A_VA, .alias_npages = 1, .err = EEXIST },
 			{ .what = "alias into A", .va = A_VA - 2 * HT_PAGE_SIZE, .npages = 3,
 			  .flags = al, .alias_va = C_VA, .alias_npages = 3, .err = EEXIST },
+			/*
+			 * A's last page, then two pages of the range being mapped:
+			 * read as the MAP fills them, they would let it succeed.
+			 */
+			{ .what = "alias source inside the range it maps",
+			  .va = A_VA + A_N * HT_PAGE_SIZE, .npages = 4, .flags = al,
+			  .alias_va = A_VA + (A_N - 1) * HT_PAGE_SIZE, .alias_npages = 3,
+			  .err = EINVAL },
 		};
 
 		refuse_all(_metadata, h, c, ARRAY_SIZE(c));

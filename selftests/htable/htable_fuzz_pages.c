@@ -113,6 +113,10 @@ static int fz_map_want(struct fz_thread *t, struct fz_set *s, int hi, const stru
 		err = fz_range_errno(op->alias_va, op->alias_npages, fh->h.limit);
 		if (err)
 			return err;
+		/* A source inside the range it maps (dev.c). */
+		if (op->alias_va < end &&
+		    op->va < op->alias_va + op->alias_npages * HT_PAGE_SIZE)
+			return -EINVAL;
 	} else if (op->alias_va || op->alias_npages) {
 		return -EINVAL;
 	}

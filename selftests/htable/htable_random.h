@@ -52,7 +52,7 @@ struct ht_rnd {
 	__u64 rng;
 	unsigned long op;	/* operations done */
 	/* Outcomes, for the log and for blind mode's page balance. */
-	unsigned long maps, map_eexist, map_enoent, unmaps, unmap_enoent;
+	unsigned long maps, map_eexist, map_enoent, map_einval, unmaps, unmap_enoent;
 	unsigned long probes, clears;
 	__u64 pages_mapped, pages_unmapped;
 	/* The tags written into fresh pages: ht_tag_make(tag_salt, n). */
