@@ -114,7 +114,17 @@ void hat_put(struct hat *hat)
  */
 void hat_free(struct hat *hat)
 {
+	/* No new sharer can come: the owner's file can no longer be had. */
+	bool had_sharers = atomic_read(&hat->hat_nsharers);
+
 	hat_unshare_all(hat);
+	/*
+	 * A sharer's lockless PROBE that read its link to one of our tables
+	 * before the detach may still be reading that table: the tables
+	 * below are freed at once, so let such walks end first.
+	 */
+	if (had_sharers)
+		synchronize_rcu();
 	/*
 	 * HAT_FREEING keeps new steals away; a steal already working on the
 	 * hat (HAT_VICTIM) pins it until it lets go, as in the seed.
@@ -157,12 +167,27 @@ void hat_free(struct hat *hat)
  */
 void hat_probe(struct hat *hat, unsigned long va, struct hat_xlat *x)
 {
-	bool shared;
+	bool shared, stolen = false;
 
 	rcu_read_lock();
 	x->pte = htable_lookup_lockless(hat, va, &x->level, &shared);
+	if (!x->pte) {
+		/* A steal records the entry before it clears it. */
+		smp_rmb();
+		stolen = htable_stolen_pte(hat, va);
+		if (!stolen) {
+			/*
+			 * RELOAD goes the other way: it sets the entry, then
+			 * erases the record. Having missed both, look at the
+			 * entry again: a RELOAD that erased the record has set
+			 * it by now.
+			 */
+			smp_rmb();
+			x->pte = htable_lookup_lockless(hat, va, &x->level, &shared);
+		}
+	}
 	x->present = x->pte;
-	x->owned = x->present ? !shared : !!htable_stolen_pte(hat, va);
+	x->owned = x->present ? !shared : stolen;
 	rcu_read_unlock();
 }
 
