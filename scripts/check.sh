@@ -179,19 +179,44 @@ htablectl_host() {
 	echo "host-htablectl $p $f 0" >> "$results"
 }
 
+# The debug kernel (built once per machine, cached), when a row boots it.
+debug_kernel() {
+	local vars
+	grep -qE '^[^[:space:]]+[[:space:]]+debug[[:space:]]' <<< "$HTABLE_MATRIX" || return 0
+	[ -z "${DEBUG_KDIR:-}" ] || return 0
+	log "debug kernel (built once per machine, cached)"
+	if vars=$("$HTABLE_TOP/scripts/debug-kernel.sh"); then
+		eval "$vars"
+	else
+		log "FAIL: debug kernel build"
+		DEBUG_KERNEL=/nonexistent DEBUG_KDIR=/nonexistent
+	fi
+}
+
 static_pid=
 if [ $static = 1 ]; then
-	# First, alone: it rebuilds the guest programs that the rows copy.
+	# First: it rebuilds the guest programs that the rows copy. The debug
+	# rows' modules build beside it, so that those rows boot at once.
+	debug_pre=
+	if [ $vm = 1 ]; then
+		debug_kernel
+		if [ -d "${DEBUG_KDIR:-/nonexistent}" ]; then
+			"$HTABLE_TOP/scripts/row-modules.sh" "$DEBUG_KDIR" >/dev/null 2>&1 &
+			debug_pre=$!
+		fi
+	fi
 	static_check "selftests-build" selftests_build
+	[ -z "$debug_pre" ] || wait "$debug_pre"
 	# The rest need no guest: they run beside the debug rows, which
-	# start at once, at a lower priority (nice 10), so that they take
-	# what the guests leave idle instead of slowing the longest rows
-	# down; they still end minutes before those rows. The Debian rows'
-	# modules come first, so that those rows, which start when a debug
-	# row ends, find them built.
+	# start at once. The Debian and 6.12 rows' modules come first, so
+	# that those rows, which start when a debug row ends, find them
+	# built. The checks after them run at a lower priority (nice 10):
+	# they take what the guests leave idle instead of slowing the
+	# longest rows down.
 	{
-		renice -n 10 -p "$BASHPID" >/dev/null
 		"$HTABLE_TOP/scripts/row-modules.sh" "$DEB_KDIR" >/dev/null 2>&1
+		"$HTABLE_TOP/scripts/row-modules.sh" "$LTS_KDIR" >/dev/null 2>&1
+		renice -n 10 -p "$BASHPID" >/dev/null
 		host_tests
 		static_check "build-W=1" w1_build
 		# The objects of the W=1 build: calls only go down.
@@ -286,15 +311,7 @@ if [ $vm = 1 ]; then
 	# What every row shares is built once, before rows run side by side:
 	# the debug kernel, the guest-side programs and the module for each
 	# kernel (build-module.sh locks its own directory).
-	if grep -qE '^[^[:space:]]+[[:space:]]+debug[[:space:]]' <<< "$HTABLE_MATRIX"; then
-		log "debug kernel (built once per machine, cached)"
-		if debug_vars=$("$HTABLE_TOP/scripts/debug-kernel.sh"); then
-			eval "$debug_vars"
-		else
-			log "FAIL: debug kernel build"
-			DEBUG_KERNEL=/nonexistent DEBUG_KDIR=/nonexistent
-		fi
-	fi
+	debug_kernel
 	make -s -C "$HTABLE_TOP/selftests/htable" KTOOLS="$KTOOLS" >/dev/null &&
 		make -s -C "$HTABLE_TOP/tools/htablectl" >/dev/null ||
 		log "FAIL: guest programs do not build (each row will fail)"
@@ -366,7 +383,7 @@ read -r p f s < <(awk '{ p += $2; f += $3; s += $4 } END { print p + 0, f + 0, s
 	echo "coverage: $(cat "$HTABLE_TOP/.build/coverage/percent" 2>/dev/null || echo -)% of the module's lines"
 	echo
 	awk '{ printf "%-34s %4d passed %4d failed %4d skipped%s\n", $1, $2, $3, $4,
-		NF >= 5 ? sprintf("  %4d s", $5) : "" }' "$results"
+		(NF >= 5 ? sprintf("  %4d s", $5) : "") }' "$results"
 } > "$report"
 
 echo
