@@ -335,9 +335,11 @@ static int check_hat(struct hat *hat, struct htable_check *c,
  * Checks, per table: ht_valid_cnt and ht_lock_cnt against the entries;
  * parent, level, va and hat fields against the link that leads to it;
  * that the table is hashed exactly once; that every present page entry
- * maps the page the hat records for its va (for a large page: each of its
- * 4 KiB pages, and its pfn aligned to its size; in a table shared from
- * another hat, the page the owner records, against the owner's counts);
+ * maps a page the hat owns, by what was written apart from the entry: the
+ * owner tag and references of a page it allocated, or a pin record (for a
+ * large page: each of its 4 KiB pages, and its pfn aligned to its size; in
+ * a table shared from another hat, the owner's pages, against the owner's
+ * counts);
  * that no entry has User, Global or reserved bits; that no hashed table
  * is unreachable; and that cached free tables are all zero.
  *

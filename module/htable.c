@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Table lifecycle: allocation, the per-hat hash and its 128 hashed locks,
- * create/lookup/acquire/release, and linking tables into their parents.
+ * Table lifecycle: allocation, create/lookup/acquire/release under the
+ * 128 hashed locks (the hash itself is in hash.c), and linking tables into
+ * their parents.
  * The lock order and the invariants are in include/htable/htable.h.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt

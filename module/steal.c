@@ -11,7 +11,8 @@
  * The seed drops a stolen translation and lets the segment driver fault
  * it back in; here the hat is its own segment driver, so each stolen
  * entry is kept, as an xarray value, until RELOAD (the fault path) puts it
- * back: the stolen records, the one place per-mapping state is written.
+ * back: the stolen records (Documentation/design.rst, "Per-mapping
+ * state").
  */
 #include <linux/list.h>
 #include <linux/memcontrol.h>
