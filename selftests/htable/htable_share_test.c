@@ -760,13 +760,32 @@ static int race_shared_at(const struct race *r, __u64 t)
 	return 0;
 }
 
+/* Was S sharing at any time in [@t0, @t1]? */
+static int race_shared_during(const struct race *r, __u64 t0, __u64 t1)
+{
+	int i;
+
+	for (i = 0; i < r->nsh; i++)
+		if (r->sh[i].t_start <= t1 && (r->sh[i].t_end == NEVER || r->sh[i].t_end >= t0))
+			return 1;
+	return 0;
+}
+
 static const char * const race_why[] = {
 	"after the owner was destroyed", "after UNSHARE returned",
 	"after the UNMAP of its page returned", "a value no page at RVA held",
 };
 
-/* What makes a VALID read at @t of @v (@fault: it faulted) stale, or NULL. */
-static const char *race_stale(const struct race *r, __u64 t, __u64 v, int fault)
+/*
+ * What makes a VALID read of @v (@fault: it faulted) stale, or NULL. A
+ * sample's time is when its read started (uapi); the read ended before
+ * the window's next sample was taken, at @t_next. So the read happened
+ * in [@t, @t_next], and only what holds over all of it is stale: a vCPU
+ * the host leaves waiting between the clock and the read may read after
+ * the next SHARE began.
+ */
+static const char *race_stale(const struct race *r, __u64 t, __u64 t_next, __u64 v,
+			      int fault)
 {
 	int i;
 
@@ -774,7 +793,7 @@ static const char *race_stale(const struct race *r, __u64 t, __u64 v, int fault)
 		return NULL;
 	if (t > r->t_gone)
 		return race_why[0];
-	if (!race_shared_at(r, t))
+	if (!race_shared_during(r, t, t_next))
 		return race_why[1];
 	for (i = 0; i < r->ntag; i++)
 		if (r->tag[i].tag == v)
@@ -919,7 +938,8 @@ static int race_round(struct __test_metadata *_metadata, struct race *r, int *te
 
 		if (!(x->flags & HTABLE_SAMPLE_VALID))
 			continue;
-		why = race_stale(r, x->t_ns, x->value, !!(x->flags & HTABLE_SAMPLE_FAULT));
+		why = race_stale(r, x->t_ns, i + 1 < w.r.nsamples ? w.s[i + 1].t_ns : NEVER,
+				 x->value, !!(x->flags & HTABLE_SAMPLE_FAULT));
 		if (!why)
 			continue;
 		for (j = 0; j < (int)ARRAY_SIZE(race_why); j++)
