@@ -19,12 +19,8 @@ int cr3_check_page(int fd, __u64 va, __u64 seed, int filled, __u64 fill_va);
 int cr3_ad_of(int fd, __u64 va);
 int cr3_ad_expect(int fd, __u64 va, __u64 n, int want);
 
-/* htable_cr3_run.c: RUN and SYNC requests and what they report */
-int cr3_sync_req(int fd, __u64 va, __u64 npages, __u32 flags,
-		 struct htable_sync *s);
+/* htable_cr3_run.c: RUN requests and what they report */
 int cr3_run_req(int fd, struct htable_run *r);
-void cr3_verify_fill(struct htable_run *r, __u32 cpu, __u64 va,
-		     __u64 npages, __u32 flags, __u64 seed);
 int cr3_run_verify(int fd, __u32 cpu, __u64 va, __u64 npages,
 		   __u32 flags, __u64 seed, struct htable_run *r);
 int cr3_verify_result(const struct htable_run *r, __u64 verified,

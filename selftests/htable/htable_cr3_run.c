@@ -1,23 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * RUN and SYNC for htable_cr3_test: the requests with their out fields
- * poisoned, what a VERIFY must report, the possible CPUs, and the
- * debugfs counters windows and SYNC move.
+ * RUN for htable_cr3_test: the request with its out fields poisoned,
+ * what a VERIFY must report, the possible CPUs, and the debugfs counters
+ * windows and SYNC move (SYNC is ht_sync_req() of htable_test.c).
  */
 #include "htable_cr3.h"
-
-/* HTABLE_IOC_SYNC: 0 or -errno; the out fields are poisoned first. */
-int cr3_sync_req(int fd, __u64 va, __u64 npages, __u32 flags,
-		 struct htable_sync *s)
-{
-	memset(s, 0, sizeof(*s));
-	s->va = va;
-	s->npages = npages;
-	s->flags = flags;
-	s->referenced = POISON64;
-	s->modified = POISON64;
-	return ht_ioctl(fd, HTABLE_IOC_SYNC, s);
-}
 
 /* HTABLE_IOC_RUN as filled in: 0 or -errno; out fields poisoned first. */
 int cr3_run_req(int fd, struct htable_run *r)
@@ -36,22 +23,10 @@ int cr3_run_req(int fd, struct htable_run *r)
 	return ht_ioctl(fd, HTABLE_IOC_RUN, r);
 }
 
-void cr3_verify_fill(struct htable_run *r, __u32 cpu, __u64 va,
-		     __u64 npages, __u32 flags, __u64 seed)
-{
-	memset(r, 0, sizeof(*r));
-	r->cpu = cpu;
-	r->mode = HTABLE_RUN_VERIFY;
-	r->va = va;
-	r->npages = npages;
-	r->flags = flags;
-	r->seed = seed;
-}
-
 int cr3_run_verify(int fd, __u32 cpu, __u64 va, __u64 npages,
 		   __u32 flags, __u64 seed, struct htable_run *r)
 {
-	cr3_verify_fill(r, cpu, va, npages, flags, seed);
+	ht_verify_fill(r, cpu, va, npages, flags, seed);
 	return cr3_run_req(fd, r);
 }
 

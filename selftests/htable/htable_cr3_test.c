@@ -249,7 +249,7 @@ TEST_F(cr3, sync)
 	map_ok(_metadata, self->fd, ro, 8, 0);
 	map_ok(_metadata, self->fd, VA0 + 20 * HT_PAGE_SIZE, 2, HTABLE_MAP_WRITE);
 	ASSERT_EQ(0, cr3_stats_read(st0));
-	ASSERT_EQ(0, cr3_sync_req(self->fd, VA0, 22, 0, &s));
+	ASSERT_EQ(0, ht_sync_req(self->fd, VA0, 22, 0, &s));
 	EXPECT_EQ(0, s.referenced);
 	EXPECT_EQ(0, s.modified);
 	ret = cr3_run_verify(self->fd, 0, VA0, 16, HTABLE_RUN_WRITE, 7, &r);
@@ -257,23 +257,23 @@ TEST_F(cr3, sync)
 	EXPECT_EQ(0, cr3_verify_result(&r, 16, 0, 0));
 	want[ST_CLOBBERS] += r.clobbers;
 	/* Counting leaves the bits. */
-	ASSERT_EQ(0, cr3_sync_req(self->fd, VA0, 22, 0, &s));
+	ASSERT_EQ(0, ht_sync_req(self->fd, VA0, 22, 0, &s));
 	EXPECT_EQ(16, s.referenced);
 	EXPECT_EQ(8, s.modified);
 	EXPECT_EQ(0, s.reserved0);
 	EXPECT_EQ(0, cr3_ad_expect(self->fd, VA0, 8, A | D));
 	EXPECT_EQ(0, cr3_ad_expect(self->fd, ro, 8, A));
 	/* A subrange counts only its own pages. */
-	ASSERT_EQ(0, cr3_sync_req(self->fd, VA0 + 6 * HT_PAGE_SIZE, 4, 0, &s));
+	ASSERT_EQ(0, ht_sync_req(self->fd, VA0 + 6 * HT_PAGE_SIZE, 4, 0, &s));
 	EXPECT_EQ(4, s.referenced);
 	EXPECT_EQ(2, s.modified);
 	/* Clearing reports, then clears. */
-	ASSERT_EQ(0, cr3_sync_req(self->fd, VA0, 22, HTABLE_SYNC_CLEAR, &s));
+	ASSERT_EQ(0, ht_sync_req(self->fd, VA0, 22, HTABLE_SYNC_CLEAR, &s));
 	EXPECT_EQ(16, s.referenced);
 	EXPECT_EQ(8, s.modified);
 	EXPECT_EQ(0, cr3_ad_expect(self->fd, VA0, 16, 0));
 	EXPECT_EQ(0, cr3_ad_expect(self->fd, VA0 + 20 * HT_PAGE_SIZE, 2, 0));
-	ASSERT_EQ(0, cr3_sync_req(self->fd, VA0, 22, 0, &s));
+	ASSERT_EQ(0, ht_sync_req(self->fd, VA0, 22, 0, &s));
 	EXPECT_EQ(0, s.referenced);
 	EXPECT_EQ(0, s.modified);
 	/* The hardware sets them again after the clear. */
@@ -281,11 +281,11 @@ TEST_F(cr3, sync)
 	ASSERT_EQ(0, ret) TH_LOG("RUN VERIFY: %s", strerror(-ret));
 	EXPECT_EQ(0, cr3_verify_result(&r, 16, 0, 0));
 	want[ST_CLOBBERS] += r.clobbers;
-	ASSERT_EQ(0, cr3_sync_req(self->fd, VA0, 22, HTABLE_SYNC_CLEAR, &s));
+	ASSERT_EQ(0, ht_sync_req(self->fd, VA0, 22, HTABLE_SYNC_CLEAR, &s));
 	EXPECT_EQ(16, s.referenced);
 	EXPECT_EQ(0, s.modified);
 	/* A range with nothing mapped. */
-	ASSERT_EQ(0, cr3_sync_req(self->fd, VA0 + HT_SZ_2M, 16, HTABLE_SYNC_CLEAR, &s));
+	ASSERT_EQ(0, ht_sync_req(self->fd, VA0 + HT_SZ_2M, 16, HTABLE_SYNC_CLEAR, &s));
 	EXPECT_EQ(0, s.referenced);
 	EXPECT_EQ(0, s.modified);
 	want[ST_WINDOWS] = 2;
@@ -307,10 +307,10 @@ TEST_F(cr3, sync_bad_input)
 	s.npages = 4;
 	s.reserved0 = 1;
 	EXPECT_EQ(-EINVAL, ht_ioctl(self->fd, HTABLE_IOC_SYNC, &s));
-	EXPECT_EQ(-EINVAL, cr3_sync_req(self->fd, VA0, 4, 0x2, &s));
-	EXPECT_EQ(-EINVAL, cr3_sync_req(self->fd, VA0, 4, 0x80000000U, &s));
-	EXPECT_EQ(-EINVAL, cr3_sync_req(self->fd, VA0, 0, 0, &s));
-	EXPECT_EQ(-EINVAL, cr3_sync_req(self->fd, VA0 + 8, 4, 0, &s));
+	EXPECT_EQ(-EINVAL, ht_sync_req(self->fd, VA0, 4, 0x2, &s));
+	EXPECT_EQ(-EINVAL, ht_sync_req(self->fd, VA0, 4, 0x80000000U, &s));
+	EXPECT_EQ(-EINVAL, ht_sync_req(self->fd, VA0, 0, 0, &s));
+	EXPECT_EQ(-EINVAL, ht_sync_req(self->fd, VA0 + 8, 4, 0, &s));
 	EXPECT_EQ(-EFAULT, ht_ioctl(self->fd, HTABLE_IOC_SYNC, (void *)8));
 }
 
@@ -550,17 +550,17 @@ TEST_F(cr3, run_bad_input)
 	map_ok(_metadata, self->fd, self->limit - HT_PAGE_SIZE, 1, HTABLE_MAP_WRITE);
 	ASSERT_EQ(0, cr3_stats_read(st0));
 
-	cr3_verify_fill(&r, 0, VA0, 4, 0, 1);
+	ht_verify_fill(&r, 0, VA0, 4, 0, 1);
 	r.mode = 2;
 	EXPECT_EQ(-EINVAL, cr3_run_req(self->fd, &r)) TH_LOG("mode 2");
-	cr3_verify_fill(&r, 0, VA0, 4, 0, 1);
+	ht_verify_fill(&r, 0, VA0, 4, 0, 1);
 	r.mode = -1U;
 	EXPECT_EQ(-EINVAL, cr3_run_req(self->fd, &r)) TH_LOG("mode ~0");
-	cr3_verify_fill(&r, 0, VA0, 4, 0x2, 1);
+	ht_verify_fill(&r, 0, VA0, 4, 0x2, 1);
 	EXPECT_EQ(-EINVAL, cr3_run_req(self->fd, &r)) TH_LOG("flags 0x2");
-	cr3_verify_fill(&r, 0, VA0, 4, HTABLE_RUN_WRITE | 0x80000000U, 1);
+	ht_verify_fill(&r, 0, VA0, 4, HTABLE_RUN_WRITE | 0x80000000U, 1);
 	EXPECT_EQ(-EINVAL, cr3_run_req(self->fd, &r)) TH_LOG("flags 0x80000001");
-	cr3_verify_fill(&r, 0, VA0, 4, 0, 1);
+	ht_verify_fill(&r, 0, VA0, 4, 0, 1);
 	r.reserved = 1;
 	EXPECT_EQ(-EINVAL, cr3_run_req(self->fd, &r)) TH_LOG("reserved 1");
 	EXPECT_EQ(-EINVAL, cr3_run_verify(self->fd, 0, VA0, 0, 0, 1, &r)) TH_LOG("npages 0");
@@ -576,10 +576,10 @@ TEST_F(cr3, run_bad_input)
 	EXPECT_EQ(-ERANGE, cr3_run_verify(self->fd, 0, self->limit - 16 * HT_PAGE_SIZE,
 					  HTABLE_MAX_NPAGES, 0, 1, &r));
 	/* VERIFY takes no resident fields. */
-	cr3_verify_fill(&r, 0, VA0, 4, 0, 1);
+	ht_verify_fill(&r, 0, VA0, 4, 0, 1);
 	r.duration_ms = 10;
 	EXPECT_EQ(-EINVAL, cr3_run_req(self->fd, &r)) TH_LOG("VERIFY with duration_ms");
-	cr3_verify_fill(&r, 0, VA0, 4, 0, 1);
+	ht_verify_fill(&r, 0, VA0, 4, 0, 1);
 	r.samples = (uintptr_t)smp;
 	r.max_samples = 4;
 	EXPECT_EQ(-EINVAL, cr3_run_req(self->fd, &r)) TH_LOG("VERIFY with samples");
@@ -860,7 +860,7 @@ TEST_F(cr3, stats)
 		want[ST_CLOBBERS] += r.clobbers;
 	}
 	for (i = 0; i < 3; i++) {
-		ASSERT_EQ(0, cr3_sync_req(self->fd, VA0, 6, i == 1 ? HTABLE_SYNC_CLEAR : 0, &s));
+		ASSERT_EQ(0, ht_sync_req(self->fd, VA0, 6, i == 1 ? HTABLE_SYNC_CLEAR : 0, &s));
 		want[ST_SYNCS]++;
 	}
 	EXPECT_EQ(0, cr3_stats_moved(st0, want));

@@ -113,6 +113,13 @@ int ht_unmap_req(int fd, struct htable_unmap *u)
 int ht_run_verify(int fd, __u32 cpu, __u64 va, __u64 npages, __u32 flags,
 		  __u64 seed, struct htable_run *r)
 {
+	ht_verify_fill(r, cpu, va, npages, flags, seed);
+	return ht_ioctl(fd, HTABLE_IOC_RUN, r);
+}
+
+void ht_verify_fill(struct htable_run *r, __u32 cpu, __u64 va, __u64 npages,
+		    __u32 flags, __u64 seed)
+{
 	memset(r, 0, sizeof(*r));
 	r->cpu = cpu;
 	r->mode = HTABLE_RUN_VERIFY;
@@ -120,7 +127,6 @@ int ht_run_verify(int fd, __u32 cpu, __u64 va, __u64 npages, __u32 flags,
 	r->npages = npages;
 	r->flags = flags;
 	r->seed = seed;
-	return ht_ioctl(fd, HTABLE_IOC_RUN, r);
 }
 
 /* Does the CPU map 1 GiB pages (pdpe1gb in /proc/cpuinfo)? */
@@ -291,14 +297,24 @@ __u64 ht_kpagecount(__u64 pfn)
 	return ht_proc_word("/proc/kpagecount", pfn);
 }
 
+int ht_sync_req(int fd, __u64 va, __u64 npages, __u32 flags,
+		struct htable_sync *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->va = va;
+	s->npages = npages;
+	s->flags = flags;
+	s->referenced = ~0ULL;
+	s->modified = ~0ULL;
+	return ht_ioctl(fd, HTABLE_IOC_SYNC, s);
+}
+
 int ht_sync(int fd, __u64 va, __u64 npages, __u32 flags, __u64 *ref, __u64 *mod)
 {
-	struct htable_sync s = { .va = va, .npages = npages, .flags = flags };
+	struct htable_sync s;
 	int err;
 
-	s.referenced = ~0ULL;
-	s.modified = ~0ULL;
-	err = ht_ioctl(fd, HTABLE_IOC_SYNC, &s);
+	err = ht_sync_req(fd, va, npages, flags, &s);
 	if (err)
 		return err;
 	*ref = s.referenced;

@@ -157,6 +157,9 @@ int ht_map_req(int fd, struct htable_map *m);
 int ht_unmap_req(int fd, struct htable_unmap *u);
 int ht_run_verify(int fd, __u32 cpu, __u64 va, __u64 npages, __u32 flags,
 		  __u64 seed, struct htable_run *r);
+/* Fill @r as ht_run_verify() issues it (zeroed, then the in fields). */
+void ht_verify_fill(struct htable_run *r, __u32 cpu, __u64 va, __u64 npages,
+		    __u32 flags, __u64 seed);
 int ht_has_pdpe1gb(void);
 int ht_kernel_has_kasan(void);
 
@@ -262,6 +265,13 @@ __u64 ht_kpageflags(__u64 pfn);
 
 /* /proc/kpagecount of @pfn (the page's map count); ~0 when unreadable. */
 __u64 ht_kpagecount(__u64 pfn);
+
+/*
+ * SYNC of @npages at @va with @flags into @s, zeroed and with its out
+ * fields poisoned first: 0 or -errno.
+ */
+int ht_sync_req(int fd, __u64 va, __u64 npages, __u32 flags,
+		struct htable_sync *s);
 
 /* SYNC of @npages at @va with @flags: 0 or -errno; the counts in @ref, @mod. */
 int ht_sync(int fd, __u64 va, __u64 npages, __u32 flags, __u64 *ref, __u64 *mod);
