@@ -58,7 +58,7 @@ int cr3_fill_pages(int fd, __u64 va, __u64 n)
 	for (i = 0; i < n; i++, va += HT_PAGE_SIZE) {
 		for (w = 0; w < WORDS; w++)
 			buf[w] = fill_word(va, w);
-		ret = rw(fd, va, buf, sizeof(buf), HTABLE_RW_WRITE);
+		ret = ht_rw(fd, va, buf, sizeof(buf), HTABLE_RW_WRITE);
 		if (ret)
 			return ret;
 	}
@@ -81,7 +81,7 @@ int cr3_check_page(int fd, __u64 va, __u64 seed, int filled, __u64 fill_va)
 	if (!pfn)
 		return 1;
 	memset(buf, 0, sizeof(buf));
-	ret = rw(fd, va, buf, sizeof(buf), 0);
+	ret = ht_rw(fd, va, buf, sizeof(buf), 0);
 	if (ret) {
 		fprintf(stderr, "# RW read %#llx: %s\n", va, strerror(-ret));
 		return 1;

@@ -329,26 +329,26 @@ TEST_F(cr3, rw)
 				  VA0, 2));
 	for (i = 0; i < sizeof(page); i++)
 		page[i] = i * 7 + 3;
-	ASSERT_EQ(0, rw(self->fd, VA0, page, sizeof(page), HTABLE_RW_WRITE));
+	ASSERT_EQ(0, ht_rw(self->fd, VA0, page, sizeof(page), HTABLE_RW_WRITE));
 	memset(back, 0, sizeof(back));
-	ASSERT_EQ(0, rw(self->fd, VA0, back, sizeof(back), 0));
+	ASSERT_EQ(0, ht_rw(self->fd, VA0, back, sizeof(back), 0));
 	EXPECT_EQ(0, memcmp(page, back, sizeof(page)));
 	/* The alias is the same page; any offset and length inside it. */
 	memset(back, 0, sizeof(back));
-	ASSERT_EQ(0, rw(self->fd, alias + 100, back, 200, 0));
+	ASSERT_EQ(0, ht_rw(self->fd, alias + 100, back, 200, 0));
 	EXPECT_EQ(0, memcmp(page + 100, back, 200));
-	ASSERT_EQ(0, rw(self->fd, alias + 4095, &b5a, 1, HTABLE_RW_WRITE));
-	ASSERT_EQ(0, rw(self->fd, VA0 + 4090, back, 6, 0));
+	ASSERT_EQ(0, ht_rw(self->fd, alias + 4095, &b5a, 1, HTABLE_RW_WRITE));
+	ASSERT_EQ(0, ht_rw(self->fd, VA0 + 4090, back, 6, 0));
 	EXPECT_EQ(page[4090], back[0]);
 	EXPECT_EQ(page[4094], back[4]);
 	EXPECT_EQ(0x5a, back[5]);
 	/* The second page is another page. */
 	memset(back, 0xee, sizeof(back));
-	ASSERT_EQ(0, rw(self->fd, alias + HT_PAGE_SIZE, b12, 2, HTABLE_RW_WRITE));
-	ASSERT_EQ(0, rw(self->fd, VA0 + HT_PAGE_SIZE, back, 2, 0));
+	ASSERT_EQ(0, ht_rw(self->fd, alias + HT_PAGE_SIZE, b12, 2, HTABLE_RW_WRITE));
+	ASSERT_EQ(0, ht_rw(self->fd, VA0 + HT_PAGE_SIZE, back, 2, 0));
 	EXPECT_EQ(0x11, back[0]);
 	EXPECT_EQ(0x22, back[1]);
-	ASSERT_EQ(0, rw(self->fd, VA0, back, 1, 0));
+	ASSERT_EQ(0, ht_rw(self->fd, VA0, back, 1, 0));
 	EXPECT_EQ(page[0], back[0]);
 	/* RW goes through the direct map: no A or D in the hat. */
 	EXPECT_EQ(0, cr3_ad_expect(self->fd, VA0, 2, 0));
@@ -364,17 +364,17 @@ TEST_F(cr3, rw_bad_input)
 	map_ok(_metadata, self->fd, VA0, 2, HTABLE_MAP_WRITE);
 	memset(buf, 0, sizeof(buf));
 	/* Not the hat's page. */
-	EXPECT_EQ(-ENOENT, rw(self->fd, VA0 + 2 * HT_PAGE_SIZE, buf, 8, 0));
-	EXPECT_EQ(-ENOENT, rw(self->fd, VA0 - 8, buf, 8, HTABLE_RW_WRITE));
+	EXPECT_EQ(-ENOENT, ht_rw(self->fd, VA0 + 2 * HT_PAGE_SIZE, buf, 8, 0));
+	EXPECT_EQ(-ENOENT, ht_rw(self->fd, VA0 - 8, buf, 8, HTABLE_RW_WRITE));
 	/* Crossing into the next page, even an owned one. */
-	EXPECT_EQ(-EINVAL, rw(self->fd, VA0 + 4090, buf, 7, 0));
-	EXPECT_EQ(-EINVAL, rw(self->fd, VA0 + 1, buf, HT_PAGE_SIZE, HTABLE_RW_WRITE));
+	EXPECT_EQ(-EINVAL, ht_rw(self->fd, VA0 + 4090, buf, 7, 0));
+	EXPECT_EQ(-EINVAL, ht_rw(self->fd, VA0 + 1, buf, HT_PAGE_SIZE, HTABLE_RW_WRITE));
 	/* Lengths. */
-	EXPECT_EQ(-EINVAL, rw(self->fd, VA0, buf, 0, 0));
-	EXPECT_EQ(-EINVAL, rw(self->fd, VA0, buf, HT_PAGE_SIZE + 1, 0));
+	EXPECT_EQ(-EINVAL, ht_rw(self->fd, VA0, buf, 0, 0));
+	EXPECT_EQ(-EINVAL, ht_rw(self->fd, VA0, buf, HT_PAGE_SIZE + 1, 0));
 	/* Flags. */
-	EXPECT_EQ(-EINVAL, rw(self->fd, VA0, buf, 8, 0x2));
-	EXPECT_EQ(-EINVAL, rw(self->fd, VA0, buf, 8, HTABLE_RW_WRITE | 0x100));
+	EXPECT_EQ(-EINVAL, ht_rw(self->fd, VA0, buf, 8, 0x2));
+	EXPECT_EQ(-EINVAL, ht_rw(self->fd, VA0, buf, 8, HTABLE_RW_WRITE | 0x100));
 	/* A bad buffer: the syscall's own -1 and errno. */
 	memset(&r, 0, sizeof(r));
 	r.va = VA0;
@@ -762,7 +762,7 @@ TEST_F_TIMEOUT(cr3, resident_live_cpus, CR3_TIMEOUT)
 	ASSERT_LE(2, self->ncpus);
 	ASSERT_EQ(0, pin_to(0));
 	map_ok(_metadata, self->fd, VA0, 1, HTABLE_MAP_WRITE);
-	ASSERT_EQ(0, rw(self->fd, VA0, &marker, sizeof(marker), HTABLE_RW_WRITE));
+	ASSERT_EQ(0, ht_rw(self->fd, VA0, &marker, sizeof(marker), HTABLE_RW_WRITE));
 	poll = calloc(MAX_POLLS, sizeof(*poll));
 	ASSERT_NE(NULL, poll);
 	for (try = 1; try <= TRIES && !judged; try++)
@@ -829,7 +829,7 @@ TEST_F_TIMEOUT(cr3, resident_few_samples, CR3_TIMEOUT)
 	ASSERT_LE(2, self->ncpus);
 	ASSERT_EQ(0, pin_to(0));
 	map_ok(_metadata, self->fd, VA0, 1, 0);
-	ASSERT_EQ(0, rw(self->fd, VA0, &marker, sizeof(marker), HTABLE_RW_WRITE));
+	ASSERT_EQ(0, ht_rw(self->fd, VA0, &marker, sizeof(marker), HTABLE_RW_WRITE));
 	for (try = 1; try <= TRIES && !judged; try++)
 		judged = few_samples_try(_metadata, self->fd, self->ncpus, try);
 	ASSERT_TRUE(judged) TH_LOG("in %d tries every window ended too soon", TRIES);

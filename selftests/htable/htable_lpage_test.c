@@ -47,26 +47,18 @@ static __u64 pattern(__u64 seed, __u64 pfn, __u64 word)
 	return seed ^ (pfn << 16) ^ (word * GOLDEN);
 }
 
-static int rw(int fd, __u64 va, void *buf, __u32 len, __u32 flags)
-{
-	struct htable_rw r = { .va = va, .buf = (__u64)(unsigned long)buf,
-			       .len = len, .flags = flags };
-
-	return ht_ioctl(fd, HTABLE_IOC_RW, &r);
-}
-
 static __u64 rd64(int fd, __u64 va)
 {
 	__u64 v = 0;
 
-	if (rw(fd, va, &v, sizeof(v), 0))
+	if (ht_rw(fd, va, &v, sizeof(v), 0))
 		return ~0ULL;
 	return v;
 }
 
 static int wr64(int fd, __u64 va, __u64 v)
 {
-	return rw(fd, va, &v, sizeof(v), HTABLE_RW_WRITE);
+	return ht_rw(fd, va, &v, sizeof(v), HTABLE_RW_WRITE);
 }
 
 /* The CHECK ioctl finds nothing wrong: 0, else the number of errors. */

@@ -501,25 +501,14 @@ int ht_verify_probe_flags(int fd, __u64 va, const struct ht_page *pg)
 
 int ht_tag_read(int fd, __u64 va, __u64 *tag)
 {
-	struct htable_rw rw = {
-		.va = (va & ~(HT_PAGE_SIZE - 1)) + HT_TAG_OFF,
-		.buf = (uintptr_t)tag,
-		.len = sizeof(*tag),
-	};
-
-	return ht_ioctl(fd, HTABLE_IOC_RW, &rw);
+	return ht_rw(fd, (va & ~(HT_PAGE_SIZE - 1)) + HT_TAG_OFF, tag,
+		     sizeof(*tag), 0);
 }
 
 int ht_tag_write(int fd, __u64 va, __u64 tag)
 {
-	struct htable_rw rw = {
-		.va = (va & ~(HT_PAGE_SIZE - 1)) + HT_TAG_OFF,
-		.buf = (uintptr_t)&tag,
-		.len = sizeof(tag),
-		.flags = HTABLE_RW_WRITE,
-	};
-
-	return ht_ioctl(fd, HTABLE_IOC_RW, &rw);
+	return ht_rw(fd, (va & ~(HT_PAGE_SIZE - 1)) + HT_TAG_OFF, &tag,
+		     sizeof(tag), HTABLE_RW_WRITE);
 }
 
 /* splitmix64 of a distinct input per @n: a bijection, so distinct tags. */

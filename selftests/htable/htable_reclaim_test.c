@@ -38,11 +38,7 @@ static __u64 tag(int h, __u64 i)
 
 static int rw_word(int fd, __u64 va, __u64 *w, __u32 flags)
 {
-	struct htable_rw rw = {
-		.va = va, .buf = (uintptr_t)w, .len = sizeof(*w), .flags = flags,
-	};
-
-	return ht_ioctl(fd, HTABLE_IOC_RW, &rw);
+	return ht_rw(fd, va, w, sizeof(*w), flags);
 }
 
 /* Has every hat lost a table? */

@@ -60,11 +60,7 @@ FIXTURE_TEARDOWN(refs)
 /* HTABLE_IOC_RW of one u64: 0 or -errno. */
 static int rw64(int fd, __u64 va, __u64 *val, __u32 flags)
 {
-	struct htable_rw rw = {
-		.va = va, .buf = (unsigned long)val, .len = sizeof(*val), .flags = flags,
-	};
-
-	return ht_ioctl(fd, HTABLE_IOC_RW, &rw);
+	return ht_rw(fd, va, val, sizeof(*val), flags);
 }
 
 /* The counts of INFO that a refused MAP or UNMAP must leave alone. */

@@ -112,8 +112,8 @@ static int holds_pattern(int owner, __u64 va, __u64 n, __u64 seed)
 		__u64 pfn = pfn_at(owner, va + i * HT_PAGE_SIZE, NULL);
 
 		for (w = 0; w < ARRAY_SIZE(pat_word); w++) {
-			if (rw(owner, va + i * HT_PAGE_SIZE + pat_word[w] * 8, &v,
-			       8, 0) || v != pattern(seed, pfn, pat_word[w]))
+			if (ht_rw(owner, va + i * HT_PAGE_SIZE + pat_word[w] * 8, &v,
+				  8, 0) || v != pattern(seed, pfn, pat_word[w]))
 				return 0;
 		}
 	}
@@ -386,7 +386,7 @@ static void shootdown_case(struct __test_metadata *_metadata, int o, int s, int 
 	ASSERT_LE(2, ncpus());
 	ASSERT_EQ(0, ht_map(o, SVA, 1, HTABLE_MAP_WRITE));
 	ASSERT_EQ(0, ht_map_alias(o, OTHER_VA, 1, HTABLE_MAP_ALIAS, SVA, 1));
-	ASSERT_EQ(0, rw(o, SVA, (void *)&word, 8, HTABLE_RW_WRITE));
+	ASSERT_EQ(0, ht_rw(o, SVA, (void *)&word, 8, HTABLE_RW_WRITE));
 	ASSERT_EQ(0, ht_share(s, o, SVA, NP_2M, NULL));
 	ASSERT_EQ(0, pin_to(0));
 	ASSERT_EQ(0, skip_knob());
@@ -646,7 +646,7 @@ static void *race_owner(void *arg)
 		if (!race_ok(r, "owner MAP", ht_map(r->o, SRC_VA(k), 1, HTABLE_MAP_WRITE), 0))
 			continue;
 		tag = TAG(k);
-		if (race_ok(r, "owner RW", rw(r->o, SRC_VA(k), &tag, 8, HTABLE_RW_WRITE), 0) &&
+		if (race_ok(r, "owner RW", ht_rw(r->o, SRC_VA(k), &tag, 8, HTABLE_RW_WRITE), 0) &&
 		    race_ok(r, "owner ALIAS at RVA",
 			    ht_map_alias(r->o, RVA, 1, HTABLE_MAP_ALIAS, SRC_VA(k), 1), 0)) {
 			struct race_tag *t = &r->tag[r->ntag++];

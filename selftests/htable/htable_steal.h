@@ -77,7 +77,6 @@ struct churn_min {
 long long steal_empty_caches(void);
 long long steal_hats_file_stolen(void);
 int steal_map_model(struct ht_hat *h, __u64 va, __u64 npages, __u32 flags);
-int steal_reload(int fd, __u64 va, __u64 npages, __u64 *reloaded);
 int steal_reload_model(struct ht_hat *h, __u64 *total);
 int steal_verify_stolen(struct ht_hat *h, __u64 *stolen);
 int steal_verify_info_stolen(struct ht_hat *h, __u64 stolen_pages,
@@ -86,7 +85,6 @@ __u32 steal_window_cpu(void);
 void steal_ctx_setup(struct steal_ctx *c);
 void steal_ctx_teardown(struct steal_ctx *c);
 __u8 steal_data_byte(__u64 i, unsigned int j);
-int steal_rw(int fd, __u64 va, void *buf, __u32 len, __u32 flags);
 int steal_check_data(struct ht_hat *h, int with_seed, __u64 seed);
 
 /* htable_steal_churn.c: the threads of close_while_stealing */

@@ -69,21 +69,6 @@ int steal_map_model(struct ht_hat *h, __u64 va, __u64 npages, __u32 flags)
 	return 0;
 }
 
-/* HTABLE_IOC_RELOAD: 0 or -errno; *@reloaded is what it rebuilt. */
-int steal_reload(int fd, __u64 va, __u64 npages, __u64 *reloaded)
-{
-	struct htable_reload r = { .va = va, .npages = npages };
-	int ret;
-
-	*reloaded = 0;
-	r.reloaded = ~0ULL;
-	ret = ht_ioctl(fd, HTABLE_IOC_RELOAD, &r);
-	if (ret)
-		return ret;
-	*reloaded = r.reloaded;
-	return 0;
-}
-
 /* RELOAD every run of pages the model holds: 0 or -errno; sums reloaded. */
 int steal_reload_model(struct ht_hat *h, __u64 *total)
 {
@@ -96,7 +81,7 @@ int steal_reload_model(struct ht_hat *h, __u64 *total)
 		for (j = i; j + 1 < h->m.n &&
 		     h->m.pg[j + 1].va == h->m.pg[j].va + HT_PAGE_SIZE; j++)
 			;
-		ret = steal_reload(h->fd, h->m.pg[i].va, j - i + 1, &n);
+		ret = ht_reload(h->fd, h->m.pg[i].va, j - i + 1, &n);
 		if (ret)
 			return ret;
 		*total += n;
@@ -207,19 +192,6 @@ __u8 steal_data_byte(__u64 i, unsigned int j)
 	return (__u8)(i * 251 + (i >> 8) * 17 + j * 13 + 0x5a);
 }
 
-/* RW @len bytes at @va: 0 or -errno. */
-int steal_rw(int fd, __u64 va, void *buf, __u32 len, __u32 flags)
-{
-	struct htable_rw r = {
-		.va = va,
-		.buf = (uintptr_t)buf,
-		.len = len,
-		.flags = flags,
-	};
-
-	return ht_ioctl(fd, HTABLE_IOC_RW, &r);
-}
-
 /*
  * Read bytes 0..255 of the model's pages through the direct map: bytes
  * DATA_OFF.. hold what steal_data_byte() wrote. With @seed, word 0 holds what
@@ -236,7 +208,7 @@ int steal_check_data(struct ht_hat *h, int with_seed, __u64 seed)
 		const struct ht_page *pg = &h->m.pg[i];
 		__u64 w0;
 
-		err = steal_rw(h->fd, pg->va, buf, sizeof(buf), 0);
+		err = ht_rw(h->fd, pg->va, buf, sizeof(buf), 0);
 		if (err) {
 			fprintf(stderr, "# RW read %#llx: %s\n", pg->va, strerror(-err));
 			bad++;

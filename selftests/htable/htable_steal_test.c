@@ -301,8 +301,8 @@ TEST_F_TIMEOUT(steal, data_survives_steal_and_reload, STEAL_TIMEOUT)
 	for (i = 0; i < a->m.n; i++) {
 		for (j = 0; j < DATA_LEN; j++)
 			buf[j] = steal_data_byte(i, j);
-		ASSERT_EQ(0, steal_rw(a->fd, a->m.pg[i].va + DATA_OFF, buf, DATA_LEN,
-				      HTABLE_RW_WRITE));
+		ASSERT_EQ(0, ht_rw(a->fd, a->m.pg[i].va + DATA_OFF, buf, DATA_LEN,
+				   HTABLE_RW_WRITE));
 	}
 	ASSERT_EQ(0, steal_check_data(a, 0, 0));
 	/* B's branch exists before the cap: each of its maps needs one leaf. */
@@ -327,13 +327,13 @@ TEST_F_TIMEOUT(steal, data_survives_steal_and_reload, STEAL_TIMEOUT)
 	EXPECT_EQ(0, steal_check_data(a, 0, 0));
 
 	ASSERT_EQ(0, htable_knob_write(PTABLE_CAP_PATH, 0));
-	ret = steal_reload(a->fd, VA_V, ARRAY_SIZE(flags) * PTES, &reloaded);
+	ret = ht_reload(a->fd, VA_V, ARRAY_SIZE(flags) * PTES, &reloaded);
 	ASSERT_EQ(0, ret) TH_LOG("RELOAD: %s", strerror(-ret));
 	EXPECT_EQ(a->m.n, reloaded);
 	/* Same pfns and flags as before the steal, and the tables are back. */
 	EXPECT_EQ(0, ht_verify_model(a->fd, &a->m, a->levels, 1));
 	/* A second RELOAD has nothing left to do. */
-	ASSERT_EQ(0, steal_reload(a->fd, VA_V, ARRAY_SIZE(flags) * PTES, &reloaded));
+	ASSERT_EQ(0, ht_reload(a->fd, VA_V, ARRAY_SIZE(flags) * PTES, &reloaded));
 	EXPECT_EQ(0, reloaded);
 
 	memset(&r, 0, sizeof(r));

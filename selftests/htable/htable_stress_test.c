@@ -174,21 +174,6 @@ static __u64 seg_va(const struct ht_seg *seg, __u64 i)
 	return seg->va + i * HT_PAGE_SIZE;
 }
 
-/* HTABLE_IOC_RELOAD: 0 or -errno; *@reloaded is what it rebuilt. */
-static int reload(int fd, __u64 va, __u64 npages, __u64 *reloaded)
-{
-	struct htable_reload r = { .va = va, .npages = npages };
-	int ret;
-
-	*reloaded = 0;
-	r.reloaded = ~0ULL;
-	ret = ht_ioctl(fd, HTABLE_IOC_RELOAD, &r);
-	if (ret)
-		return ret;
-	*reloaded = r.reloaded;
-	return 0;
-}
-
 /*
  * Compare PROBE of a page of the worker's own hat with its record: owned
  * and present with the mapped flags and the first pfn seen, owned and
@@ -336,7 +321,7 @@ static void own_reload(struct worker *w)
 	if (start + len > seg->npages)
 		len = seg->npages - start;
 	cs = cap_snap();
-	ret = reload(w->fd, seg_va(seg, start), len, &n);
+	ret = ht_reload(w->fd, seg_va(seg, start), len, &n);
 	if (ret == -ENOMEM && cap_met(cs)) {
 		w->reload_enomem++;
 		return;
@@ -400,7 +385,7 @@ static void own_window_run(struct worker *w)
 		fail(w, "RW write %#llx: %s", va, strerror(-ret));
 		return;
 	}
-	ret = reload(w->fd, va, 1, &n);
+	ret = ht_reload(w->fd, va, 1, &n);
 	if (ret && ret != -ENOMEM)
 		fail(w, "RELOAD %#llx: %s", va, strerror(-ret));
 
@@ -485,7 +470,7 @@ static void shared_op(struct worker *w)
 			fail(w, "shared PROBE %#llx: flags %#x", va, p.flags);
 	} else {
 		cs = cap_snap();
-		ret = reload(w->shared_fd, va, 8 * len, &n);
+		ret = ht_reload(w->shared_fd, va, 8 * len, &n);
 		if (ret && !(ret == -ENOMEM && cap_met(cs)))
 			fail(w, "shared RELOAD %#llx: %s", va, strerror(-ret));
 	}
@@ -619,7 +604,7 @@ static int settle_own(struct worker *w)
 		return 1;
 	bad += ht_verify_check(w->fd, &info);
 	for (sg = 0; sg < (int)OWN_SEGS; sg++) {
-		err = reload(w->fd, own_window[sg].va, own_window[sg].npages, &n);
+		err = ht_reload(w->fd, own_window[sg].va, own_window[sg].npages, &n);
 		if (err) {
 			fprintf(stderr, "# worker %d: final RELOAD: %s\n", w->idx, strerror(-err));
 			bad++;
@@ -660,7 +645,7 @@ static int settle_shared(int fd, __u64 mapped, __u64 unmapped)
 	if (ht_info(fd, &info))
 		return 1;
 	bad += ht_verify_check(fd, &info);
-	err = reload(fd, shared_window.va, shared_window.npages, &n);
+	err = ht_reload(fd, shared_window.va, shared_window.npages, &n);
 	if (err) {
 		fprintf(stderr, "# shared: final RELOAD: %s\n", strerror(-err));
 		bad++;

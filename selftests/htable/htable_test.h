@@ -14,6 +14,7 @@
 #define _HTABLE_TEST_H
 
 #include <errno.h>
+#include <stdint.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -210,6 +211,19 @@ static inline int ht_check(int fd, struct htable_check *c)
 {
 	memset(c, 0xa5, sizeof(*c));
 	return ht_ioctl(fd, HTABLE_IOC_CHECK, c);
+}
+
+/* RW of @len bytes at @va from or into @buf: 0 or -errno. */
+static inline int ht_rw(int fd, __u64 va, void *buf, __u32 len, __u32 flags)
+{
+	struct htable_rw r = {
+		.va = va,
+		.buf = (uintptr_t)buf,
+		.len = len,
+		.flags = flags,
+	};
+
+	return ht_ioctl(fd, HTABLE_IOC_RW, &r);
 }
 
 /* Seconds on the monotonic clock, for time-bounded loops. */

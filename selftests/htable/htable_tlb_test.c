@@ -50,7 +50,7 @@
 
 static int write_word(int fd, __u64 va, __u64 val)
 {
-	return rw(fd, va, &val, sizeof(val), HTABLE_RW_WRITE);
+	return ht_rw(fd, va, &val, sizeof(val), HTABLE_RW_WRITE);
 }
 
 /* The first word of the page at @va through the direct map, or POISON64. */
@@ -58,7 +58,7 @@ static __u64 read_word(int fd, __u64 va)
 {
 	__u64 val;
 
-	if (rw(fd, va, &val, sizeof(val), 0))
+	if (ht_rw(fd, va, &val, sizeof(val), 0))
 		return POISON64;
 	return val;
 }

@@ -306,18 +306,6 @@ static int open_hat(struct thet *h)
 	return h->id > 0 ? 0 : -ENOENT;
 }
 
-static int reload(int fd, __u64 va, __u64 npages, __u64 *reloaded)
-{
-	struct htable_reload r = { .va = va, .npages = npages };
-	int ret;
-
-	ret = ht_ioctl(fd, HTABLE_IOC_RELOAD, &r);
-	if (ret)
-		return ret;
-	*reloaded = r.reloaded;
-	return 0;
-}
-
 static int do_share(int fd, int owner_fd, __u64 va, __u64 npages, __u64 *tables)
 {
 	struct htable_share s = { .owner_fd = owner_fd, .va = va, .npages = npages };
@@ -548,7 +536,7 @@ TEST_F(trace, steal_and_reload)
 
 	/* RELOAD rebuilds what the events said was stolen, no more. */
 	ASSERT_EQ(0, trace_begin());
-	ASSERT_EQ(0, reload(v.fd, VA0, NTABLES * HT_SZ_2M / HT_PAGE_SIZE, &reloaded));
+	ASSERT_EQ(0, ht_reload(v.fd, VA0, NTABLES * HT_SZ_2M / HT_PAGE_SIZE, &reloaded));
 	n = trace_end();
 	ASSERT_LT(0, n);
 	EXPECT_EQ(top * PER_TABLE, reloaded);
@@ -852,7 +840,7 @@ TEST_F_TIMEOUT(trace, htablectl_trace, 120)
 				       snap_get(&a, "active_ptables")));
 	ASSERT_EQ(0, ht_map(t.fd, 7 * HT_SZ_1G, 1, 0));
 	ASSERT_EQ(0, htable_knob_write(HTABLE_PTABLE_CAP_PATH, 0));
-	ASSERT_EQ(0, reload(v.fd, VA0, PER_TABLE, &reloaded));
+	ASSERT_EQ(0, ht_reload(v.fd, VA0, PER_TABLE, &reloaded));
 	ASSERT_EQ(PER_TABLE, reloaded);
 	ASSERT_EQ(0, ht_run_verify(v.fd, 0, VA0, PER_TABLE, 0, 0x5eed, &vr));
 	ASSERT_EQ(-ENOENT, ht_unmap(v.fd, VA0 + HT_SZ_2M, 1));

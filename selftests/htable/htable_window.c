@@ -25,19 +25,6 @@ __u64 now_ns(void)
 	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
-/* HTABLE_IOC_RW: 0 or -errno. */
-int rw(int fd, __u64 va, void *buf, __u32 len, __u32 flags)
-{
-	struct htable_rw r = {
-		.va = va,
-		.buf = (uintptr_t)buf,
-		.len = len,
-		.flags = flags,
-	};
-
-	return ht_ioctl(fd, HTABLE_IOC_RW, &r);
-}
-
 /* INFO.live_cpus of @fd, or POISON64 when INFO fails. */
 __u64 live_cpus(int fd)
 {

@@ -32,7 +32,6 @@ struct window {
 };
 
 __u64 now_ns(void);
-int rw(int fd, __u64 va, void *buf, __u32 len, __u32 flags);
 __u64 live_cpus(int fd);
 int pin_to(int cpu);
 int window_start(struct window *w, int fd, __u32 cpu, __u64 va, __u32 ms,
