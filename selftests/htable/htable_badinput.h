@@ -24,12 +24,7 @@
 struct bad_case {
 	const char *what;
 	int unmap;		/* UNMAP rather than MAP */
-	__u64 va;
-	__u64 npages;
-	__u32 flags;
-	__u32 reserved0;
-	__u64 alias_va;
-	__u64 alias_npages;
+	struct htable_map m;	/* the request; UNMAP takes its first fields */
 	int err;		/* the errno the ABI gives */
 };
 

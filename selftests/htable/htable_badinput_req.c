@@ -11,28 +11,19 @@
 
 int bad_issue(const struct ht_hat *h, const struct bad_case *c)
 {
+	struct htable_map m = c->m;
+
 	if (c->unmap) {
 		struct htable_unmap u = {
-			.va = c->va,
-			.npages = c->npages,
-			.flags = c->flags,
-			.reserved0 = c->reserved0,
+			.va = m.va,
+			.npages = m.npages,
+			.flags = m.flags,
+			.reserved0 = m.reserved0,
 		};
 
 		return ht_unmap_req(h->fd, &u);
 	}
-	{
-		struct htable_map m = {
-			.va = c->va,
-			.npages = c->npages,
-			.flags = c->flags,
-			.reserved0 = c->reserved0,
-			.alias_va = c->alias_va,
-			.alias_npages = c->alias_npages,
-		};
-
-		return ht_map_req(h->fd, &m);
-	}
+	return ht_map_req(h->fd, &m);
 }
 
 /*

@@ -67,7 +67,7 @@ int bad_take(const struct ht_hat *h, const struct bad_case *c, struct snap *s)
 {
 	if (!c)
 		return bad_take_at(h, 0, 0, 0, 0, 32, s);
-	return bad_take_at(h, c->va, c->npages, c->alias_va, c->alias_npages, 32, s);
+	return bad_take_at(h, c->m.va, c->m.npages, c->m.alias_va, c->m.alias_npages, 32, s);
 }
 
 /*

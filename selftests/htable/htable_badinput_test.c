@@ -76,8 +76,8 @@ static void refused(struct __test_metadata *_metadata, struct ht_hat *h,
 	ASSERT_EQ(0, bad_take(h, c, &after)) TH_LOG("%s: snapshot", c->what);
 	EXPECT_EQ(-c->err, ret) {
 		TH_LOG("%s %s va %#llx npages %llu flags %#x: %s, expected %s",
-		       c->unmap ? "UNMAP" : "MAP", c->what, c->va, c->npages,
-		       c->flags, ret ? strerror(-ret) : "success", strerror(c->err));
+		       c->unmap ? "UNMAP" : "MAP", c->what, c->m.va, c->m.npages,
+		       c->m.flags, ret ? strerror(-ret) : "success", strerror(c->err));
 	}
 	EXPECT_EQ(0, bad_diff(&before, &after, c->err == EEXIST || c->err == ENOENT)) {
 		TH_LOG("%s: the hat changed", c->what);
@@ -107,17 +107,18 @@ TEST_F_TIMEOUT(bad, misaligned_va, BAD_TIMEOUT)
 	baseline(_metadata, h);
 	{
 		const struct bad_case c[] = {
-			{ .what = "va + 1", .va = 3 * HT_SZ_1G + 1, .npages = 1, .err = EINVAL },
-			{ .what = "va + 2048", .va = 3 * HT_SZ_1G + 2048, .npages = 4,
+			{ .what = "va + 1", .m.va = 3 * HT_SZ_1G + 1, .m.npages = 1,
 			  .err = EINVAL },
-			{ .what = "va + 4095", .va = 3 * HT_SZ_1G + 4095, .npages = 1,
+			{ .what = "va + 2048", .m.va = 3 * HT_SZ_1G + 2048, .m.npages = 4,
 			  .err = EINVAL },
-			{ .what = "mapped va + 8", .va = A_VA + 8, .npages = 1, .err = EINVAL },
-			{ .what = "va 1", .va = 1, .npages = 1, .err = EINVAL },
-			{ .what = "unmap mapped va + 1", .unmap = 1, .va = A_VA + 1,
-			  .npages = 1, .err = EINVAL },
-			{ .what = "unmap va + 4095", .unmap = 1, .va = C_VA + 4095,
-			  .npages = 1, .err = EINVAL },
+			{ .what = "va + 4095", .m.va = 3 * HT_SZ_1G + 4095, .m.npages = 1,
+			  .err = EINVAL },
+			{ .what = "mapped va + 8", .m.va = A_VA + 8, .m.npages = 1, .err = EINVAL },
+			{ .what = "va 1", .m.va = 1, .m.npages = 1, .err = EINVAL },
+			{ .what = "unmap mapped va + 1", .unmap = 1, .m.va = A_VA + 1,
+			  .m.npages = 1, .err = EINVAL },
+			{ .what = "unmap va + 4095", .unmap = 1, .m.va = C_VA + 4095,
+			  .m.npages = 1, .err = EINVAL },
 		};
 
 		refuse_all(_metadata, h, c, ARRAY_SIZE(c));
@@ -133,17 +134,17 @@ TEST_F_TIMEOUT(bad, npages, BAD_TIMEOUT)
 	baseline(_metadata, h);
 	{
 		const struct bad_case c[] = {
-			{ .what = "npages 0", .va = 3 * HT_SZ_1G, .npages = 0, .err = EINVAL },
-			{ .what = "npages 0 at a mapped va", .va = A_VA, .npages = 0,
+			{ .what = "npages 0", .m.va = 3 * HT_SZ_1G, .m.npages = 0, .err = EINVAL },
+			{ .what = "npages 0 at a mapped va", .m.va = A_VA, .m.npages = 0,
 			  .err = EINVAL },
-			{ .what = "npages max + 1", .va = 3 * HT_SZ_1G,
-			  .npages = HTABLE_MAX_NPAGES + 1, .err = E2BIG },
-			{ .what = "npages 2 * max", .va = HT_SZ_1G,
-			  .npages = 2 * HTABLE_MAX_NPAGES, .err = E2BIG },
-			{ .what = "unmap npages 0", .unmap = 1, .va = A_VA, .npages = 0,
+			{ .what = "npages max + 1", .m.va = 3 * HT_SZ_1G,
+			  .m.npages = HTABLE_MAX_NPAGES + 1, .err = E2BIG },
+			{ .what = "npages 2 * max", .m.va = HT_SZ_1G,
+			  .m.npages = 2 * HTABLE_MAX_NPAGES, .err = E2BIG },
+			{ .what = "unmap npages 0", .unmap = 1, .m.va = A_VA, .m.npages = 0,
 			  .err = EINVAL },
-			{ .what = "unmap npages max + 1", .unmap = 1, .va = A_VA,
-			  .npages = HTABLE_MAX_NPAGES + 1, .err = E2BIG },
+			{ .what = "unmap npages max + 1", .unmap = 1, .m.va = A_VA,
+			  .m.npages = HTABLE_MAX_NPAGES + 1, .err = E2BIG },
 		};
 
 		refuse_all(_metadata, h, c, ARRAY_SIZE(c));
@@ -159,13 +160,13 @@ TEST_F_TIMEOUT(bad, overflow, BAD_TIMEOUT)
 	baseline(_metadata, h);
 	{
 		const struct bad_case c[] = {
-			{ .what = "last page + 1", .va = ~0ULL & ~(HT_PAGE_SIZE - 1), .npages = 2,
-			  .err = EOVERFLOW },
+			{ .what = "last page + 1", .m.va = ~0ULL & ~(HT_PAGE_SIZE - 1),
+			  .m.npages = 2, .err = EOVERFLOW },
 			{ .what = "max pages wrapping",
-			  .va = -(HTABLE_MAX_NPAGES / 2) * HT_PAGE_SIZE,
-			  .npages = HTABLE_MAX_NPAGES, .err = EOVERFLOW },
+			  .m.va = -(HTABLE_MAX_NPAGES / 2) * HT_PAGE_SIZE,
+			  .m.npages = HTABLE_MAX_NPAGES, .err = EOVERFLOW },
 			{ .what = "unmap wrapping", .unmap = 1,
-			  .va = ~0ULL & ~(HT_PAGE_SIZE - 1), .npages = 3, .err = EOVERFLOW },
+			  .m.va = ~0ULL & ~(HT_PAGE_SIZE - 1), .m.npages = 3, .err = EOVERFLOW },
 		};
 
 		refuse_all(_metadata, h, c, ARRAY_SIZE(c));
@@ -183,28 +184,28 @@ TEST_F_TIMEOUT(bad, out_of_range, BAD_TIMEOUT)
 	lim = h->limit;
 	{
 		const struct bad_case c[] = {
-			{ .what = "va = limit", .va = lim, .npages = 1, .err = ERANGE },
-			{ .what = "end crosses limit", .va = lim - HT_PAGE_SIZE, .npages = 2,
+			{ .what = "va = limit", .m.va = lim, .m.npages = 1, .err = ERANGE },
+			{ .what = "end crosses limit", .m.va = lim - HT_PAGE_SIZE, .m.npages = 2,
 			  .err = ERANGE },
-			{ .what = "end crosses limit by a lot", .va = lim - 10 * HT_PAGE_SIZE,
-			  .npages = HTABLE_MAX_NPAGES, .err = ERANGE },
-			{ .what = "fresh range crossing limit", .va = lim - 1000 * HT_PAGE_SIZE,
-			  .npages = 1001, .err = ERANGE },
-			{ .what = "256 TiB", .va = HT_SZ_256T, .npages = 1,
+			{ .what = "end crosses limit by a lot", .m.va = lim - 10 * HT_PAGE_SIZE,
+			  .m.npages = HTABLE_MAX_NPAGES, .err = ERANGE },
+			{ .what = "fresh range crossing limit", .m.va = lim - 1000 * HT_PAGE_SIZE,
+			  .m.npages = 1001, .err = ERANGE },
+			{ .what = "256 TiB", .m.va = HT_SZ_256T, .m.npages = 1,
 			  .err = h->levels == 5 ? 0 : ERANGE },
-			{ .what = "non-canonical 1 << 62", .va = 1ULL << 62, .npages = 1,
+			{ .what = "non-canonical 1 << 62", .m.va = 1ULL << 62, .m.npages = 1,
 			  .err = ERANGE },
-			{ .what = "kernel half start", .va = 0xffff800000000000ULL, .npages = 1,
+			{ .what = "kernel half start", .m.va = 0xffff800000000000ULL, .m.npages = 1,
 			  .err = ERANGE },
-			{ .what = "5-level kernel half", .va = 0xff00000000000000ULL, .npages = 1,
+			{ .what = "5-level kernel half", .m.va = 0xff00000000000000ULL,
+			  .m.npages = 1, .err = ERANGE },
+			{ .what = "sign bit", .m.va = 1ULL << 63, .m.npages = 1, .err = ERANGE },
+			{ .what = "unmap va = limit", .unmap = 1, .m.va = lim, .m.npages = 1,
 			  .err = ERANGE },
-			{ .what = "sign bit", .va = 1ULL << 63, .npages = 1, .err = ERANGE },
-			{ .what = "unmap va = limit", .unmap = 1, .va = lim, .npages = 1,
-			  .err = ERANGE },
-			{ .what = "unmap last page + 1", .unmap = 1, .va = lim - HT_PAGE_SIZE,
-			  .npages = 2, .err = ERANGE },
-			{ .what = "unmap kernel half", .unmap = 1, .va = 0xffff800000000000ULL,
-			  .npages = 1, .err = ERANGE },
+			{ .what = "unmap last page + 1", .unmap = 1, .m.va = lim - HT_PAGE_SIZE,
+			  .m.npages = 2, .err = ERANGE },
+			{ .what = "unmap kernel half", .unmap = 1, .m.va = 0xffff800000000000ULL,
+			  .m.npages = 1, .err = ERANGE },
 		};
 		size_t i;
 
@@ -224,22 +225,22 @@ TEST_F_TIMEOUT(bad, flags_and_reserved, BAD_TIMEOUT)
 	baseline(_metadata, h);
 	{
 		const struct bad_case c[] = {
-			{ .what = "flag bit 4", .va = 3 * HT_SZ_1G, .npages = 1,
-			  .flags = 1U << 4, .err = EINVAL },
-			{ .what = "flag bit 31", .va = 3 * HT_SZ_1G, .npages = 1,
-			  .flags = HTABLE_MAP_WRITE | 1U << 31, .err = EINVAL },
-			{ .what = "all unknown flags", .va = 3 * HT_SZ_1G, .npages = 1,
-			  .flags = ~HTABLE_MAP_FLAGS, .err = EINVAL },
-			{ .what = "reserved0 1", .va = 3 * HT_SZ_1G, .npages = 1,
-			  .reserved0 = 1, .err = EINVAL },
-			{ .what = "reserved0 bit 31", .va = 3 * HT_SZ_1G, .npages = 1,
-			  .flags = HTABLE_MAP_WRITE, .reserved0 = 1U << 31, .err = EINVAL },
-			{ .what = "unmap flags 1", .unmap = 1, .va = A_VA, .npages = 1,
-			  .flags = 1, .err = EINVAL },
-			{ .what = "unmap flags bit 31", .unmap = 1, .va = A_VA, .npages = A_N,
-			  .flags = 1U << 31, .err = EINVAL },
-			{ .what = "unmap reserved0", .unmap = 1, .va = A_VA, .npages = 1,
-			  .reserved0 = 1, .err = EINVAL },
+			{ .what = "flag bit 4", .m.va = 3 * HT_SZ_1G, .m.npages = 1,
+			  .m.flags = 1U << 4, .err = EINVAL },
+			{ .what = "flag bit 31", .m.va = 3 * HT_SZ_1G, .m.npages = 1,
+			  .m.flags = HTABLE_MAP_WRITE | 1U << 31, .err = EINVAL },
+			{ .what = "all unknown flags", .m.va = 3 * HT_SZ_1G, .m.npages = 1,
+			  .m.flags = ~HTABLE_MAP_FLAGS, .err = EINVAL },
+			{ .what = "reserved0 1", .m.va = 3 * HT_SZ_1G, .m.npages = 1,
+			  .m.reserved0 = 1, .err = EINVAL },
+			{ .what = "reserved0 bit 31", .m.va = 3 * HT_SZ_1G, .m.npages = 1,
+			  .m.flags = HTABLE_MAP_WRITE, .m.reserved0 = 1U << 31, .err = EINVAL },
+			{ .what = "unmap flags 1", .unmap = 1, .m.va = A_VA, .m.npages = 1,
+			  .m.flags = 1, .err = EINVAL },
+			{ .what = "unmap flags bit 31", .unmap = 1, .m.va = A_VA, .m.npages = A_N,
+			  .m.flags = 1U << 31, .err = EINVAL },
+			{ .what = "unmap reserved0", .unmap = 1, .m.va = A_VA, .m.npages = 1,
+			  .m.reserved0 = 1, .err = EINVAL },
 		};
 
 		refuse_all(_metadata, h, c, ARRAY_SIZE(c));
@@ -256,41 +257,41 @@ TEST_F_TIMEOUT(bad, alias, BAD_TIMEOUT)
 	baseline(_metadata, h);
 	{
 		const struct bad_case c[] = {
-			{ .what = "alias_npages 0", .va = 3 * HT_SZ_1G, .npages = 4,
-			  .flags = al, .alias_va = A_VA, .alias_npages = 0, .err = EINVAL },
-			{ .what = "alias_npages > npages", .va = 3 * HT_SZ_1G, .npages = 2,
-			  .flags = al, .alias_va = A_VA, .alias_npages = 3, .err = EINVAL },
-			{ .what = "alias of nothing", .va = 3 * HT_SZ_1G, .npages = 4,
-			  .flags = al, .alias_va = 7 * HT_SZ_1G, .alias_npages = 1,
+			{ .what = "alias_npages 0", .m.va = 3 * HT_SZ_1G, .m.npages = 4,
+			  .m.flags = al, .m.alias_va = A_VA, .m.alias_npages = 0, .err = EINVAL },
+			{ .what = "alias_npages > npages", .m.va = 3 * HT_SZ_1G, .m.npages = 2,
+			  .m.flags = al, .m.alias_va = A_VA, .m.alias_npages = 3, .err = EINVAL },
+			{ .what = "alias of nothing", .m.va = 3 * HT_SZ_1G, .m.npages = 4,
+			  .m.flags = al, .m.alias_va = 7 * HT_SZ_1G, .m.alias_npages = 1,
 			  .err = ENOENT },
-			{ .what = "alias starting in a hole", .va = 3 * HT_SZ_1G, .npages = 4,
-			  .flags = al, .alias_va = A_VA - HT_PAGE_SIZE, .alias_npages = 2,
+			{ .what = "alias starting in a hole", .m.va = 3 * HT_SZ_1G, .m.npages = 4,
+			  .m.flags = al, .m.alias_va = A_VA - HT_PAGE_SIZE, .m.alias_npages = 2,
 			  .err = ENOENT },
-			{ .what = "alias ending in a hole", .va = 3 * HT_SZ_1G, .npages = 9,
-			  .flags = al, .alias_va = A_VA, .alias_npages = A_N + 1,
+			{ .what = "alias ending in a hole", .m.va = 3 * HT_SZ_1G, .m.npages = 9,
+			  .m.flags = al, .m.alias_va = A_VA, .m.alias_npages = A_N + 1,
 			  .err = ENOENT },
-			{ .what = "alias over the gap", .va = 3 * HT_SZ_1G, .npages = 600,
-			  .flags = al | HTABLE_MAP_WRITE, .alias_va = A_VA,
-			  .alias_npages = B_VA / HT_PAGE_SIZE - A_VA / HT_PAGE_SIZE + 1,
+			{ .what = "alias over the gap", .m.va = 3 * HT_SZ_1G, .m.npages = 600,
+			  .m.flags = al | HTABLE_MAP_WRITE, .m.alias_va = A_VA,
+			  .m.alias_npages = B_VA / HT_PAGE_SIZE - A_VA / HT_PAGE_SIZE + 1,
 			  .err = ENOENT },
-			{ .what = "alias_va without ALIAS", .va = 3 * HT_SZ_1G, .npages = 1,
-			  .alias_va = A_VA, .err = EINVAL },
-			{ .what = "alias_npages without ALIAS", .va = 3 * HT_SZ_1G, .npages = 1,
-			  .alias_npages = 1, .err = EINVAL },
-			{ .what = "both without ALIAS", .va = 3 * HT_SZ_1G, .npages = 4,
-			  .flags = HTABLE_MAP_WRITE, .alias_va = A_VA, .alias_npages = 2,
+			{ .what = "alias_va without ALIAS", .m.va = 3 * HT_SZ_1G, .m.npages = 1,
+			  .m.alias_va = A_VA, .err = EINVAL },
+			{ .what = "alias_npages without ALIAS", .m.va = 3 * HT_SZ_1G, .m.npages = 1,
+			  .m.alias_npages = 1, .err = EINVAL },
+			{ .what = "both without ALIAS", .m.va = 3 * HT_SZ_1G, .m.npages = 4,
+			  .m.flags = HTABLE_MAP_WRITE, .m.alias_va = A_VA, .m.alias_npages = 2,
 			  .err = EINVAL },
-			{ .what = "alias onto a mapped page", .va = B_VA, .npages = 1,
-			  .flags = al, .alias_va = A_VA, .alias_npages = 1, .err = EEXIST },
-			{ .what = "alias into A", .va = A_VA - 2 * HT_PAGE_SIZE, .npages = 3,
-			  .flags = al, .alias_va = C_VA, .alias_npages = 3, .err = EEXIST },
+			{ .what = "alias onto a mapped page", .m.va = B_VA, .m.npages = 1,
+			  .m.flags = al, .m.alias_va = A_VA, .m.alias_npages = 1, .err = EEXIST },
+			{ .what = "alias into A", .m.va = A_VA - 2 * HT_PAGE_SIZE, .m.npages = 3,
+			  .m.flags = al, .m.alias_va = C_VA, .m.alias_npages = 3, .err = EEXIST },
 			/*
 			 * A's last page, then two pages of the range being mapped:
 			 * read as the MAP fills them, they would let it succeed.
 			 */
 			{ .what = "alias source inside the range it maps",
-			  .va = A_VA + A_N * HT_PAGE_SIZE, .npages = 4, .flags = al,
-			  .alias_va = A_VA + (A_N - 1) * HT_PAGE_SIZE, .alias_npages = 3,
+			  .m.va = A_VA + A_N * HT_PAGE_SIZE, .m.npages = 4, .m.flags = al,
+			  .m.alias_va = A_VA + (A_N - 1) * HT_PAGE_SIZE, .m.alias_npages = 3,
 			  .err = EINVAL },
 		};
 
@@ -309,26 +310,26 @@ TEST_F_TIMEOUT(bad, map_over_mapped, BAD_TIMEOUT)
 	lim = h->limit;
 	{
 		const struct bad_case c[] = {
-			{ .what = "exactly A", .va = A_VA, .npages = A_N, .err = EEXIST },
-			{ .what = "first page of A", .va = A_VA, .npages = 1, .err = EEXIST },
-			{ .what = "overlap at the start", .va = A_VA - 2 * HT_PAGE_SIZE,
-			  .npages = 3, .err = EEXIST },
-			{ .what = "overlap at the end", .va = A_VA + (A_N - 1) * HT_PAGE_SIZE,
-			  .npages = 2, .err = EEXIST },
-			{ .what = "the gap and B", .va = A_VA + A_N * HT_PAGE_SIZE,
-			  .npages = 4, .err = EEXIST },
-			{ .what = "around B", .va = B_VA - 2 * HT_PAGE_SIZE, .npages = 5,
-			  .flags = HTABLE_MAP_LOCK, .err = EEXIST },
-			{ .what = "1024 fresh pages then C", .va = C_VA - 1024 * HT_PAGE_SIZE,
-			  .npages = 1025, .flags = HTABLE_MAP_WRITE, .err = EEXIST },
-			{ .what = "across C into fresh tables", .va = C_VA + HT_PAGE_SIZE,
-			  .npages = 1100, .err = EEXIST },
-			{ .what = "va 0 and the next 600", .va = 0, .npages = 601,
+			{ .what = "exactly A", .m.va = A_VA, .m.npages = A_N, .err = EEXIST },
+			{ .what = "first page of A", .m.va = A_VA, .m.npages = 1, .err = EEXIST },
+			{ .what = "overlap at the start", .m.va = A_VA - 2 * HT_PAGE_SIZE,
+			  .m.npages = 3, .err = EEXIST },
+			{ .what = "overlap at the end", .m.va = A_VA + (A_N - 1) * HT_PAGE_SIZE,
+			  .m.npages = 2, .err = EEXIST },
+			{ .what = "the gap and B", .m.va = A_VA + A_N * HT_PAGE_SIZE,
+			  .m.npages = 4, .err = EEXIST },
+			{ .what = "around B", .m.va = B_VA - 2 * HT_PAGE_SIZE, .m.npages = 5,
+			  .m.flags = HTABLE_MAP_LOCK, .err = EEXIST },
+			{ .what = "1024 fresh pages then C", .m.va = C_VA - 1024 * HT_PAGE_SIZE,
+			  .m.npages = 1025, .m.flags = HTABLE_MAP_WRITE, .err = EEXIST },
+			{ .what = "across C into fresh tables", .m.va = C_VA + HT_PAGE_SIZE,
+			  .m.npages = 1100, .err = EEXIST },
+			{ .what = "va 0 and the next 600", .m.va = 0, .m.npages = 601,
 			  .err = EEXIST },
 			{ .what = "fresh branch up to the last page",
-			  .va = lim - 3000 * HT_PAGE_SIZE, .npages = 3000, .err = EEXIST },
-			{ .what = "A, the gap, B and beyond", .va = A_VA - HT_SZ_2M,
-			  .npages = 2048, .flags = HTABLE_MAP_EXEC, .err = EEXIST },
+			  .m.va = lim - 3000 * HT_PAGE_SIZE, .m.npages = 3000, .err = EEXIST },
+			{ .what = "A, the gap, B and beyond", .m.va = A_VA - HT_SZ_2M,
+			  .m.npages = 2048, .m.flags = HTABLE_MAP_EXEC, .err = EEXIST },
 		};
 
 		refuse_all(_metadata, h, c, ARRAY_SIZE(c));
@@ -344,23 +345,23 @@ TEST_F_TIMEOUT(bad, unmap_holes, BAD_TIMEOUT)
 	baseline(_metadata, h);
 	{
 		const struct bad_case c[] = {
-			{ .what = "a page never mapped", .unmap = 1, .va = 3 * HT_SZ_1G,
-			  .npages = 1, .err = ENOENT },
+			{ .what = "a page never mapped", .unmap = 1, .m.va = 3 * HT_SZ_1G,
+			  .m.npages = 1, .err = ENOENT },
 			{ .what = "a hole in a live table", .unmap = 1,
-			  .va = A_VA - HT_PAGE_SIZE, .npages = 1, .err = ENOENT },
-			{ .what = "a hole then A", .unmap = 1, .va = A_VA - HT_PAGE_SIZE,
-			  .npages = A_N + 1, .err = ENOENT },
-			{ .what = "A then a hole", .unmap = 1, .va = A_VA, .npages = A_N + 1,
+			  .m.va = A_VA - HT_PAGE_SIZE, .m.npages = 1, .err = ENOENT },
+			{ .what = "a hole then A", .unmap = 1, .m.va = A_VA - HT_PAGE_SIZE,
+			  .m.npages = A_N + 1, .err = ENOENT },
+			{ .what = "A then a hole", .unmap = 1, .m.va = A_VA, .m.npages = A_N + 1,
 			  .err = ENOENT },
-			{ .what = "A, the gap and B", .unmap = 1, .va = A_VA,
-			  .npages = B_VA / HT_PAGE_SIZE - A_VA / HT_PAGE_SIZE + 1,
+			{ .what = "A, the gap and B", .unmap = 1, .m.va = A_VA,
+			  .m.npages = B_VA / HT_PAGE_SIZE - A_VA / HT_PAGE_SIZE + 1,
 			  .err = ENOENT },
-			{ .what = "the gap only", .unmap = 1, .va = A_VA + A_N * HT_PAGE_SIZE,
-			  .npages = 3, .err = ENOENT },
-			{ .what = "C and 2 MiB of holes", .unmap = 1, .va = C_VA,
-			  .npages = 512 + C_N, .err = ENOENT },
-			{ .what = "everything below A", .unmap = 1, .va = 0,
-			  .npages = A_VA / HT_PAGE_SIZE + A_N, .err = ENOENT },
+			{ .what = "the gap only", .unmap = 1, .m.va = A_VA + A_N * HT_PAGE_SIZE,
+			  .m.npages = 3, .err = ENOENT },
+			{ .what = "C and 2 MiB of holes", .unmap = 1, .m.va = C_VA,
+			  .m.npages = 512 + C_N, .err = ENOENT },
+			{ .what = "everything below A", .unmap = 1, .m.va = 0,
+			  .m.npages = A_VA / HT_PAGE_SIZE + A_N, .err = ENOENT },
 		};
 
 		refuse_all(_metadata, h, c, ARRAY_SIZE(c));
