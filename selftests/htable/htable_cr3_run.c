@@ -68,17 +68,9 @@ int cr3_possible_cpus(void)
 {
 	char buf[256], *p;
 	long last = -1;
-	int fd;
-	ssize_t n;
 
-	fd = open("/sys/devices/system/cpu/possible", O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (ht_read_text("/sys/devices/system/cpu/possible", buf, sizeof(buf)) < 0)
 		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
 	/* The last number of the list is the highest possible CPU. */
 	for (p = buf; *p; p++) {
 		if (*p >= '0' && *p <= '9') {

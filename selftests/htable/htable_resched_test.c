@@ -58,17 +58,9 @@ FIXTURE(resched) {
 static int preempt_mode(char *mode, size_t len)
 {
 	char buf[64], *lp, *rp;
-	ssize_t n;
-	int fd;
 
-	fd = open(PREEMPT_PATH, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (ht_read_text(PREEMPT_PATH, buf, sizeof(buf)) < 0)
 		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
 	lp = strchr(buf, '(');
 	rp = lp ? strchr(lp, ')') : NULL;
 	if (!rp || (size_t)(rp - lp) > len)

@@ -145,18 +145,11 @@ static int kernel_pointers(const char *what, const char *s)
 static int scan_file(const char *path)
 {
 	static char buf[1 << 16];
-	int fd = open(path, O_RDONLY), bad;
-	ssize_t n;
 
-	if (fd < 0)
-		return 0;	/* write-only knobs */
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n < 0)
+	/* Write-only knobs can't be read; an empty file names nothing. */
+	if (ht_read_text(path, buf, sizeof(buf)) < 0)
 		return 0;
-	buf[n] = 0;
-	bad = kernel_pointers(path, buf);
-	return bad;
+	return kernel_pointers(path, buf);
 }
 
 static int scan_dir(const char *dir)

@@ -41,23 +41,31 @@ int htable_knob_write(const char *path, long long val)
 	return err;
 }
 
+ssize_t ht_read_text(const char *path, char *buf, size_t size)
+{
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, size - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	return n;
+}
+
 /* Read a decimal tunable; -1 when it cannot be read. */
 long long htable_knob_read(const char *path)
 {
 	char buf[32];
 	char *end;
 	long long val;
-	ssize_t len;
-	int fd;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (ht_read_text(path, buf, sizeof(buf)) < 0)
 		return -1;
-	len = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (len <= 0)
-		return -1;
-	buf[len] = '\0';
 	val = strtoll(buf, &end, 0);
 	if (end == buf)
 		return -1;
@@ -160,16 +168,9 @@ long ht_newest_hat_id(void)
 {
 	char buf[16384], *line, *save;
 	long id, pid, best = -1;
-	int fd = open("/sys/kernel/debug/htable/hats", O_RDONLY | O_CLOEXEC);
-	ssize_t n;
 
-	if (fd < 0)
+	if (ht_read_text("/sys/kernel/debug/htable/hats", buf, sizeof(buf)) < 0)
 		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n < 0)
-		return -1;
-	buf[n] = 0;
 	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
 		if (sscanf(line, "%ld %ld", &id, &pid) == 2 && pid == getpid() && id > best)
 			best = id;

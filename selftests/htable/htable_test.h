@@ -14,8 +14,8 @@
 #define _HTABLE_TEST_H
 
 #include <errno.h>
-#include <stdint.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,6 +99,13 @@ long long htable_stat(const char *name);
 
 /* Write a decimal value to a debugfs or sysfs tunable: 0 or -errno. */
 int htable_knob_write(const char *path, long long val);
+
+/*
+ * Read the start of the text file @path into @buf of @size bytes, NUL
+ * terminated: the bytes read, or -1 when it can't be opened or read or is
+ * empty.
+ */
+ssize_t ht_read_text(const char *path, char *buf, size_t size);
 
 /* Read a decimal tunable; -1 when it cannot be read. */
 long long htable_knob_read(const char *path);

@@ -160,27 +160,6 @@ static int values_of(const char *name, unsigned long long *v, int max)
 	return n;
 }
 
-/* This process's newest hat in debugfs hats: its id. */
-static long own_hat_id(void)
-{
-	char buf[16384], *line, *save;
-	long id, pid, best = -1;
-	int fd = open("/sys/kernel/debug/htable/hats", O_RDONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n < 0)
-		return -1;
-	buf[n] = 0;
-	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
-		if (sscanf(line, "%ld %ld", &id, &pid) == 2 && pid == getpid() && id > best)
-			best = id;
-	return best;
-}
-
 TEST(version_and_probe_match_ioctls)
 {
 	struct htable_version v;
@@ -280,7 +259,7 @@ TEST(info_check_and_tree_match_ioctls)
 	int fd = open_hat();
 
 	ASSERT_LE(0, fd);
-	id = own_hat_id();
+	id = ht_newest_hat_id();
 	ASSERT_LT(0, id);
 	ASSERT_EQ(0, ht_map(fd, 4 * GIB - 1024 * 4096, 2048, HTABLE_MAP_WRITE));
 	ASSERT_EQ(0, ht_map(fd, 64 * GIB, 3, HTABLE_MAP_LOCK));
@@ -607,7 +586,7 @@ TEST_F_TIMEOUT(abi11, map_2m_probe_and_split_match_ioctls, ABI11_TIMEOUT)
 	int fd = open_hat(), i;
 
 	ASSERT_LE(0, fd);
-	id = own_hat_id();
+	id = ht_newest_hat_id();
 	ASSERT_LT(0, id);
 	ASSERT_EQ(0, ctl(fd, "map 4g 1024 write 2m"));
 	ASSERT_EQ(2, scan(r.out, "mapped %llu pages at %llx as 2 2M pages", &n, &va));
@@ -715,7 +694,7 @@ TEST_F_TIMEOUT(abi11, share_unshare_match_ioctls, ABI11_TIMEOUT)
 	ASSERT_LE(0, owner);
 	fd = open_hat();
 	ASSERT_LE(0, fd);
-	id = own_hat_id();
+	id = ht_newest_hat_id();
 	ASSERT_LT(0, id);
 	ASSERT_EQ(0, ht_map(owner, 4 * GIB, 1000, HTABLE_MAP_WRITE));
 	ASSERT_EQ(0, ht_map(owner, 16 * GIB, NP_2M, HTABLE_MAP_2M));
@@ -832,7 +811,7 @@ TEST_F_TIMEOUT(abi11, map_1g_pins_a_hugetlb_page, ABI11_TIMEOUT)
 		     "hugepagesz=1G hugepages=1 and 4 GiB");
 	fd = open_hat();
 	ASSERT_LE(0, fd);
-	id = own_hat_id();
+	id = ht_newest_hat_id();
 	ASSERT_LT(0, id);
 	/* htablectl mmaps the hugetlb page, the module pins it, htablectl lets go. */
 	ASSERT_EQ(0, ctl(fd, "map 8g 262144 write 1g"));
