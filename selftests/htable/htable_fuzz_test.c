@@ -167,6 +167,24 @@ TEST_F_TIMEOUT(fz, fuzz, 500)
 }
 
 /*
+ * The fuzzer with the model bug @inject (FZ_INJ_*) planted must report
+ * it; *@shrunk is how many operations it shrank what it found to. Returns
+ * false when the module is absent (the case was skipped).
+ */
+static bool finds_planted(struct __test_metadata *_metadata, int inject,
+			  size_t *shrunk)
+{
+	int fd = htable_open_dev();
+
+	*shrunk = 0;
+	if (htable_dev_missing(_metadata, fd < 0, errno))
+		return false;
+	close(fd);
+	EXPECT_NE(0, fz_run_all(fz_seed(), 20000, inject, 0, shrunk, NULL));
+	return true;
+}
+
+/*
  * The fuzzer must be able to fail, and shrink what it finds: with a
  * deliberate model bug (PROBE of a WRITE|EXEC page expects no EXEC) it
  * must report a mismatch and shrink it to the operations that show it: a
@@ -176,13 +194,10 @@ TEST_F_TIMEOUT(fz, fuzz, 500)
  */
 TEST_F_TIMEOUT(fz, finds_and_shrinks_a_planted_bug, 200)
 {
-	size_t shrunk = 0;
-	int fd = htable_open_dev();
+	size_t shrunk;
 
-	if (htable_dev_missing(_metadata, fd < 0, errno))
+	if (!finds_planted(_metadata, FZ_INJ_PROBE, &shrunk))
 		return;
-	close(fd);
-	EXPECT_NE(0, fz_run_all(fz_seed(), 20000, FZ_INJ_PROBE, 0, &shrunk, NULL));
 	EXPECT_LE(2, shrunk);
 	EXPECT_GE(3, shrunk);
 }
@@ -190,25 +205,17 @@ TEST_F_TIMEOUT(fz, finds_and_shrinks_a_planted_bug, 200)
 /* A tag written to the wrong va (the first two of a MAP swap places) is caught. */
 TEST_F_TIMEOUT(fz, finds_a_wrong_tag, 200)
 {
-	size_t shrunk = 0;
-	int fd = htable_open_dev();
+	size_t shrunk;
 
-	if (htable_dev_missing(_metadata, fd < 0, errno))
-		return;
-	close(fd);
-	EXPECT_NE(0, fz_run_all(fz_seed(), 20000, FZ_INJ_TAG, 0, &shrunk, NULL));
+	finds_planted(_metadata, FZ_INJ_TAG, &shrunk);
 }
 
 /* A model that forgets what a window's writes do to D is caught by SYNC. */
 TEST_F_TIMEOUT(fz, finds_a_wrong_sync, 200)
 {
-	size_t shrunk = 0;
-	int fd = htable_open_dev();
+	size_t shrunk;
 
-	if (htable_dev_missing(_metadata, fd < 0, errno))
-		return;
-	close(fd);
-	EXPECT_NE(0, fz_run_all(fz_seed(), 20000, FZ_INJ_SYNC, 0, &shrunk, NULL));
+	finds_planted(_metadata, FZ_INJ_SYNC, &shrunk);
 }
 
 /*
