@@ -37,29 +37,6 @@ FIXTURE(kill) {
 	int rw_err;
 };
 
-/* A userfaultfd watching one missing page at *@page: the fd or -errno. */
-static int uffd_page(void **page)
-{
-	struct uffdio_api api = { .api = UFFD_API };
-	struct uffdio_register reg = { .mode = UFFDIO_REGISTER_MODE_MISSING };
-	int uffd = syscall(__NR_userfaultfd, O_CLOEXEC);
-
-	if (uffd < 0)
-		return -errno;
-	*page = mmap(NULL, HT_PAGE_SIZE, PROT_READ | PROT_WRITE,
-		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	reg.range.start = (uintptr_t)*page;
-	reg.range.len = HT_PAGE_SIZE;
-	if (*page == MAP_FAILED || ioctl(uffd, UFFDIO_API, &api) ||
-	    ioctl(uffd, UFFDIO_REGISTER, &reg)) {
-		int err = -errno;
-
-		close(uffd);
-		return err;
-	}
-	return uffd;
-}
-
 static void *rw_fn(void *arg)
 {
 	struct _test_data_kill *self = arg;
@@ -79,7 +56,7 @@ FIXTURE_SETUP(kill)
 	self->err = errno;
 	if (self->fd < 0)
 		return;
-	self->uffd = uffd_page(&self->page);
+	self->uffd = ht_uffd_page(&self->page);
 	ASSERT_LE(0, self->uffd) TH_LOG("userfaultfd: %s", strerror(-self->uffd));
 }
 

@@ -647,29 +647,6 @@ static int claim_wait(struct claim_call *c, double s)
 	return __atomic_load_n(&c->done, __ATOMIC_ACQUIRE);
 }
 
-/* A userfaultfd watching one missing page at *@page: the fd or -errno. */
-static int uffd_page(void **page)
-{
-	struct uffdio_api api = { .api = UFFD_API };
-	struct uffdio_register reg = { .mode = UFFDIO_REGISTER_MODE_MISSING };
-	int uffd = syscall(__NR_userfaultfd, O_CLOEXEC);
-
-	if (uffd < 0)
-		return -errno;
-	*page = mmap(NULL, HT_PAGE_SIZE, PROT_READ | PROT_WRITE,
-		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	reg.range.start = (uintptr_t)*page;
-	reg.range.len = HT_PAGE_SIZE;
-	if (*page == MAP_FAILED || ioctl(uffd, UFFDIO_API, &api) ||
-	    ioctl(uffd, UFFDIO_REGISTER, &reg)) {
-		int err = -errno;
-
-		close(uffd);
-		return err;
-	}
-	return uffd;
-}
-
 TEST_F_TIMEOUT(smp, claims_hold_only_their_range, SMP_TIMEOUT)
 {
 	struct claim_call rw = { 0 }, others = { 0 }, unmap = { 0 };
@@ -684,7 +661,7 @@ TEST_F_TIMEOUT(smp, claims_hold_only_their_range, SMP_TIMEOUT)
 
 	if (htable_dev_missing(_metadata, self->h.fd < 0, self->err))
 		return;
-	uffd = uffd_page(&page);
+	uffd = ht_uffd_page(&page);
 	ASSERT_LE(0, uffd) TH_LOG("userfaultfd: %s", strerror(-uffd));
 	ASSERT_EQ(0, ht_map(self->h.fd, CLAIM_VA, 1, HTABLE_MAP_WRITE));
 

@@ -3,6 +3,10 @@
  * The out-of-line helpers declared in htable_test.h: debugfs and sysfs
  * access, and the MAP and UNMAP wrappers that cross-check the out fields.
  */
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <linux/userfaultfd.h>
+
 #include "kselftest.h"
 #include "htable_test.h"
 
@@ -334,4 +338,26 @@ int ht_reload(int fd, __u64 va, __u64 npages, __u64 *reloaded)
 		return err;
 	*reloaded = r.reloaded;
 	return 0;
+}
+
+int ht_uffd_page(void **page)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register reg = { .mode = UFFDIO_REGISTER_MODE_MISSING };
+	int uffd = syscall(__NR_userfaultfd, O_CLOEXEC);
+
+	if (uffd < 0)
+		return -errno;
+	*page = mmap(NULL, HT_PAGE_SIZE, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	reg.range.start = (uintptr_t)*page;
+	reg.range.len = HT_PAGE_SIZE;
+	if (*page == MAP_FAILED || ioctl(uffd, UFFDIO_API, &api) ||
+	    ioctl(uffd, UFFDIO_REGISTER, &reg)) {
+		int err = -errno;
+
+		close(uffd);
+		return err;
+	}
+	return uffd;
 }

@@ -300,4 +300,10 @@ int ht_sync(int fd, __u64 va, __u64 npages, __u32 flags, __u64 *ref, __u64 *mod)
 /* RELOAD of @npages at @va: 0 or -errno; *@reloaded is what it rebuilt. */
 int ht_reload(int fd, __u64 va, __u64 npages, __u64 *reloaded);
 
+/*
+ * A userfaultfd watching one missing anonymous page, mapped at *@page:
+ * the fd, or -errno.
+ */
+int ht_uffd_page(void **page);
+
 #endif /* _HTABLE_TEST_H */
