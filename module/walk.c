@@ -2,99 +2,13 @@
 /*
  * Addresses and walking: va <-> entry for every level (levels are data in
  * mmu.level_shift[], never per-level code), and the one walker the
- * operations share, after the seed's htable_scan()/htable_walk().
+ * operations share, in place of the seed's htable_scan()/htable_walk().
  */
 #include <linux/bug.h>
 
 #include <htable/htable.h>
 #include <htable/tlb.h>
 #include <htable/x86pte.h>
-
-/*
- * First present entry of @ht at or after *@vap and below @eaddr. Sets
- * *@vap to the va of that entry, or to where the search stopped.
- * Return: the entry, or 0.
- */
-static x86pte_t htable_scan(struct htable *ht, unsigned long *vap,
-			    unsigned long eaddr)
-{
-	unsigned int l = ht->ht_level;
-	unsigned long va = *vap & LEVEL_MASK(l);
-	unsigned int e = htable_va2entry(va, ht);
-	x86pte_t pte = 0;
-
-	for (; e < HTABLE_NUM_PTES(ht) && va < eaddr; e++, va += LEVEL_SIZE(l)) {
-		pte = x86pte_get(ht, e);
-		if (PTE_ISVALID(pte))
-			break;
-	}
-	if (e == HTABLE_NUM_PTES(ht) || va >= eaddr)
-		pte = 0;
-	*vap = va;
-	return pte;
-}
-
-/**
- * htable_walk() - find the next mapped page at or after *@vap
- * @hat:	the hat
- * @htp:	in: a held table to look in first, or NULL; out: the held
- *		table holding the returned entry, or NULL
- * @vap:	in: where to start; out: the va of the page found
- * @eaddr:	end of the search (exclusive), at most HTABLE_USER_END
- * @b:		batch for tables freed when holds are dropped (or NULL)
- *
- * Skips unpopulated ranges a whole table at a time: when no table of a
- * level covers the va, no smaller page can map it either.
- *
- * Return: the entry mapping the page found, with its table held in *@htp;
- * 0 when nothing is mapped before @eaddr.
- */
-x86pte_t htable_walk(struct hat *hat, struct htable **htp, unsigned long *vap,
-		     unsigned long eaddr, struct htable_batch *b)
-{
-	unsigned long va = *vap, start = *vap;
-	struct htable *prev = *htp, *ht;
-	unsigned int l;
-	x86pte_t pte;
-
-	if (prev) {
-		if (va <= HTABLE_LAST_PAGE(prev)) {
-			pte = htable_scan(prev, &va, eaddr);
-			if (PTE_ISPAGE(pte, prev->ht_level)) {
-				*vap = va;
-				return pte;
-			}
-		}
-		htable_release(prev, b);
-	}
-
-	while (va < eaddr && va >= start) {
-		for (l = 0; l <= TOP_LEVEL(hat); l++) {
-			ht = htable_lookup(hat, va, l);
-			if (ht) {
-				pte = htable_scan(ht, &va, eaddr);
-				if (PTE_ISPAGE(pte, l)) {
-					*vap = va;
-					*htp = ht;
-					return pte;
-				}
-				htable_release(ht, b);
-				break;
-			}
-			/* The top table always exists. */
-			if (WARN_ON_ONCE(l == TOP_LEVEL(hat)))
-				goto none;
-			if (l >= mmu.max_page_level) {
-				va = NEXT_ENTRY_VA(va, l + 1);
-				break;
-			}
-		}
-	}
-none:
-	*vap = 0;
-	*htp = NULL;
-	return 0;
-}
 
 /**
  * htable_getpte() - find the entry for @va at @level or below
@@ -124,33 +38,6 @@ struct htable *htable_getpte(struct hat *hat, unsigned long va,
 			*pte = x86pte_get(ht, e);
 		return ht;
 	}
-	return NULL;
-}
-
-/**
- * htable_getpage() - find the entry that maps a page at @va
- * @hat:	the hat
- * @va:		the va
- * @entry:	out: the entry's index (may be NULL)
- *
- * Return: the table, held, when a page is mapped at @va; else NULL.
- */
-struct htable *htable_getpage(struct hat *hat, unsigned long va,
-			      unsigned int *entry)
-{
-	struct htable *ht;
-	x86pte_t pte;
-	unsigned int e;
-
-	ht = htable_getpte(hat, va, &e, &pte, mmu.max_page_level);
-	if (!ht)
-		return NULL;
-	if (PTE_ISPAGE(pte, ht->ht_level)) {
-		if (entry)
-			*entry = e;
-		return ht;
-	}
-	htable_release(ht, NULL);
 	return NULL;
 }
 

@@ -32,47 +32,6 @@ void htable_mmu_init(void)
 }
 
 /**
- * x86pte_set() - install @new in an entry, returning what was there
- * @ht:		the table; the caller holds a busy reference on it
- * @entry:	entry number
- * @new:	a present entry
- * @b:		batch that receives the invalidation when the old entry was
- *		present and may be cached
- *
- * When the old entry maps the same page, its REF/MOD bits carry over so a
- * remap loses no hardware history. Never replaces a link to a lower table
- * with a large page.
- *
- * Return: the previous entry (0 when empty), @new when the identical entry
- * was already there, or LPAGE_ERROR when a large page would replace a link.
- */
-x86pte_t x86pte_set(struct htable *ht, unsigned int entry, x86pte_t new,
-		    struct htable_batch *b)
-{
-	x86pte_t *ptep = x86pte_access_pagetable(ht, entry);
-	x86pte_t prev, n, old;
-
-	if (WARN_ON_ONCE(!PTE_ISVALID(new)))
-		return LPAGE_ERROR;
-	do {
-		prev = READ_ONCE(*ptep);
-		n = new;
-		if (PTE_ISVALID(prev) && (prev & PT_PADDR) == (new & PT_PADDR))
-			n |= prev & (PT_REF | PT_MOD);
-		if (prev == n)
-			return new;
-		if (ht->ht_level > 0 && PTE_ISVALID(prev) && !(prev & PT_PAGESIZE))
-			return LPAGE_ERROR;
-		old = cmpxchg64(ptep, prev, n);
-	} while (old != prev);
-
-	/* Only an entry the MMU has used (REF set) can be in a TLB. */
-	if (old & PT_REF)
-		htable_batch_inval(b, htable_e2va(ht, entry));
-	return old;
-}
-
-/**
  * x86pte_cas() - compare-and-swap one entry, with no TLB work
  * @ht:		the table
  * @entry:	entry number
@@ -185,19 +144,6 @@ void x86pte_copy_raw(struct htable *dest, unsigned int entry,
 
 	for (i = 0; i < count; i++)
 		WRITE_ONCE(d[i], READ_ONCE(src[i]));
-}
-
-/**
- * x86pte_copy() - copy @count entries from @src to @dest, starting at @entry
- * @src:	source table
- * @dest:	destination table
- * @entry:	first entry
- * @count:	entries to copy
- */
-void x86pte_copy(struct htable *src, struct htable *dest, unsigned int entry,
-		 unsigned int count)
-{
-	x86pte_copy_raw(dest, entry, x86pte_access_pagetable(src, entry), count);
 }
 
 /**

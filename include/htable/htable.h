@@ -420,13 +420,9 @@ static inline unsigned long htable_base(unsigned long va, unsigned int level)
 /* walk.c: walking */
 int htable_walk_range(struct htable_walk *w, unsigned long va,
 		      unsigned long eaddr);
-x86pte_t htable_walk(struct hat *hat, struct htable **htp, unsigned long *vap,
-		     unsigned long eaddr, struct htable_batch *b);
 struct htable *htable_getpte(struct hat *hat, unsigned long va,
 			     unsigned int *entry, x86pte_t *pte,
 			     unsigned int level);
-struct htable *htable_getpage(struct hat *hat, unsigned long va,
-			      unsigned int *entry);
 x86pte_t htable_lookup_lockless(struct hat *hat, unsigned long va,
 				unsigned int *level, bool *shared);
 

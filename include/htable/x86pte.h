@@ -58,9 +58,6 @@ static inline unsigned long PTE2PFN(x86pte_t pte)
 	return (pte & PT_PADDR) >> PAGE_SHIFT;
 }
 
-/* x86pte_set()'s answer when a large page would replace a table link. */
-#define LPAGE_ERROR		(~(x86pte_t)0)
-
 /*
  * Pointer to entry @index of @ht's table. Linux keeps every page in the
  * direct map, so unlike the seed's per-CPU window this needs no mapin or
@@ -79,8 +76,6 @@ static inline x86pte_t x86pte_get(struct htable *ht, unsigned int entry)
 }
 
 void htable_mmu_init(void);
-x86pte_t x86pte_set(struct htable *ht, unsigned int entry, x86pte_t new,
-		    struct htable_batch *b);
 x86pte_t x86pte_cas(struct htable *ht, unsigned int entry, x86pte_t old,
 		    x86pte_t new);
 
@@ -100,8 +95,6 @@ x86pte_t x86pte_inval(struct htable *ht, unsigned int entry, x86pte_t expect,
 		      struct htable_batch *b);
 x86pte_t x86pte_update(struct htable *ht, unsigned int entry, x86pte_t expect,
 		       x86pte_t new, struct htable_batch *b);
-void x86pte_copy(struct htable *src, struct htable *dest, unsigned int entry,
-		 unsigned int count);
 void x86pte_copy_raw(struct htable *dest, unsigned int entry,
 		     const x86pte_t *src, unsigned int count);
 void x86pte_zero(struct htable *dest, unsigned int entry, unsigned int count);
