@@ -15,8 +15,9 @@
 
 /*
  * The hash is sized to the hat, as illumos sizes hat_num_hash by use: one
- * bucket for a new hat, doubled whenever the tables outnumber the buckets
- * twice over, so that the hash costs at most a pointer per table. Growing
+ * bucket for a new hat, doubled whenever the tables, with those the call
+ * about to run may add, outnumber the buckets twice over, so that the
+ * hash costs at most a pointer per table. Growing
  * takes hat_seg_lock for write, which waits for every call in the hat: it
  * is done when the lock is free, and waited for only once the chains are
  * HAT_HASH_LOAD_WAIT long.
@@ -98,20 +99,44 @@ void htable_hash(struct htable *ht, unsigned int h)
 }
 
 /**
- * htable_hash_wants_growth() - do @hat's tables outnumber its buckets?
+ * htable_tables_spanned() - the most tables a call on a range can add
  * @hat:	the hat
+ * @va:		first va of the range
+ * @eaddr:	its end (exclusive), above @va
+ * @level:	the level of the pages it maps (0 for 4 KiB)
+ *
+ * Return: how many tables of @level up to the level below the top cover
+ * [@va, @eaddr): what a MAP or a RELOAD of the range may add to the hash.
+ */
+unsigned long htable_tables_spanned(struct hat *hat, unsigned long va,
+				    unsigned long eaddr, unsigned int level)
+{
+	unsigned long n = 0;
+	unsigned int l;
+
+	/* A table of level l spans LEVEL_SIZE(l + 1). */
+	for (l = level; l < TOP_LEVEL(hat); l++)
+		n += ((eaddr - 1) >> LEVEL_SHIFT(l + 1)) - (va >> LEVEL_SHIFT(l + 1)) + 1;
+	return n;
+}
+
+/**
+ * htable_hash_wants_growth() - will @hat's tables outnumber its buckets?
+ * @hat:	the hat
+ * @extra:	tables the caller is about to add (htable_tables_spanned())
  * @wait:	ask whether growth is worth waiting for hat_seg_lock
  *
  * Return: true when htable_hash_grow() would grow the hash (and, with
- * @wait, the chains are long). Read without a lock: a hint for callers
- * that are about to add tables.
+ * @wait, the chains would be long). Read without a lock: a hint for
+ * callers that are about to add tables.
  */
-bool htable_hash_wants_growth(struct hat *hat, bool wait)
+bool htable_hash_wants_growth(struct hat *hat, unsigned long extra, bool wait)
 {
 	unsigned int n = READ_ONCE(hat->hat_num_hash);
 
-	return atomic_read(&hat->hat_ntables) >
-	       (wait ? HAT_HASH_LOAD_WAIT : HAT_HASH_LOAD) * n && n < HAT_HASH_MAX;
+	return atomic_read(&hat->hat_ntables) + extra >
+	       (wait ? HAT_HASH_LOAD_WAIT : HAT_HASH_LOAD) * (unsigned long)n &&
+	       n < HAT_HASH_MAX;
 }
 
 /**
@@ -119,16 +144,21 @@ bool htable_hash_wants_growth(struct hat *hat, bool wait)
  * @hat:	the hat; its hat_seg_lock is held for write, which keeps every
  *		other user of the hash out (stealing only tries that lock,
  *		and PROBE does not use the hash)
+ * @extra:	tables the caller is about to add: sized for them now, one
+ *		large MAP never builds thousands of tables into a hash sized
+ *		for the few it had (each lookup would walk a long chain, and
+ *		a steal, which takes one table per bucket, would take few)
  *
  * Return: 0, or -ENOMEM (the old hash stays, as good as it was).
  */
-int htable_hash_grow(struct hat *hat)
+int htable_hash_grow(struct hat *hat, unsigned long extra)
 {
+	unsigned long want = atomic_read(&hat->hat_ntables) + extra;
 	unsigned int n = hat->hat_num_hash, h, nh;
 	struct htable **hash, *ht, *next;
 
 	lockdep_assert_held_write(&hat->hat_seg_lock);
-	while (atomic_read(&hat->hat_ntables) > HAT_HASH_LOAD * n && n < HAT_HASH_MAX)
+	while (want > HAT_HASH_LOAD * (unsigned long)n && n < HAT_HASH_MAX)
 		n *= 2;
 	if (n == hat->hat_num_hash)
 		return 0;

@@ -350,24 +350,25 @@ static unsigned long hat_count_pages(struct hat *hat, unsigned long va,
 }
 
 /*
- * Grow the hat's hash before adding tables, when it is due. It needs
- * hat_seg_lock for write, so it waits for calls in progress (an RW may
- * sleep in a user fault under its claim) only when the chains are long.
- * A growth that can't have its memory keeps the old hash, which only has
- * longer chains: no call fails for it (an UNMAP must not fail for want of
- * a bigger hash). Returns 0, or -EINTR when a fatal signal ended the wait.
+ * Grow the hat's hash before a call that may add @extra tables, when it
+ * is due. It needs hat_seg_lock for write, so it waits for calls in
+ * progress (an RW may sleep in a user fault under its claim) only when
+ * the chains would be long. A growth that can't have its memory keeps the
+ * old hash, which only has longer chains: no call fails for it (an UNMAP
+ * must not fail for want of a bigger hash). Returns 0, or -EINTR when a
+ * fatal signal ended the wait.
  */
-static int hat_hash_grow(struct hat *hat)
+static int hat_hash_grow(struct hat *hat, unsigned long extra)
 {
-	if (!htable_hash_wants_growth(hat, false))
+	if (!htable_hash_wants_growth(hat, extra, false))
 		return 0;
 	if (!down_write_trylock(&hat->hat_seg_lock)) {
-		if (!htable_hash_wants_growth(hat, true))
+		if (!htable_hash_wants_growth(hat, extra, true))
 			return 0;
 		if (down_write_killable(&hat->hat_seg_lock))
 			return -EINTR;
 	}
-	htable_hash_grow(hat);
+	htable_hash_grow(hat, extra);
 	up_write(&hat->hat_seg_lock);
 	return 0;
 }
@@ -424,7 +425,8 @@ int hat_memload(struct hat *hat, const struct hat_map *m)
 			return -ENOMEM;
 	}
 again:
-	err = hat_hash_grow(hat) ?: hat_range_begin(hat, &c, excl);
+	err = hat_hash_grow(hat, htable_tables_spanned(hat, m->va, eaddr, m->level)) ?:
+	      hat_range_begin(hat, &c, excl);
 	if (err)
 		goto out_free;
 	if (!excl && m->source == HAT_SRC_ALIAS && !xa_empty(&hat->hat_pins)) {
@@ -577,7 +579,8 @@ int hat_unload(struct hat *hat, unsigned long va, unsigned long npages)
 	int err;
 
 again:
-	err = hat_hash_grow(hat) ?: hat_range_begin(hat, &c, excl);
+	/* Splits add a table or two: the hash is grown for what it holds. */
+	err = hat_hash_grow(hat, 0) ?: hat_range_begin(hat, &c, excl);
 	if (err)
 		return err;
 	if (hat_count_pages(hat, va, eaddr) != npages) {
@@ -739,14 +742,18 @@ int hat_reload(struct hat *hat, unsigned long va, unsigned long npages,
 	struct htable_batch b;
 	unsigned int e;
 	x86pte_t pte;
-	int err;
+	int err = 0;
 
 	*reloaded = 0;
-	err = hat_hash_grow(hat);
-	if (err)
-		return err;
 	if (down_write_killable(&hat->hat_seg_lock))
 		return -EINTR;
+	/*
+	 * Sized for the tables the stolen pages may need, at most one leaf
+	 * table each (a failure keeps the old hash: no call fails for it).
+	 */
+	htable_hash_grow(hat, min_t(unsigned long,
+				    htable_tables_spanned(hat, va, eaddr, 0),
+				    atomic_long_read(&hat->hat_stolen_pages)));
 	htable_batch_init(&b, hat);
 	while ((pte = htable_stolen_next(hat, &va, eaddr))) {
 		if (ht && (va < ht->ht_vaddr || va > HTABLE_LAST_PAGE(ht))) {

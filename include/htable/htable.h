@@ -324,11 +324,13 @@ void htable_free(struct htable *ht);
 bool htable_unlink(struct htable *ht, unsigned int h);
 void htable_hash(struct htable *ht, unsigned int h);
 void htable_unhash(struct htable *ht, unsigned int h);
-int htable_hash_grow(struct hat *hat);
+int htable_hash_grow(struct hat *hat, unsigned long extra);
 int htable_hash_init(struct hat *hat);
 struct htable *htable_find(struct hat *hat, unsigned int h,
 			   unsigned long va, unsigned int level);
-bool htable_hash_wants_growth(struct hat *hat, bool wait);
+bool htable_hash_wants_growth(struct hat *hat, unsigned long extra, bool wait);
+unsigned long htable_tables_spanned(struct hat *hat, unsigned long va,
+				    unsigned long eaddr, unsigned int level);
 struct htable *htable_spare(struct hat *hat);
 void htable_spare_put(struct htable *ht);
 int htable_split(struct htable *higher, unsigned int entry,

@@ -314,8 +314,8 @@ static int map_pte(struct hat *hat, unsigned long va, unsigned int level,
 	int err = 0;
 
 	down_write(&hat->hat_seg_lock);
-	if (htable_hash_wants_growth(hat, false))
-		err = htable_hash_grow(hat);
+	if (htable_hash_wants_growth(hat, 0, false))
+		err = htable_hash_grow(hat, 0);
 	if (!err && htable_stolen_next(hat, &sva, eaddr))
 		err = -EEXIST;
 	if (!err) {
@@ -1572,7 +1572,7 @@ TEST_F(core, hash_grows_and_finds_every_table)
 	for (want = n0; total > 2 * want; want *= 2)
 		;
 	down_write(&hat->hat_seg_lock);
-	EXPECT_EQ(0, htable_hash_grow(hat));
+	EXPECT_EQ(0, htable_hash_grow(hat, 0));
 	up_write(&hat->hat_seg_lock);
 	EXPECT_EQ(want, hat->hat_num_hash);
 
@@ -1595,6 +1595,25 @@ TEST_F(core, hash_grows_and_finds_every_table)
 	EXPECT_EQ(2 * want, hat->hat_num_hash);
 	EXPECT_EQ(0, grow_check(hat, n + 1));
 	EXPECT_EQ(0, check_errors(hat));
+
+	/* What a call over a range may add: a table per level and span. */
+	EXPECT_EQ(TOP_LEVEL(hat), htable_tables_spanned(hat, 0, LEVEL_SIZE(1), 0));
+	EXPECT_EQ(512 + TOP_LEVEL(hat) - 1,
+		  htable_tables_spanned(hat, 0, LEVEL_SIZE(2), 0));
+	EXPECT_EQ(2 + TOP_LEVEL(hat) - 1,
+		  htable_tables_spanned(hat, LEVEL_SIZE(1) - PAGE_SIZE,
+					LEVEL_SIZE(1) + PAGE_SIZE, 0));
+	EXPECT_EQ(TOP_LEVEL(hat) - 1, htable_tables_spanned(hat, 0, LEVEL_SIZE(2), 1));
+	/* The hash is grown for those too: the fewest buckets, 2 tables each. */
+	want = hat->hat_num_hash;
+	total = atomic_read(&hat->hat_ntables) + 8UL * want;
+	EXPECT_TRUE(htable_hash_wants_growth(hat, 8UL * want, false));
+	down_write(&hat->hat_seg_lock);
+	EXPECT_EQ(0, htable_hash_grow(hat, 8UL * want));
+	up_write(&hat->hat_seg_lock);
+	EXPECT_LE(total, 2UL * hat->hat_num_hash);
+	EXPECT_GT(total, hat->hat_num_hash);
+	EXPECT_EQ(0, grow_check(hat, n + 1));
 }
 
 /*

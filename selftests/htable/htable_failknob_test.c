@@ -581,33 +581,44 @@ TEST_F_TIMEOUT(reserve, empty_reserve_steals, KNOB_TIMEOUT)
 
 /*
  * A hash that can't grow keeps the one it has, and no call fails for it:
- * an UNMAP least of all. A hat's hash starts with one bucket and grows when
- * the hat has more than two tables a bucket. The MAP below adds a table at
- * every level under the top, so the UNMAP after it is the first call to
- * grow the hash, while every allocation of a hash fails.
+ * an UNMAP least of all. A hat's hash starts with one bucket and grows
+ * before a call that would leave it more than two tables a bucket. The
+ * MAP below adds a table at every level under the top, so it tries to
+ * grow the hash; when that fails, the UNMAP after it finds the hash still
+ * too small and tries again. Every allocation of a hash fails for both.
  */
-TEST(unmap_while_the_hash_cannot_grow)
+static int hash_fails_for(struct __test_metadata *_metadata, int fd,
+			  unsigned long cmd, unsigned long va)
 {
 	long long calls0, failed0, calls, failed;
+	int err;
+
+	EXPECT_EQ(0, htable_fail_hits(SITE_HASH, &calls0, &failed0));
+	EXPECT_EQ(0, htable_knob_write(HTABLE_FAIL_SITE_PATH, 1LL << SITE_HASH));
+	EXPECT_EQ(0, htable_knob_write(HTABLE_FAIL_NTH_PATH, 1));
+	err = cmd == HTABLE_IOC_MAP ? ht_map(fd, va, 1, HTABLE_MAP_WRITE) : ht_unmap(fd, va, 1);
+	EXPECT_EQ(0, htable_fail_hits(SITE_HASH, &calls, &failed));
+	EXPECT_EQ(0, htable_knobs_reset());
+	/* The growth was tried once, and failed. */
+	EXPECT_EQ(calls0 + 1, calls);
+	EXPECT_EQ(failed0 + 1, failed);
+	return err;
+}
+
+TEST(unmap_while_the_hash_cannot_grow)
+{
 	struct ht_hat h;
 	int err = -ht_hat_open(&h);
 
 	if (htable_dev_missing(_metadata, h.fd < 0, err))
 		return;
 	ASSERT_EQ(0, htable_knobs_reset());
-	ASSERT_EQ(0, ht_map(h.fd, HASH_VA, 1, HTABLE_MAP_WRITE));
+	err = hash_fails_for(_metadata, h.fd, HTABLE_IOC_MAP, HASH_VA);
+	ASSERT_EQ(0, err) TH_LOG("MAP while the hash could not grow: %s", strerror(-err));
 	ASSERT_EQ(0, ht_model_insert(&h.m, HASH_VA, 1, HTABLE_MAP_WRITE, 0, 0));
 	ASSERT_EQ(0, ht_model_learn(h.fd, &h.m, HASH_VA, 1));
-	ASSERT_EQ(0, htable_fail_hits(SITE_HASH, &calls0, &failed0));
-	ASSERT_EQ(0, htable_knob_write(HTABLE_FAIL_SITE_PATH, 1LL << SITE_HASH));
-	ASSERT_EQ(0, htable_knob_write(HTABLE_FAIL_NTH_PATH, 1));
-	err = ht_unmap(h.fd, HASH_VA, 1);
-	ASSERT_EQ(0, htable_fail_hits(SITE_HASH, &calls, &failed));
-	ASSERT_EQ(0, htable_knobs_reset());
+	err = hash_fails_for(_metadata, h.fd, HTABLE_IOC_UNMAP, HASH_VA);
 	EXPECT_EQ(0, err) TH_LOG("UNMAP while the hash could not grow: %s", strerror(-err));
-	/* The growth was tried once, and failed. */
-	EXPECT_EQ(calls0 + 1, calls);
-	EXPECT_EQ(failed0 + 1, failed);
 	if (!err)
 		ht_model_remove(&h.m, HASH_VA, 1);
 	EXPECT_EQ(0, ht_verify_model(h.fd, &h.m, h.levels, 1));

@@ -6,6 +6,12 @@
  * when active / 20 > 10, so this test builds over 500 tables, leaves them
  * all in the hat's cache, and has one reap take exactly what the fixed
  * formula says, computed here from /proc/meminfo and the debugfs gauge.
+ *
+ * A reap takes at most one table in use per bucket of a hat's hash and
+ * pass, so it takes its whole count from a hat only when the hash was
+ * sized for the hat's tables. The second test builds them in one MAP
+ * (the hash must be grown for what a call will add, not only for what it
+ * found) and has one reap take the same count from tables in use.
  */
 #include "kselftest_harness.h"
 #include "htable_test.h"
@@ -77,6 +83,40 @@ TEST(reap_count_is_max_of_min)
 	/* Every reaped table came from the cache and went to the system. */
 	EXPECT_EQ(cached - (long long)want, htable_stat("cached_tables"));
 	EXPECT_EQ(active - (long long)want, htable_stat("active_ptables"));
+	close(fd);
+}
+
+TEST(reap_count_from_tables_in_use)
+{
+	long long active, reaped;
+	unsigned long long want, physmem = total_pages();
+	struct htable_info info;
+	int fd;
+
+	fd = htable_open_dev();
+	if (htable_dev_missing(_metadata, fd < 0, errno))
+		return;
+	ASSERT_LT(0, physmem);
+
+	/* A new hat: one MAP builds 512 full leaf tables in a 1-bucket hash. */
+	ASSERT_EQ(0, ht_map(fd, 4 * GIB, 1, 0));
+	ASSERT_EQ(0, ht_map_alias(fd, 4 * GIB + 4096, TABLES * 512 - 1, HTABLE_MAP_ALIAS,
+				  4 * GIB, 1));
+	ASSERT_EQ(0, ht_info(fd, &info));
+	ASSERT_EQ(TABLES, info.tables[0]);
+	ASSERT_EQ(0, htable_stat("cached_tables")) TH_LOG("a cached table would be reaped first");
+
+	active = htable_stat("active_ptables");
+	reaped = htable_stat("hs_reaped");
+	want = max_ull(min_ull(physmem / 20, active / 20), 10);
+	ASSERT_LT(10, want);
+
+	ASSERT_EQ(0, htable_knob_write(REAP_KNOB, 0));
+	EXPECT_EQ(reaped + (long long)want, htable_stat("hs_reaped"))
+		TH_LOG("one reap took %lld of %llu tables in use",
+		       htable_stat("hs_reaped") - reaped, want);
+	ASSERT_EQ(0, ht_info(fd, &info));
+	EXPECT_EQ(TABLES - want, info.tables[0]);
 	close(fd);
 }
 
