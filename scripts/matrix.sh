@@ -8,7 +8,8 @@
 #   tests:    "all" (selftests/htable/run-list), "all,-A,-B" (run-list
 #             without tests A and B), "part:K/N" (part K of
 #             run-list split N ways by cost, between setup and
-#             teardown: scripts/check.sh, run_list_part), or a
+#             teardown: scripts/check.sh, run_list_part; "part:K/N,-A"
+#             leaves test A out first), or a
 #             comma-separated list
 #   provides: what the row was built to have, comma-separated. A test
 #             that skips for one of these fails the row (scripts/vm.sh):
@@ -27,8 +28,8 @@
 # memblock finds a free, aligned GiB (scripts/vm.sh). Documentation/
 # testing.rst explains each row.
 HTABLE_MATRIX='
-debug1-l5-pti-smp2	debug	max		2	3G	pti=on,hugepagesz=1G,hugepages=1	part:1/2	1g,smp2,hotplug
-debug2-l5-pti-smp2	debug	max		2	3G	pti=on,hugepagesz=1G,hugepages=1	part:2/2	1g,smp2,hotplug
+debug1-l5-pti-smp2	debug	max		2	3G	pti=on,hugepagesz=1G,hugepages=1	part:1/2,-htablectl_test	1g,smp2,hotplug
+debug2-l5-pti-smp2	debug	max		2	3G	pti=on,hugepagesz=1G,hugepages=1	part:2/2,-htablectl_test	1g,smp2,hotplug
 l5-nopti-smp4-vol	deb	max		4	2G	pti=off,hugepagesz=1G,hugepages=1,preempt=voluntary	all,-htable_perf_test.sh,-htable_failsweep_test,-htable_security_test,-htablectl_test,-htable_bench_test.sh,-htable_trace_test,-htable_cgroup_test	1g,smp2,hotplug,lazy
 lts612-l5-pti-smp2	lts	max		2	2G	pti=on,hugepagesz=1G,hugepages=1	all,-htable_resched_test	1g,smp2,hotplug,lazy
 l5-pti-smp2		deb	max		2	2G	pti=on,hugepagesz=1G,hugepages=1	all,-htable_resched_test	1g,smp2,hotplug,lazy
