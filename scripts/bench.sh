@@ -42,6 +42,15 @@ if ! command -v gnuplot >/dev/null; then
 fi
 
 mkdir -p "$out"
+# What a result needs beside it to mean anything: when, which commit, on
+# what (benchmarks.rst: the numbers come from this file, not from the docs).
+{
+	echo "date:    $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+	echo "commit:  $(git -C "$HTABLE_TOP" describe --always --dirty 2>/dev/null || echo unknown)"
+	echo "machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
+	echo "load:    $(cut -d' ' -f1-3 /proc/loadavg) at the start (1, 5, 15 min)"
+	echo "guest:   QEMU TCG, $smp vCPUs, specs $specs"
+} > "$out/run.txt"
 log "one VM run: $smp vCPUs, specs $specs"
 "$HTABLE_TOP/scripts/vm.sh" --row bench --mode bench --smp "$smp" --timeout 1800 \
 	--append "slub_debug=- page_poison=0" --specs "$specs" "${vmargs[@]}" >/dev/null
@@ -49,4 +58,6 @@ cp "$HTABLE_TOP/.build/vm-bench/ktap.log.clean" "$out/bench.log"
 echo "htable benchmark: QEMU TCG guest, $smp vCPUs, $(grep -m1 '^BENCH cpus=' "$out/bench.log")"
 python3 "$HTABLE_TOP/scripts/bench/report.py" "$out/bench.log" "$out"
 gnuplot -e "dat='$out/bench.dat'; png='$out/bench.png'" "$HTABLE_TOP/scripts/bench/plot.gp"
-log "wrote $out/bench.csv, $out/bench.json, $out/bench.png"
+echo "load:    $(cut -d' ' -f1-3 /proc/loadavg) at the end" >> "$out/run.txt"
+cat "$out/run.txt"
+log "wrote $out/run.txt, $out/bench.csv, $out/bench.json, $out/bench.png"

@@ -133,7 +133,7 @@ def main():
               f"({m.get('pct_of_4k')}% of 4 KiB; struct htable "
               f"{m.get('struct_htable')} B, slab object {m.get('slab_object')} B, "
               f"hash {m.get('hash_bytes')} B per hat), "
-              f"{m.get('per_page')} B per mapped page (xarray record)")
+              f"{m.get('per_page') or 0} B of state per mapped page beyond its entry")
     for kind, kv in notes:
         print(kind + ": " + " ".join(f"{k}={v}" for k, v in kv.items()))
 
