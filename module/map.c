@@ -122,7 +122,7 @@ static void hat_cursor_done(struct hat_cursor *c, struct htable_batch *b)
  * @bits:	the bits of every new entry, pfn and PT_PINNED aside
  * @done:	the end of what is mapped so far: a failure unmaps [va, done)
  * @src:	ALIAS: the source cursor
- * @src_i:	ALIAS: index of the next source page
+ * @src_off:	ALIAS: the next source page, as an index into the source
  * @pfns:	PIN: the pinned pfns of one run
  */
 struct hat_map_op {
@@ -131,12 +131,12 @@ struct hat_map_op {
 	x86pte_t		bits;
 	unsigned long		done;
 	struct hat_cursor	src;
-	unsigned long		src_i;
+	unsigned long		src_off;
 	unsigned long		*pfns;
 };
 
 /*
- * The entry for the next alias page: the source's page at @src_i, checked
+ * The entry for the next alias page: the source's page at @src_off, checked
  * (a large page's source must be one aligned, contiguous run of one kind)
  * and held for the new entry. Return: the entry, or 0 with *@err set.
  */
@@ -146,8 +146,11 @@ static x86pte_t map_alias_next(struct hat_map_op *op, int *err)
 	unsigned long unit = PTE_NPAGES(m->level), k, va;
 	x86pte_t first, pte;
 
-	va = m->src + ((op->src_i % m->src_npages) << PAGE_SHIFT);
-	op->src_i += unit;
+	va = m->src + (op->src_off << PAGE_SHIFT);
+	/* The source repeats; its size is a multiple of @unit (dev.c). */
+	op->src_off += unit;
+	if (op->src_off == m->src_npages)
+		op->src_off = 0;
 	first = hat_cursor_pte(&op->src, va, op->w.b);
 	*err = -ENOENT;
 	if (!first)
@@ -157,7 +160,8 @@ static x86pte_t map_alias_next(struct hat_map_op *op, int *err)
 	 * inside one large page of the source is that already, so 1 GiB of
 	 * 2 MiB aliases of 2 MiB pages costs 512 lookups, not 2^18.
 	 */
-	for (k = hat_cursor_covers(&op->src, va, unit) ? unit : 1; k < unit; k++) {
+	k = unit == 1 || hat_cursor_covers(&op->src, va, unit) ? unit : 1;
+	for (; k < unit; k++) {
 		pte = hat_cursor_pte(&op->src, va + (k << PAGE_SHIFT), op->w.b);
 		if (!pte)
 			return 0;
@@ -272,6 +276,7 @@ static int map_visit(struct htable_walk *w, struct htable *ht, unsigned int e,
  * @eaddr:	its end
  * @pages:	4 KiB pages of the range found mapped (counting) or unmapped
  * @count:	only count, change nothing
+ * @large:	counting: a large page was found
  */
 struct hat_unmap_op {
 	struct htable_walk	w;
@@ -280,6 +285,7 @@ struct hat_unmap_op {
 	unsigned long		eaddr;
 	unsigned long		pages;
 	bool			count;
+	bool			large;
 };
 
 /*
@@ -296,9 +302,19 @@ static int unmap_visit(struct htable_walk *w, struct htable *ht, unsigned int e,
 	unsigned long start, end;
 	x86pte_t old;
 
+	/*
+	 * A leaf table the range covers whole: its count is its pages. The
+	 * claim keeps every other call out of it, and no steal runs beside
+	 * hat_seg_lock held for read.
+	 */
+	if (op->count && !level && n == HTABLE_PTES_PER_TABLE) {
+		op->pages += atomic_read(&ht->ht_valid_cnt);
+		return 0;
+	}
 	for (i = 0; i < n; i++, va = NEXT_ENTRY_VA(va, level)) {
 		if (op->count) {
 			if (PTE_ISPAGE(x86pte_get(ht, e + i), level)) {
+				op->large |= level > 0;
 				start = max(va & LEVEL_MASK(level), op->va);
 				end = min(NEXT_ENTRY_VA(va, level), op->eaddr);
 				op->pages += (end - start) >> PAGE_SHIFT;
@@ -333,9 +349,12 @@ static unsigned long hat_unmap_entries(struct hat *hat, unsigned long va,
 	return op.pages;
 }
 
-/* The hat's own pages mapped in [@va, @eaddr), stolen ones included. */
+/*
+ * The hat's own pages mapped in [@va, @eaddr), stolen ones included;
+ * *@large says whether a large page maps any of them.
+ */
 static unsigned long hat_count_pages(struct hat *hat, unsigned long va,
-				     unsigned long eaddr)
+				     unsigned long eaddr, bool *large)
 {
 	struct htable_batch b;
 	struct hat_unmap_op op = {
@@ -346,6 +365,7 @@ static unsigned long hat_count_pages(struct hat *hat, unsigned long va,
 	htable_batch_init(&b, hat);
 	htable_walk_range(&op.w, va, eaddr);
 	htable_batch_finish(&b);
+	*large = op.large;
 	return op.pages + htable_stolen_count(hat, va, eaddr);
 }
 
@@ -575,7 +595,7 @@ int hat_unload(struct hat *hat, unsigned long va, unsigned long npages)
 	struct htable *spares[2 * HTABLE_MAX_LEVELS] = { NULL };
 	unsigned int nsplit = 0, next = 0, k;
 	struct htable_batch b;
-	bool excl = false;
+	bool excl = false, large;
 	int err;
 
 again:
@@ -583,12 +603,13 @@ again:
 	err = hat_hash_grow(hat, 0) ?: hat_range_begin(hat, &c, excl);
 	if (err)
 		return err;
-	if (hat_count_pages(hat, va, eaddr) != npages) {
+	if (hat_count_pages(hat, va, eaddr, &large) != npages) {
 		err = -ENOENT;
 		goto out;
 	}
-	nsplit = hat_edge_splits(hat, va);
-	if (eaddr < HTABLE_USER_END)
+	/* A large page that needs a split maps a page of the range. */
+	nsplit = large ? hat_edge_splits(hat, va) : 0;
+	if (large && eaddr < HTABLE_USER_END)
 		nsplit += hat_edge_splits(hat, eaddr);
 	if (!excl && (nsplit || !xa_empty(&hat->hat_pins))) {
 		hat_range_end(hat, &c, excl);

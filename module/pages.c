@@ -100,6 +100,16 @@ int hat_hold(struct hat *hat, x86pte_t pte, unsigned int level)
 	struct hat_pin *pin;
 	struct folio *folio;
 
+	/* The common case, one reference on one folio: look it up once. */
+	if (!(pte & PT_PINNED)) {
+		folio = pfn_folio_next(pfn, &next);
+		if (next >= end) {
+			if (folio_ref_count(folio) >= limit)
+				return -EOVERFLOW;
+			folio_get(folio);
+			return 0;
+		}
+	}
 	/* Check every folio first: all or nothing. */
 	for (next = pfn; next < end;) {
 		folio = pfn_folio_next(next, &next);

@@ -98,12 +98,17 @@ static int walk_table(struct htable_walk *w, struct htable *ht,
 		}
 		/* A run of entries that are no links: pages, or empty slots. */
 		rva = va;
-		for (run = 0; va < tend; run++, e++, va = NEXT_ENTRY_VA(va, level)) {
-			if (level > w->level) {
-				pte = x86pte_get(ht, e);
-				if (!PTE_ISPAGE(pte, level))
-					break;
-			}
+		if (level == w->level) {
+			/* At the walk's level every entry left is in it. */
+			run = (tend - va) >> LEVEL_SHIFT(level);
+			e += run;
+			va = tend;
+		}
+		for (run = level == w->level ? run : 0; va < tend;
+		     run++, e++, va = NEXT_ENTRY_VA(va, level)) {
+			pte = x86pte_get(ht, e);
+			if (!PTE_ISPAGE(pte, level))
+				break;
 		}
 		if (!w->own_only || !(ht->ht_flags & HTABLE_SHARED))
 			err = w->visit(w, ht, htable_va2entry(rva, ht), run, rva);
