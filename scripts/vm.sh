@@ -199,13 +199,35 @@ fi
 con="$work/console.log" out="$work/ktap.log"
 splat_re='WARNING:|BUG:|BUG |Oops|Call Trace|general protection fault|KASAN|UBSAN|kernel BUG|Kernel panic|rcu: INFO|detected stall|INFO: task .* blocked|suspected memory leak'
 
+# Until /init writes its marker, look at the console once a second; on a
+# splat, stop the guest at once (the reboot below), instead of judging a
+# run of many minutes that a boot splat has already spoiled.
+boot_watch() {
+	local n
+	while kill -0 "$qpid" 2>/dev/null; do
+		grep -q 'htable-vm: tests begin' "$con" && return
+		# grep -c reads all: no early exit for pipefail to see.
+		n=$(boot_log | grep -cE "$splat_re" || true)
+		if [ "$n" != 0 ]; then
+			: > "$work/boot-splat"
+			kill "$qpid" 2>/dev/null
+			return
+		fi
+		sleep 1
+	done
+}
+
 boot_vm() {
 	: > "$out"
+	: > "$con"
+	rm -f "$work/boot-splat"
 	log "boot: -cpu $cpu, $smp vCPUs, $mem, append '$append'"
 	start=$(date +%s)
 	timeout "$vm_timeout" "${qemu[@]}" -serial "file:$con" -serial "file:$out" \
 		2> "$work/qemu.err" &
 	qpid=$!
+	boot_watch &
+	wpid=$!
 	# Stream progress: the runner's per-test lines and each case's result.
 	# stdbuf: tr would hold lines back in a block buffer.
 	tail -n +1 -F --pid=$qpid "$out" 2>/dev/null | stdbuf -oL tr -d '\r' |
@@ -221,6 +243,7 @@ boot_vm() {
 	tpid=$!
 	rc=0
 	wait $qpid || rc=$?
+	wait $wpid 2>/dev/null || true
 	sleep 0.5
 	kill $tpid 2>/dev/null || true
 	wait $tpid 2>/dev/null || true
@@ -246,10 +269,12 @@ boot_vm
 # A splat during boot, before /init wrote its marker and long before
 # htable was loaded, is the guest kernel's own (the debug kernel has shown
 # an intermittent early-boot KASAN report). It still spoils the run (lockdep
-# turns itself off after a report), so boot once more; if the second boot
-# splats too, the judge below fails the row.
-if grep -q '^HTABLE-DONE' "$out.clean" &&
-	tr -d '\r' < "$con" | grep -q 'htable-vm: tests begin' &&
+# turns itself off after a report), so boot once more (boot_watch has
+# stopped the guest already); if the second boot splats too, the judge
+# below fails the row.
+if { [ -e "$work/boot-splat" ] ||
+	{ grep -q '^HTABLE-DONE' "$out.clean" &&
+		tr -d '\r' < "$con" | grep -q 'htable-vm: tests begin'; }; } &&
 	boot_log | grep -qE "$splat_re"; then
 	log "the guest kernel splatted while booting, before htable was loaded:"
 	boot_log | grep -E "$splat_re" | head -n 5 | sed 's/^/    /' >&2
@@ -272,7 +297,9 @@ row_check() { # row_check OK|FAIL description
 if grep -q '^HTABLE-DONE' "$out.clean"; then
 	row_check OK completed
 else
-	if [ $rc = 124 ]; then
+	if [ -e "$work/boot-splat" ]; then
+		row_check FAIL "stopped: the guest kernel splatted while booting, twice"
+	elif [ $rc = 124 ]; then
 		row_check FAIL "hang: no completion after ${vm_timeout}s"
 	else
 		row_check FAIL "guest died before completing (qemu exit $rc)"
