@@ -183,6 +183,46 @@ static x86pte_t map_alias_next(struct hat_map_op *op, int *err)
 }
 
 /*
+ * Up to @n alias entries of 4 KiB pages at @dst, copied from the source
+ * table the cursor holds, for as long as its entries are pages and are
+ * held: each new entry is the source's page with the map's bits. Return:
+ * how many were set (0 when the cursor's table is not the source's next
+ * one); map_alias_next() takes the page it stopped at, a stolen one or a
+ * failure included, the slow way.
+ */
+static unsigned int map_alias_run(struct hat_map_op *op, x86pte_t *dst,
+				  unsigned int n)
+{
+	const struct hat_map *m = op->m;
+	struct htable *src = op->src.ht;
+	unsigned long sva = m->src + (op->src_off << PAGE_SHIFT);
+	const x86pte_t *from;
+	unsigned int i, se;
+	x86pte_t pte;
+
+	if (!src || src->ht_level || (src->ht_flags & HTABLE_SHARED) ||
+	    sva < src->ht_vaddr || sva > HTABLE_LAST_PAGE(src))
+		return 0;
+	se = htable_va2entry(sva, src);
+	n = min3(n, HTABLE_NUM_PTES(src) - se,
+		 (unsigned int)(m->src_npages - op->src_off));
+	from = x86pte_access_pagetable(src, se);
+	for (i = 0; i < n; i++) {
+		pte = READ_ONCE(from[i]);
+		if (!PTE_ISVALID(pte))
+			break;
+		pte = (pte & (PT_PADDR | PT_PINNED)) | op->bits;
+		if (hat_hold(op->w.hat, pte, 0))
+			break;
+		WRITE_ONCE(dst[i], pte);
+	}
+	op->src_off += i;
+	if (op->src_off == m->src_npages)
+		op->src_off = 0;
+	return i;
+}
+
+/*
  * Whether a run of entries the walk found where a map of pages at @level
  * goes is free: 0, or the errno of the first conflict (uapi.rst).
  */
@@ -223,7 +263,7 @@ static int map_visit(struct htable_walk *w, struct htable *ht, unsigned int e,
 	const struct hat_map *m = op->m;
 	unsigned long size = LEVEL_SIZE(m->level);
 	bool locked = m->attr & HAT_LOCK;
-	unsigned int i;
+	unsigned int i, k;
 	struct page *pg;
 	x86pte_t pte;
 	int err;
@@ -240,6 +280,15 @@ static int map_visit(struct htable_walk *w, struct htable *ht, unsigned int e,
 	/* Counts first: a table never has more entries than it says. */
 	htable_count(ht, n, locked ? n : 0);
 	for (i = 0; i < n; i++, va += size) {
+		/* 4 KiB aliases: a run at a time from the source's table. */
+		if (m->source == HAT_SRC_ALIAS && !m->level) {
+			k = map_alias_run(op, x86pte_access_pagetable(ht, e + i), n - i);
+			i += k;
+			va += (unsigned long)k << PAGE_SHIFT;
+			op->done = va;
+			if (i == n)
+				break;
+		}
 		switch (m->source) {
 		case HAT_SRC_FRESH:
 			pg = hat_fresh_page(w->hat, m->level);

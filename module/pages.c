@@ -221,7 +221,11 @@ void hat_gather_flush(struct hat_gather *g)
 void hat_gather_drop(struct hat_gather *g, x86pte_t pte, unsigned int level)
 {
 	if (!(pte & PT_REF)) {
-		hat_drop(g->hat, pte, level);
+		/* The common case: one alias reference on one 4 KiB page's folio. */
+		if (!level && !(pte & PT_PINNED))
+			folio_put(page_folio(pfn_to_page(PTE2PFN(pte))));
+		else
+			hat_drop(g->hat, pte, level);
 		return;
 	}
 	if (g->n == HAT_GATHER)
