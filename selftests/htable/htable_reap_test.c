@@ -44,6 +44,20 @@ static unsigned long long max_ull(unsigned long long a, unsigned long long b)
 	return a > b ? a : b;
 }
 
+/* One real page at 4 GiB, aliased over TABLES full leaf tables (1 GiB). */
+static int map_alias_tables(int fd)
+{
+	return ht_map(fd, 4 * GIB, 1, 0) ?:
+	       ht_map_alias(fd, 4 * GIB + 4096, TABLES * 512 - 1, HTABLE_MAP_ALIAS,
+			    4 * GIB, 1);
+}
+
+/* The fixed formula's count for @active tables and @physmem pages. */
+static unsigned long long reap_count(unsigned long long physmem, long long active)
+{
+	return max_ull(min_ull(physmem / 20, active / 20), 10);
+}
+
 TEST(reap_count_is_max_of_min)
 {
 	long long cached, active, reaped, attempts;
@@ -55,10 +69,7 @@ TEST(reap_count_is_max_of_min)
 		return;
 	ASSERT_LT(0, physmem);
 
-	/* One real page, aliased over 512 leaf tables (1 GiB of vas). */
-	ASSERT_EQ(0, ht_map(fd, 4 * GIB, 1, 0));
-	ASSERT_EQ(0, ht_map_alias(fd, 4 * GIB + 4096, TABLES * 512 - 1, HTABLE_MAP_ALIAS,
-				  4 * GIB, 1));
+	ASSERT_EQ(0, map_alias_tables(fd));
 	/* Unmapping leaves every emptied table in the hat's cache. */
 	ASSERT_EQ(0, ht_unmap(fd, 4 * GIB, TABLES * 512));
 
@@ -69,7 +80,7 @@ TEST(reap_count_is_max_of_min)
 	ASSERT_LE((long long)TABLES, cached);
 	ASSERT_LT(220, active) TH_LOG("too few tables to tell the formulas apart");
 
-	want = max_ull(min_ull(physmem / 20, active / 20), 10);
+	want = reap_count(physmem, active);
 	/* The seed's inverted count would be 10 here; make sure it isn't. */
 	ASSERT_LT(10, want);
 	ASSERT_LE(want, (unsigned long long)cached);
@@ -99,16 +110,14 @@ TEST(reap_count_from_tables_in_use)
 	ASSERT_LT(0, physmem);
 
 	/* A new hat: one MAP builds 512 full leaf tables in a 1-bucket hash. */
-	ASSERT_EQ(0, ht_map(fd, 4 * GIB, 1, 0));
-	ASSERT_EQ(0, ht_map_alias(fd, 4 * GIB + 4096, TABLES * 512 - 1, HTABLE_MAP_ALIAS,
-				  4 * GIB, 1));
+	ASSERT_EQ(0, map_alias_tables(fd));
 	ASSERT_EQ(0, ht_info(fd, &info));
 	ASSERT_EQ(TABLES, info.tables[0]);
 	ASSERT_EQ(0, htable_stat("cached_tables")) TH_LOG("a cached table would be reaped first");
 
 	active = htable_stat("active_ptables");
 	reaped = htable_stat("hs_reaped");
-	want = max_ull(min_ull(physmem / 20, active / 20), 10);
+	want = reap_count(physmem, active);
 	ASSERT_LT(10, want);
 
 	ASSERT_EQ(0, htable_knob_write(REAP_KNOB, 0));
