@@ -246,7 +246,6 @@ static int ht_ptalloc_page_run(struct bench_ctx *c, unsigned int iters, u64 *ns)
 		pg = ptable_alloc(0);
 		if (!pg)
 			return -ENOMEM;
-		memset(arch_table_va(pg), 0, PAGE_SIZE);
 		ptable_free(pg, 0, true);
 	}
 	*ns = ktime_get_ns() - t0;
@@ -309,7 +308,7 @@ int case_ptalloc(struct bench_ctx *c, unsigned long n, unsigned int reps,
 		err = bench_pair(c, "ptalloc-cached", &side_ptalloc_cached,
 				 &side_alloc_page, reps, iters);
 	if (!err)
-		err = bench_pair(c, "ptalloc:ptable_alloc+memset+free",
+		err = bench_pair(c, "ptalloc:ptable_alloc+free",
 				 &side_ptalloc_page, &side_alloc_page, reps, iters);
 	if (!err)
 		err = bench_pair(c, "ptalloc:struct-slab", &side_ptalloc_struct,

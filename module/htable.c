@@ -99,7 +99,6 @@ static struct htable *htable_alloc(struct hat *hat, unsigned long va,
 {
 	bool top = level == TOP_LEVEL(hat);
 	unsigned int order = top ? 1 : 0;
-	bool need_zero = true;
 	struct htable *ht = NULL;
 	int src = HTABLE_SRC_STEAL;	/* for the tracepoint */
 
@@ -110,7 +109,6 @@ static struct htable *htable_alloc(struct hat *hat, unsigned long va,
 	if (!top && htable_should_force_steal()) {
 		HATSTAT_INC(hs_steals);
 		ht = htable_steal(1, false);
-		need_zero = !ht;
 	}
 
 	if (!ht && !top && READ_ONCE(hat->hat_ht_cached)) {
@@ -119,7 +117,6 @@ static struct htable *htable_alloc(struct hat *hat, unsigned long va,
 		if (ht) {
 			hat->hat_ht_cached = ht->ht_next;
 			atomic_long_dec(&htable_nr_cached);
-			need_zero = false;
 			src = HTABLE_SRC_CACHE;
 		}
 		spin_unlock(&hat->hat_cache_lock);
@@ -140,7 +137,6 @@ static struct htable *htable_alloc(struct hat *hat, unsigned long va,
 	if (!ht && !top) {
 		HATSTAT_INC(hs_steals);
 		ht = htable_steal(1, false);
-		need_zero = !ht;
 		src = HTABLE_SRC_STEAL;
 	}
 	if (!ht)
@@ -157,8 +153,6 @@ static struct htable *htable_alloc(struct hat *hat, unsigned long va,
 	ht->ht_level = level;
 	ht->ht_flags = top ? HTABLE_TOP : 0;
 	ht->ht_shares = NULL;
-	if (need_zero)
-		x86pte_zero(ht, 0, HTABLE_PTES_PER_TABLE << order);
 	trace_htable_table_alloc(ht, src);
 	return ht;
 }

@@ -140,8 +140,9 @@ void htable_drain_reserve(void)
  * seed's throttlefree check: a table is a cache of translations, so below
  * that watermark htable steals from itself rather than pushing the system
  * into reclaim. As in the seed, a thread that is itself reclaiming is
- * exempt. The page is not zeroed here (htable_alloc() does it, as
- * the seed does). active_ptables counts the page only once the allocation
+ * exempt. The page comes zeroed from the allocator (the seed zeroes it
+ * in htable_alloc(); arch_alloc_table() says why htable does not).
+ * active_ptables counts the page only once the allocation
  * has succeeded (modern illumos fixed the seed's count-first bug).
  *
  * Context: may sleep unless called from atomic context, where it does not.

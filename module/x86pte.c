@@ -145,14 +145,3 @@ void x86pte_copy_raw(struct htable *dest, unsigned int entry,
 	for (i = 0; i < count; i++)
 		WRITE_ONCE(d[i], READ_ONCE(src[i]));
 }
-
-/**
- * x86pte_zero() - clear @count entries of @dest from @entry, non-atomically
- * @dest:	a table no MMU walks yet (fresh from ptable_alloc())
- * @entry:	first entry
- * @count:	entries to clear
- */
-void x86pte_zero(struct htable *dest, unsigned int entry, unsigned int count)
-{
-	memset(x86pte_access_pagetable(dest, entry), 0, count * sizeof(x86pte_t));
-}

@@ -40,14 +40,17 @@ static inline u64 arch_page_to_phys(struct page *pg)
 }
 
 /*
- * Pages for page tables: 2^@order of them, not zeroed, charged to the
+ * Pages for page tables: 2^@order of them, zeroed, charged to the
  * caller's memory cgroup (__GFP_ACCOUNT), as Linux charges its own user
  * page tables. They never wake an OOM killer: htable steals instead.
+ * The allocator clears them: with init_on_alloc (Debian's default) it
+ * clears every page anyway, so a memset() of ours would be a second one.
  */
 static inline struct page *arch_alloc_table(unsigned int order, bool atomic)
 {
-	gfp_t gfp = atomic ? GFP_NOWAIT | __GFP_ACCOUNT | __GFP_NOWARN :
-			     GFP_KERNEL_ACCOUNT | __GFP_NOWARN | __GFP_NORETRY;
+	gfp_t gfp = __GFP_ZERO | __GFP_NOWARN |
+		    (atomic ? GFP_NOWAIT | __GFP_ACCOUNT :
+			      GFP_KERNEL_ACCOUNT | __GFP_NORETRY);
 
 	return alloc_pages(gfp, order);
 }

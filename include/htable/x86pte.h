@@ -97,7 +97,6 @@ x86pte_t x86pte_update(struct htable *ht, unsigned int entry, x86pte_t expect,
 		       x86pte_t new, struct htable_batch *b);
 void x86pte_copy_raw(struct htable *dest, unsigned int entry,
 		     const x86pte_t *src, unsigned int count);
-void x86pte_zero(struct htable *dest, unsigned int entry, unsigned int count);
 
 /* A link to a lower table: never User, never Global, never NX. */
 static inline x86pte_t MAKEPTP(struct page *table)

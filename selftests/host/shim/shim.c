@@ -703,7 +703,7 @@ struct page *shim_alloc_pages(unsigned int order)
 	pg = calloc(1, sizeof(*pg));
 	if (!pg)
 		return NULL;
-	/* Garbage, not zeroes: ptable_alloc() promises no zeroing. */
+	/* Garbage, not zeroes: a caller that wants zeroes clears them. */
 	pg->va = aligned_alloc(PAGE_SIZE << order, PAGE_SIZE << order);
 	if (!pg->va) {
 		free(pg);

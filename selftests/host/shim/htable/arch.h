@@ -82,9 +82,14 @@ static inline u64 arch_page_to_phys(struct page *pg)
 	return (u64)pg->pfn << PAGE_SHIFT;
 }
 
+/* Zeroed, as the kernel's (__GFP_ZERO) is: over the shim's garbage. */
 static inline struct page *arch_alloc_table(unsigned int order, bool atomic)
 {
-	return shim_alloc_pages(order);
+	struct page *pg = shim_alloc_pages(order);
+
+	if (pg)
+		memset(pg->va, 0, PAGE_SIZE << order);
+	return pg;
 }
 
 static inline void arch_free_table(struct page *pg, unsigned int order)
