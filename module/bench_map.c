@@ -192,7 +192,7 @@ static int ht_ptalloc_run(struct bench_ctx *c, unsigned int iters, u64 *ns)
 	down_write(&c->hat->hat_seg_lock);
 	t0 = ktime_get_ns();
 	for (i = 0; i < iters; i++) {
-		ht = htable_create(c->hat, BENCH_DST_VA, 0);
+		ht = htable_create_below(c->held, BENCH_DST_VA);
 		if (!ht) {
 			err = -ENOMEM;
 			break;

@@ -583,15 +583,67 @@ void htable_acquire(struct htable *ht)
 }
 
 /**
+ * htable_create_below() - find or build the table one level below @higher
+ * @higher:	a table the caller holds, above the leaves
+ * @va:		the va to cover, within @higher
+ *
+ * The table is searched for under its bucket lock; if it is missing the
+ * lock is dropped, a table allocated, and the search made again, because
+ * a hashed lock is never held across an allocation. If another thread
+ * linked the table meanwhile, the new one goes back. A table made here
+ * takes a hold on @higher, which htable_release() drops when the table
+ * goes. One level at a time: the walker, which holds each table on its
+ * way down, pays one lookup per level, not one per level above too.
+ *
+ * Context: process context, may sleep; no spinlock held.
+ * Return: the table, held, or NULL when none could be allocated.
+ */
+struct htable *htable_create_below(struct htable *higher, unsigned long va)
+{
+	struct hat *hat = higher->ht_hat;
+	unsigned int level = higher->ht_level - 1;
+	unsigned long base = htable_base(va, level);
+	unsigned int h = HTABLE_HASH(hat, base, level);
+	struct htable *ht, *new = NULL;
+
+	for (;;) {
+		spin_lock(HTABLE_LOCK(hat, h));
+		ht = htable_find(hat, h, base, level);
+		if (ht || new)
+			break;
+		spin_unlock(HTABLE_LOCK(hat, h));
+		new = htable_alloc(hat, base, level);
+		if (!new)
+			return NULL;
+	}
+	if (ht) {
+		ht->ht_busy++;
+		spin_unlock(HTABLE_LOCK(hat, h));
+		if (new)
+			htable_free(new);
+		return ht;
+	}
+	if (!link_ptp(higher, new, base)) {
+		spin_unlock(HTABLE_LOCK(hat, h));
+		htable_free(new);
+		return NULL;
+	}
+	new->ht_parent = higher;
+	htable_hash(new, h);
+	spin_unlock(HTABLE_LOCK(hat, h));
+	/* Our hold keeps @new, so its parent's hold can come after the link. */
+	htable_acquire(higher);
+	return new;
+}
+
+/**
  * htable_create() - find or build the tables down to @level for @va
  * @hat:	the hat
  * @va:		the va to cover
  * @level:	the lowest table wanted
  *
- * Works top-down. At each level it searches the hash under the bucket's
- * lock; if the table is missing it drops the lock, allocates, and searches
- * again, because a hashed lock is never held across an allocation. If
- * another thread created the table meanwhile, the new one is freed.
+ * Works top-down, a level at a time (htable_create_below()), holding each
+ * table until the one below it is held.
  *
  * Context: process context, may sleep; no spinlock held.
  * Return: the table of @level, held, or NULL when a table could not be
@@ -600,60 +652,19 @@ void htable_acquire(struct htable *ht)
 struct htable *htable_create(struct hat *hat, unsigned long va,
 			     unsigned int level)
 {
-	struct htable *higher = NULL, *ht = NULL, *new;
-	unsigned int l, h;
-	unsigned long base;
+	struct htable *ht = hat->hat_htable, *lower;
 
 	if (WARN_ON_ONCE(level > TOP_LEVEL(hat)))
 		return NULL;
-
-	for (l = TOP_LEVEL(hat); ; l--) {
-		base = htable_base(va, l);
-		h = HTABLE_HASH(hat, base, l);
-		new = NULL;
-again:
-		spin_lock(HTABLE_LOCK(hat, h));
-		ht = htable_find(hat, h, base, l);
-		if (ht) {
-			ht->ht_busy++;
-			spin_unlock(HTABLE_LOCK(hat, h));
-			if (new)
-				htable_free(new);
-		} else if (!new) {
-			spin_unlock(HTABLE_LOCK(hat, h));
-			new = htable_alloc(hat, base, l);
-			if (!new) {
-				if (higher)
-					htable_release(higher, NULL);
-				return NULL;
-			}
-			goto again;
-		} else {
-			ht = new;
-			if (higher) {
-				if (!link_ptp(higher, ht, base)) {
-					spin_unlock(HTABLE_LOCK(hat, h));
-					htable_free(ht);
-					htable_release(higher, NULL);
-					return NULL;
-				}
-				ht->ht_parent = higher;
-			}
-			htable_hash(ht, h);
-			spin_unlock(HTABLE_LOCK(hat, h));
-			/*
-			 * The new table keeps the hold on @higher taken on
-			 * the way down; htable_release() drops it when the
-			 * table goes. So @higher is not released here.
-			 */
-			higher = NULL;
-		}
-		if (higher)
-			htable_release(higher, NULL);
-		if (l == level)
-			return ht;
-		higher = ht;
+	htable_acquire(ht);
+	while (ht->ht_level > level) {
+		lower = htable_create_below(ht, va);
+		htable_release(ht, NULL);
+		if (!lower)
+			return NULL;
+		ht = lower;
 	}
+	return ht;
 }
 
 /**
@@ -664,15 +675,23 @@ again:
  */
 int htable_hat_init(struct hat *hat)
 {
+	struct htable *top;
+	unsigned int h;
+
 	if (htable_hash_init(hat))
 		return -ENOMEM;
-	/* The top table keeps the hold create took: the hat's own. */
-	hat->hat_htable = htable_create(hat, 0, TOP_LEVEL(hat));
-	if (!hat->hat_htable) {
+	top = htable_alloc(hat, 0, TOP_LEVEL(hat));
+	if (!top) {
 		kvfree(hat->hat_ht_hash);
 		hat->hat_ht_hash = NULL;
 		return -ENOMEM;
 	}
+	h = HTABLE_HASH(hat, 0, TOP_LEVEL(hat));
+	spin_lock(HTABLE_LOCK(hat, h));
+	htable_hash(top, h);
+	spin_unlock(HTABLE_LOCK(hat, h));
+	/* The top table keeps the hold its allocation gave: the hat's own. */
+	hat->hat_htable = top;
 	return 0;
 }
 

@@ -88,7 +88,7 @@ static int walk_table(struct htable_walk *w, struct htable *ht,
 				e++;
 				continue;
 			}
-			child = htable_create(w->hat, va, level - 1);
+			child = htable_create_below(ht, va);
 			if (!child)
 				return -ENOMEM;
 			err = walk_table(w, child, &va, next);

@@ -312,6 +312,7 @@ extern atomic_long_t htable_level_tables[HTABLE_MAX_LEVELS];
 /* htable.c: table lifecycle */
 int htable_init(void);
 void htable_fini(void);
+struct htable *htable_create_below(struct htable *higher, unsigned long va);
 struct htable *htable_create(struct hat *hat, unsigned long va,
 			     unsigned int level);
 struct htable *htable_lookup(struct hat *hat, unsigned long va,
