@@ -131,6 +131,7 @@ SHIM_ATOMIC_OPS(atomic_long, atomic_long_t, long)
 				    __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST); \
 	__old; })
 #define cmpxchg cmpxchg64
+#define xchg(p, n)	__atomic_exchange_n((p), (n), __ATOMIC_SEQ_CST)
 
 /* ---- lists ---- */
 struct list_head { struct list_head *next, *prev; };
