@@ -326,6 +326,10 @@ static int map_visit(struct htable_walk *w, struct htable *ht, unsigned int e,
  * @pages:	4 KiB pages of the range found mapped (counting) or unmapped
  * @count:	only count, change nothing
  * @large:	counting: a large page was found
+ * @one_run:	the range must be one run of one leaf table, holding @want
+ *		pages: check, then clear (hat_unmap_one_run())
+ * @want:	one_run: the pages the table must map
+ * @seen:	one_run: the run was found, and cleared
  */
 struct hat_unmap_op {
 	struct htable_walk	w;
@@ -335,6 +339,9 @@ struct hat_unmap_op {
 	unsigned long		pages;
 	bool			count;
 	bool			large;
+	bool			one_run;
+	unsigned long		want;
+	bool			seen;
 };
 
 /*
@@ -359,6 +366,17 @@ static int unmap_visit(struct htable_walk *w, struct htable *ht, unsigned int e,
 	if (op->count && !level && n == HTABLE_PTES_PER_TABLE) {
 		op->pages += atomic_read(&ht->ht_valid_cnt);
 		return 0;
+	}
+	if (op->one_run) {
+		/* Not the whole range in one leaf run: the two walks do it. */
+		if (level || va != op->va || va + ((unsigned long)n << PAGE_SHIFT) != op->eaddr)
+			return -EAGAIN;
+		for (i = 0; i < n; i++)
+			cleared += PTE_ISVALID(x86pte_get(ht, e + i));
+		if (cleared != op->want)
+			return -ENOENT;
+		op->seen = true;
+		cleared = 0;
 	}
 	for (i = 0; i < n; i++, va = NEXT_ENTRY_VA(va, level)) {
 		if (op->count) {
@@ -396,6 +414,35 @@ static unsigned long hat_unmap_entries(struct hat *hat, unsigned long va,
 	htable_walk_range(&op.w, va, eaddr);
 	hat_gather_flush(&op.g);
 	return op.pages;
+}
+
+/*
+ * UNMAP of a range that is one run of one leaf table (every small unmap
+ * not at a table's edge), in one walk instead of a count and then a
+ * clear: the visitor counts the run's pages, and clears them only when
+ * every page of the range is there (or stolen). Needs no large page in
+ * the range and no pinned memory in the hat, which need the two walks.
+ * Return: 1 when it unmapped the range, -ENOENT (nothing changed) when
+ * the range has a hole, 0 (nothing changed) when the range is not one
+ * leaf run: the caller then takes the two walks.
+ */
+static int hat_unmap_one_run(struct hat *hat, unsigned long va,
+			     unsigned long eaddr, unsigned long npages,
+			     struct htable_batch *b)
+{
+	struct hat_unmap_op op = {
+		.w = { .hat = hat, .b = b, .own_only = true, .visit = unmap_visit },
+		.va = va, .eaddr = eaddr, .one_run = true,
+		.want = npages - htable_stolen_count(hat, va, eaddr),
+	};
+	int err;
+
+	hat_gather_init(&op.g, hat, b);
+	err = htable_walk_range(&op.w, va, eaddr);
+	hat_gather_flush(&op.g);
+	if (err == -ENOENT)
+		return err;
+	return op.seen;
 }
 
 /*
@@ -627,7 +674,9 @@ static int hat_split_edge(struct hat *hat, unsigned long va,
  * given back only after the shootdown, so no CPU can reach a page that was
  * freed. A large page the range covers in part is first split
  * (htable_split()), down to 4 KiB where need be, so the rest of it stays
- * mapped to the same memory; the tables for that are all had first.
+ * mapped to the same memory; the tables for that are all had first. A
+ * range inside one leaf table is checked and cleared in one walk
+ * (hat_unmap_one_run()); any other is counted first, then cleared.
  *
  * Return: 0; -ENOENT when the range has a hole; -ENOMEM when a split
  * can't get a table; -EOVERFLOW when a split page has too many references;
@@ -652,6 +701,14 @@ again:
 	err = hat_hash_grow(hat, 0) ?: hat_range_begin(hat, &c, excl);
 	if (err)
 		return err;
+	htable_batch_init(&b, hat);
+	if (!excl && xa_empty(&hat->hat_pins)) {
+		err = hat_unmap_one_run(hat, va, eaddr, npages, &b);
+		if (err < 0)
+			goto out;
+		if (err)
+			goto unmapped;
+	}
 	if (hat_count_pages(hat, va, eaddr, &large) != npages) {
 		err = -ENOENT;
 		goto out;
@@ -673,19 +730,20 @@ again:
 			goto out;
 		}
 	}
-	htable_batch_init(&b, hat);
 	if (nsplit) {
 		err = hat_split_edge(hat, va, spares, &next, &b);
 		if (!err && eaddr < HTABLE_USER_END)
 			err = hat_split_edge(hat, eaddr, spares, &next, &b);
 	}
-	if (!err) {
-		hat_unmap_entries(hat, va, eaddr, &b);
-		htable_stolen_take(hat, va, eaddr, hat_drop_stolen);
-		atomic_long_sub(npages, &hat->hat_owned_pages);
-	}
-	htable_batch_finish(&b);
+	if (err)
+		goto out;
+	hat_unmap_entries(hat, va, eaddr, &b);
+unmapped:
+	htable_stolen_take(hat, va, eaddr, hat_drop_stolen);
+	atomic_long_sub(npages, &hat->hat_owned_pages);
+	err = 0;
 out:
+	htable_batch_finish(&b);
 	for (k = 0; k < ARRAY_SIZE(spares); k++)
 		if (spares[k])
 			htable_spare_put(spares[k]);

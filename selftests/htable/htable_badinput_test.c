@@ -358,6 +358,11 @@ TEST_F_TIMEOUT(bad, unmap_holes, BAD_TIMEOUT)
 			  .err = ENOENT },
 			{ .what = "the gap only", .unmap = 1, .m.va = A_VA + A_N * HT_PAGE_SIZE,
 			  .m.npages = 3, .err = ENOENT },
+			/* One leaf table: UNMAP's one-walk path, pages on both sides. */
+			{ .what = "A's upper half, the gap and B", .unmap = 1,
+			  .m.va = A_VA + A_N / 2 * HT_PAGE_SIZE,
+			  .m.npages = B_VA / HT_PAGE_SIZE - A_VA / HT_PAGE_SIZE - A_N / 2 + 1,
+			  .err = ENOENT },
 			{ .what = "C and 2 MiB of holes", .unmap = 1, .m.va = C_VA,
 			  .m.npages = 512 + C_N, .err = ENOENT },
 			{ .what = "everything below A", .unmap = 1, .m.va = 0,
