@@ -144,13 +144,13 @@ static int walk_table(struct htable_walk *w, struct htable *ht,
 int htable_walk_range(struct htable_walk *w, unsigned long va,
 		      unsigned long eaddr)
 {
-	struct htable *top = w->hat->hat_htable;
-
 	if (WARN_ON_ONCE(va >= eaddr || eaddr > HTABLE_USER_END))
 		return -EINVAL;
-	htable_acquire(top);
-	w->err = walk_table(w, top, &va, eaddr);
-	htable_release(top, w->b);
+	/*
+	 * The top table lives as long as the hat, on the hat's own hold
+	 * (htable_hat_init()): the walk needs none of its own there.
+	 */
+	w->err = walk_table(w, w->hat->hat_htable, &va, eaddr);
 	return w->err;
 }
 
