@@ -388,7 +388,7 @@ static int unmap_visit(struct htable_walk *w, struct htable *ht, unsigned int e,
 			}
 			continue;
 		}
-		old = x86pte_inval(ht, e + i, 0, w->b);
+		old = x86pte_clear(ht, e + i, w->b);
 		if (!PTE_ISVALID(old))
 			continue;
 		cleared++;

@@ -80,27 +80,18 @@ static void hat_unpin(struct hat *hat, struct hat_pin *pin)
 	kfree(pin);
 }
 
-/**
- * hat_hold() - take what one more entry like @pte holds
- * @hat:	the hat; its pin records are the caller's to change (see
- *		struct hat)
- * @pte:	a leaf entry of level @level, or a stolen one
- * @level:	the entry's level
- *
- * For an alias or a split: a reference on each folio the entry spans, or,
- * with PT_PINNED, one count in each one's pin record.
- *
- * Return: 0; -EOVERFLOW (nothing taken) when a folio has htable_ref_limit
- * references already; -ENOENT (WARNed) when a pinned folio has no record.
+/*
+ * hat_hold()'s work for a large page or pinned memory (include/htable/pages.h
+ * has the contract): all or nothing over the folios the entry spans.
  */
-int hat_hold(struct hat *hat, x86pte_t pte, unsigned int level)
+int __hat_hold(struct hat *hat, x86pte_t pte, unsigned int level)
 {
 	unsigned long pfn = PTE2PFN(pte), end = pfn + PTE_NPAGES(level), next;
 	unsigned int limit = READ_ONCE(htable_ref_limit);
 	struct hat_pin *pin;
 	struct folio *folio;
 
-	/* The common case, one reference on one folio: look it up once. */
+	/* A large page in one folio: one reference, looked up once. */
 	if (!(pte & PT_PINNED)) {
 		folio = pfn_folio_next(pfn, &next);
 		if (next >= end) {
@@ -208,24 +199,11 @@ void hat_gather_flush(struct hat_gather *g)
 	g->n = 0;
 }
 
-/**
- * hat_gather_drop() - give back what a cleared entry held, when safe
- * @g:		the gather
- * @pte:	the entry as it was cleared (x86pte_inval())
- * @level:	its level
- *
- * An entry the MMU never used (PT_REF clear) is in no TLB: it is given
- * back at once. One it used waits for the shootdown, which the gather
- * forces when it is full.
- */
-void hat_gather_drop(struct hat_gather *g, x86pte_t pte, unsigned int level)
+/* hat_gather_drop()'s work when the entry was used, is large or pinned. */
+void __hat_gather_drop(struct hat_gather *g, x86pte_t pte, unsigned int level)
 {
 	if (!(pte & PT_REF)) {
-		/* The common case: one alias reference on one 4 KiB page's folio. */
-		if (!level && !(pte & PT_PINNED))
-			folio_put(page_folio(pfn_to_page(PTE2PFN(pte))));
-		else
-			hat_drop(g->hat, pte, level);
+		hat_drop(g->hat, pte, level);
 		return;
 	}
 	if (g->n == HAT_GATHER)

@@ -69,31 +69,17 @@ x86pte_t x86pte_inval(struct htable *ht, unsigned int entry, x86pte_t expect,
 	x86pte_t *ptep = x86pte_access_pagetable(ht, entry);
 	x86pte_t old = READ_ONCE(*ptep), found;
 
-	if (!PTE_ISVALID(old))
-		return old;
-	if (!expect) {
-		/*
-		 * Whatever is there goes: one exchange clears it and returns
-		 * it with the A and D bits the MMU set meanwhile, as Linux's
-		 * ptep_get_and_clear() does, with no compare to retry.
-		 */
-		old = xchg(ptep, 0);
-		if (!PTE_ISVALID(old))
+	if (!expect)
+		return x86pte_clear(ht, entry, b);
+	/* Only while it maps @expect's page; A or D set meanwhile: again. */
+	for (;;) {
+		if (!PTE_ISVALID(old) || (old & PT_PADDR) != (expect & PT_PADDR))
 			return old;
-	} else {
-		/* Only while it maps @expect's page; A or D set meanwhile: again. */
-		for (;;) {
-			if ((old & PT_PADDR) != (expect & PT_PADDR))
-				return old;
-			found = cmpxchg64(ptep, old, 0);
-			if (found == old)
-				break;
-			old = found;
-			if (!PTE_ISVALID(old))
-				return old;
-		}
+		found = cmpxchg64(ptep, old, 0);
+		if (found == old)
+			break;
+		old = found;
 	}
-
 	if (old & PT_REF)
 		htable_batch_inval(b, htable_e2va(ht, entry));
 	return old;

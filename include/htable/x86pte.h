@@ -10,6 +10,7 @@
 
 #include <htable/arch.h>
 #include <htable/htable.h>
+#include <htable/tlb.h>
 
 struct htable_batch;
 
@@ -93,6 +94,34 @@ static inline void x86pte_install(struct htable *ht, unsigned int entry,
 
 x86pte_t x86pte_inval(struct htable *ht, unsigned int entry, x86pte_t expect,
 		      struct htable_batch *b);
+
+/**
+ * x86pte_clear() - clear an entry, whatever it maps
+ * @ht:		the table; the caller holds a busy reference
+ * @entry:	entry number
+ * @b:		batch that receives the invalidation
+ *
+ * x86pte_inval() with no expected page, inline for UNMAP's loop: one
+ * exchange clears a present entry and returns it with the A and D bits
+ * the MMU set meanwhile, as Linux's ptep_get_and_clear() does. Only an
+ * entry the MMU used (PT_REF) can be in a TLB, so only its va is queued.
+ *
+ * Return: the entry as it was.
+ */
+static inline x86pte_t x86pte_clear(struct htable *ht, unsigned int entry,
+				    struct htable_batch *b)
+{
+	x86pte_t *ptep = x86pte_access_pagetable(ht, entry);
+	x86pte_t old = READ_ONCE(*ptep);
+
+	if (!PTE_ISVALID(old))
+		return old;
+	old = xchg(ptep, 0);
+	if (PTE_ISVALID(old) && (old & PT_REF))
+		htable_batch_inval(b, htable_e2va(ht, entry));
+	return old;
+}
+
 x86pte_t x86pte_update(struct htable *ht, unsigned int entry, x86pte_t expect,
 		       x86pte_t new, struct htable_batch *b);
 void x86pte_copy_raw(struct htable *dest, unsigned int entry,

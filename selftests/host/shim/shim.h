@@ -415,6 +415,9 @@ struct folio *page_folio(struct page *pg);
 #define folio_pfn(f)		((f)->pfn)
 #define folio_nr_pages(f)	((f)->nr)
 #define folio_ref_count(f)	((f)->refs)
+/* References of a page in no owned run are counted on its lone record. */
+static inline void folio_get(struct folio *f) { __atomic_add_fetch(&f->refs, 1, __ATOMIC_SEQ_CST); }
+static inline void folio_put(struct folio *f) { __atomic_sub_fetch(&f->refs, 1, __ATOMIC_SEQ_CST); }
 
 static inline void *memchr_inv(const void *p, int c, size_t n)
 {
