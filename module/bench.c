@@ -225,6 +225,26 @@ struct page *bench_page(struct hat *hat, unsigned long va)
 	return x.present ? pfn_to_page(PTE2PFN(x.pte)) : NULL;
 }
 
+/**
+ * bench_setup_src() - the case's hat, owning its backing pages
+ * @c:		the case's context
+ * @n:		pages per operation
+ * @nsrc:	backing pages: fresh, mapped at BENCH_SRC_VA
+ * @level:	their page level (512 pages at level 1 are one 2 MiB page)
+ *
+ * Return: 0 or an errno; bench_teardown() frees what was made either way.
+ */
+int bench_setup_src(struct bench_ctx *c, unsigned long n, unsigned long nsrc,
+		    unsigned int level)
+{
+	c->n = n;
+	c->nsrc = nsrc;
+	c->hat = hat_alloc();
+	if (!c->hat)
+		return -ENOMEM;
+	return bench_map(c->hat, BENCH_SRC_VA, nsrc, level, 0, 0);
+}
+
 /*
  * A hat owning @nsrc fresh pages at BENCH_SRC_VA, and @n page pointers
  * cycling over them for the peers, so both sides map the same frames.
@@ -235,12 +255,7 @@ int bench_setup_hat(struct bench_ctx *c, unsigned long n,
 	unsigned long i;
 	int err;
 
-	c->n = n;
-	c->nsrc = nsrc;
-	c->hat = hat_alloc();
-	if (!c->hat)
-		return -ENOMEM;
-	err = bench_map(c->hat, BENCH_SRC_VA, nsrc, 0, 0, 0);
+	err = bench_setup_src(c, n, nsrc, 0);
 	if (err)
 		return err;
 	c->pages = kvmalloc_array(n, sizeof(*c->pages), GFP_KERNEL);

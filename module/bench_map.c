@@ -433,12 +433,8 @@ int case_large(struct bench_ctx *c, unsigned long n, unsigned int reps,
 
 	if (n % HTABLE_PTES_PER_TABLE)
 		return -EINVAL;
-	c->n = n;
-	c->nsrc = HTABLE_PTES_PER_TABLE;
-	c->hat = hat_alloc();
-	if (!c->hat)
-		return -ENOMEM;
-	err = bench_map(c->hat, BENCH_SRC_VA, HTABLE_PTES_PER_TABLE, 1, 0, 0);
+	/* The source: one 2 MiB page. */
+	err = bench_setup_src(c, n, HTABLE_PTES_PER_TABLE, 1);
 	if (err)
 		return err;
 	return bench_pair(c, "large", &side_ht_large_2m, &side_ht_large_4k, reps,

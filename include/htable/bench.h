@@ -106,6 +106,8 @@ unsigned int bench_iters(unsigned int iters, unsigned long work,
 int bench_map(struct hat *hat, unsigned long va, unsigned long n,
 	      unsigned int level, unsigned long sva, unsigned long sn);
 struct page *bench_page(struct hat *hat, unsigned long va);
+int bench_setup_src(struct bench_ctx *c, unsigned long n, unsigned long nsrc,
+		    unsigned int level);
 int bench_setup_hat(struct bench_ctx *c, unsigned long n, unsigned long nsrc);
 
 /* The cases (bench_map.c, bench_smp.c). */
