@@ -23,7 +23,13 @@
 
 /* -- map + unmap -------------------------------------------------------- */
 
-static int ht_map_run(struct bench_ctx *c, unsigned int iters, u64 *ns)
+/*
+ * Map @n pages at BENCH_DST_VA in @hat, at @level, aliasing its @nsrc
+ * pages at BENCH_SRC_VA (cyclically), and unmap them, @iters times: the
+ * one htable operation the map, large and hat-size rows time.
+ */
+static int ht_map_unmap(struct hat *hat, unsigned long n, unsigned long nsrc,
+			unsigned int level, unsigned int iters, u64 *ns)
 {
 	unsigned int i;
 	u64 t0;
@@ -31,14 +37,19 @@ static int ht_map_run(struct bench_ctx *c, unsigned int iters, u64 *ns)
 
 	t0 = ktime_get_ns();
 	for (i = 0; i < iters; i++) {
-		err = bench_map(c->hat, BENCH_DST_VA, c->n, 0, BENCH_SRC_VA, c->nsrc);
+		err = bench_map(hat, BENCH_DST_VA, n, level, BENCH_SRC_VA, nsrc);
 		if (!err)
-			err = hat_unload(c->hat, BENCH_DST_VA, c->n);
+			err = hat_unload(hat, BENCH_DST_VA, n);
 		if (err)
 			return err;
 	}
 	*ns = ktime_get_ns() - t0;
 	return 0;
+}
+
+static int ht_map_run(struct bench_ctx *c, unsigned int iters, u64 *ns)
+{
+	return ht_map_unmap(c->hat, c->n, c->nsrc, 0, iters, ns);
 }
 
 static int pe_vmap_run(struct bench_ctx *c, unsigned int iters, u64 *ns)
@@ -108,74 +119,6 @@ static int pe_floor_run(struct bench_ctx *c, unsigned int iters, u64 *ns)
 	}
 	*ns = ktime_get_ns() - t0;
 	return 0;
-}
-
-static const struct bench_side side_ht_map = {
-	.name = "htable", .run = ht_map_run, .is_htable = true,
-};
-
-static const struct bench_side side_vmap = {
-	.name = "vmap+vunmap+vm_unmap_aliases", .run = pe_vmap_run,
-};
-
-static const struct bench_side side_vm_map_ram = {
-	.name = "vm_map_ram+vm_unmap_ram", .run = pe_vm_map_ram_run,
-};
-
-static const struct bench_side side_floor = {
-	.name = "floor:raw-pte-stores", .run = pe_floor_run,
-};
-
-int case_map(struct bench_ctx *c, unsigned long n, unsigned int reps,
-	     unsigned int iters)
-{
-	const struct bench_side *peer;
-	int err;
-
-	err = bench_setup_hat(c, n, min_t(unsigned long, n, HTABLE_PTES_PER_TABLE));
-	if (err)
-		return err;
-	iters = bench_iters(iters, 4096, n);
-	peer = n <= 16 ? &side_vm_map_ram : &side_vmap;
-	err = bench_pair(c, "map+unmap", &side_ht_map, &side_vmap, reps, iters);
-	if (!err && n <= 16)
-		err = bench_pair(c, "map+unmap", &side_ht_map, &side_vm_map_ram,
-				 reps, iters);
-	if (err || n > HTABLE_PTES_PER_TABLE)
-		return err;
-	/*
-	 * Map+unmap with a page kept mapped just past the range, so that its
-	 * tables are never freed (the kernel never frees vmalloc-area
-	 * tables): the peer of vm_map_ram, which keeps its own.
-	 */
-	err = bench_map(c->hat, BENCH_DST_VA + n * PAGE_SIZE, 1, 0, BENCH_SRC_VA, 1);
-	if (!err)
-		err = bench_pair(c, "map+unmap:tables-kept", &side_ht_map, peer,
-				 reps, iters);
-	return err;
-}
-
-int case_floor(struct bench_ctx *c, unsigned long n, unsigned int reps,
-	       unsigned int iters)
-{
-	unsigned long j;
-	int err;
-
-	err = bench_setup_hat(c, n, min_t(unsigned long, n, HTABLE_PTES_PER_TABLE));
-	if (err)
-		return err;
-	c->ntables = DIV_ROUND_UP(n, HTABLE_PTES_PER_TABLE);
-	c->tpages = kvcalloc(c->ntables, sizeof(*c->tpages), GFP_KERNEL);
-	c->scratch = alloc_page(GFP_KERNEL);
-	if (!c->tpages || !c->scratch)
-		return -ENOMEM;
-	for (j = 0; j < c->ntables; j++) {
-		c->tpages[j] = alloc_page(GFP_KERNEL | __GFP_ZERO);
-		if (!c->tpages[j])
-			return -ENOMEM;
-	}
-	return bench_pair(c, "map+unmap", &side_ht_map, &side_floor, reps,
-			  bench_iters(iters, 4096, n));
 }
 
 /* -- page-table allocation ------------------------------------------------ */
@@ -269,57 +212,6 @@ static int ht_ptalloc_struct_run(struct bench_ctx *c, unsigned int iters, u64 *n
 	return 0;
 }
 
-static const struct bench_side side_ptalloc_page = {
-	.name = "htable", .run = ht_ptalloc_page_run, .is_htable = true,
-};
-
-static const struct bench_side side_ptalloc_struct = {
-	.name = "htable", .run = ht_ptalloc_struct_run, .is_htable = true,
-};
-
-static const struct bench_side side_ptalloc_fresh = {
-	.name = "htable", .run = ht_ptalloc_fresh_run, .is_htable = true,
-};
-
-static const struct bench_side side_ptalloc_cached = {
-	.name = "htable", .run = ht_ptalloc_run, .is_htable = true,
-};
-
-static const struct bench_side side_alloc_page = {
-	.name = "alloc_page(__GFP_ZERO)+free", .run = pe_alloc_page_run,
-};
-
-int case_ptalloc(struct bench_ctx *c, unsigned long n, unsigned int reps,
-		 unsigned int iters)
-{
-	int err;
-
-	err = bench_setup_hat(c, 1, 1);
-	if (err)
-		return err;
-	/* Hold the level-1 table, so that each op creates exactly one. */
-	c->held = htable_create(c->hat, BENCH_DST_VA, 1);
-	if (!c->held)
-		return -ENOMEM;
-	iters = iters ?: n;
-	err = bench_pair(c, "ptalloc-fresh", &side_ptalloc_fresh,
-			 &side_alloc_page, reps, iters);
-	if (!err)
-		err = bench_pair(c, "ptalloc-cached", &side_ptalloc_cached,
-				 &side_alloc_page, reps, iters);
-	if (!err)
-		err = bench_pair(c, "ptalloc:ptable_alloc+free",
-				 &side_ptalloc_page, &side_alloc_page, reps, iters);
-	if (!err)
-		err = bench_pair(c, "ptalloc:struct-slab", &side_ptalloc_struct,
-				 &side_alloc_page, reps, iters);
-	down_write(&c->hat->hat_seg_lock);
-	htable_release(c->held, NULL);
-	up_write(&c->hat->hat_seg_lock);
-	c->held = NULL;
-	return err;
-}
-
 /* -- probe ------------------------------------------------------------------ */
 
 static int ht_probe_run(struct bench_ctx *c, unsigned int iters, u64 *ns)
@@ -357,13 +249,158 @@ static int pe_lookup_address_run(struct bench_ctx *c, unsigned int iters, u64 *n
 	return 0;
 }
 
-static const struct bench_side side_ht_probe = {
-	.name = "htable", .run = ht_probe_run, .is_htable = true,
+/* -- large pages against 4 KiB pages --------------------------------------- */
+
+/* c->n pages aliasing the 2 MiB source page, mapped as 2 MiB pages. */
+static int ht_large_2m_run(struct bench_ctx *c, unsigned int iters, u64 *ns)
+{
+	return ht_map_unmap(c->hat, c->n, c->nsrc, 1, iters, ns);
+}
+
+/* -- the size of the hat ---------------------------------------------------- */
+
+#define BENCH_HATSIZE_OP	16
+
+static int ht_hatsize_big_run(struct bench_ctx *c, unsigned int iters, u64 *ns)
+{
+	return ht_map_unmap(c->hat, BENCH_HATSIZE_OP, BENCH_HATSIZE_OP, 0, iters, ns);
+}
+
+static int ht_hatsize_small_run(struct bench_ctx *c, unsigned int iters, u64 *ns)
+{
+	return ht_map_unmap(c->other, BENCH_HATSIZE_OP, BENCH_HATSIZE_OP, 0, iters, ns);
+}
+
+/* -- the sides -------------------------------------------------------------- */
+
+/* The sides the one-CPU cases time, as the cases name them. */
+enum {
+	SIDE_HT_MAP,
+	SIDE_VMAP,
+	SIDE_VM_MAP_RAM,
+	SIDE_FLOOR,
+	SIDE_PTALLOC_FRESH,
+	SIDE_PTALLOC_CACHED,
+	SIDE_PTALLOC_PAGE,
+	SIDE_PTALLOC_STRUCT,
+	SIDE_ALLOC_PAGE,
+	SIDE_HT_PROBE,
+	SIDE_LOOKUP_ADDRESS,
+	SIDE_LARGE_2M,
+	SIDE_LARGE_4K,
+	SIDE_HATSIZE_BIG,
+	SIDE_HATSIZE_SMALL,
 };
 
-static const struct bench_side side_lookup_address = {
-	.name = "lookup_address(vmap)", .run = pe_lookup_address_run,
+/*
+ * One table, so that every name a row can give as peer= (which
+ * scripts/bench/report.py keys on) stands in one place. An htable side's
+ * flushes come from htable's counters; a Linux peer's are not known.
+ */
+static const struct bench_side sides[] = {
+	[SIDE_HT_MAP]		= { "htable", ht_map_run, .is_htable = true },
+	[SIDE_VMAP]		= { "vmap+vunmap+vm_unmap_aliases", pe_vmap_run },
+	[SIDE_VM_MAP_RAM]	= { "vm_map_ram+vm_unmap_ram", pe_vm_map_ram_run },
+	[SIDE_FLOOR]		= { "floor:raw-pte-stores", pe_floor_run },
+	[SIDE_PTALLOC_FRESH]	= { "htable", ht_ptalloc_fresh_run, .is_htable = true },
+	[SIDE_PTALLOC_CACHED]	= { "htable", ht_ptalloc_run, .is_htable = true },
+	[SIDE_PTALLOC_PAGE]	= { "htable", ht_ptalloc_page_run, .is_htable = true },
+	[SIDE_PTALLOC_STRUCT]	= { "htable", ht_ptalloc_struct_run, .is_htable = true },
+	[SIDE_ALLOC_PAGE]	= { "alloc_page(__GFP_ZERO)+free", pe_alloc_page_run },
+	[SIDE_HT_PROBE]		= { "htable", ht_probe_run, .is_htable = true },
+	[SIDE_LOOKUP_ADDRESS]	= { "lookup_address(vmap)", pe_lookup_address_run },
+	[SIDE_LARGE_2M]		= { "htable-2M", ht_large_2m_run, .is_htable = true },
+	[SIDE_LARGE_4K]		= { "htable-4K", ht_map_run, .is_htable = true },
+	[SIDE_HATSIZE_BIG]	= { "htable", ht_hatsize_big_run, .is_htable = true },
+	[SIDE_HATSIZE_SMALL]	= { "self@16", ht_hatsize_small_run, .is_htable = true },
 };
+
+/* -- the cases --------------------------------------------------------------- */
+
+int case_map(struct bench_ctx *c, unsigned long n, unsigned int reps,
+	     unsigned int iters)
+{
+	const struct bench_side *peer;
+	int err;
+
+	err = bench_setup_hat(c, n, min_t(unsigned long, n, HTABLE_PTES_PER_TABLE));
+	if (err)
+		return err;
+	iters = bench_iters(iters, 4096, n);
+	peer = n <= 16 ? &sides[SIDE_VM_MAP_RAM] : &sides[SIDE_VMAP];
+	err = bench_pair(c, "map+unmap", &sides[SIDE_HT_MAP], &sides[SIDE_VMAP],
+			 reps, iters);
+	if (!err && n <= 16)
+		err = bench_pair(c, "map+unmap", &sides[SIDE_HT_MAP],
+				 &sides[SIDE_VM_MAP_RAM], reps, iters);
+	if (err || n > HTABLE_PTES_PER_TABLE)
+		return err;
+	/*
+	 * Map+unmap with a page kept mapped just past the range, so that its
+	 * tables are never freed (the kernel never frees vmalloc-area
+	 * tables): the peer of vm_map_ram, which keeps its own.
+	 */
+	err = bench_map(c->hat, BENCH_DST_VA + n * PAGE_SIZE, 1, 0, BENCH_SRC_VA, 1);
+	if (!err)
+		err = bench_pair(c, "map+unmap:tables-kept", &sides[SIDE_HT_MAP], peer,
+				 reps, iters);
+	return err;
+}
+
+int case_floor(struct bench_ctx *c, unsigned long n, unsigned int reps,
+	       unsigned int iters)
+{
+	unsigned long j;
+	int err;
+
+	err = bench_setup_hat(c, n, min_t(unsigned long, n, HTABLE_PTES_PER_TABLE));
+	if (err)
+		return err;
+	c->ntables = DIV_ROUND_UP(n, HTABLE_PTES_PER_TABLE);
+	c->tpages = kvcalloc(c->ntables, sizeof(*c->tpages), GFP_KERNEL);
+	c->scratch = alloc_page(GFP_KERNEL);
+	if (!c->tpages || !c->scratch)
+		return -ENOMEM;
+	for (j = 0; j < c->ntables; j++) {
+		c->tpages[j] = alloc_page(GFP_KERNEL | __GFP_ZERO);
+		if (!c->tpages[j])
+			return -ENOMEM;
+	}
+	return bench_pair(c, "map+unmap", &sides[SIDE_HT_MAP], &sides[SIDE_FLOOR], reps,
+			  bench_iters(iters, 4096, n));
+}
+
+int case_ptalloc(struct bench_ctx *c, unsigned long n, unsigned int reps,
+		 unsigned int iters)
+{
+	int err;
+
+	err = bench_setup_hat(c, 1, 1);
+	if (err)
+		return err;
+	/* Hold the level-1 table, so that each op creates exactly one. */
+	c->held = htable_create(c->hat, BENCH_DST_VA, 1);
+	if (!c->held)
+		return -ENOMEM;
+	iters = iters ?: n;
+	err = bench_pair(c, "ptalloc-fresh", &sides[SIDE_PTALLOC_FRESH],
+			 &sides[SIDE_ALLOC_PAGE], reps, iters);
+	if (!err)
+		err = bench_pair(c, "ptalloc-cached", &sides[SIDE_PTALLOC_CACHED],
+				 &sides[SIDE_ALLOC_PAGE], reps, iters);
+	if (!err)
+		err = bench_pair(c, "ptalloc:ptable_alloc+free",
+				 &sides[SIDE_PTALLOC_PAGE], &sides[SIDE_ALLOC_PAGE],
+				 reps, iters);
+	if (!err)
+		err = bench_pair(c, "ptalloc:struct-slab", &sides[SIDE_PTALLOC_STRUCT],
+				 &sides[SIDE_ALLOC_PAGE], reps, iters);
+	down_write(&c->hat->hat_seg_lock);
+	htable_release(c->held, NULL);
+	up_write(&c->hat->hat_seg_lock);
+	c->held = NULL;
+	return err;
+}
 
 int case_probe(struct bench_ctx *c, unsigned long n, unsigned int reps,
 	       unsigned int iters)
@@ -377,49 +414,9 @@ int case_probe(struct bench_ctx *c, unsigned long n, unsigned int reps,
 	if (!c->vaddr)
 		return -ENOMEM;
 	iters = iters ?: 4096;
-	return bench_pair(c, "probe", &side_ht_probe, &side_lookup_address,
+	return bench_pair(c, "probe", &sides[SIDE_HT_PROBE], &sides[SIDE_LOOKUP_ADDRESS],
 			  reps, iters);
 }
-
-/* -- large pages against 4 KiB pages --------------------------------------- */
-
-/* Map and unmap c->n pages at BENCH_DST_VA aliasing the 2 MiB source page. */
-static int ht_large_run(struct bench_ctx *c, unsigned int iters, u64 *ns,
-			unsigned int level)
-{
-	unsigned int i;
-	u64 t0;
-	int err;
-
-	t0 = ktime_get_ns();
-	for (i = 0; i < iters; i++) {
-		err = bench_map(c->hat, BENCH_DST_VA, c->n, level, BENCH_SRC_VA, c->nsrc);
-		if (!err)
-			err = hat_unload(c->hat, BENCH_DST_VA, c->n);
-		if (err)
-			return err;
-	}
-	*ns = ktime_get_ns() - t0;
-	return 0;
-}
-
-static int ht_large_2m_run(struct bench_ctx *c, unsigned int iters, u64 *ns)
-{
-	return ht_large_run(c, iters, ns, 1);
-}
-
-static int ht_large_4k_run(struct bench_ctx *c, unsigned int iters, u64 *ns)
-{
-	return ht_large_run(c, iters, ns, 0);
-}
-
-static const struct bench_side side_ht_large_2m = {
-	.name = "htable-2M", .run = ht_large_2m_run, .is_htable = true,
-};
-
-static const struct bench_side side_ht_large_4k = {
-	.name = "htable-4K", .run = ht_large_4k_run, .is_htable = true,
-};
 
 /*
  * N pages (a multiple of 512; 262144 is 1 GiB) mapped as 2 MiB pages
@@ -437,8 +434,8 @@ int case_large(struct bench_ctx *c, unsigned long n, unsigned int reps,
 	err = bench_setup_src(c, n, HTABLE_PTES_PER_TABLE, 1);
 	if (err)
 		return err;
-	return bench_pair(c, "large", &side_ht_large_2m, &side_ht_large_4k, reps,
-			  bench_iters(iters, 4096, n));
+	return bench_pair(c, "large", &sides[SIDE_LARGE_2M], &sides[SIDE_LARGE_4K],
+			  reps, bench_iters(iters, 4096, n));
 }
 
 /* -- pinned pages: cost per page against the number of pages --------------- */
@@ -517,45 +514,6 @@ int case_pin(struct bench_ctx *c, unsigned long n, unsigned int reps,
 	return 0;
 }
 
-/* -- the size of the hat ---------------------------------------------------- */
-
-#define BENCH_HATSIZE_OP	16
-
-static int bench_hatsize_run(struct hat *hat, unsigned int iters, u64 *ns)
-{
-	unsigned int i;
-	int err = 0;
-	u64 t0;
-
-	t0 = ktime_get_ns();
-	for (i = 0; i < iters && !err; i++) {
-		err = bench_map(hat, BENCH_DST_VA, BENCH_HATSIZE_OP, 0, BENCH_SRC_VA,
-				BENCH_HATSIZE_OP);
-		if (!err)
-			err = hat_unload(hat, BENCH_DST_VA, BENCH_HATSIZE_OP);
-	}
-	*ns = ktime_get_ns() - t0;
-	return err;
-}
-
-static int ht_hatsize_big_run(struct bench_ctx *c, unsigned int iters, u64 *ns)
-{
-	return bench_hatsize_run(c->hat, iters, ns);
-}
-
-static int ht_hatsize_small_run(struct bench_ctx *c, unsigned int iters, u64 *ns)
-{
-	return bench_hatsize_run(c->other, iters, ns);
-}
-
-static const struct bench_side side_hatsize_big = {
-	.name = "htable", .run = ht_hatsize_big_run, .is_htable = true,
-};
-
-static const struct bench_side side_hatsize_small = {
-	.name = "self@16", .run = ht_hatsize_small_run, .is_htable = true,
-};
-
 /*
  * Map+unmap of 16 pages in a hat that holds N pages (aliases of its 16,
  * 1 GiB above them), against the same in a hat that holds only the 16:
@@ -581,8 +539,8 @@ int case_hatsize(struct bench_ctx *c, unsigned long n, unsigned int reps,
 				0, BENCH_SRC_VA, BENCH_HATSIZE_OP);
 	if (err)
 		return err;
-	return bench_pair(c, "map+unmap:hat-size", &side_hatsize_big,
-			  &side_hatsize_small, reps, bench_iters(iters, 4096, 16));
+	return bench_pair(c, "map+unmap:hat-size", &sides[SIDE_HATSIZE_BIG],
+			  &sides[SIDE_HATSIZE_SMALL], reps, bench_iters(iters, 4096, 16));
 }
 
 /* -- memory ------------------------------------------------------------- */
