@@ -64,12 +64,27 @@ static int corrupt_entry(struct htable_corruption *k, struct htable *pt,
 	return 0;
 }
 
+/*
+ * Take level-0 table @ht out of @hat's hash, or put it back, under its
+ * bucket's lock: the one change both the HASH corruption and its undo make.
+ */
+static void corrupt_hash(struct hat *hat, struct htable *ht, bool hashed)
+{
+	unsigned int h = HTABLE_HASH(hat, ht->ht_vaddr, 0);
+
+	spin_lock(HTABLE_LOCK(hat, h));
+	if (hashed)
+		htable_hash(ht, h);
+	else
+		htable_unhash(ht, h);
+	spin_unlock(HTABLE_LOCK(hat, h));
+}
+
 /* Break invariant @k->code of @hat at @k->va; hat_seg_lock held for write. */
 static int corrupt_apply(struct hat *hat, struct htable_corruption *k)
 {
 	unsigned long va = k->va;
 	struct htable *ht, *pt;
-	unsigned int h;
 	int err = 0;
 
 	if (k->code == HTABLE_CHECK_CACHED) {
@@ -110,10 +125,7 @@ static int corrupt_apply(struct hat *hat, struct htable_corruption *k)
 		k->va = ht->ht_vaddr;
 		break;
 	case HTABLE_CHECK_HASH:
-		h = HTABLE_HASH(hat, ht->ht_vaddr, 0);
-		spin_lock(HTABLE_LOCK(hat, h));
-		htable_unhash(ht, h);
-		spin_unlock(HTABLE_LOCK(hat, h));
+		corrupt_hash(hat, ht, false);
 		k->va = ht->ht_vaddr;
 		break;
 	case HTABLE_CHECK_UNOWNED:
@@ -147,7 +159,6 @@ static int corrupt_apply(struct hat *hat, struct htable_corruption *k)
 static void corrupt_undo(struct hat *hat, struct htable_corruption *k)
 {
 	struct htable *ht = k->ht, *c;
-	unsigned int h;
 
 	if (k->pt && x86pte_cas(k->pt, k->entry, k->new, k->old) != k->new)
 		WARN_ONCE(1, "htable: corrupt: entry changed under the corruption\n");
@@ -168,10 +179,7 @@ static void corrupt_undo(struct hat *hat, struct htable_corruption *k)
 		atomic_dec(&ht->ht_lock_cnt);
 		break;
 	case HTABLE_CHECK_HASH:
-		h = HTABLE_HASH(hat, ht->ht_vaddr, 0);
-		spin_lock(HTABLE_LOCK(hat, h));
-		htable_hash(ht, h);
-		spin_unlock(HTABLE_LOCK(hat, h));
+		corrupt_hash(hat, ht, true);
 		break;
 	case HTABLE_CHECK_ORPHAN:
 		atomic_inc(&k->pt->ht_valid_cnt);
