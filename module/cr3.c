@@ -576,6 +576,40 @@ static int window_start(struct htable_window *w)
 	return w->err;
 }
 
+/*
+ * A window of request @r on @hat, not started: it holds the caller's mm
+ * (mmget), which the window's CPU borrows unless the window is lazy.
+ * Return: the window, or NULL (the caller answers -ENOMEM).
+ */
+static struct htable_window *window_alloc(struct hat *hat, struct htable_run *r,
+					  struct htable_sample *samples)
+{
+	struct htable_window *w;
+
+	w = htable_fail_kzalloc(HTABLE_FAIL_WINDOW, sizeof(*w), GFP_KERNEL);
+	if (!w)
+		return NULL;
+	w->hat = hat;
+	w->run = r;
+	w->samples = samples;
+	w->mm = current->mm;
+	w->cpu = r->cpu;
+	w->lazy = READ_ONCE(htable_window_lazy);
+	w->live.hat = hat;
+	w->live.mm = w->lazy ? NULL : w->mm;
+	w->live.table_pa = arch_page_to_phys(hat->hat_htable->ht_page);
+	init_completion(&w->done);
+	mmget(w->mm);
+	return w;
+}
+
+/* Free a window window_alloc() made, its thread gone; drop its mm. */
+static void window_free(struct htable_window *w)
+{
+	mmput(w->mm);
+	kfree(w);
+}
+
 /**
  * htable_window_run() - run a window of @r->mode on CPU @r->cpu
  * @hat:	the hat
@@ -607,20 +641,9 @@ int htable_window_run(struct hat *hat, struct htable_run *r,
 				 c.errors, c.first_error, c.first_va);
 		return -EUCLEAN;
 	}
-	w = htable_fail_kzalloc(HTABLE_FAIL_WINDOW, sizeof(*w), GFP_KERNEL);
+	w = window_alloc(hat, r, samples);
 	if (!w)
 		return -ENOMEM;
-	w->hat = hat;
-	w->run = r;
-	w->samples = samples;
-	w->mm = current->mm;
-	w->cpu = r->cpu;
-	w->lazy = READ_ONCE(htable_window_lazy);
-	w->live.hat = hat;
-	w->live.mm = w->lazy ? NULL : w->mm;
-	w->live.table_pa = arch_page_to_phys(hat->hat_htable->ht_page);
-	init_completion(&w->done);
-	mmget(w->mm);
 
 	/* Verify reads pages it owns: keep MAP and UNMAP out meanwhile. */
 	if (r->mode == HTABLE_RUN_VERIFY) {
@@ -642,8 +665,7 @@ int htable_window_run(struct hat *hat, struct htable_run *r,
 	}
 
 out:
-	mmput(w->mm);
-	kfree(w);
+	window_free(w);
 	if (!err) {
 		HATSTAT_INC(hs_windows);
 		HATSTAT_ADD(hs_pages_verified, r->verified);
