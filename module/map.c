@@ -44,48 +44,77 @@ static x86pte_t hat_pte_bits(unsigned int attr, unsigned int level)
 /**
  * struct hat_cursor - where an alias reads its source, a table at a time
  * @hat:	the hat
- * @ht:		the table found last, held; or NULL
+ * @table:	the entries of the table found last, or NULL
+ * @base:	the first va that table maps
+ * @level:	its level
+ *
+ * The source is found by htable_walk_lockless(), with no hold and no
+ * bucket lock: two MAPs that alias one source would otherwise meet on its
+ * table's lock for every op. A table is kept only when it maps a page of
+ * the source: the caller's claim keeps that page, so the table keeps an
+ * entry and can't be unlinked (and no steal runs beside the claim).
  */
 struct hat_cursor {
 	struct hat	*hat;
-	struct htable	*ht;
+	const x86pte_t	*table;
+	unsigned long	base;
+	unsigned int	level;
 };
+
+/* Does the cursor's table map @va? */
+static bool hat_cursor_has(const struct hat_cursor *c, unsigned long va)
+{
+	return c->table && htable_base(va, c->level) == c->base;
+}
+
+/* The cursor's table's entry for @va, which it maps. */
+static x86pte_t hat_cursor_entry(const struct hat_cursor *c, unsigned long va)
+{
+	return READ_ONCE(c->table[(va >> LEVEL_SHIFT(c->level)) &
+				  (HTABLE_PTES_PER_TABLE - 1)]);
+}
+
+/* The 4 KiB page at @va of the page that @pte maps at @level, as an entry. */
+static x86pte_t hat_page_at(x86pte_t pte, unsigned int level, unsigned long va)
+{
+	return (pte & ~PT_PAGESIZE) +
+	       (((va & LEVEL_OFFSET(level)) >> PAGE_SHIFT) << PAGE_SHIFT);
+}
 
 /*
  * The entry that maps the 4 KiB page at @va of the cursor's hat, as an
  * entry of a 4 KiB page (a large page's page at its place in it), or 0
  * when the hat owns no page there (a table shared from another hat is not
- * the hat's). A stolen page counts.
+ * the hat's). A stolen page counts. @va is in the caller's claim.
  */
-static x86pte_t hat_cursor_pte(struct hat_cursor *c, unsigned long va,
-			       struct htable_batch *b)
+static x86pte_t hat_cursor_pte(struct hat_cursor *c, unsigned long va)
 {
+	const x86pte_t *table;
+	unsigned int level;
 	x86pte_t pte;
+	bool shared;
 
-	/*
-	 * The table held is the lowest one for the va it was found for. A
-	 * higher table covers other vas too, some of them through a lower
-	 * table (a large page split since, or never there): look again when
-	 * the entry for @va is no page.
-	 */
-	if (c->ht && (va < c->ht->ht_vaddr || va > HTABLE_LAST_PAGE(c->ht) ||
-		      (c->ht->ht_level &&
-		       !PTE_ISPAGE(x86pte_get(c->ht, htable_va2entry(va, c->ht)),
-				   c->ht->ht_level)))) {
-		htable_release(c->ht, b);
-		c->ht = NULL;
+	if (hat_cursor_has(c, va)) {
+		pte = hat_cursor_entry(c, va);
+		if (PTE_ISPAGE(pte, c->level))
+			return hat_page_at(pte, c->level, va);
+		/*
+		 * A hole in a leaf table. A higher table maps other vas
+		 * through lower tables (a large page split since, or never
+		 * there): walk again.
+		 */
+		if (!c->level)
+			return htable_stolen_pte(c->hat, va);
 	}
-	if (!c->ht)
-		c->ht = htable_getpte(c->hat, va, NULL, NULL, mmu.max_page_level);
-	if (c->ht && !(c->ht->ht_flags & HTABLE_SHARED)) {
-		pte = x86pte_get(c->ht, htable_va2entry(va, c->ht));
-		if (PTE_ISPAGE(pte, c->ht->ht_level)) {
-			pte &= ~PT_PAGESIZE;
-			return pte + (((va & LEVEL_OFFSET(c->ht->ht_level)) >> PAGE_SHIFT)
-				      << PAGE_SHIFT);
-		}
-	}
-	return htable_stolen_pte(c->hat, va);
+	rcu_read_lock();
+	table = htable_walk_lockless(c->hat, va, &level, &shared, &pte);
+	rcu_read_unlock();
+	if (!PTE_ISPAGE(pte, level) || shared)
+		return htable_stolen_pte(c->hat, va);
+	c->table = table;
+	c->level = level;
+	c->base = htable_base(va, level);
+	return hat_page_at(pte, level, va);
 }
 
 /*
@@ -96,23 +125,12 @@ static x86pte_t hat_cursor_pte(struct hat_cursor *c, unsigned long va,
 static bool hat_cursor_covers(struct hat_cursor *c, unsigned long va,
 			      unsigned long n)
 {
-	struct htable *ht = c->ht;
 	unsigned long last = va + (n << PAGE_SHIFT) - 1;
-	unsigned int l;
+	unsigned int l = c->level;
 
-	if (!ht || !ht->ht_level || (ht->ht_flags & HTABLE_SHARED))
-		return false;
-	l = ht->ht_level;
-	return last <= HTABLE_LAST_PAGE(ht) &&
+	return l && hat_cursor_has(c, va) &&
 	       va >> LEVEL_SHIFT(l) == last >> LEVEL_SHIFT(l) &&
-	       PTE_ISPAGE(x86pte_get(ht, htable_va2entry(va, ht)), l);
-}
-
-static void hat_cursor_done(struct hat_cursor *c, struct htable_batch *b)
-{
-	if (c->ht)
-		htable_release(c->ht, b);
-	c->ht = NULL;
+	       PTE_ISPAGE(hat_cursor_entry(c, va), l);
 }
 
 /**
@@ -151,7 +169,7 @@ static x86pte_t map_alias_next(struct hat_map_op *op, int *err)
 	op->src_off += unit;
 	if (op->src_off == m->src_npages)
 		op->src_off = 0;
-	first = hat_cursor_pte(&op->src, va, op->w.b);
+	first = hat_cursor_pte(&op->src, va);
 	*err = -ENOENT;
 	if (!first)
 		return 0;
@@ -162,7 +180,7 @@ static x86pte_t map_alias_next(struct hat_map_op *op, int *err)
 	 */
 	k = unit == 1 || hat_cursor_covers(&op->src, va, unit) ? unit : 1;
 	for (; k < unit; k++) {
-		pte = hat_cursor_pte(&op->src, va + (k << PAGE_SHIFT), op->w.b);
+		pte = hat_cursor_pte(&op->src, va + (k << PAGE_SHIFT));
 		if (!pte)
 			return 0;
 		if (PTE2PFN(pte) != PTE2PFN(first) + k ||
@@ -194,19 +212,17 @@ static unsigned int map_alias_run(struct hat_map_op *op, x86pte_t *dst,
 				  unsigned int n)
 {
 	const struct hat_map *m = op->m;
-	struct htable *src = op->src.ht;
 	unsigned long sva = m->src + (op->src_off << PAGE_SHIFT);
 	const x86pte_t *from;
 	unsigned int i, se;
 	x86pte_t pte;
 
-	if (!src || src->ht_level || (src->ht_flags & HTABLE_SHARED) ||
-	    sva < src->ht_vaddr || sva > HTABLE_LAST_PAGE(src))
+	if (op->src.level || !hat_cursor_has(&op->src, sva))
 		return 0;
-	se = htable_va2entry(sva, src);
-	n = min3(n, HTABLE_NUM_PTES(src) - se,
+	se = (sva >> PAGE_SHIFT) & (HTABLE_PTES_PER_TABLE - 1);
+	n = min3(n, HTABLE_PTES_PER_TABLE - se,
 		 (unsigned int)(m->src_npages - op->src_off));
-	from = x86pte_access_pagetable(src, se);
+	from = op->src.table + se;
 	for (i = 0; i < n; i++) {
 		pte = READ_ONCE(from[i]);
 		if (!PTE_ISVALID(pte))
@@ -566,7 +582,6 @@ again:
 	htable_batch_init(&b, hat);
 	op.w.b = &b;
 	err = htable_walk_range(&op.w, m->va, eaddr);
-	hat_cursor_done(&op.src, &b);
 	if (err && op.done > m->va)
 		hat_unmap_entries(hat, m->va, op.done, &b);
 	if (err && !hat_map_conflict(err)) {

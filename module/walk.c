@@ -154,29 +154,14 @@ int htable_walk_range(struct htable_walk *w, unsigned long va,
 	return w->err;
 }
 
-/**
- * htable_lookup_lockless() - the entry that maps @va, with no lock held
- * @hat:	the hat; the caller is in an RCU read-side section
- * @va:		any va of the lower half
- * @level:	out: the level of the entry (when one maps @va)
- * @shared:	out: whether the walk went through a table shared from
- *		another hat (PT_SHARELINK)
- *
- * Follows the raw links from the top table, as the MMU does and as
- * Linux's lookup_address() does: no hash, no hold, no lock. A table on
- * the way may be unlinked and reused meanwhile (its page goes back to the
- * system only after a grace period, so the memory stays readable):
- * hat_unlinks counts each unlink, and the walk starts over when it moved.
- *
- * Return: the entry that maps @va (a page at *@level), or 0.
- */
-x86pte_t htable_lookup_lockless(struct hat *hat, unsigned long va,
-				unsigned int *level, bool *shared)
+/* htable_walk_lockless()'s body, inlined in both of its forms: one call each. */
+static __always_inline const x86pte_t *
+walk_lockless(struct hat *hat, unsigned long va, unsigned int *level,
+	      bool *shared, x86pte_t *pte)
 {
 	const x86pte_t *table;
 	unsigned long seq;
 	unsigned int l;
-	x86pte_t pte;
 
 	RCU_LOCKDEP_WARN(!rcu_read_lock_held(), "htable lockless walk outside RCU");
 again:
@@ -186,8 +171,8 @@ again:
 	*shared = false;
 	table = x86pte_access_pagetable(hat->hat_htable, 0);
 	for (l = mmu.max_level; ; l--) {
-		pte = READ_ONCE(table[(va >> LEVEL_SHIFT(l)) &
-				      (HTABLE_PTES_PER_TABLE - 1)]);
+		*pte = READ_ONCE(table[(va >> LEVEL_SHIFT(l)) &
+				       (HTABLE_PTES_PER_TABLE - 1)]);
 		/*
 		 * The entry before the counter again: pairs with unlink_ptp().
 		 * Checked before each step down, not only at the end: a table
@@ -198,11 +183,59 @@ again:
 		smp_rmb();
 		if (atomic_long_read(&hat->hat_unlinks) != seq)
 			goto again;
-		if (!PTE_ISVALID(pte) || PTE_ISPAGE(pte, l))
+		if (!PTE_ISVALID(*pte) || PTE_ISPAGE(*pte, l))
 			break;
-		*shared |= !!(pte & PT_SHARELINK);
-		table = arch_table_va(pfn_to_page(PTE2PFN(pte)));
+		*shared |= !!(*pte & PT_SHARELINK);
+		table = arch_table_va(pfn_to_page(PTE2PFN(*pte)));
 	}
 	*level = l;
-	return PTE_ISPAGE(pte, l) ? pte : 0;
+	return table;
+}
+
+/**
+ * htable_walk_lockless() - walk to @va with no lock held
+ * @hat:	the hat; the caller is in an RCU read-side section
+ * @va:		any va of the lower half
+ * @level:	out: the level of the last table of the walk
+ * @shared:	out: whether the walk went through a table shared from
+ *		another hat (PT_SHARELINK)
+ * @pte:	out: that table's entry for @va: a page, or not present
+ *
+ * Follows the raw links from the top table, as the MMU does and as
+ * Linux's lookup_address() does: no hash, no hold, no lock. A table on
+ * the way may be unlinked and reused meanwhile (its page goes back to the
+ * system only after a grace period, so the memory stays readable):
+ * hat_unlinks counts each unlink, and the walk starts over when it moved.
+ * The table returned stays readable only inside the RCU section, unless
+ * something else keeps it (a present entry of it that the caller's claim
+ * keeps, as for an alias source).
+ *
+ * Return: the entries of the last table of the walk.
+ */
+const x86pte_t *htable_walk_lockless(struct hat *hat, unsigned long va,
+				     unsigned int *level, bool *shared,
+				     x86pte_t *pte)
+{
+	return walk_lockless(hat, va, level, shared, pte);
+}
+
+/**
+ * htable_lookup_lockless() - the entry that maps @va, with no lock held
+ * @hat:	the hat; the caller is in an RCU read-side section
+ * @va:		any va of the lower half
+ * @level:	out: the level of the entry (when one maps @va)
+ * @shared:	out: whether the walk went through a table shared from
+ *		another hat (PT_SHARELINK)
+ *
+ * htable_walk_lockless(), for the entry alone.
+ *
+ * Return: the entry that maps @va (a page at *@level), or 0.
+ */
+x86pte_t htable_lookup_lockless(struct hat *hat, unsigned long va,
+				unsigned int *level, bool *shared)
+{
+	x86pte_t pte;
+
+	walk_lockless(hat, va, level, shared, &pte);
+	return PTE_ISPAGE(pte, *level) ? pte : 0;
 }

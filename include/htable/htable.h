@@ -426,6 +426,9 @@ int htable_walk_range(struct htable_walk *w, unsigned long va,
 struct htable *htable_getpte(struct hat *hat, unsigned long va,
 			     unsigned int *entry, x86pte_t *pte,
 			     unsigned int level);
+const x86pte_t *htable_walk_lockless(struct hat *hat, unsigned long va,
+				     unsigned int *level, bool *shared,
+				     x86pte_t *pte);
 x86pte_t htable_lookup_lockless(struct hat *hat, unsigned long va,
 				unsigned int *level, bool *shared);
 
