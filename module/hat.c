@@ -2,8 +2,8 @@
 /*
  * The hat: one open of /dev/htable, its life (hat_alloc/hat_free), and the
  * operations that only read it: hat_probe() (lock-free), hat_info() and
- * hat_rw(). The operations that change translations are in map.c, range
- * claims in claim.c, sharing in share.c, what a mapping holds in pages.c.
+ * hat_rw(). The operations that change translations are in map.c and
+ * unmap.c, range claims in claim.c, sharing in share.c, what a mapping holds in pages.c.
  */
 #include <linux/atomic.h>
 #include <linux/lockdep.h>

@@ -19,7 +19,7 @@ dir=$1/module
 layers=(
 	"main dev debugfs"
 	"cr3 check corrupt bench bench_map bench_smp"
-	"hat map claim share pages"
+	"hat map unmap claim share pages"
 	"htable hash walk reserve steal"
 	"x86pte tlb"
 	"stats fail trace"

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * The hat layer: the address space of one open of /dev/htable and its
- * operations (module/hat.c, module/map.c), with arguments of its own:
- * dev.c translates from the ABI. Range claims are in claim.h, sharing in
- * share.h, what a mapping holds in pages.h.
+ * operations (module/hat.c, module/map.c, module/unmap.c), with arguments
+ * of its own: dev.c translates from the ABI. Range claims are in claim.h,
+ * sharing in share.h, what a mapping holds in pages.h.
  */
 #ifndef _HTABLE_HAT_H
 #define _HTABLE_HAT_H
@@ -67,6 +67,10 @@ void hat_get(struct hat *hat);
 void hat_put(struct hat *hat);
 int hat_memload(struct hat *hat, const struct hat_map *m);
 int hat_unload(struct hat *hat, unsigned long va, unsigned long npages);
+/* Between MAP (map.c) and UNMAP (unmap.c). */
+int hat_hash_grow(struct hat *hat, unsigned long extra);
+unsigned long hat_unmap_entries(struct hat *hat, unsigned long va,
+				unsigned long eaddr, struct htable_batch *b);
 void hat_probe(struct hat *hat, unsigned long va, struct hat_xlat *x);
 int hat_info(struct hat *hat, struct htable_info *info);
 int hat_rw(struct hat *hat, unsigned long va, void __user *buf,

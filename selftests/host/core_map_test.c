@@ -60,7 +60,7 @@ TEST_F(core, split_large_pages)
 	ASSERT_NE(NULL, ht);
 	EXPECT_EQ(512, atomic_read(&ht->ht_valid_cnt));
 	EXPECT_EQ(512, atomic_read(&ht->ht_lock_cnt));
-	/* Unmap them all, as map.c does: clear, then count. */
+	/* Unmap them all, as unmap.c does: clear, then count. */
 	htable_batch_init(&b, hat);
 	down_write(&hat->hat_seg_lock);
 	for (i = 0, cleared = 0, locked = 0; i < 512; i++) {

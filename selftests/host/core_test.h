@@ -353,7 +353,7 @@ static inline int map_page(struct hat *hat, unsigned long va,
 	return map_pte(hat, va, level, pte_of(va, level, extra));
 }
 
-/* One UNMAP, as map.c's unmap_visit() does it. */
+/* One UNMAP, as unmap.c's unmap_visit() does it. */
 struct test_unmap {
 	struct htable_walk w;
 	unsigned long cleared;
