@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * What the files of htable_badinput_test share: the starting hat, a
- * refused request of each kind and the snapshot of what it must not
- * change, and the helpers of htable_badinput_snap.c and
- * htable_badinput_req.c.
+ * What the files of htable_badinput_map_test (MAP and UNMAP refused) and
+ * htable_badinput_test (the other ioctls refused) share: the starting
+ * hat, a refused request of each kind and the snapshot of what it must
+ * not change, the helpers of htable_badinput_snap.c and
+ * htable_badinput_req.c, and, for the files of cases (which include
+ * kselftest_harness.h first), the fixture and baseline().
  */
 #ifndef HTABLE_BADINPUT_H
 #define HTABLE_BADINPUT_H
@@ -77,5 +79,51 @@ int bad_issue_req(const struct ht_hat *h, const struct req_fds *f,
 const char *bad_cmd_name(unsigned long cmd);
 int bad_reload_all(const struct ht_hat *h);
 char *bad_two_pages_one_hole(void);
+
+#ifdef __KSELFTEST_HARNESS_H
+/*
+ * The fixture of both programs, and baseline(), which maps the starting
+ * hat and records it in the model. Only the file of cases of each
+ * program includes the harness, so each has them once.
+ */
+#define BAD_TIMEOUT	120
+
+FIXTURE(bad) {
+	struct ht_hat h;
+	int err;
+};
+
+FIXTURE_SETUP(bad)
+{
+	self->err = -ht_hat_open(&self->h);
+}
+
+FIXTURE_TEARDOWN(bad)
+{
+	ht_hat_close(&self->h);
+}
+
+static inline void baseline(struct __test_metadata *_metadata, struct ht_hat *h)
+{
+	const struct { __u64 va, n; __u32 flags; } maps[] = {
+		{ A_VA, A_N, HTABLE_MAP_WRITE },
+		{ B_VA, 1, HTABLE_MAP_LOCK },
+		{ C_VA, C_N, HTABLE_MAP_EXEC },
+		{ 0, 1, HTABLE_MAP_WRITE },
+		{ h->limit - HT_PAGE_SIZE, 1, HTABLE_MAP_WRITE | HTABLE_MAP_EXEC },
+	};
+	size_t i;
+
+	ASSERT_TRUE(h->levels == 4 || h->levels == 5);
+	for (i = 0; i < ARRAY_SIZE(maps); i++) {
+		int ret = ht_map(h->fd, maps[i].va, maps[i].n, maps[i].flags);
+
+		ASSERT_EQ(0, ret) TH_LOG("MAP %#llx: %s", maps[i].va, strerror(-ret));
+		ASSERT_EQ(0, ht_model_insert(&h->m, maps[i].va, maps[i].n,
+					     maps[i].flags, 0, 0));
+	}
+	ASSERT_EQ(0, ht_verify_model(h->fd, &h->m, h->levels, 1));
+}
+#endif /* __KSELFTEST_HARNESS_H */
 
 #endif /* HTABLE_BADINPUT_H */

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Requests for htable_badinput_test: a MAP or UNMAP case and a RELOAD,
- * SYNC, SHARE or UNSHARE case issued as written, the debugfs counters
- * around them, RELOAD of a whole model, and a buffer that runs into a
- * hole.
+ * Requests for htable_badinput_map_test and htable_badinput_test: a MAP
+ * or UNMAP case and a RELOAD, SYNC, SHARE or UNSHARE case issued as
+ * written, the debugfs counters around them, RELOAD of a whole model, and
+ * a buffer that runs into a hole.
  */
 #include <sys/mman.h>
 

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Snapshots for htable_badinput_test: what a refused request must leave
- * as it was (INFO, CHECK, and PROBE of the model's pages, their
- * neighbours and the ends of the request's ranges), and what differs
- * between two.
+ * Snapshots for htable_badinput_test and htable_badinput_map_test: what
+ * a refused request must leave as it was (INFO, CHECK, and PROBE of the
+ * model's pages, their neighbours and the ends of the request's ranges),
+ * and what differs between two.
  */
 #include "htable_badinput.h"
 
