@@ -125,26 +125,37 @@ selftests_build() {
 # beside it also links the sources listed there (paths from the top, one a
 # line) and builds over the kernel shim: selftests/host/shim comes first on
 # the include path (Documentation/testing.rst, "The host build of the core").
+# Each listed source is compiled once per run, whichever tests list it.
 host_tests() {
-	local t bin out p f link
-	local -a extra
+	local t bin out p f o link ok
+	local -a flags shim objs
+	local -A built=()
+	flags=(-O1 -g -Wall -Wextra -Werror -Wno-sign-compare -Wno-unused-parameter
+	       -fsanitize=address,undefined -fno-sanitize-recover=all)
+	mkdir -p "$HTABLE_TOP/.build/host/obj"
 	for t in "$HTABLE_TOP"/selftests/host/*_test.c; do
 		bin="$HTABLE_TOP/.build/host/$(basename "$t" .c)"
 		link="${t%.c}.link"
-		extra=()
+		shim=() objs=() ok=1
+		: > "$bin.log"
+		log "host: $(basename "$bin")"
 		if [ -f "$link" ]; then
-			extra=(-I"$HTABLE_TOP/selftests/host/shim" -pthread)
+			shim=(-I"$HTABLE_TOP/selftests/host/shim" -pthread)
 			while read -r f; do
-				[ -n "$f" ] && extra+=("$HTABLE_TOP/$f")
+				[ -n "$f" ] || continue
+				o="$HTABLE_TOP/.build/host/obj/${f//\//_}.o"
+				if [ -z "${built[$f]:-}" ]; then
+					rm -f "$o"
+					gcc "${flags[@]}" "${shim[@]}" -I"$HTABLE_TOP/include" \
+						-c -o "$o" "$HTABLE_TOP/$f" 2>> "$bin.log" || ok=0
+					built[$f]=1
+				fi
+				objs+=("$o")
 			done < "$link"
 		fi
-		mkdir -p "$(dirname "$bin")"
-		log "host: $(basename "$bin")"
-		if ! gcc -O1 -g -Wall -Wextra -Werror -Wno-sign-compare -Wno-unused-parameter \
-			-fsanitize=address,undefined -fno-sanitize-recover=all \
-			"${extra[@]:0:2}" \
+		if [ $ok = 0 ] || ! gcc "${flags[@]}" "${shim[@]}" \
 			-I"$HTABLE_TOP/include" -I"$KTOOLS/tools/testing/selftests" \
-			-o "$bin" "$t" "${extra[@]:2}" 2> "$bin.log"; then
+			-o "$bin" "$t" "${objs[@]}" 2>> "$bin.log"; then
 			cat "$bin.log" >&2
 			echo "host-$(basename "$bin") 0 1 0" >> "$results"
 			continue
