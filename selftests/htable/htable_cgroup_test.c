@@ -275,6 +275,16 @@ static void child_run(const char *dir, enum cg_run run, struct cg_result *res,
 	 * OOM killer would then pick the child.
 	 */
 	res->check_errors = prefault_stack(16 + (int)res->maps);
+	/*
+	 * The same for this frame's own out structures: INFO and CHECK fill
+	 * them after the failure, and one of them may straddle into a page
+	 * above the stack pointer that only the parent has written (as the
+	 * stack's random offset falls). The empty asm keeps the stores,
+	 * which the later poisoning would otherwise make dead.
+	 */
+	memset(&c, 0, sizeof(c));
+	memset(&info, 0, sizeof(info));
+	asm volatile("" : : "r"(&c), "r"(&info) : "memory");
 	errno = 0;
 	usleep(1);
 	res->cur_start = cg_read(dir, "memory.current", NULL);
