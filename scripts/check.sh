@@ -35,7 +35,7 @@ eval "$deps"
 results="$HTABLE_TOP/.build/results"
 mkdir -p "$HTABLE_TOP/.build"
 : > "$results"
-rm -f "$HTABLE_TOP/.build/coverage/percent"
+rm -f "$HTABLE_TOP/.build/coverage/percent" "$HTABLE_TOP"/.build/*.failures
 
 # static NAME CMD...: one static check; its output is shown only on failure.
 static_check() {
@@ -48,6 +48,7 @@ static_check() {
 	else
 		echo "static-$name 0 1 0" >> "$results"
 		printf '%s\n' "$out" | tail -n 60 | sed 's/^/    /' >&2
+		printf '%s\n' "$out" | tail -n 8 | cut -c1-160 > "$HTABLE_TOP/.build/static-$name.failures"
 		log "FAIL: $name"
 	fi
 }
@@ -170,6 +171,8 @@ host_tests() {
 			printf '%s\n' "$out" | tail -n 20 >&2
 		fi
 		echo "host-$(basename "$bin") $p $f 0" >> "$results"
+		[ "$f" = 0 ] || grep -E '^(not ok |#.*(FAIL|ERROR|runtime error))' <<< "$out" |
+			head -n 8 | cut -c1-160 > "$HTABLE_TOP/.build/host-$(basename "$bin").failures"
 	done
 	htablectl_host
 }
@@ -406,6 +409,20 @@ read -r p f s < <(awk '{ p += $2; f += $3; s += $4 } END { print p + 0, f + 0, s
 echo
 echo "== summary ($(($(date +%s) - t0)) s; $report)"
 awk '{ printf "  %-28s %4d passed %4d failed %4d skipped\n", $1, $2, $3, $4 }' "$results"
+# What failed, last, where the tail of a CI log shows it: each failed
+# row's own reasons (scripts/vm.sh), a few lines a row.
+if [ "$f" != 0 ]; then
+	echo "== failures"
+	awk '$3 > 0 { print $1 }' "$results" | while read -r name; do
+		fl="$HTABLE_TOP/.build/vm-$name/failures"
+		[ -s "$fl" ] || fl="$HTABLE_TOP/.build/$name.failures"
+		if [ -s "$fl" ]; then
+			head -n 8 "$fl" | sed "s/^/  $name: /"
+		else
+			echo "  $name: (see its lines above)"
+		fi
+	done
+fi
 if [ "$s" != 0 ]; then
 	echo "$p passed, $f failed, $s skipped"
 else

@@ -284,13 +284,17 @@ fi
 
 # -- judge ------------------------------------------------------------------
 # Each integrity check of the run counts as one test: pass or fail.
+# Why the row failed, a line each, goes to $work/failures too: check.sh
+# prints those lines last, where a CI log's tail shows them.
 row_pass=0 row_fail=0
+: > "$work/failures"
 row_check() { # row_check OK|FAIL description
 	if [ "$1" = OK ]; then
 		row_pass=$((row_pass + 1))
 	else
 		row_fail=$((row_fail + 1))
 		log "FAIL: $2"
+		echo "$2" >> "$work/failures"
 	fi
 }
 
@@ -304,6 +308,8 @@ else
 	else
 		row_check FAIL "guest died before completing (qemu exit $rc)"
 	fi
+	last=$(sed -n 's/^# selftests: htable: //p' "$out.clean" | tail -n 1)
+	[ -z "$last" ] || echo "the last test started: $last" >> "$work/failures"
 	log "console tail:"
 	tail -n 40 "$con" | tr -d '\r' | sed 's/^/    /' >&2
 fi
@@ -312,6 +318,7 @@ fi
 kernel_log | grep -E "$splat_re" > "$work/splats" || true
 if [ -s "$work/splats" ]; then
 	row_check FAIL "the guest's kernel log has a splat"
+	head -n 2 "$work/splats" | cut -c1-160 >> "$work/failures"
 	head -n 40 "$work/splats" | sed 's/^/    /' >&2
 else
 	row_check OK "kernel log clean"
@@ -409,6 +416,8 @@ if [ -s "$work/skips" ]; then
 		fi
 	done < "$work/skips"
 fi
+# The failed cases and tests, for the digest.
+grep -E '^(# )?not ok [0-9]+ ' "$out.clean" | cut -c1-160 >> "$work/failures" || true
 pass=$((pass + row_pass))
 fail=$((fail + row_fail))
 log "row done in ${elapsed}s: $pass passed, $fail failed, $skip skipped"
