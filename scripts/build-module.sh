@@ -5,6 +5,11 @@
 # .build/TAG (a copy of the sources), so builds for several kernels never
 # share objects. Prints the path of the .ko on stdout; the build log goes to
 # .build/TAG.log and, on failure, to stderr.
+#
+# TAG.log keeps the last build that compiled something: a later run with
+# nothing to do leaves it alone, so the compiler's warnings stay readable
+# (check.sh's W=1 check) however many rows ask for the module after that.
+# A sparse run (a C= argument) compiles nothing and logs to TAG.sparse.log.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 tag=$1 kdir=$2
@@ -21,9 +26,17 @@ rsync -a --delete -c --exclude='*.o' --exclude='*.ko' --exclude='.*.cmd' \
 	--exclude='*.gcno' \
 	"$HTABLE_TOP/Kbuild" "$HTABLE_TOP/module" "$HTABLE_TOP/include" "$dir/" 2>/dev/null ||
 	cp -r "$HTABLE_TOP/Kbuild" "$HTABLE_TOP/module" "$HTABLE_TOP/include" "$dir/"
+log=$dir.log
+case " $* " in *" C="*) log=$dir.sparse.log ;; esac
 # Both cores: the static checks and each row wait for these builds.
-if ! make -j"$(nproc)" -C "$kdir" M="$dir" "$@" modules > "$dir.log" 2>&1; then
-	cat "$dir.log" >&2
+if ! make -j"$(nproc)" -C "$kdir" M="$dir" "$@" modules > "$log.new" 2>&1; then
+	mv "$log.new" "$log"
+	cat "$log" >&2
 	exit 1
+fi
+if [ "$log" != "$dir.log" ] || grep -q '^  CC ' "$log.new" || [ ! -e "$log" ]; then
+	mv "$log.new" "$log"
+else
+	rm -f "$log.new"
 fi
 echo "$dir/htable.ko"

@@ -93,8 +93,10 @@ cp "${specs:-$HTABLE_TOP/scripts/bench/specs}" "$root/kselftest/bench-specs"
 cp "$KTOOLS/tools/testing/selftests/kselftest/runner.sh" "$root/kselftest/kselftest/"
 make -s -C "$HTABLE_TOP/selftests/htable" KTOOLS="$KTOOLS" \
 	INSTALL_DIR="$root/kselftest/htable" install >/dev/null
-cp "$ko" "$root/kselftest/htable/htable.ko"
-cp "$kob" "$root/kselftest/htable/htable-bench.ko"
+# Under each build's lock (build-module.sh): a sparse run in the benchmark
+# variant's tree may be going on.
+flock "$(dirname "$ko").lock" cp "$ko" "$root/kselftest/htable/htable.ko"
+flock "$(dirname "$kob").lock" cp "$kob" "$root/kselftest/htable/htable-bench.ko"
 # htablectl on the guest's PATH, for the demo, the tests and vm-shell.
 cp "$HTABLE_TOP/tools/htablectl/htablectl" "$root/usr/bin/htablectl"
 if [ -n "$tests" ]; then
