@@ -105,8 +105,8 @@ kernel_doc() {
 	[ -z "$out" ] || { printf '%s\n' "$out"; return 1; }
 }
 
-# The 6.12 row's own two modules (scripts/row-modules.sh): built here,
-# beside the debug rows, they are ready when that row starts.
+# The 6.12 row's own two modules (scripts/row-modules.sh) build: check.sh
+# built them before the first rows started, so this reads that result.
 lts_build() {
 	"$HTABLE_TOP/scripts/row-modules.sh" "$LTS_KDIR" >/dev/null
 }
@@ -210,27 +210,28 @@ debug_kernel() {
 
 static_pid=
 if [ $static = 1 ]; then
-	# First: it rebuilds the guest programs that the rows copy. The debug
-	# rows' modules build beside it, so that those rows boot at once.
-	debug_pre=
+	# First: it rebuilds the guest programs that the rows copy. The
+	# modules of the two rows that start first (the debug row and the
+	# 6.12 row) build beside it, so that those rows boot at once.
+	first_pre=
 	if [ $vm = 1 ]; then
 		debug_kernel
-		if [ -d "${DEBUG_KDIR:-/nonexistent}" ]; then
-			"$HTABLE_TOP/scripts/row-modules.sh" "$DEBUG_KDIR" >/dev/null 2>&1 &
-			debug_pre=$!
-		fi
+		{
+			[ ! -d "${DEBUG_KDIR:-/nonexistent}" ] ||
+				"$HTABLE_TOP/scripts/row-modules.sh" "$DEBUG_KDIR"
+			"$HTABLE_TOP/scripts/row-modules.sh" "$LTS_KDIR"
+		} >/dev/null 2>&1 &
+		first_pre=$!
 	fi
 	static_check "selftests-build" selftests_build
-	[ -z "$debug_pre" ] || wait "$debug_pre"
-	# The rest need no guest: they run beside the debug rows, which
-	# start at once. The Debian and 6.12 rows' modules come first, so
-	# that those rows, which start when a debug row ends, find them
-	# built. The checks after them run at a lower priority (nice 10):
-	# they take what the guests leave idle instead of slowing the
-	# longest rows down.
+	[ -z "$first_pre" ] || wait "$first_pre"
+	# The rest need no guest: they run beside the first rows, which
+	# start at once. The Debian rows' modules come first, so that those
+	# rows, which start when the 6.12 row ends, find them built. The
+	# checks after them run at a lower priority (nice 10): they take
+	# what the guests leave idle instead of slowing the rows down.
 	{
 		"$HTABLE_TOP/scripts/row-modules.sh" "$DEB_KDIR" >/dev/null 2>&1
-		"$HTABLE_TOP/scripts/row-modules.sh" "$LTS_KDIR" >/dev/null 2>&1
 		renice -n 10 -p "$BASHPID" >/dev/null
 		host_tests
 		static_check "build-W=1" w1_build
@@ -248,47 +249,6 @@ fi
 for r in $rows; do
 	grep -q "^$r[[:space:]]" <<< "$HTABLE_MATRIX" || die "no matrix row named $r"
 done
-
-# run_list_part K/N [-A,-B...]: part K of N of run-list without tests A
-# and B, balanced by each test's cost
-# on the debug kernel (scripts/debug-costs): the costliest test goes to the
-# part with the least so far, and each part keeps run-list's order. Each
-# part loads the module with htable_setup.sh and ends with
-# htable_teardown.sh; load_unload.sh, which must run before the module is
-# loaded, is part 1's.
-run_list_part() {
-	local k=${1%/*} n=${1#*/} drop=",${2//-/},"
-	awk -v k="$k" -v n="$n" -v drop="$drop" '
-		FNR == NR { if ($0 !~ /^#/ && NF == 2) cost[$1] = $2; next }
-		$1 == "htable_setup.sh" || $1 == "htable_teardown.sh" { next }
-		$1 == "htable_row.sh" { next }
-		index(drop, "," $1 ",") { next }
-		{ t[++m] = $1; c[m] = ($1 in cost) ? cost[$1] : 10 }
-		END {
-			for (p = 1; p <= n; p++) load[p] = 0
-			for (i = 1; i <= m; i++) {
-				if (t[i] == "load_unload.sh") { part[i] = 1; load[1] += c[i] }
-			}
-			# Longest first: pick the costliest unplaced test each time.
-			for (;;) {
-				best = 0
-				for (i = 1; i <= m; i++)
-					if (!(i in part) && (!best || c[i] > c[best])) best = i
-				if (!best) break
-				low = 1
-				for (p = 2; p <= n; p++) if (load[p] < load[low]) low = p
-				part[best] = low; load[low] += c[best]
-			}
-			first = mid = ""
-			for (i = 1; i <= m; i++) {
-				if (part[i] != k) continue
-				if (t[i] == "load_unload.sh") first = " " t[i]
-				else mid = mid " " t[i]
-			}
-			print "htable_row.sh" first " htable_setup.sh" mid " htable_teardown.sh"
-		}
-	' "$HTABLE_TOP/scripts/debug-costs" "$HTABLE_TOP/selftests/htable/run-list"
-}
 
 # run_list_minus -A,-B...: run-list without the tests named.
 run_list_minus() {
@@ -313,10 +273,6 @@ run_row() {
 	case $tests in
 	all) ;;
 	all,-*) kargs+=(--tests "$(run_list_minus "${tests#all,}")") ;;
-	part:*,*)
-		tests=${tests#part:}
-		kargs+=(--tests "$(run_list_part "${tests%%,*}" "${tests#*,}")") ;;
-	part:*) kargs+=(--tests "$(run_list_part "${tests#part:}")") ;;
 	*) kargs+=(--tests "${tests//,/ }") ;;
 	esac
 	log "row $name: -cpu $cpu, $smp vCPUs, $mem, $kernel kernel, $append"
@@ -367,7 +323,7 @@ while read -r name kernel _; do
 	cov_dirs+=("$HTABLE_TOP/.build/vm-$name")
 done <<< "$HTABLE_MATRIX"
 if [ $vm = 1 ] && [ ${#cov_dirs[@]} -gt 0 ]; then
-	log "coverage of the module (debug rows)"
+	log "coverage of the module (the debug row)"
 	if "$HTABLE_TOP/scripts/coverage.sh" "${cov_dirs[@]}" >&2; then
 		echo "coverage 1 0 0" >> "$results"
 	else

@@ -44,7 +44,7 @@
  * FZ_EPISODE_EVERY of its operations in longer ones): a 1 GiB page of it
  * pinned in the first 1 GiB slot of a hat, an ALIAS of that in the
  * second, random operations there, then a CLEAR. Under KASAN one MAP of
- * it takes half a minute, so the debug rows leave 1 GiB pages to
+ * it takes half a minute, so the debug row leaves 1 GiB pages to
  * htable_lpage_test and fuzz that zone with smaller pages.
  *
  * Every out structure is poisoned before the call, so a reserved field or
@@ -125,7 +125,7 @@ TEST_F_TIMEOUT(fz, fuzz, 500)
 	has1g = fz_have_1g();
 	/*
 	 * Under KASAN one MAP of the 1 GiB page takes half a minute (a record
-	 * per 4 KiB page), and so does its UNMAP: the debug rows leave 1 GiB
+	 * per 4 KiB page), and so does its UNMAP: the debug row leaves 1 GiB
 	 * pages to htable_lpage_test, and fuzz 2 MiB and 4 KiB in that zone.
 	 */
 	use1g = has1g && !ht_kernel_has_kasan();

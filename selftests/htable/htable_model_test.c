@@ -21,7 +21,7 @@
 #define MODEL_OPS	2500
 /*
  * On a KASAN kernel each operation costs about ten times as much; the
- * debug rows are there for lockdep, KASAN and kmemleak, which see every
+ * debug row is there for lockdep, KASAN and kmemleak, which see every
  * operation kind well before 1000 of them.
  */
 #define MODEL_OPS_KASAN	1000

@@ -9,7 +9,7 @@
 # cycle would double the debug row's cost). Slab and free memory must come
 # back to where they were (within noise), every cycle must create and
 # remove the device, and the kernel log must stay clean (the VM runner
-# checks that; the debug rows add lockdep, KASAN and kmemleak).
+# checks that; the debug row adds lockdep, KASAN and kmemleak).
 cd "$(dirname "$0")" || exit 1
 . ./ktap.sh
 # No warm-up on KASAN: it only steadies the memory baseline.
