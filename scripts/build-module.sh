@@ -20,12 +20,24 @@ mkdir -p "$dir"
 exec 9>"$dir.lock"
 flock 9
 # Mirror the sources; -c keeps unchanged files' timestamps so rebuilds are
-# incremental.
-rsync -a --delete -c --exclude='*.o' --exclude='*.ko' --exclude='.*.cmd' \
+# incremental. -i lists what changed: nothing, with the same kernel and
+# the same make arguments as the last build that succeeded, means make
+# has nothing to do, and kbuild takes seconds to find that out (each row
+# asks for its modules again).
+stamp="$kdir $(stat -c %Y "$kdir/Module.symvers" 2>/dev/null) $*"
+if changes=$(rsync -a -i --delete -c --exclude='*.o' --exclude='*.ko' --exclude='.*.cmd' \
 	--exclude='*.mod*' --exclude='modules.order' --exclude='Module.symvers' \
 	--exclude='*.gcno' \
-	"$HTABLE_TOP/Kbuild" "$HTABLE_TOP/module" "$HTABLE_TOP/include" "$dir/" 2>/dev/null ||
+	"$HTABLE_TOP/Kbuild" "$HTABLE_TOP/module" "$HTABLE_TOP/include" "$dir/" 2>/dev/null); then
+	if [ -z "$changes" ] && [ -e "$dir/htable.ko" ] &&
+		[ "$(cat "$dir.stamp" 2>/dev/null)" = "$stamp" ]; then
+		echo "$dir/htable.ko"
+		exit 0
+	fi
+else
 	cp -r "$HTABLE_TOP/Kbuild" "$HTABLE_TOP/module" "$HTABLE_TOP/include" "$dir/"
+fi
+rm -f "$dir.stamp"
 log=$dir.log
 case " $* " in *" C="*) log=$dir.sparse.log ;; esac
 # Both cores: the static checks and each row wait for these builds.
@@ -39,4 +51,5 @@ if [ "$log" != "$dir.log" ] || grep -q '^  CC ' "$log.new" || [ ! -e "$log" ]; t
 else
 	rm -f "$log.new"
 fi
+[ "$log" != "$dir.log" ] || echo "$stamp" > "$dir.stamp"
 echo "$dir/htable.ko"

@@ -28,9 +28,15 @@ while [ $# -gt 0 ]; do
 done
 
 t0=$(date +%s) t0_load=$(cut -d' ' -f1-3 /proc/loadavg)
+# Each of check.sh's own lines carries the seconds since the start, so a
+# run's log shows where its time went.
+log() { printf '[check +%ds] %s\n' $(($(date +%s) - t0)) "$*" >&2; }
 log "dependencies"
 deps=$("$HTABLE_TOP/scripts/deps.sh" --lts) || die "dependency set-up failed"
 eval "$deps"
+# For every row's vm.sh, which would otherwise run deps.sh again.
+export KVER DEB_KDIR GUEST_KERNEL KSRC_TAR KTOOLS LTS_KDIR LTS_KERNEL PERF
+export HTABLE_DEPS_READY=1
 
 results="$HTABLE_TOP/.build/results"
 mkdir -p "$HTABLE_TOP/.build"
@@ -105,8 +111,8 @@ kernel_doc() {
 	[ -z "$out" ] || { printf '%s\n' "$out"; return 1; }
 }
 
-# The 6.12 row's own two modules (scripts/row-modules.sh) build: check.sh
-# built them before the first rows started, so this reads that result.
+# Both modules for the 6.12 kernel build (scripts/row-modules.sh): the row
+# loads only htable.ko, and this compiles the benchmark variant too.
 lts_build() {
 	"$HTABLE_TOP/scripts/row-modules.sh" "$LTS_KDIR" >/dev/null
 }
@@ -212,19 +218,17 @@ static_pid=
 if [ $static = 1 ]; then
 	# First: it rebuilds the guest programs that the rows copy. The
 	# modules of the two rows that start first (the debug row and the
-	# 6.12 row) build beside it, so that those rows boot at once.
-	first_pre=
+	# 6.12 row, which runs no benchmark) build beside it, each on its
+	# own: a row boots once its own modules are built (its vm.sh waits
+	# for them under build-module.sh's lock), so the 6.12 row, the head
+	# of the longer slot, does not wait for the debug kernel's two.
 	if [ $vm = 1 ]; then
 		debug_kernel
-		{
-			[ ! -d "${DEBUG_KDIR:-/nonexistent}" ] ||
-				"$HTABLE_TOP/scripts/row-modules.sh" "$DEBUG_KDIR"
-			"$HTABLE_TOP/scripts/row-modules.sh" "$LTS_KDIR"
-		} >/dev/null 2>&1 &
-		first_pre=$!
+		[ ! -d "${DEBUG_KDIR:-/nonexistent}" ] ||
+			"$HTABLE_TOP/scripts/row-modules.sh" "$DEBUG_KDIR" >/dev/null 2>&1 &
+		"$HTABLE_TOP/scripts/row-modules.sh" --no-bench "$LTS_KDIR" >/dev/null 2>&1 &
 	fi
 	static_check "selftests-build" selftests_build
-	[ -z "$first_pre" ] || wait "$first_pre"
 	# The rest need no guest: they run beside the first rows, which
 	# start at once. The Debian rows' modules come first, so that those
 	# rows, which start when the 6.12 row ends, find them built. The

@@ -26,7 +26,7 @@
 # testing.rst explains each row.
 HTABLE_MATRIX='
 debug-l5-pti-smp2	debug	max		2	3G	pti=on,hugepagesz=1G,hugepages=1	all,-htablectl_test	1g,smp2,hotplug
-lts612-l5-pti-smp2	lts	max		2	2G	pti=on,hugepagesz=1G,hugepages=1	all,-htable_resched_test	1g,smp2,hotplug,lazy
+lts612-l5-pti-smp2	lts	max		2	2G	pti=on,hugepagesz=1G,hugepages=1	all,-htable_resched_test,-htable_bench_test.sh	1g,smp2,hotplug,lazy
 l5-pti-smp2		deb	max		2	2G	pti=on,hugepagesz=1G,hugepages=1	all,-htable_resched_test	1g,smp2,hotplug,lazy
 l5-nopti-smp4-vol	deb	max		4	2G	pti=off,hugepagesz=1G,hugepages=1,preempt=voluntary	all,-htable_perf_test.sh,-htable_failsweep_test,-htable_security_test,-htablectl_test,-htable_bench_test.sh,-htable_trace_test,-htable_cgroup_test	1g,smp2,hotplug,lazy
 l4-pti-smp2		deb	max,-la57	2	2G	pti=on,hugepagesz=1G,hugepages=1	all,-htable_resched_test,-htable_perf_test.sh,-htable_smp_test,-htable_stress_test,-htable_failsweep_test,-htablectl_test,-htable_bench_test.sh,-htable_cgroup_test	1g,smp2,hotplug,lazy

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# row-modules.sh KDIR: build the two modules a VM row loads for the kernel
-# in KDIR and print their paths, "KO KOB", on stdout:
+# row-modules.sh [--no-bench] KDIR: build the two modules a VM row loads
+# for the kernel in KDIR and print their paths, "KO KOB", on stdout (KOB
+# is "-" with --no-bench, for a row that runs no benchmark):
 #   KO   htable.ko under test; on a kernel with CONFIG_GCOV_KERNEL it
 #        records its coverage (Kbuild, HTABLE_GCOV);
 #   KOB  the variant with the benchmark (HTABLE_BENCH), for the bench
@@ -13,6 +14,11 @@
 # kernel's two build logs instead of compiling the module a third time.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
+bench=1
+if [ "${1:-}" = --no-bench ]; then
+	bench=0
+	shift
+fi
 kdir=$1
 ktag=$(basename "$(dirname "$kdir")")-$(basename "$kdir")
 gcov=()
@@ -20,5 +26,7 @@ if grep -q '^CONFIG_GCOV_KERNEL=y' "$kdir/.config" 2>/dev/null; then
 	gcov=(HTABLE_GCOV=y)
 fi
 ko=$("$HTABLE_TOP/scripts/build-module.sh" "$ktag" "$kdir" W=1 "${gcov[@]}")
-kob=$("$HTABLE_TOP/scripts/build-module.sh" "$ktag-bench" "$kdir" W=1 HTABLE_BENCH=y)
+kob=-
+[ $bench = 0 ] ||
+	kob=$("$HTABLE_TOP/scripts/build-module.sh" "$ktag-bench" "$kdir" W=1 HTABLE_BENCH=y)
 echo "$ko $kob"
