@@ -52,7 +52,15 @@ static int ht_map_run(struct bench_ctx *c, unsigned int iters, u64 *ns)
 	return ht_map_unmap(c->hat, c->n, c->nsrc, 0, iters, ns);
 }
 
-static int pe_vmap_run(struct bench_ctx *c, unsigned int iters, u64 *ns)
+/*
+ * Linux's two ways to map @c's pages into the kernel and unmap them,
+ * @iters times: vmap() with the flush vunmap() defers paid at once, as
+ * htable pays its own, or vm_map_ram(), which keeps its own tables and
+ * blocks. Always inlined into each peer with a constant @ram, so each
+ * timed loop holds only its own calls.
+ */
+static __always_inline int linux_map_loop(struct bench_ctx *c, bool ram,
+					  unsigned int iters, u64 *ns)
 {
 	unsigned int i;
 	void *p;
@@ -60,32 +68,29 @@ static int pe_vmap_run(struct bench_ctx *c, unsigned int iters, u64 *ns)
 
 	t0 = ktime_get_ns();
 	for (i = 0; i < iters; i++) {
-		p = vmap(c->pages, c->n, VM_MAP, PAGE_KERNEL);
+		p = ram ? vm_map_ram(c->pages, c->n, NUMA_NO_NODE) :
+			  vmap(c->pages, c->n, VM_MAP, PAGE_KERNEL);
 		if (!p)
 			return -ENOMEM;
-		vunmap(p);
-		/* Pay the flush vunmap() defers, as htable pays its own. */
-		vm_unmap_aliases();
+		if (ram) {
+			vm_unmap_ram(p, c->n);
+		} else {
+			vunmap(p);
+			vm_unmap_aliases();
+		}
 	}
 	*ns = ktime_get_ns() - t0;
 	return 0;
 }
 
+static int pe_vmap_run(struct bench_ctx *c, unsigned int iters, u64 *ns)
+{
+	return linux_map_loop(c, false, iters, ns);
+}
+
 static int pe_vm_map_ram_run(struct bench_ctx *c, unsigned int iters, u64 *ns)
 {
-	unsigned int i;
-	void *p;
-	u64 t0;
-
-	t0 = ktime_get_ns();
-	for (i = 0; i < iters; i++) {
-		p = vm_map_ram(c->pages, c->n, NUMA_NO_NODE);
-		if (!p)
-			return -ENOMEM;
-		vm_unmap_ram(p, c->n);
-	}
-	*ns = ktime_get_ns() - t0;
-	return 0;
+	return linux_map_loop(c, true, iters, ns);
 }
 
 /* The floor: what the page-table stores alone cost, in tables set up ahead. */
@@ -160,56 +165,56 @@ static int ht_ptalloc_fresh_run(struct bench_ctx *c, unsigned int iters, u64 *ns
 	return err;
 }
 
-static int pe_alloc_page_run(struct bench_ctx *c, unsigned int iters, u64 *ns)
+/* One part of a fresh table, or the peer's page, allocated and freed alone. */
+enum alloc_part { PART_PAGE, PART_PTABLE, PART_STRUCT };
+
+/*
+ * Allocate and free @part @iters times. Always inlined into each side
+ * below with a constant @part, so each side's timed loop holds only its
+ * own calls (benchmarks.rst, the parts of a fresh table).
+ */
+static __always_inline int alloc_free_loop(enum alloc_part part, unsigned int iters,
+					   u64 *ns)
 {
+	struct htable *ht;
 	struct page *pg;
 	unsigned int i;
 	u64 t0;
 
 	t0 = ktime_get_ns();
 	for (i = 0; i < iters; i++) {
-		pg = alloc_page(GFP_KERNEL | __GFP_ZERO);
+		if (part == PART_STRUCT) {
+			ht = kmem_cache_zalloc(htable_cache, GFP_KERNEL);
+			if (!ht)
+				return -ENOMEM;
+			kmem_cache_free(htable_cache, ht);
+			continue;
+		}
+		pg = part == PART_PAGE ? alloc_page(GFP_KERNEL | __GFP_ZERO) : ptable_alloc(0);
 		if (!pg)
 			return -ENOMEM;
-		__free_page(pg);
+		if (part == PART_PAGE)
+			__free_page(pg);
+		else
+			ptable_free(pg, 0, true);
 	}
 	*ns = ktime_get_ns() - t0;
 	return 0;
 }
 
-/* The parts of a fresh table, each alone (benchmarks.rst). */
+static int pe_alloc_page_run(struct bench_ctx *c, unsigned int iters, u64 *ns)
+{
+	return alloc_free_loop(PART_PAGE, iters, ns);
+}
+
 static int ht_ptalloc_page_run(struct bench_ctx *c, unsigned int iters, u64 *ns)
 {
-	struct page *pg;
-	unsigned int i;
-	u64 t0;
-
-	t0 = ktime_get_ns();
-	for (i = 0; i < iters; i++) {
-		pg = ptable_alloc(0);
-		if (!pg)
-			return -ENOMEM;
-		ptable_free(pg, 0, true);
-	}
-	*ns = ktime_get_ns() - t0;
-	return 0;
+	return alloc_free_loop(PART_PTABLE, iters, ns);
 }
 
 static int ht_ptalloc_struct_run(struct bench_ctx *c, unsigned int iters, u64 *ns)
 {
-	struct htable *ht;
-	unsigned int i;
-	u64 t0;
-
-	t0 = ktime_get_ns();
-	for (i = 0; i < iters; i++) {
-		ht = kmem_cache_zalloc(htable_cache, GFP_KERNEL);
-		if (!ht)
-			return -ENOMEM;
-		kmem_cache_free(htable_cache, ht);
-	}
-	*ns = ktime_get_ns() - t0;
-	return 0;
+	return alloc_free_loop(PART_STRUCT, iters, ns);
 }
 
 /* -- probe ------------------------------------------------------------------ */
