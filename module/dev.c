@@ -112,6 +112,19 @@ static int htable_result_writable(void __user *uarg, size_t len)
 	return fault_in_safe_writeable((const char __user *)uarg, len) ? -EFAULT : 0;
 }
 
+/*
+ * The checks of a range request that changes the hat and returns a result
+ * of @len bytes at @uarg: htable_check_request(), then
+ * htable_result_writable(). Return: 0, or the errno of the first that fails.
+ */
+static int htable_check_request_out(const char *what, u32 flags, u32 allowed,
+				    u64 reserved, u64 va, u64 npages,
+				    void __user *uarg, size_t len)
+{
+	return htable_check_request(what, flags, allowed, reserved, va, npages) ?:
+	       htable_result_writable(uarg, len);
+}
+
 /* Pages a MAP may still take: available memory above the throttle mark. */
 static u64 htable_pages_available(void)
 {
@@ -273,10 +286,9 @@ static long htable_ioc_map(struct hat *hat, void *karg, void __user *uarg)
 				 m->alias_va);
 	else if (err == -ENOMEM)
 		HATSTAT_INC(hs_enomem);
-	if (err)
-		return err;
-	m->mapped = m->npages;
-	return 0;
+	if (!err)
+		m->mapped = m->npages;
+	return err;
 }
 
 static long htable_ioc_unmap(struct hat *hat, void *karg, void __user *uarg)
@@ -284,11 +296,8 @@ static long htable_ioc_unmap(struct hat *hat, void *karg, void __user *uarg)
 	struct htable_unmap *u = karg;
 	int err;
 
-	err = htable_check_request("unmap", u->flags, 0, u->reserved0, u->va,
-				   u->npages);
-	if (err)
-		return err;
-	err = htable_result_writable(uarg, sizeof(*u));
+	err = htable_check_request_out("unmap", u->flags, 0, u->reserved0, u->va,
+				       u->npages, uarg, sizeof(*u));
 	if (err)
 		return err;
 	u->unmapped = 0;
@@ -297,10 +306,9 @@ static long htable_ioc_unmap(struct hat *hat, void *karg, void __user *uarg)
 	if (err == -ENOENT)
 		htable_bad_input("unmap: [%#llx, +%llu pages) has a hole",
 				 u->va, u->npages);
-	if (err)
-		return err;
-	u->unmapped = u->npages;
-	return 0;
+	if (!err)
+		u->unmapped = u->npages;
+	return err;
 }
 
 static long htable_ioc_probe(struct hat *hat, void *karg, void __user *uarg)
@@ -443,9 +451,7 @@ static long htable_ioc_run(struct hat *hat, void *karg, void __user *uarg)
 			 r->nsamples * sizeof(*samples)))
 		err = -EFAULT;
 	kvfree(samples);
-	if (err)
-		return err;
-	return 0;
+	return err;
 }
 
 static long htable_ioc_sync(struct hat *hat, void *karg, void __user *uarg)
@@ -454,11 +460,8 @@ static long htable_ioc_sync(struct hat *hat, void *karg, void __user *uarg)
 	struct htable_sync *s = karg;
 	int err;
 
-	err = htable_check_request("sync", s->flags, HTABLE_SYNC_CLEAR,
-				   s->reserved0, s->va, s->npages);
-	if (err)
-		return err;
-	err = htable_result_writable(uarg, sizeof(*s));
+	err = htable_check_request_out("sync", s->flags, HTABLE_SYNC_CLEAR,
+				       s->reserved0, s->va, s->npages, uarg, sizeof(*s));
 	if (!err)
 		err = hat_pagesync(hat, s->va, s->npages, s->flags & HTABLE_SYNC_CLEAR,
 				   &ref, &mod);
@@ -475,21 +478,17 @@ static long htable_ioc_reload(struct hat *hat, void *karg, void __user *uarg)
 	unsigned long reloaded;
 	int err;
 
-	err = htable_check_request("reload", r->flags, 0, r->reserved0, r->va,
-				   r->npages);
-	if (err)
-		return err;
-	err = htable_result_writable(uarg, sizeof(*r));
+	err = htable_check_request_out("reload", r->flags, 0, r->reserved0, r->va,
+				       r->npages, uarg, sizeof(*r));
 	if (err)
 		return err;
 	err = hat_reload(hat, r->va, r->npages, &reloaded);
 	trace_htable_reload(hat, NULL, r->va, r->npages, 0, err ? 0 : reloaded, err);
 	if (err == -ENOMEM)
 		HATSTAT_INC(hs_enomem);
-	if (err)
-		return err;
-	r->reloaded = reloaded;
-	return 0;
+	if (!err)
+		r->reloaded = reloaded;
+	return err;
 }
 
 static const struct file_operations htable_fops;
@@ -546,10 +545,9 @@ static long htable_ioc_share(struct hat *hat, void *karg, void __user *uarg)
 	else if (err && err != -EINTR)
 		htable_bad_input("share: [%#llx, +%llu pages) refused (%d)", s->va,
 				 s->npages, err);
-	if (err)
-		return err;
-	s->tables = tables;
-	return 0;
+	if (!err)
+		s->tables = tables;
+	return err;
 }
 
 static long htable_ioc_unshare(struct hat *hat, void *karg, void __user *uarg)
@@ -574,10 +572,9 @@ static long htable_ioc_unshare(struct hat *hat, void *karg, void __user *uarg)
 	if (err == -ENOENT)
 		htable_bad_input("unshare: [%#llx, +%llu pages) is not all shared",
 				 s->va, s->npages);
-	if (err)
-		return err;
-	s->tables = tables;
-	return 0;
+	if (!err)
+		s->tables = tables;
+	return err;
 }
 
 /*
@@ -606,19 +603,17 @@ struct htable_ioc {
 	long		(*fn)(struct hat *hat, void *karg, void __user *uarg);
 };
 
+/* The table's entry for HTABLE_IOC_NAME: its number indexes htable_ioc_fn(). */
+#define HTABLE_IOC_ENTRY(NAME, fn)					\
+	[_IOC_NR(HTABLE_IOC_##NAME)] = { HTABLE_IOC_##NAME, htable_ioc_##fn }
+
 static const struct htable_ioc htable_iocs[] = {
-	[_IOC_NR(HTABLE_IOC_VERSION)] = { HTABLE_IOC_VERSION, htable_ioc_version },
-	[_IOC_NR(HTABLE_IOC_MAP)] = { HTABLE_IOC_MAP, htable_ioc_map },
-	[_IOC_NR(HTABLE_IOC_UNMAP)] = { HTABLE_IOC_UNMAP, htable_ioc_unmap },
-	[_IOC_NR(HTABLE_IOC_PROBE)] = { HTABLE_IOC_PROBE, htable_ioc_probe },
-	[_IOC_NR(HTABLE_IOC_INFO)] = { HTABLE_IOC_INFO, htable_ioc_info },
-	[_IOC_NR(HTABLE_IOC_CHECK)] = { HTABLE_IOC_CHECK, htable_ioc_check },
-	[_IOC_NR(HTABLE_IOC_RW)] = { HTABLE_IOC_RW, htable_ioc_rw },
-	[_IOC_NR(HTABLE_IOC_RUN)] = { HTABLE_IOC_RUN, htable_ioc_run },
-	[_IOC_NR(HTABLE_IOC_SYNC)] = { HTABLE_IOC_SYNC, htable_ioc_sync },
-	[_IOC_NR(HTABLE_IOC_RELOAD)] = { HTABLE_IOC_RELOAD, htable_ioc_reload },
-	[_IOC_NR(HTABLE_IOC_SHARE)] = { HTABLE_IOC_SHARE, htable_ioc_share },
-	[_IOC_NR(HTABLE_IOC_UNSHARE)] = { HTABLE_IOC_UNSHARE, htable_ioc_unshare },
+	HTABLE_IOC_ENTRY(VERSION, version), HTABLE_IOC_ENTRY(MAP, map),
+	HTABLE_IOC_ENTRY(UNMAP, unmap), HTABLE_IOC_ENTRY(PROBE, probe),
+	HTABLE_IOC_ENTRY(INFO, info), HTABLE_IOC_ENTRY(CHECK, check),
+	HTABLE_IOC_ENTRY(RW, rw), HTABLE_IOC_ENTRY(RUN, run),
+	HTABLE_IOC_ENTRY(SYNC, sync), HTABLE_IOC_ENTRY(RELOAD, reload),
+	HTABLE_IOC_ENTRY(SHARE, share), HTABLE_IOC_ENTRY(UNSHARE, unshare),
 };
 
 static long htable_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
@@ -641,9 +636,9 @@ static long htable_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	else if (copy_from_user(&karg, uarg, size))
 		return -EFAULT;
 	err = ioc->fn(file->private_data, &karg, uarg);
-	if (!err && _IOC_DIR(cmd) & _IOC_READ && copy_to_user(uarg, &karg, size))
-		err = -EFAULT;
-	return err;
+	if (err || !(_IOC_DIR(cmd) & _IOC_READ))
+		return err;
+	return copy_to_user(uarg, &karg, size) ? -EFAULT : 0;
 }
 
 static const struct file_operations htable_fops = {
