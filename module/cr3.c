@@ -80,10 +80,7 @@ static int window_budget_set(const char *val, const struct kernel_param *kp)
 	return err;
 }
 
-static const struct kernel_param_ops window_budget_ops = {
-	.set = window_budget_set,
-	.get = param_get_uint,
-};
+HTABLE_UINT_PARAM_OPS(window_budget_ops, window_budget_set);
 module_param_cb(window_budget_ms, &window_budget_ops, &htable_window_budget_ms, 0644);
 MODULE_PARM_DESC(window_budget_ms,
 		 "longest a verify window may run before its watchdog ends it, 1..300000 (default 60000)");

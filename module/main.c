@@ -35,10 +35,7 @@ static int reserve_amount_set(const char *val, const struct kernel_param *kp)
 	return htable_initial_reserve(n);
 }
 
-static const struct kernel_param_ops reserve_amount_ops = {
-	.set = reserve_amount_set,
-	.get = param_get_uint,
-};
+HTABLE_UINT_PARAM_OPS(reserve_amount_ops, reserve_amount_set);
 module_param_cb(reserve_amount, &reserve_amount_ops, &htable_reserve_amount, 0644);
 MODULE_PARM_DESC(reserve_amount,
 		 "htable structures kept in the reserve (default 200)");

@@ -7,6 +7,7 @@
 #define _HTABLE_MODULE_H
 
 #include <linux/kstrtox.h>
+#include <linux/moduleparam.h>
 #include <linux/printk.h>
 #include <linux/uaccess.h>
 
@@ -41,6 +42,14 @@ static inline int htable_parse_uint(const char *val, unsigned int min,
 		return err;
 	return *n < min || *n > max ? -ERANGE : 0;
 }
+
+/*
+ * The kernel_param_ops @name of an unsigned int module parameter whose
+ * writes go through @setter (which checks them with htable_parse_uint()) and
+ * whose reads print the value.
+ */
+#define HTABLE_UINT_PARAM_OPS(name, setter)				\
+	static const struct kernel_param_ops name = { .set = setter, .get = param_get_uint }
 
 /**
  * htable_copy_line() - a command written to a debugfs file, as a string
