@@ -111,10 +111,10 @@ kernel_doc() {
 	[ -z "$out" ] || { printf '%s\n' "$out"; return 1; }
 }
 
-# Both modules for the 6.12 kernel build (scripts/row-modules.sh): the row
-# loads only htable.ko, and this compiles the benchmark variant too.
+# The 6.12 row's module builds (scripts/row-modules.sh). The benchmark
+# variant is built for the Debian 6.1 kernel only, where make bench runs.
 lts_build() {
-	"$HTABLE_TOP/scripts/row-modules.sh" "$LTS_KDIR" >/dev/null
+	"$HTABLE_TOP/scripts/row-modules.sh" --no-bench "$LTS_KDIR" >/dev/null
 }
 
 # dkms.conf builds the module through DKMS (private trees; no load).
@@ -217,26 +217,24 @@ debug_kernel() {
 static_pid=
 if [ $static = 1 ]; then
 	# First: it rebuilds the guest programs that the rows copy. The
-	# modules of the two rows that start first (the debug row and the
-	# 6.12 row, which runs no benchmark) build beside it, each on its
-	# own: a row boots once its own modules are built (its vm.sh waits
-	# for them under build-module.sh's lock), so the 6.12 row, the head
-	# of the longer slot, does not wait for the debug kernel's two.
+	# module of the 6.12 row (which runs no benchmark), the head of the
+	# longer slot, builds beside it, so that row boots at once. The
+	# debug row, which has time to spare in the other slot, builds its
+	# own two modules when it starts (vm.sh, under build-module.sh's
+	# lock), while the 6.12 guest boots.
 	if [ $vm = 1 ]; then
 		debug_kernel
-		[ ! -d "${DEBUG_KDIR:-/nonexistent}" ] ||
-			"$HTABLE_TOP/scripts/row-modules.sh" "$DEBUG_KDIR" >/dev/null 2>&1 &
 		"$HTABLE_TOP/scripts/row-modules.sh" --no-bench "$LTS_KDIR" >/dev/null 2>&1 &
 	fi
 	static_check "selftests-build" selftests_build
-	# The rest need no guest: they run beside the first rows, which
-	# start at once. The Debian rows' modules come first, so that those
-	# rows, which start when the 6.12 row ends, find them built. The
-	# checks after them run at a lower priority (nice 10): they take
-	# what the guests leave idle instead of slowing the rows down.
+	# The rest need no guest: they run beside the first rows, at a
+	# lower priority (nice 10), so that they take what the guests leave
+	# idle instead of slowing the rows down. The Debian rows' modules
+	# come first, so that those rows, which start when the 6.12 row
+	# ends, find them built.
 	{
-		"$HTABLE_TOP/scripts/row-modules.sh" "$DEB_KDIR" >/dev/null 2>&1
 		renice -n 10 -p "$BASHPID" >/dev/null
+		"$HTABLE_TOP/scripts/row-modules.sh" "$DEB_KDIR" >/dev/null 2>&1
 		host_tests
 		static_check "build-W=1" w1_build
 		# The objects of the W=1 build: calls only go down.
