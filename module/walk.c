@@ -52,6 +52,7 @@ static int walk_table(struct htable_walk *w, struct htable *ht,
 {
 	unsigned int level = ht->ht_level, e = htable_va2entry(*vap, ht), run;
 	unsigned long va = *vap, rva, next;
+	long unlinks, missed = LONG_MIN;	/* hat_unlinks at the last miss */
 	struct htable *child;
 	x86pte_t pte;
 	int err = 0;
@@ -67,14 +68,20 @@ static int walk_table(struct htable_walk *w, struct htable *ht,
 				 * Gone since the entry was read: a claim beside
 				 * ours unmapped its last page, and
 				 * htable_release() unlinked it under the bucket
-				 * lock the lookup took. Read the entry again.
+				 * lock the lookup took. Read the entry again: it
+				 * may hold a new table by now, even one made
+				 * from the same page (the hat's cache), and that
+				 * one may be gone again before the next lookup.
+				 * So each retry must follow an unlink, which
+				 * hat_unlinks counts before the unhash: a miss
+				 * with no unlink since the last one is a link
+				 * whose table is not in the hash, a bug.
 				 */
-				if (x86pte_get(ht, e) != pte)
-					continue;
-				/* Or unlinked and linked again from the same page. */
-				child = htable_lookup(w->hat, va, level - 1);
-				if (WARN_ON_ONCE(!child))
+				unlinks = atomic_long_read(&w->hat->hat_unlinks);
+				if (WARN_ON_ONCE(unlinks == missed))
 					return -EFAULT;
+				missed = unlinks;
+				continue;
 			}
 			err = walk_table(w, child, &va, next);
 			htable_release(child, w->b);
