@@ -853,4 +853,79 @@ TEST_F_TIMEOUT(smp, threads_large_pages, SMP_TIMEOUT)
 	EXPECT_EQ(0, info.owned_pages);
 }
 
+/*
+ * A walk down a link whose table comes and goes (walk_table() in
+ * module/walk.c). A churner maps and unmaps page 0 of each of
+ * CHURN_TABLES 2 MiB regions, so each region's leaf table is made, emptied
+ * and freed over and over, and made again from the same page (the hat's
+ * cache of free tables) under the same link. Meanwhile SYNC walks down
+ * those links to pages 256 to 263 of each region, which no claim of the
+ * churner covers: every SYNC must succeed. A walker that missed such a
+ * table twice in a row (gone, back, gone again) once took that for a link
+ * to a table missing from the hash, and failed with a WARN and EFAULT.
+ */
+#define CHURN_VA	(3 * HT_SZ_1G)
+#define CHURN_TABLES	4
+#define CHURN_S		2.0
+
+struct churner {
+	pthread_t tid;
+	int fd;
+	int stop;
+	int bad;		/* -errno of the first MAP or UNMAP that failed */
+	unsigned long cycles;
+};
+
+static void *churn_run(void *arg)
+{
+	struct churner *c = arg;
+	__u64 va;
+	int i;
+
+	while (!__atomic_load_n(&c->stop, __ATOMIC_ACQUIRE) && !c->bad) {
+		for (i = 0; i < CHURN_TABLES && !c->bad; i++) {
+			va = CHURN_VA + i * HT_SZ_2M;
+			c->bad = ht_map(c->fd, va, 1, HTABLE_MAP_WRITE) ?:
+				 ht_unmap(c->fd, va, 1);
+		}
+		c->cycles++;
+	}
+	return NULL;
+}
+
+TEST_F_TIMEOUT(smp, walk_meets_table_churn, SMP_TIMEOUT)
+{
+	unsigned long syncs = 0;
+	struct churner c = { 0 };
+	struct htable_info info;
+	struct htable_check chk;
+	__u64 ref, mod;
+	int i, err = 0;
+	double end;
+
+	if (htable_dev_missing(_metadata, self->h.fd < 0, self->err))
+		return;
+	/* Keeps the level-1 table above the regions: only the leaves churn. */
+	ASSERT_EQ(0, ht_map(self->h.fd, CHURN_VA + CHURN_TABLES * HT_SZ_2M, 1, 0));
+	c.fd = self->h.fd;
+	ASSERT_EQ(0, pthread_create(&c.tid, NULL, churn_run, &c));
+	end = ht_now() + CHURN_S;
+	while (!err && ht_now() < end) {
+		for (i = 0; i < CHURN_TABLES && !err; i++)
+			err = ht_sync(self->h.fd, CHURN_VA + i * HT_SZ_2M + 256 * HT_PAGE_SIZE,
+				      8, 0, &ref, &mod);
+		syncs++;
+	}
+	__atomic_store_n(&c.stop, 1, __ATOMIC_RELEASE);
+	pthread_join(c.tid, NULL);
+	TH_LOG("%lu rounds of SYNC over %lu rounds of churn", syncs, c.cycles);
+	EXPECT_EQ(0, err) TH_LOG("SYNC: %s", strerror(-err));
+	EXPECT_EQ(0, c.bad) TH_LOG("churn: %s", strerror(-c.bad));
+	EXPECT_LT(0, c.cycles);
+	ASSERT_EQ(0, ht_check(self->h.fd, &chk));
+	EXPECT_EQ(0, chk.errors);
+	ASSERT_EQ(0, ht_info(self->h.fd, &info));
+	EXPECT_EQ(1, info.mapped_pages);
+}
+
 TEST_HARNESS_MAIN
