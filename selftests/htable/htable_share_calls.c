@@ -5,31 +5,27 @@
  */
 #include "htable_share.h"
 
-int ht_share(int fd, int owner_fd, __u64 va, __u64 npages, __u64 *tables)
+/* SHARE or UNSHARE (@cmd): 0 and *@tables (if asked), or -errno. */
+static int share_call(int fd, unsigned long cmd, int owner_fd, __u64 va,
+		      __u64 npages, __u64 *tables)
 {
 	struct htable_share s = { .owner_fd = owner_fd, .va = va, .npages = npages,
 				  .tables = POISON64 };
-	int ret;
+	int ret = ht_ioctl(fd, cmd, &s);
 
-	ret = ht_ioctl(fd, HTABLE_IOC_SHARE, &s);
-	if (ret)
-		return ret;
-	if (tables)
+	if (!ret && tables)
 		*tables = s.tables;
-	return 0;
+	return ret;
+}
+
+int ht_share(int fd, int owner_fd, __u64 va, __u64 npages, __u64 *tables)
+{
+	return share_call(fd, HTABLE_IOC_SHARE, owner_fd, va, npages, tables);
 }
 
 int ht_unshare(int fd, __u64 va, __u64 npages, __u64 *tables)
 {
-	struct htable_share s = { .va = va, .npages = npages, .tables = POISON64 };
-	int ret;
-
-	ret = ht_ioctl(fd, HTABLE_IOC_UNSHARE, &s);
-	if (ret)
-		return ret;
-	if (tables)
-		*tables = s.tables;
-	return 0;
+	return share_call(fd, HTABLE_IOC_UNSHARE, 0, va, npages, tables);
 }
 
 long long check_sound(int fd)
