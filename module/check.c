@@ -25,7 +25,8 @@ struct check_ctx {
 	struct htable_check	*c;
 	struct seq_file		*dump;	/* set: print the tree instead */
 	x86pte_t		rsvd;	/* bits no entry may have */
-	int			err;	/* -EINTR: a wait on an owner ended */
+	struct hat		*busy;	/* an owner found busy, with a reference */
+	int			err;	/* -EAGAIN: @busy was busy; start over */
 };
 
 static void check_fail(struct check_ctx *x, unsigned int code, unsigned long va)
@@ -153,10 +154,14 @@ static void check_table(struct check_ctx *x, struct htable *ht,
 /*
  * A table shared from @owner: its entries and counts are the owner's, and
  * they change under the owner's claims, not the sharer's. Read them under
- * a claim on the owner too (lock order: the sharer's hat_seg_lock, then
- * the owner's; sharing only ever tries those locks), or a MAP of the owner
- * half done would look like an error, and a window on the sharer would be
- * refused for it.
+ * a claim on the owner too, or a MAP of the owner half done would look
+ * like an error, and a window on the sharer would be refused for it.
+ *
+ * The owner's lock and claim are only tried. Two hats may share each
+ * other's tables: a CHECK of each that waited here, holding its own
+ * hat's lock, behind a writer queued on the other's, would wait in a
+ * circle. When the owner is busy, the whole check starts over, holding
+ * nothing while it waits (check_hat()).
  */
 static void check_shared_table(struct check_ctx *x, struct htable *ht,
 			       struct htable *parent, unsigned long base,
@@ -165,18 +170,22 @@ static void check_shared_table(struct check_ctx *x, struct htable *ht,
 	struct hat_range oc = HAT_RANGE_READS(base >> PAGE_SHIFT,
 					      (base >> PAGE_SHIFT) + HTABLE_PTES_PER_TABLE - 1);
 
-	if (down_read_killable_nested(&owner->hat_seg_lock, SINGLE_DEPTH_NESTING)) {
-		x->err = -EINTR;
-		return;
-	}
-	if (hat_range_claim(owner, &oc)) {
+	if (!down_read_trylock(&owner->hat_seg_lock))
+		goto busy;
+	if (!hat_range_tryclaim(owner, &oc)) {
 		up_read(&owner->hat_seg_lock);
-		x->err = -EINTR;
-		return;
+		goto busy;
 	}
 	check_entries(x, ht, parent, base, 0, owner, counted);
 	hat_range_release(owner, &oc);
 	up_read(&owner->hat_seg_lock);
+	return;
+
+busy:
+	/* The owner can't go while the sharer's lock is held; keep it. */
+	hat_get(owner);
+	x->busy = owner;
+	x->err = -EAGAIN;
 }
 
 /*
@@ -274,19 +283,23 @@ static bool check_reachable(struct hat *hat, struct htable *ht)
 	return pg == ht->ht_page;
 }
 
-static int check_hat(struct hat *hat, struct htable_check *c,
-		     struct seq_file *dump)
+/*
+ * One pass over the whole hat. Return: 0 (the report in x->c), -EINTR,
+ * or -EAGAIN with x->busy set when a shared table's owner was busy.
+ */
+static int check_hat_once(struct check_ctx *x)
 {
-	struct check_ctx x = { .hat = hat, .c = c, .dump = dump };
+	struct hat_range all = HAT_RANGE_READS(0, ULONG_MAX);
 	unsigned int h, phys_bits = boot_cpu_data.x86_phys_bits;
 	unsigned long hashed = 0, orphans = 0;
-	struct hat_range all = HAT_RANGE_READS(0, ULONG_MAX);
+	struct htable_check *c = x->c;
+	struct hat *hat = x->hat;
 	struct htable *ht;
 
 	memset(c, 0, sizeof(*c));
 	/* Bits 51..MAXPHYADDR are reserved in every entry (SDM 4.5). */
 	if (phys_bits < 52)
-		x.rsvd = GENMASK_ULL(51, phys_bits);
+		x->rsvd = GENMASK_ULL(51, phys_bits);
 
 	/* The whole hat: no MAP or UNMAP is half done while it is checked. */
 	if (down_read_killable(&hat->hat_seg_lock))
@@ -295,11 +308,13 @@ static int check_hat(struct hat *hat, struct htable_check *c,
 		up_read(&hat->hat_seg_lock);
 		return -EINTR;
 	}
-	ht = check_find(&x, 0, mmu.max_level);
+	ht = check_find(x, 0, mmu.max_level);
 	if (!ht || ht != hat->hat_htable)
-		check_fail(&x, HTABLE_CHECK_HASH, 0);
+		check_fail(x, HTABLE_CHECK_HASH, 0);
 	else
-		check_table(&x, ht, NULL, 0, mmu.max_level);
+		check_table(x, ht, NULL, 0, mmu.max_level);
+	if (x->err)
+		goto out;
 
 	/* Every hashed table must be reachable, once. */
 	for (h = 0; h < hat->hat_num_hash; h++) {
@@ -308,23 +323,70 @@ static int check_hat(struct hat *hat, struct htable_check *c,
 			hashed++;
 			if (!check_reachable(hat, ht)) {
 				orphans++;
-				check_fail(&x, HTABLE_CHECK_ORPHAN, ht->ht_vaddr);
+				check_fail(x, HTABLE_CHECK_ORPHAN, ht->ht_vaddr);
 			}
 		}
 		spin_unlock(HTABLE_LOCK(hat, h));
 		cond_resched();
 	}
 	if (!orphans && hashed != c->tables)
-		check_fail(&x, HTABLE_CHECK_ORPHAN, 0);
+		check_fail(x, HTABLE_CHECK_ORPHAN, 0);
 
 	spin_lock(&hat->hat_cache_lock);
 	for (ht = hat->hat_ht_cached; ht; ht = ht->ht_next)
 		if (memchr_inv(page_address(ht->ht_page), 0, PAGE_SIZE))
-			check_fail(&x, HTABLE_CHECK_CACHED, ht->ht_vaddr);
+			check_fail(x, HTABLE_CHECK_CACHED, ht->ht_vaddr);
 	spin_unlock(&hat->hat_cache_lock);
+out:
 	hat_range_release(hat, &all);
 	up_read(&hat->hat_seg_lock);
-	return x.err;
+	return x->err;
+}
+
+/*
+ * Wait, holding nothing but a reference on @owner, until no writer and no
+ * claim that changes pages holds it; then drop the reference.
+ * Return: 0, or -EINTR when a fatal signal came first.
+ */
+static int check_wait_owner(struct hat *owner)
+{
+	struct hat_range all = HAT_RANGE_READS(0, ULONG_MAX);
+	int err = -EINTR;
+
+	if (!down_read_killable(&owner->hat_seg_lock)) {
+		if (!hat_range_claim(owner, &all)) {
+			hat_range_release(owner, &all);
+			err = 0;
+		}
+		up_read(&owner->hat_seg_lock);
+	}
+	hat_put(owner);
+	return err;
+}
+
+/*
+ * Check @hat, or print its tree into @dump. A pass that found a shared
+ * table's owner busy is thrown away (and what it printed with it): wait
+ * for the owner, then check the whole hat again.
+ */
+static int check_hat(struct hat *hat, struct htable_check *c,
+		     struct seq_file *dump)
+{
+	size_t printed = dump ? dump->count : 0;
+	struct check_ctx x;
+	int err;
+
+	for (;;) {
+		x = (struct check_ctx){ .hat = hat, .c = c, .dump = dump };
+		err = check_hat_once(&x);
+		if (err != -EAGAIN)
+			return err;
+		if (dump)
+			dump->count = printed;
+		err = check_wait_owner(x.busy);
+		if (err)
+			return err;
+	}
 }
 
 /**
@@ -344,7 +406,8 @@ static int check_hat(struct hat *hat, struct htable_check *c,
  * is unreachable; and that cached free tables are all zero.
  *
  * Context: sleeps, killably.
- * Return: 0, or -EINTR when a fatal signal ended the wait for the hat.
+ * Return: 0, or -EINTR when a fatal signal ended a wait for the hat or
+ * for the owner of a table it shares.
  */
 int htable_check(struct hat *hat, struct htable_check *c)
 {

@@ -74,6 +74,22 @@ int hat_range_claim(struct hat *hat, struct hat_range *c)
 }
 
 /**
+ * hat_range_tryclaim() - hat_range_claim(), without the wait
+ * @hat:	the hat; its hat_seg_lock is held for read
+ * @c:		the claim, as for hat_range_claim()
+ *
+ * For a task that holds a claim on another hat already and so must never
+ * wait for this one (check_shared_table()).
+ *
+ * Return: true when @c is claimed; false when another claim meets it.
+ */
+bool hat_range_tryclaim(struct hat *hat, struct hat_range *c)
+{
+	lockdep_assert_held_read(&hat->hat_seg_lock);
+	return hat_range_try(hat, c);
+}
+
+/**
  * hat_range_release() - give up a claim taken by hat_range_claim()
  * @hat:	the hat; its hat_seg_lock is still held for read
  * @c:		the claim

@@ -85,7 +85,8 @@ err_free:
 
 /**
  * hat_get() - take a reference on @hat: its structure stays until hat_put()
- * @hat:	a hat the caller knows is alive (its file, or the share mutex)
+ * @hat:	a hat the caller knows is alive (its file, the share mutex, or
+ *		the hat_seg_lock of a hat that shares its tables)
  */
 void hat_get(struct hat *hat)
 {

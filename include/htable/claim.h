@@ -32,6 +32,7 @@ struct hat_range {
 #define HAT_RANGE_READS(f, l)	{ .first = 1, .last = 0, .rfirst = (f), .rlast = (l) }
 
 int hat_range_claim(struct hat *hat, struct hat_range *c);
+bool hat_range_tryclaim(struct hat *hat, struct hat_range *c);
 void hat_range_release(struct hat *hat, struct hat_range *c);
 int hat_range_begin(struct hat *hat, struct hat_range *c, bool excl);
 void hat_range_end(struct hat *hat, struct hat_range *c, bool excl);

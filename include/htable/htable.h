@@ -17,9 +17,9 @@
  *				SYNC, RELOAD, SHARE, growing the hash, an
  *				UNMAP that splits a large page or meets pinned
  *				memory, and a PIN map; only ever tried by
- *				stealing. CHECK of a sharer takes an owner's,
- *				for read, under the sharer's (nested): nothing
- *				takes them the other way round and waits
+ *				stealing. CHECK of a sharer only tries an
+ *				owner's, for read, under the sharer's: two
+ *				hats may share each other's tables
  *  1a. a range claim		module/claim.c: under 1 held for read, pages
  *				the claimer changes and pages it only reads;
  *				waits until no changed part meets another
