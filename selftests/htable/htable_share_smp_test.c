@@ -3,8 +3,9 @@
  * Shared page tables with a sharer's CPU live (HTABLE_IOC_SHARE, UNSHARE;
  * ABI 1.1): the shootdown a sharer's live CPU gets when the owner changes
  * a shared table, its control with tlb_skip_remote set, and SHARE and
- * UNSHARE racing the owner's MAP, UNMAP, steals and close. Every case
- * needs two CPUs.
+ * UNSHARE racing the owner's MAP, UNMAP, steals and close, and CHECK of
+ * two hats that share each other's tables while writers wait on both.
+ * The first three cases need two CPUs.
  *
  * The truth comes from outside the calls under test: samples of a
  * RESIDENT window of the sharer, the tags the owner writes through RW,
@@ -15,6 +16,7 @@
  * htable_share_calls.c.
  */
 #include <pthread.h>
+#include <sys/mman.h>
 
 #include "kselftest_harness.h"
 #include "htable_share.h"
@@ -622,6 +624,137 @@ TEST_F_TIMEOUT(sh, share_races_owner, SH_TIMEOUT)
 			       RACE_TRIES);
 	EXPECT_EQ(active0, htable_stat("active_ptables"));
 	EXPECT_EQ(hats0, htable_stat("hats"));
+}
+
+/*
+ * CHECK of two hats that share each other's tables, with writers queued
+ * on both.
+ *
+ * A shares B's leaf table at OTHER_VA and B shares A's at SVA. CHECK of
+ * a hat holds its hat_seg_lock for read while it walks, and to read a
+ * shared table it needs the owner's too. A MAP of pinned pages takes its
+ * hat's hat_seg_lock for write and, while it waits, makes new readers of
+ * that hat wait behind it. Four threads loop at once: CHECK of A, CHECK
+ * of B, and a pinned MAP and its UNMAP in each hat. A CHECK that waited
+ * for the other hat's lock while holding its own would, with both
+ * writers queued, close a circle: CHECK A, writer B, CHECK B, writer A.
+ * Each CHECK walks CX_TABLES tables of its own before it comes to the
+ * shared one, so it holds its lock long enough for the writers to queue.
+ *
+ * Every thread must keep making progress: one that does nothing for
+ * CX_STUCK_S seconds is stuck. Its waits are killable, so the test's
+ * exit ends them. Every CHECK must be clean.
+ */
+#define CX_TABLES	48
+#define CX_RUN_S	6
+#define CX_STUCK_S	20
+#define CX_PIN_VA	(30 * HT_SZ_1G)
+
+struct cross {
+	int fd[2];
+	char *mem;		/* what the pinned MAPs pin: a page each hat */
+	int stop;		/* __atomic */
+	long ops[4];		/* __atomic: CHECK A, CHECK B, writer A, B */
+	int ended[4];		/* __atomic: the thread returned */
+	int bad[4];		/* the first unexpected result, or 0 */
+	long long unsound;	/* __atomic: CHECKs that found errors */
+};
+
+struct cross_arg {
+	struct cross *x;
+	int k;
+};
+
+static void *cross_worker(void *arg)
+{
+	struct cross_arg *a = arg;
+	struct cross *x = a->x;
+	int fd = x->fd[a->k % 2], ret;
+	struct htable_check c;
+
+	while (!__atomic_load_n(&x->stop, __ATOMIC_RELAXED)) {
+		if (a->k < 2) {
+			ret = ht_check(fd, &c);
+			if (!ret && c.errors)
+				__atomic_add_fetch(&x->unsound, 1, __ATOMIC_RELAXED);
+		} else {
+			ret = ht_map_alias(fd, CX_PIN_VA, 1, HTABLE_MAP_PIN,
+					   (uintptr_t)(x->mem + (a->k % 2) * HT_PAGE_SIZE), 0);
+			if (!ret)
+				ret = ht_unmap(fd, CX_PIN_VA, 1);
+		}
+		if (ret && !x->bad[a->k])
+			x->bad[a->k] = ret;
+		__atomic_add_fetch(&x->ops[a->k], 1, __ATOMIC_RELAXED);
+	}
+	__atomic_store_n(&x->ended[a->k], 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+TEST_F_TIMEOUT(sh, check_cross_shared, SH_TIMEOUT)
+{
+	long last[4] = { 0 }, now;
+	struct cross_arg args[4];
+	double t0, moved[4];
+	pthread_t th[4];
+	struct cross x = { .fd = { self->fd[0], self->fd[1] } };
+	int k, i, ended = 0, stuck = -1;
+
+	if (htable_dev_missing(_metadata, self->fd[0] < 0 || self->fd[1] < 0, self->err))
+		return;
+	x.mem = mmap(NULL, 2 * HT_PAGE_SIZE, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	ASSERT_NE(MAP_FAILED, x.mem);
+	/* Tables of its own that each CHECK walks before the shared one. */
+	for (k = 0; k < 2; k++)
+		for (i = 0; i < CX_TABLES; i++)
+			ASSERT_EQ(0, ht_map(x.fd[k], HT_SZ_1G + i * HT_SZ_2M, 1, 0));
+	ASSERT_EQ(0, ht_map(x.fd[0], SVA, 4, HTABLE_MAP_WRITE));
+	ASSERT_EQ(0, ht_map(x.fd[1], OTHER_VA, 4, HTABLE_MAP_WRITE));
+	ASSERT_EQ(0, ht_share(x.fd[1], x.fd[0], SVA, NP_2M, NULL));
+	ASSERT_EQ(0, ht_share(x.fd[0], x.fd[1], OTHER_VA, NP_2M, NULL));
+
+	for (k = 0; k < 4; k++) {
+		args[k] = (struct cross_arg){ &x, k };
+		ASSERT_EQ(0, pthread_create(&th[k], NULL, cross_worker, &args[k]));
+	}
+	t0 = ht_now();
+	for (k = 0; k < 4; k++)
+		moved[k] = t0;
+	/* Run, then stop: every thread must keep moving until it ends. */
+	while (stuck < 0 && ended < 4) {
+		usleep(100 * 1000);
+		if (ht_now() - t0 >= CX_RUN_S)
+			__atomic_store_n(&x.stop, 1, __ATOMIC_RELAXED);
+		for (k = 0, ended = 0; k < 4; k++) {
+			now = __atomic_load_n(&x.ops[k], __ATOMIC_RELAXED);
+			if (__atomic_load_n(&x.ended[k], __ATOMIC_ACQUIRE)) {
+				ended++;
+			} else if (now != last[k]) {
+				last[k] = now;
+				moved[k] = ht_now();
+			} else if (ht_now() - moved[k] > CX_STUCK_S) {
+				stuck = k;
+			}
+		}
+	}
+	ASSERT_EQ(-1, stuck) {
+		TH_LOG("%s %c made no progress for %d s (ops: %ld %ld %ld %ld)",
+		       stuck < 2 ? "CHECK of" : "the writer of", 'A' + stuck % 2,
+		       CX_STUCK_S, last[0], last[1], last[2], last[3]);
+	}
+	for (k = 0; k < 4; k++) {
+		pthread_join(th[k], NULL);
+		last[k] = x.ops[k];
+		EXPECT_LT(0, last[k]);
+		EXPECT_EQ(0, x.bad[k]) TH_LOG("thread %d: %s", k, strerror(-x.bad[k]));
+	}
+	EXPECT_EQ(0, x.unsound);
+	TH_LOG("ops: CHECK %ld and %ld, pinned MAP+UNMAP %ld and %ld",
+	       last[0], last[1], last[2], last[3]);
+	EXPECT_EQ(0, check_sound(x.fd[0]));
+	EXPECT_EQ(0, check_sound(x.fd[1]));
+	munmap(x.mem, 2 * HT_PAGE_SIZE);
 }
 
 TEST_HARNESS_MAIN
