@@ -329,7 +329,20 @@ fi
 kernel_log | grep -E "$splat_re" > "$work/splats" || true
 if [ -s "$work/splats" ]; then
 	row_check FAIL "the guest's kernel log has a splat"
-	head -n 2 "$work/splats" | cut -c1-160 >> "$work/failures"
+	# The first splat in three lines: what, where (RIP) and the call
+	# trace's sure frames, innermost first. A CI log's tail, which may
+	# be all anyone sees of a run, has room for little more.
+	first=$(kernel_log | grep -n -m 1 -E "$splat_re" | cut -d: -f1)
+	kernel_log | sed -n "${first},$((first + 59))p" | sed 's/^\[ *[0-9.]*\] //' |
+		awk 'NR == 1 { print; inside = /^Call Trace:/; next }
+		     /^RIP: / && !rip { rip = $0; print; next }
+		     /^Call Trace:/ { inside = 1; next }
+		     inside && /^ *[a-z_][a-zA-Z0-9_.]*\+0x/ {
+			sub(/^ */, ""); sub(/\/0x.*/, "");
+			t = t (t == "" ? "trace: " : " < ") $1 }
+		     inside && /^ *(<\/TASK>|---\[ end)/ { inside = 0 }
+		     END { if (t != "") print t }' |
+		cut -c1-240 >> "$work/failures"
 	head -n 40 "$work/splats" | sed 's/^/    /' >&2
 else
 	row_check OK "kernel log clean"
