@@ -359,14 +359,17 @@ int hat_pin_user(struct hat *hat, unsigned long uaddr, unsigned long npages,
 }
 
 /**
- * hat_pin_dirty() - note that pinned memory was written (RW)
- * @hat:	the hat
+ * hat_pin_dirty() - note that pinned memory was written (RW, a window)
+ * @hat:	the hat; its hat_seg_lock is held, for read at least
  * @pfn:	a pfn of a pinned folio
+ *
+ * Callers with the lock held for read may race here: each stores true.
  */
 void hat_pin_dirty(struct hat *hat, unsigned long pfn)
 {
 	struct hat_pin *pin = hat_pin_find(hat, pfn);
 
+	lockdep_assert_held(&hat->hat_seg_lock);
 	if (pin)
-		pin->dirty = true;
+		WRITE_ONCE(pin->dirty, true);
 }

@@ -30,6 +30,11 @@ extern unsigned int htable_ref_limit;
  * @npages:	pages charged to @mm's locked_vm: the folio's
  * @dirty:	a mapping of it was writable, or RW wrote it: the pin is
  *		given back with the page marked dirty
+ *
+ * A record changes, and is made and freed, under its hat's hat_seg_lock
+ * held for write, except @dirty: RW and a verify window set it with the
+ * lock held for read and a claim, and two of them may set it at once
+ * (hat_pin_dirty()).
  */
 struct hat_pin {
 	struct page		*page;
