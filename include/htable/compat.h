@@ -2,9 +2,9 @@
 /*
  * The one place that knows kernel versions. htable builds for Debian's 6.1
  * and 6.12 kernels; what changed between them is wrapped here, keyed on
- * what the kernel's headers provide rather than on version numbers. Of
- * what htable uses, only the shrinker API changed up to 6.12 (checked
- * against 6.12.117, which the lts612 matrix row boots).
+ * what the kernel's headers provide, never on version numbers. Of what
+ * htable uses, only the shrinker API changed up to 6.12 (checked against
+ * 6.12.118, which the lts612 matrix row boots).
  */
 #ifndef _HTABLE_COMPAT_H
 #define _HTABLE_COMPAT_H
@@ -69,14 +69,16 @@ static inline void htable_shrinker_destroy(struct shrinker *s)
 /*
  * Pages a shrinker frees outside the slab and the LRU count as progress
  * of the reclaim that called it only when it says so: 6.4 turned
- * reclaim_state->reclaimed_slab into mm_account_reclaimed_pages().
+ * reclaim_state->reclaimed_slab into mm_account_reclaimed_pages(). No
+ * macro marks that change (SHRINKER_ALLOCATED came in 6.7), so Kbuild
+ * looks for the function in the kernel's linux/swap.h.
  */
 #include <linux/sched.h>
 #include <linux/swap.h>
 
 static inline void htable_account_reclaimed(unsigned long pages)
 {
-#ifdef SHRINKER_ALLOCATED
+#ifdef HTABLE_HAVE_ACCOUNT_RECLAIMED
 	mm_account_reclaimed_pages(pages);
 #else
 	if (current->reclaim_state)
