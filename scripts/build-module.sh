@@ -19,13 +19,17 @@ mkdir -p "$dir"
 # Two runs building for the same kernel share this directory: take turns.
 exec 9>"$dir.lock"
 flock 9
-# Mirror the sources; -c keeps unchanged files' timestamps so rebuilds are
-# incremental. -i lists what changed: nothing, with the same kernel and
-# the same make arguments as the last build that succeeded, means make
-# has nothing to do, and kbuild takes seconds to find that out (each row
-# asks for its modules again).
+# Mirror the sources. -c and no -t: an unchanged file keeps its time, so
+# rebuilds are incremental, and a changed one gets the time of this copy,
+# newer than any object, so make rebuilds what depends on it even when an
+# object was compiled after the source was edited (an edit during a
+# build: with the source's own time such an object was kept, and a
+# header's change reached only some objects). -i lists what changed:
+# nothing, with the same kernel and the same make arguments as the last
+# build that succeeded, means make has nothing to do, and kbuild takes
+# seconds to find that out (each row asks for its modules again).
 stamp="$kdir $(stat -c %Y "$kdir/Module.symvers" 2>/dev/null) $*"
-if changes=$(rsync -a -i --delete -c --exclude='*.o' --exclude='*.ko' --exclude='.*.cmd' \
+if changes=$(rsync -rlpgoD -i --delete -c --exclude='*.o' --exclude='*.ko' --exclude='.*.cmd' \
 	--exclude='*.mod*' --exclude='modules.order' --exclude='Module.symvers' \
 	--exclude='*.gcno' \
 	"$HTABLE_TOP/Kbuild" "$HTABLE_TOP/module" "$HTABLE_TOP/include" "$dir/" 2>/dev/null); then
