@@ -161,21 +161,33 @@ void htable_live_join(struct htable_live *l)
 			arch_kernel_top_table() + HTABLE_PTES_PER_TABLE / 2,
 			HTABLE_PTES_PER_TABLE / 2);
 	spin_lock(&hat->hat_switch_lock);
+	list_add(&l->node, &hat->hat_stays);
 	cpumask_set_cpu(l->cpu, hat->hat_cpus);
 	spin_unlock(&hat->hat_switch_lock);
 }
 
 /**
- * htable_live_part() - the stay's CPU is no longer one where @l->hat is live
+ * htable_live_part() - end the stay: its CPU leaves @l->hat's CPU set,
+ *			unless another stay of the hat is on it
  * @l:		the stay, left already (the caller may have moved since, if
  *		its CPU went offline: the CPU joined is the one that parts)
+ *
+ * A verify window lets other threads run on its CPU between chunks, so a
+ * second window of the hat can join and part there meanwhile; the CPU
+ * must stay in hat_cpus for the first one's later chunks.
  */
 void htable_live_part(struct htable_live *l)
 {
 	struct hat *hat = l->hat;
+	struct htable_live *o;
+	bool alone = true;
 
 	spin_lock(&hat->hat_switch_lock);
-	cpumask_clear_cpu(l->cpu, hat->hat_cpus);
+	list_del(&l->node);
+	list_for_each_entry(o, &hat->hat_stays, node)
+		alone &= o->cpu != l->cpu;
+	if (alone)
+		cpumask_clear_cpu(l->cpu, hat->hat_cpus);
 	spin_unlock(&hat->hat_switch_lock);
 }
 

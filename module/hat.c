@@ -57,6 +57,7 @@ struct hat *hat_alloc(void)
 	spin_lock_init(&hat->hat_switch_lock);
 	INIT_LIST_HEAD(&hat->hat_list);
 	INIT_LIST_HEAD(&hat->hat_shared_out);
+	INIT_LIST_HEAD(&hat->hat_stays);
 	xa_init_flags(&hat->hat_stolen_ptes, XA_FLAGS_ACCOUNT);
 	xa_init_flags(&hat->hat_pins, XA_FLAGS_ACCOUNT);
 	xa_init(&hat->hat_shares);

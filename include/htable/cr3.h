@@ -75,6 +75,7 @@ struct mm_struct;
  *		current while CR3 holds the hat; NULL when none was borrowed
  * @table_pa:	physical address of the hat's top table
  * @cpu:	the CPU that joined
+ * @node:	on the hat's hat_stays from join to part (hat_switch_lock)
  * @v:		the values of the last load
  */
 struct htable_live {
@@ -82,6 +83,7 @@ struct htable_live {
 	struct mm_struct	*mm;
 	__u64			table_pa;
 	unsigned int		cpu;
+	struct list_head	node;
 	struct htable_cr3	v;
 };
 

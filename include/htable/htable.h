@@ -153,8 +153,11 @@ struct mem_cgroup;
  * @hat_ht_cached: free, zeroed tables kept for reuse (hat_cache_lock)
  * @hat_flags:	HAT_* (htable_hat_list_lock)
  * @hat_list:	on htable_hat_list (htable_hat_list_lock)
- * @hat_cpus:	CPUs where the hat is live in CR3 (hat_switch_lock)
- * @hat_switch_lock: protects @hat_cpus
+ * @hat_cpus:	CPUs where the hat is live in CR3 (hat_switch_lock): a
+ *		CPU is in it while any stay on @hat_stays is on it
+ * @hat_stays:	the stays joined now, struct htable_live (hat_switch_lock).
+ *		Two windows of the hat may share a CPU, taking turns there
+ * @hat_switch_lock: protects @hat_cpus and @hat_stays
  * @hat_range_lock: protects @hat_ranges
  * @hat_ranges:	the range claims held now, struct hat_range (lock 1b)
  * @hat_range_wq: tasks waiting for a claim
@@ -204,7 +207,8 @@ struct hat {
 	unsigned long		hat_flags;
 	struct list_head	hat_list;
 	cpumask_var_t		hat_cpus;
-	spinlock_t		hat_switch_lock;	/* hat_cpus */
+	struct list_head	hat_stays;
+	spinlock_t		hat_switch_lock;	/* hat_cpus, hat_stays */
 	spinlock_t		hat_range_lock;		/* hat_ranges */
 	struct list_head	hat_ranges;
 	wait_queue_head_t	hat_range_wq;
