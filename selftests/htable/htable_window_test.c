@@ -4,9 +4,10 @@
  * of its own on its CPU, so per-CPU work queued behind it is not held up;
  * its CPU can go offline while it starts, and then it fails cleanly or
  * completes, never running elsewhere; the caller can be killed while it
- * waits; its budget has a ceiling; and a resident window counts the reads
- * that faulted. Every case waits for events (INFO's live_cpus, the
- * window's return), never for a time.
+ * waits; its budget has a ceiling; a resident window counts the reads
+ * that faulted; and two windows of one hat on one CPU both count there.
+ * Every case waits for events (INFO's live_cpus, the window's return),
+ * never for a time.
  */
 #include <pthread.h>
 #include <signal.h>
@@ -152,6 +153,43 @@ TEST_F_TIMEOUT(win, window_does_not_hold_per_cpu_work, WIN_TIMEOUT)
 	pthread_join(l.tid, NULL);
 	EXPECT_EQ(0, l.err);
 	EXPECT_EQ(l.npages, l.r.verified);
+}
+
+/*
+ * Two windows of one hat on one CPU. A verify window lets other threads
+ * run on its CPU between its chunks, and a resident window of the same
+ * hat may start and end there meanwhile. When the resident one ends, the
+ * CPU must stay in the hat's CPU set (INFO's live_cpus) for as long as the
+ * verify window runs: a shootdown sends IPIs only to the CPUs in it.
+ */
+TEST_F_TIMEOUT(win, two_windows_on_one_cpu, WIN_TIMEOUT)
+{
+	struct long_run l = { .fd = self->fd, .npages = LONG_NPAGES };
+	struct window w;
+	__u64 live;
+	int done;
+
+	if (htable_dev_missing(_metadata, self->fd < 0, self->err))
+		return;
+	ASSERT_LE(2, self->ncpus);
+	l.cpu = self->ncpus - 1;
+	ASSERT_EQ(0, map_long(self->fd, l.npages));
+	ASSERT_EQ(0, pin_to(0));
+	ASSERT_EQ(0, pthread_create(&l.tid, NULL, long_run_fn, &l));
+	ASSERT_EQ(0, wait_live_on(self->fd, l.cpu, &l)) TH_LOG("the window never went live");
+	ASSERT_EQ(0, window_start(&w, self->fd, l.cpu, VA0, 20, 64));
+	pthread_join(w.tid, NULL);
+	live = live_cpus(self->fd);
+	done = __atomic_load_n(&l.done, __ATOMIC_SEQ_CST);
+	pthread_join(l.tid, NULL);
+	free(w.s);
+	EXPECT_EQ(0, w.err);
+	EXPECT_EQ(0, l.err);
+	EXPECT_EQ(l.npages, l.r.verified);
+	ASSERT_EQ(0, done) TH_LOG("the verify window ended before the resident one did");
+	EXPECT_TRUE(live & (1ULL << l.cpu))
+		TH_LOG("CPU %u left the hat's CPU set while its verify window ran", l.cpu);
+	EXPECT_EQ(0, live_cpus(self->fd));
 }
 
 /*
