@@ -52,6 +52,20 @@ struct hat *hat_share_owner(struct hat *hat, unsigned long va)
 	return xa_load(&hat->hat_shares, va >> LEVEL_SHIFT(1));
 }
 
+/*
+ * Defined by hat.c. A test's hats live until the test frees them, so a
+ * reference only counts here: hat_refs is 0 while nobody holds one.
+ */
+void hat_get(struct hat *hat)
+{
+	atomic_inc(&hat->hat_refs.refs);
+}
+
+void hat_put(struct hat *hat)
+{
+	WARN(atomic_dec_return(&hat->hat_refs.refs) < 0, "%s: no reference\n", __func__);
+}
+
 void shim_warn(const char *file, int line, const char *fmt, ...)
 {
 	va_list ap;

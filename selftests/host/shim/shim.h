@@ -437,6 +437,7 @@ struct cpuinfo_x86 { unsigned int x86_phys_bits; };
 extern struct cpuinfo_x86 boot_cpu_data;
 
 /* Reclaim progress a shrinker reports (6.4+): summed here. */
+#define HTABLE_HAVE_ACCOUNT_RECLAIMED	/* what Kbuild finds in 6.4+ */
 extern long shim_reclaimed;
 static inline void mm_account_reclaimed_pages(unsigned long pages)
 {
@@ -664,7 +665,7 @@ static inline void xas_pause(struct xa_state *xas)
 
 /* ---- the rest: types the core's headers name but the core never uses ---- */
 struct dentry;
-struct seq_file;
+struct seq_file { size_t count; };	/* what check_hat() rewinds */
 struct file;
 struct inode;
 struct file_operations { int (*open)(struct inode *, struct file *); };
