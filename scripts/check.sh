@@ -165,6 +165,8 @@ host_tests() {
 			-o "$bin" "$t" "${objs[@]}" 2>> "$bin.log"; then
 			cat "$bin.log" >&2
 			echo "host-$(basename "$bin") 0 1 0" >> "$results"
+			grep -E 'error|undefined reference' "$bin.log" | head -n 8 | cut -c1-160 \
+				> "$HTABLE_TOP/.build/host-$(basename "$bin").failures"
 			continue
 		fi
 		out=$("$bin" 2>&1)
