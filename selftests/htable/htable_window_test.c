@@ -95,6 +95,21 @@ static int wait_live_on(int fd, __u32 cpu, struct long_run *l)
 }
 
 /*
+ * From a thread pinned to CPU 0, start @l: a verify window of @fd's hat
+ * over LONG_NPAGES aliases on the last CPU, and wait until it is live.
+ */
+static void long_run_start(struct __test_metadata *_metadata, struct long_run *l,
+			   int fd, int ncpus)
+{
+	ASSERT_LE(2, ncpus);
+	*l = (struct long_run){ .fd = fd, .cpu = ncpus - 1, .npages = LONG_NPAGES };
+	ASSERT_EQ(0, map_long(fd, l->npages));
+	ASSERT_EQ(0, pin_to(0));
+	ASSERT_EQ(0, pthread_create(&l->tid, NULL, long_run_fn, l));
+	ASSERT_EQ(0, wait_live_on(fd, l->cpu, l)) TH_LOG("the window never went live");
+}
+
+/*
  * A resident window on a va with no translation: every read faults, and
  * the window says so (faults used to stay 0 in resident mode).
  */
@@ -130,18 +145,13 @@ TEST_F_TIMEOUT(win, resident_counts_faults, WIN_TIMEOUT)
  */
 TEST_F_TIMEOUT(win, window_does_not_hold_per_cpu_work, WIN_TIMEOUT)
 {
-	struct long_run l = { .fd = self->fd, .npages = LONG_NPAGES };
+	struct long_run l;
 	char buf[16];
 	int fd;
 
 	if (htable_dev_missing(_metadata, self->fd < 0, self->err))
 		return;
-	ASSERT_LE(2, self->ncpus);
-	l.cpu = self->ncpus - 1;
-	ASSERT_EQ(0, map_long(self->fd, l.npages));
-	ASSERT_EQ(0, pin_to(0));
-	ASSERT_EQ(0, pthread_create(&l.tid, NULL, long_run_fn, &l));
-	ASSERT_EQ(0, wait_live_on(self->fd, l.cpu, &l)) TH_LOG("the window never went live");
+	long_run_start(_metadata, &l, self->fd, self->ncpus);
 	fd = open("/proc/sys/vm/stat_refresh", O_RDONLY);
 	ASSERT_LE(0, fd);
 	/* Returns once every CPU ran the work: the window's CPU too. */
@@ -164,19 +174,14 @@ TEST_F_TIMEOUT(win, window_does_not_hold_per_cpu_work, WIN_TIMEOUT)
  */
 TEST_F_TIMEOUT(win, two_windows_on_one_cpu, WIN_TIMEOUT)
 {
-	struct long_run l = { .fd = self->fd, .npages = LONG_NPAGES };
+	struct long_run l;
 	struct window w;
 	__u64 live;
 	int done;
 
 	if (htable_dev_missing(_metadata, self->fd < 0, self->err))
 		return;
-	ASSERT_LE(2, self->ncpus);
-	l.cpu = self->ncpus - 1;
-	ASSERT_EQ(0, map_long(self->fd, l.npages));
-	ASSERT_EQ(0, pin_to(0));
-	ASSERT_EQ(0, pthread_create(&l.tid, NULL, long_run_fn, &l));
-	ASSERT_EQ(0, wait_live_on(self->fd, l.cpu, &l)) TH_LOG("the window never went live");
+	long_run_start(_metadata, &l, self->fd, self->ncpus);
 	ASSERT_EQ(0, window_start(&w, self->fd, l.cpu, VA0, 20, 64));
 	pthread_join(w.tid, NULL);
 	live = live_cpus(self->fd);
