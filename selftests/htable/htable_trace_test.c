@@ -119,13 +119,13 @@ static int write_str(const char *path, const char *s)
  * on sched_switch to record task names, and the last one disabled takes
  * it off again: each time, the kernel patches the tracepoint's call in
  * __schedule(), and the CPU that patches it may itself reschedule while
- * it does. On the 6.12 guest under TCG that ended in an int3 Oops in
- * __schedule(), in the kernel's own text_poke_bp(), in one CI run and in
- * the seventh round of a loop of this test (Documentation/tracing.rst). An
- * instance takes the option from the top level when it is made, so the
- * test turns it off before it makes its instance (and before htablectl
- * makes its own), and its events stay on until the last test is done:
- * nothing here patches __schedule(). Events show "<...>" for the task.
+ * it does. On the 6.12 guest under TCG that can end in an int3 Oops in
+ * __schedule(), in the kernel's own text_poke_bp() (see
+ * Documentation/tracing.rst). An instance takes the option from the top
+ * level when it is made, so the test turns it off before it makes its
+ * instance (and before htablectl makes its own), and its events stay on
+ * until the last test is done: nothing here patches __schedule(). Events
+ * show "<...>" for the task.
  */
 static char record_cmd_was;
 
