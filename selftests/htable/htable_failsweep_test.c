@@ -293,6 +293,30 @@ static void op_done(struct __test_metadata *_metadata, int *fd, long long hats0,
 	EXPECT_EQ(active0, htable_stat("active_ptables"));
 }
 
+/*
+ * Begin case @o, named @name, on @nfd new hats: the fixture's @fd, which
+ * op_done() or the teardown closes. Returns false, the case passing as
+ * htable_dev_missing() says, when there is no device.
+ */
+static bool op_start(struct __test_metadata *_metadata, int *fd,
+		     struct opsweep *o, const char *name, int nfd)
+{
+	int k;
+
+	memset(o, 0, sizeof(*o));
+	o->name = name;
+	o->nfd = nfd;
+	fd[0] = htable_open_dev();
+	if (htable_dev_missing(_metadata, fd[0] < 0, errno))
+		return false;
+	for (k = 1; k < nfd; k++) {
+		fd[k] = htable_open_dev();
+		ASSERT_LE(0, fd[k]);
+	}
+	memcpy(o->fd, fd, nfd * sizeof(*fd));
+	return true;
+}
+
 /* Pages of the hat around the operations, tagged. */
 #define BASE_VA		(5 * HT_SZ_1G - 4 * HT_PAGE_SIZE)
 #define BASE_N		8
@@ -323,14 +347,9 @@ TEST_F_TIMEOUT(op, map_2m, 300)
 	__u64 i, pfn;
 	int fd;
 
-	fd = htable_open_dev();
-	if (htable_dev_missing(_metadata, fd < 0, errno))
+	if (!op_start(_metadata, self->fd, &o, "MAP 2 MiB", 1))
 		return;
-	self->fd[0] = fd;
-	memset(&o, 0, sizeof(o));
-	o.name = "MAP 2 MiB";
-	o.nfd = 1;
-	o.fd[0] = fd;
+	fd = o.fd[0];
 	base_pages(_metadata, &o, 0);
 	sweep_add_run(&o, 0, va, 2 * NP_2M);
 	sweep_add_va(&o, 0, va + HT_SZ_2M - HT_PAGE_SIZE);
@@ -366,14 +385,9 @@ TEST_F_TIMEOUT(op, split_2m, 300)
 	__u64 pfn0;
 	int fd;
 
-	fd = htable_open_dev();
-	if (htable_dev_missing(_metadata, fd < 0, errno))
+	if (!op_start(_metadata, self->fd, &o, "UNMAP splitting 2 MiB", 1))
 		return;
-	self->fd[0] = fd;
-	memset(&o, 0, sizeof(o));
-	o.name = "UNMAP splitting 2 MiB";
-	o.nfd = 1;
-	o.fd[0] = fd;
+	fd = o.fd[0];
 	base_pages(_metadata, &o, 0);
 	ASSERT_EQ(0, ht_map(fd, va, NP_2M, HTABLE_MAP_2M | HTABLE_MAP_WRITE));
 	ASSERT_EQ(0, sweep_put_tags(fd, va, NP_2M));
@@ -408,14 +422,9 @@ TEST_F_TIMEOUT(op, split_two_edges, 300)
 	__u64 pfn0;
 	int fd;
 
-	fd = htable_open_dev();
-	if (htable_dev_missing(_metadata, fd < 0, errno))
+	if (!op_start(_metadata, self->fd, &o, "UNMAP splitting two 2 MiB pages", 1))
 		return;
-	self->fd[0] = fd;
-	memset(&o, 0, sizeof(o));
-	o.name = "UNMAP splitting two 2 MiB pages";
-	o.nfd = 1;
-	o.fd[0] = fd;
+	fd = o.fd[0];
 	ASSERT_EQ(0, ht_map(fd, va, 2 * NP_2M, HTABLE_MAP_2M | HTABLE_MAP_WRITE));
 	ASSERT_EQ(0, sweep_put_tags(fd, va, 2 * NP_2M));
 	pfn0 = sweep_pfn_level(fd, va, 1);
@@ -523,14 +532,9 @@ TEST_F_TIMEOUT(op, reload_after_steal, 300)
 	static struct hsnap now;
 	int fd;
 
-	fd = htable_open_dev();
-	if (htable_dev_missing(_metadata, fd < 0, errno))
+	if (!op_start(_metadata, self->fd, &o, "RELOAD after a steal", 1))
 		return;
-	self->fd[0] = fd;
-	memset(&o, 0, sizeof(o));
-	o.name = "RELOAD after a steal";
-	o.nfd = 1;
-	o.fd[0] = fd;
+	fd = o.fd[0];
 	base_pages(_metadata, &o, 0);
 	ASSERT_EQ(0, ht_map(fd, RL_LOCK, 1, HTABLE_MAP_LOCK | HTABLE_MAP_WRITE));
 	ASSERT_EQ(0, ht_map(fd, RL_2M, NP_2M, HTABLE_MAP_2M | HTABLE_MAP_EXEC));
@@ -590,16 +594,8 @@ TEST_F_TIMEOUT(op, share, 300)
 	struct hits h;
 	__u64 i;
 
-	self->fd[0] = htable_open_dev();
-	if (htable_dev_missing(_metadata, self->fd[0] < 0, errno))
+	if (!op_start(_metadata, self->fd, &o, "SHARE", 2))
 		return;
-	self->fd[1] = htable_open_dev();
-	ASSERT_LE(0, self->fd[1]);
-	memset(&o, 0, sizeof(o));
-	o.name = "SHARE";
-	o.nfd = 2;
-	o.fd[0] = self->fd[0];
-	o.fd[1] = self->fd[1];
 	ASSERT_EQ(0, ht_map(o.fd[0], SH_VA + 3 * HT_PAGE_SIZE, 16, HTABLE_MAP_WRITE));
 	ASSERT_EQ(0, sweep_put_tags(o.fd[0], SH_VA + 3 * HT_PAGE_SIZE, 16));
 	ASSERT_EQ(0, ht_map(o.fd[1], 3 * HT_SZ_1G, 1, HTABLE_MAP_WRITE));
@@ -650,20 +646,15 @@ TEST_F_TIMEOUT(op, pin_map, 300)
 	__u64 *mem, i, v;
 	int fd;
 
-	fd = htable_open_dev();
-	if (htable_dev_missing(_metadata, fd < 0, errno))
+	if (!op_start(_metadata, self->fd, &o, "MAP PIN", 1))
 		return;
-	self->fd[0] = fd;
+	fd = o.fd[0];
 	mem = mmap(NULL, 2 * HT_PAGE_SIZE, PROT_READ | PROT_WRITE,
 		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, mem);
 	/* The tags are in this process's own memory. */
 	for (i = 0; i < 2; i++)
 		mem[i * HT_PAGE_SIZE / 8 + 1] = WTAG(va + i * HT_PAGE_SIZE);
-	memset(&o, 0, sizeof(o));
-	o.name = "MAP PIN";
-	o.nfd = 1;
-	o.fd[0] = fd;
 	base_pages(_metadata, &o, 0);
 	sweep_add_run(&o, 0, va, 2);
 	o.run = do_map;
