@@ -7,8 +7,6 @@
  */
 #include "htable_fuzz.h"
 
-#define REAP_PATH	"/sys/kernel/debug/htable/reap"
-
 /* ---- SHARE, UNSHARE ---------------------------------------------------- */
 
 static int fz_share_want(struct fz_thread *t, struct fz_set *s, int hi, int oi, __u64 va,
@@ -257,7 +255,7 @@ int fz_steal(struct fz_thread *t, struct fz_set *s, const struct fz_op *op)
 	t1 = ht_now();
 	if (op->arg & 1) {
 		for (i = 0; i < 3 && !err; i++)
-			err = htable_knob_write(REAP_PATH, 0);
+			err = htable_knob_write(HTABLE_REAP_PATH, 0);
 	} else {
 		err = htable_knob_write(HTABLE_FORCE_STEAL_PATH, 1);
 		fd = htable_open_dev();

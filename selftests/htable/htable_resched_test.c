@@ -42,7 +42,6 @@
 #define NPAGES_SMALL	(HTABLE_MAX_NPAGES / 64)
 #define SEED		0x7e5c4edULL
 #define THRESH_PATH	"/proc/sys/kernel/watchdog_thresh"
-#define REAP_PATH	"/sys/kernel/debug/htable/reap"
 #define LOCKUP_RE	"soft lockup|rcu: INFO|detected stall|blocked for more than"
 #define PREEMPT_PATH	"/sys/kernel/debug/sched/preempt"
 
@@ -199,7 +198,7 @@ static int reap_leaves(int fd)
 		if (!info.tables[0])
 			return i;
 		/* Each reap must take something. */
-		if (info.tables[0] >= left || htable_knob_write(REAP_PATH, 1 << 20))
+		if (info.tables[0] >= left || htable_knob_write(HTABLE_REAP_PATH, 1 << 20))
 			return -1;
 		left = info.tables[0];
 	}

@@ -18,7 +18,6 @@
 #define PTABLE_CAP_PATH		KNOB_DIR "ptable_cap"
 #define FORCE_STEAL_PATH	KNOB_DIR "force_steal"
 #define STEAL_PASSES_PATH	KNOB_DIR "steal_passes"
-#define REAP_PATH		KNOB_DIR "reap"
 #define HATS_PATH		KNOB_DIR "hats"
 #define DROP_CACHES_PATH	"/proc/sys/vm/drop_caches"
 #define STEAL_PASSES_DEFAULT	8
@@ -74,7 +73,6 @@ struct churn_min {
 };
 
 /* htable_steal_hats.c: a hat and its model around steals */
-long long steal_empty_caches(void);
 long long steal_hats_file_stolen(void);
 int steal_map_model(struct ht_hat *h, __u64 va, __u64 npages, __u32 flags);
 int steal_reload_model(struct ht_hat *h, __u64 *total);

@@ -146,7 +146,7 @@ int steal_churn_phase(struct churn *ch, const struct churn_min *min)
 
 	while (!err) {
 		usleep(100 * 1000);
-		err = htable_knob_write(REAP_PATH, 0);
+		err = htable_knob_write(HTABLE_REAP_PATH, 0);
 		if (ht_now() >= t0 + CHURN_SECONDS && !churn_short(ch, &c0, min, 0))
 			break;
 		for (i = 0; i < 3 && !__atomic_load_n(&ch[i].bad, __ATOMIC_RELAXED); i++)

@@ -7,28 +7,6 @@
  */
 #include "htable_steal.h"
 
-/*
- * Reap exactly the cached tables until none is left, so that a steal can
- * only take tables in use. htable_reap(N) takes at most its own count
- * (MAX(MIN(physmem / 20, active / 20), 10)) per call, so this loops; N is
- * never more than the cached count, so no table in use is touched.
- * Returns the cached count left (0), or -1 when a knob fails.
- */
-long long steal_empty_caches(void)
-{
-	long long c = -1;
-	int i;
-
-	for (i = 0; i < 1000; i++) {
-		c = htable_stat("cached_tables");
-		if (c <= 0)
-			break;
-		if (htable_knob_write(REAP_PATH, c))
-			return -1;
-	}
-	return c;
-}
-
 /* The sum of the stolen column of the hats file, or -1. */
 long long steal_hats_file_stolen(void)
 {

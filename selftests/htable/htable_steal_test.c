@@ -40,7 +40,7 @@ static void ctx_start(struct __test_metadata *_metadata, struct steal_ctx *c, in
 	ASSERT_EQ(0, access(PTABLE_CAP_PATH, W_OK)) TH_LOG("%s", PTABLE_CAP_PATH);
 	ASSERT_EQ(0, access(FORCE_STEAL_PATH, W_OK)) TH_LOG("%s", FORCE_STEAL_PATH);
 	ASSERT_EQ(0, access(STEAL_PASSES_PATH, W_OK)) TH_LOG("%s", STEAL_PASSES_PATH);
-	ASSERT_EQ(0, access(REAP_PATH, W_OK)) TH_LOG("%s", REAP_PATH);
+	ASSERT_EQ(0, access(HTABLE_REAP_PATH, W_OK)) TH_LOG("%s", HTABLE_REAP_PATH);
 	ASSERT_EQ(0, htable_knobs_reset());
 	ASSERT_LE(0, c->hats0);
 	ASSERT_LE(0, c->active0);
@@ -120,7 +120,7 @@ TEST_F_TIMEOUT(steal, spread_under_cap, STEAL_TIMEOUT)
 		ret = steal_map_model(&c->h[v], VA_V, SPREAD_TABLES * PTES, HTABLE_MAP_WRITE);
 		ASSERT_EQ(0, ret) TH_LOG("victim %d MAP: %s", v, strerror(-ret));
 	}
-	ASSERT_EQ(0, steal_empty_caches());
+	ASSERT_EQ(0, ht_drain_caches());
 	cap = htable_stat("active_ptables");
 	ASSERT_LT(0, cap);
 	ASSERT_EQ(0, htable_knob_write(PTABLE_CAP_PATH, cap));
@@ -196,7 +196,7 @@ TEST_F_TIMEOUT(steal, locked_never_stolen, STEAL_TIMEOUT)
 	ASSERT_EQ(0, steal_map_model(l, VA_V, 4 * PTES, HTABLE_MAP_LOCK | HTABLE_MAP_WRITE));
 	ASSERT_EQ(0, steal_map_model(u, VA_V, 2 * PTES, HTABLE_MAP_WRITE));
 	ASSERT_EQ(0, steal_map_model(s, VA_S, 1, HTABLE_MAP_WRITE));
-	ASSERT_EQ(0, steal_empty_caches());
+	ASSERT_EQ(0, ht_drain_caches());
 	cap = htable_stat("active_ptables");
 	ASSERT_EQ(0, htable_knob_write(PTABLE_CAP_PATH, cap));
 
@@ -250,7 +250,7 @@ TEST_F_TIMEOUT(steal, locked_never_stolen, STEAL_TIMEOUT)
 	EXPECT_EQ(0, p.flags);
 
 	/* Reaping skips locked tables too (the stealer's idle ones may go). */
-	ASSERT_EQ(0, htable_knob_write(REAP_PATH, 0));
+	ASSERT_EQ(0, htable_knob_write(HTABLE_REAP_PATH, 0));
 	ASSERT_EQ(0, htable_knob_write(DROP_CACHES_PATH, 2));
 	ASSERT_EQ(0, ht_info(l->fd, &info));
 	EXPECT_EQ(0, info.stolen);
@@ -307,7 +307,7 @@ TEST_F_TIMEOUT(steal, data_survives_steal_and_reload, STEAL_TIMEOUT)
 	ASSERT_EQ(0, steal_check_data(a, 0, 0));
 	/* B's branch exists before the cap: each of its maps needs one leaf. */
 	ASSERT_EQ(0, steal_map_model(b, VA_S, 1, HTABLE_MAP_WRITE));
-	ASSERT_EQ(0, steal_empty_caches());
+	ASSERT_EQ(0, ht_drain_caches());
 	ASSERT_EQ(0, htable_knob_write(PTABLE_CAP_PATH, htable_stat("active_ptables")));
 
 	steals0 = htable_stat("hs_steals");
@@ -436,7 +436,7 @@ TEST_F_TIMEOUT(steal, force_steal_every_third, STEAL_TIMEOUT)
 		return;
 	ctx_start(_metadata, c, 2);
 	ASSERT_EQ(0, steal_map_model(v, VA_V, 12 * PTES, HTABLE_MAP_WRITE));
-	ASSERT_EQ(0, steal_empty_caches());
+	ASSERT_EQ(0, ht_drain_caches());
 	active0 = htable_stat("active_ptables");
 	steals0 = htable_stat("hs_steals");
 	ASSERT_EQ(0, htable_knob_write(FORCE_STEAL_PATH, 3));
@@ -489,7 +489,7 @@ TEST_F_TIMEOUT(steal, force_steal_nothing_to_steal, STEAL_TIMEOUT)
 	if (htable_dev_missing(_metadata, c->err, c->err))
 		return;
 	ctx_start(_metadata, c, 1);
-	ASSERT_EQ(0, steal_empty_caches());
+	ASSERT_EQ(0, ht_drain_caches());
 	steals0 = htable_stat("hs_steals");
 	ASSERT_EQ(0, htable_knob_write(FORCE_STEAL_PATH, 1));
 	/* A page in each of 8 new 1 GiB regions: two new tables each, or more. */
@@ -684,7 +684,7 @@ TEST_F_TIMEOUT(passes, steal_order, STEAL_TIMEOUT)
 		total += fill[t];
 	}
 	ASSERT_EQ(0, steal_map_model(s, VA_S, 1, HTABLE_MAP_WRITE));
-	ASSERT_EQ(0, steal_empty_caches());
+	ASSERT_EQ(0, ht_drain_caches());
 	ASSERT_EQ(0, htable_knob_write(STEAL_PASSES_PATH, variant->passes));
 	ASSERT_EQ(variant->passes, htable_knob_read(STEAL_PASSES_PATH));
 	ASSERT_EQ(0, htable_knob_write(PTABLE_CAP_PATH, htable_stat("active_ptables")));

@@ -59,7 +59,6 @@
 #define PTABLE_CAP_PATH		KNOB_DIR "ptable_cap"
 #define FORCE_STEAL_PATH	KNOB_DIR "force_steal"
 #define STEAL_PASSES_PATH	KNOB_DIR "steal_passes"
-#define REAP_PATH		KNOB_DIR "reap"
 #define DROP_CACHES_PATH	"/proc/sys/vm/drop_caches"
 #define STEAL_PASSES_DEFAULT	8
 
@@ -534,7 +533,8 @@ static void *stealer_run(void *arg)
 			__atomic_add_fetch(&cap_gen, 1, __ATOMIC_SEQ_CST);
 		}
 		/* drop_caches first: the shrinker then finds the cached tables. */
-		if (htable_knob_write(DROP_CACHES_PATH, 2) || htable_knob_write(REAP_PATH, 0))
+		if (htable_knob_write(DROP_CACHES_PATH, 2) ||
+		    htable_knob_write(HTABLE_REAP_PATH, 0))
 			__atomic_store_n(&st->bad, 1, __ATOMIC_RELAXED);
 		bump(&st->cycles);
 		for (ms = 0; ms < STEAL_PERIOD_MS && !stopping(); ms += 50)
@@ -731,7 +731,7 @@ TEST_F_TIMEOUT(stress, steal_reap_storm, STRESS_TIMEOUT)
 		return;
 	ASSERT_NE(NULL, self->w);
 	ASSERT_EQ(0, access(PTABLE_CAP_PATH, W_OK));
-	ASSERT_EQ(0, access(REAP_PATH, W_OK));
+	ASSERT_EQ(0, access(HTABLE_REAP_PATH, W_OK));
 	ASSERT_EQ(0, htable_knobs_reset());
 	ASSERT_LE(0, self->hats0);
 	ASSERT_LE(0, self->active0);
