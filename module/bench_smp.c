@@ -316,6 +316,13 @@ static int bench_threads(struct bench_thr *thr, unsigned int nthr, u64 *per_op)
 	return err;
 }
 
+/*
+ * Where thread @i's backing pages are: in one hat, each thread aliases
+ * pages of its own (case_threads() maps the second set), so that the
+ * two share the hat and nothing else, as on two hats.
+ */
+#define BENCH_THR_SRC_VA(i)	(BENCH_SRC_VA + (i) * (1UL << 30))
+
 static int bench_scaling(struct bench_ctx *c, const char *op, struct hat *h2,
 			 bool vmram, unsigned int reps, unsigned int iters)
 {
@@ -329,7 +336,7 @@ static int bench_scaling(struct bench_ctx *c, const char *op, struct hat *h2,
 	for (i = 0; i < 2; i++) {
 		thr[i].hat = i && h2 ? h2 : c->hat;
 		thr[i].va = BENCH_DST_VA + i * (1UL << 30);
-		thr[i].src = BENCH_SRC_VA;
+		thr[i].src = h2 ? BENCH_SRC_VA : BENCH_THR_SRC_VA(i);
 		thr[i].n = c->n;
 		thr[i].nsrc = c->nsrc;
 		thr[i].pages = c->pages;
@@ -370,6 +377,8 @@ int case_threads(struct bench_ctx *c, unsigned long n, unsigned int reps,
 		return 0;
 	}
 	err = bench_setup_hat(c, n, n);
+	if (!err)
+		err = bench_map(c->hat, BENCH_THR_SRC_VA(1), n, 0, 0, 0);
 	if (err)
 		return err;
 	iters = bench_iters(iters, 4096, n);
