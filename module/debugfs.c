@@ -46,7 +46,7 @@ static int stats_show(struct seq_file *m, void *unused)
 	seq_printf(m, "reserve_cnt %u\n", READ_ONCE(htable_reserve_cnt));
 	seq_printf(m, "cached_tables %ld\n", atomic_long_read(&htable_nr_cached));
 	seq_printf(m, "hats %d\n", atomic_read(&htable_nr_hats));
-	for (i = 0; i < HTABLE_MAX_LEVELS; i++)
+	for (i = 0; i < MAX_NUM_LEVEL; i++)
 		seq_printf(m, "tables_l%d %ld\n", i,
 			   atomic_long_read(&htable_level_tables[i]));
 	return 0;

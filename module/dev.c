@@ -28,6 +28,9 @@
 #include <htable/trace.h>
 #include <htable/x86pte.h>
 
+/* Where the core and the ABI share a number, they agree. */
+static_assert(MAX_NUM_LEVEL == HTABLE_MAX_LEVELS);
+
 static int htable_open(struct inode *inode, struct file *file)
 {
 	struct hat *hat = hat_alloc();

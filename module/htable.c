@@ -29,7 +29,7 @@ spinlock_t htable_mutex[NUM_HTABLE_MUTEX];	/* the hashed locks */
  * the system instead of to their hat's cache.
  */
 atomic_t htable_dont_cache = ATOMIC_INIT(0);
-atomic_long_t htable_level_tables[HTABLE_MAX_LEVELS];
+atomic_long_t htable_level_tables[MAX_NUM_LEVEL];
 atomic_long_t htable_nr_cached = ATOMIC_LONG_INIT(0);
 unsigned int htable_force_steal;	/* every Nth allocation steals first */
 static atomic_t htable_force_steal_count = ATOMIC_INIT(0);

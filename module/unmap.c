@@ -282,7 +282,7 @@ int hat_unload(struct hat *hat, unsigned long va, unsigned long npages)
 	unsigned long first = va >> PAGE_SHIFT, last = first + npages - 1;
 	unsigned long eaddr = va + (npages << PAGE_SHIFT);
 	struct hat_range c = HAT_RANGE_CHANGES(first, last);
-	struct htable *spares[2 * HTABLE_MAX_LEVELS] = { NULL };
+	struct htable *spares[2 * MAX_NUM_LEVEL] = { NULL };
 	unsigned int nsplit = 0, next = 0, k;
 	struct htable_batch b;
 	bool excl = false, large;

@@ -23,7 +23,7 @@ void htable_mmu_init(void)
 
 	mmu.max_level = arch_paging_levels() - 1;
 	mmu.max_page_level = arch_has_gbpages() ? 2 : 1;
-	for (l = 0; l < HTABLE_MAX_LEVELS; l++)
+	for (l = 0; l < MAX_NUM_LEVEL; l++)
 		mmu.level_shift[l] = PAGE_SHIFT + l * HTABLE_PTE_SHIFT;
 	/* The lower half ends where the top level's sign bit starts. */
 	mmu.hole_start = 1UL << (LEVEL_SHIFT(mmu.max_level) + HTABLE_PTE_SHIFT - 1);

@@ -87,6 +87,13 @@
 #include <uapi/htable.h>
 #include <htable/arch.h>
 
+/*
+ * Most levels any hierarchy has: 5-level paging (LA57); level 0 holds 4 KiB
+ * PTEs. The ABI's HTABLE_MAX_LEVELS sizes its arrays the same (dev.c
+ * asserts it).
+ */
+#define MAX_NUM_LEVEL	5
+
 /* ht_flags */
 #define HTABLE_TOP	0x01	/* the hat's top table (an order-1 page pair) */
 /* A sharer's handle on another hat's leaf table (HTABLE_SHARED_PFN). */
@@ -234,7 +241,7 @@ struct hat {
 struct htable_mmu {
 	unsigned int	max_level;	/* top level: 3 or 4 */
 	unsigned int	max_page_level;	/* largest page level: 2 with pdpe1gb */
-	unsigned int	level_shift[HTABLE_MAX_LEVELS];
+	unsigned int	level_shift[MAX_NUM_LEVEL];
 	unsigned long	hole_start;	/* first non-canonical va */
 	unsigned long	hole_end;	/* last non-canonical va */
 	x86pte_t	pt_nx;		/* PT_NX when the CPU has NX, else 0 */
@@ -311,7 +318,7 @@ extern struct list_head htable_hat_list;
 extern atomic_long_t active_ptables;
 extern atomic_t htable_dont_cache;
 /* Hashed tables of all hats, per level (shown in debugfs stats). */
-extern atomic_long_t htable_level_tables[HTABLE_MAX_LEVELS];
+extern atomic_long_t htable_level_tables[MAX_NUM_LEVEL];
 
 /* htable.c: table lifecycle */
 int htable_init(void);

@@ -406,7 +406,7 @@ TEST_F(core, fail_nth_ptable)
 {
 	struct hat *hat = self->hat;
 	unsigned int top = variant->levels - 1, n, fails = 0;
-	unsigned long cnt[HTABLE_MAX_LEVELS];
+	unsigned long cnt[MAX_NUM_LEVEL];
 
 	for (n = 1; n <= top + 1; n++) {
 		htable_fail_nth_set(n);

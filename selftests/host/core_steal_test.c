@@ -45,7 +45,7 @@ static long filled_stolen(struct hat *hat, unsigned int n, unsigned long base)
 TEST_F(core, steal_every_hat_locked)
 {
 	struct hat *a = self->hat, *b = test_hat_new();
-	unsigned long before[HTABLE_MAX_LEVELS], after[HTABLE_MAX_LEVELS];
+	unsigned long before[MAX_NUM_LEVEL], after[MAX_NUM_LEVEL];
 	struct htable *list, *ht;
 	unsigned int got = 0;
 
@@ -116,7 +116,7 @@ TEST_F(core, steal_every_hat_locked)
 	EXPECT_EQ(atomic_long_read(&b->hat_stolen), atomic_long_read(&b->hat_stolen_pages));
 	fake_count_tables(a, after);
 	{
-		unsigned long bc[HTABLE_MAX_LEVELS];
+		unsigned long bc[MAX_NUM_LEVEL];
 
 		fake_count_tables(b, bc);
 		EXPECT_EQ(12, after[0] + bc[0]);
@@ -136,7 +136,7 @@ TEST_F(core, steal_every_hat_locked)
 TEST_F(core, steal_cached_first_and_reap)
 {
 	struct hat *hat = self->hat;
-	unsigned long cnt[HTABLE_MAX_LEVELS], before;
+	unsigned long cnt[MAX_NUM_LEVEL], before;
 	struct shrink_control sc = { .nr_to_scan = 3 };
 	struct htable *list, *ht;
 	unsigned int n = 0, i;

@@ -73,7 +73,7 @@ static int test_collect_visit(struct htable_walk *w, struct htable *ht,
 TEST_F(core, level_boundaries)
 {
 	unsigned int top = variant->levels - 1, l, lv, i, n = 0;
-	unsigned long va[2 * HTABLE_MAX_LEVELS + 2], cnt[HTABLE_MAX_LEVELS];
+	unsigned long va[2 * MAX_NUM_LEVEL + 2], cnt[MAX_NUM_LEVEL];
 	struct hat *hat = self->hat;
 	unsigned long tables = 0;
 	struct htable_check c;
@@ -104,7 +104,7 @@ TEST_F(core, level_boundaries)
 	 */
 	fake_count_tables(hat, cnt);
 	for (l = 0; l < top; l++) {
-		unsigned long seen[2 * HTABLE_MAX_LEVELS + 2];
+		unsigned long seen[2 * MAX_NUM_LEVEL + 2];
 		unsigned int j, k, d = 0;
 
 		for (j = 0; j < n; j++) {
@@ -388,7 +388,7 @@ TEST_F(core, hash_grows_and_finds_every_table)
 {
 	struct hat *hat = self->hat;
 	unsigned int n0 = hat->hat_num_hash, n = 0, h, want, i;
-	unsigned long cnt[HTABLE_MAX_LEVELS], total = 0, hashed = 0;
+	unsigned long cnt[MAX_NUM_LEVEL], total = 0, hashed = 0;
 	struct htable *ht;
 	bool ok;
 
@@ -398,7 +398,7 @@ TEST_F(core, hash_grows_and_finds_every_table)
 		n++;
 	}
 	fake_count_tables(hat, cnt);
-	for (i = 0; i < HTABLE_MAX_LEVELS; i++)
+	for (i = 0; i < MAX_NUM_LEVEL; i++)
 		total += cnt[i];
 	EXPECT_EQ(total, atomic_read(&hat->hat_ntables));
 	/* Each table once, in the bucket its va and level hash to. */

@@ -144,7 +144,7 @@ static inline void fake_count(x86pte_t *t, unsigned int l,
 /* Linked tables of @hat per level (the top counts once). */
 static inline void fake_count_tables(struct hat *hat, unsigned long *n)
 {
-	memset(n, 0, sizeof(*n) * HTABLE_MAX_LEVELS);
+	memset(n, 0, sizeof(*n) * MAX_NUM_LEVEL);
 	/* Only the lower half: the top page's upper half is the kernel's. */
 	fake_count(fake_top(hat), shim_machine.levels - 1, 256, n);
 }
