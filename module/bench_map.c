@@ -554,7 +554,7 @@ int case_memory(struct bench_ctx *c, unsigned long n, unsigned int reps,
 		unsigned int iters)
 {
 	unsigned long tables = 0, hash, slab, per_table_x100, l, idx, pins = 0;
-	struct htable_info info;
+	struct hat_info info;
 	void *pin;
 	int err;
 

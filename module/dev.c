@@ -349,7 +349,25 @@ static long htable_ioc_probe(struct hat *hat, void *karg, void __user *uarg)
 
 static long htable_ioc_info(struct hat *hat, void *karg, void __user *uarg)
 {
-	return hat_info(hat, karg);
+	struct htable_info *info = karg;
+	struct hat_info hi;
+	unsigned int l;
+	int err;
+
+	err = hat_info(hat, &hi);
+	if (err)
+		return err;
+	*info = (struct htable_info){ .levels = hi.levels, .locked = hi.locked,
+				      .mapped_pages = hi.mapped_pages,
+				      .owned_pages = hi.owned_pages,
+				      .cached = hi.cached,
+				      .live_cpus = hi.live_cpus,
+				      .stolen = hi.stolen };
+	for (l = 0; l < MAX_NUM_LEVEL; l++) {
+		info->tables[l] = hi.tables[l];
+		info->valid[l] = hi.valid[l];
+	}
+	return 0;
 }
 
 static long htable_ioc_check(struct hat *hat, void *karg, void __user *uarg)

@@ -207,11 +207,11 @@ static unsigned int hat_count_lpages(struct htable *ht)
 /**
  * hat_info() - count a hat's tables and entries, from its hash
  * @hat:	the hat
- * @info:	out: every field (a report, in the ABI's own form)
+ * @info:	out: every field
  *
  * Return: 0, or -EINTR when a fatal signal ended the wait for the lock.
  */
-int hat_info(struct hat *hat, struct htable_info *info)
+int hat_info(struct hat *hat, struct hat_info *info)
 {
 	struct htable *ht;
 	unsigned int h;

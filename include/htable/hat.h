@@ -57,6 +57,31 @@ struct hat_xlat {
 	unsigned int	level;
 };
 
+/**
+ * struct hat_info - what hat_info() counts in a hat
+ * @levels:	paging levels (mmu.max_level + 1)
+ * @tables:	tables in the hat's tree per level, the top included; not
+ *		tables shared from another hat, which count in their owner
+ * @valid:	ht_valid_cnt summed per level (links to lower tables included)
+ * @locked:	ht_lock_cnt summed over all tables
+ * @mapped_pages: 4 KiB pages covered by present translations
+ * @owned_pages: pages recorded as the hat's (hat_owned_pages)
+ * @cached:	free tables in the hat's cache
+ * @live_cpus:	the first word of hat_cpus: CPUs 0..BITS_PER_LONG - 1
+ * @stolen:	tables in use that htable_steal() took from the hat
+ */
+struct hat_info {
+	unsigned int	levels;
+	unsigned long	tables[MAX_NUM_LEVEL];
+	unsigned long	valid[MAX_NUM_LEVEL];
+	unsigned long	locked;
+	unsigned long	mapped_pages;
+	unsigned long	owned_pages;
+	unsigned long	cached;
+	unsigned long	live_cpus;
+	unsigned long	stolen;
+};
+
 extern atomic_t htable_nr_hats;
 
 int hat_init(void);
@@ -72,7 +97,7 @@ int hat_hash_grow(struct hat *hat, unsigned long extra);
 unsigned long hat_unmap_entries(struct hat *hat, unsigned long va,
 				unsigned long eaddr, struct htable_batch *b);
 void hat_probe(struct hat *hat, unsigned long va, struct hat_xlat *x);
-int hat_info(struct hat *hat, struct htable_info *info);
+int hat_info(struct hat *hat, struct hat_info *info);
 int hat_rw(struct hat *hat, unsigned long va, void __user *buf,
 	   unsigned int len, bool write);
 int hat_pagesync(struct hat *hat, unsigned long va, unsigned long npages,
