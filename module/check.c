@@ -22,14 +22,15 @@
 
 struct check_ctx {
 	struct hat		*hat;
-	struct htable_check	*c;
+	struct check_report	*c;
 	struct seq_file		*dump;	/* set: print the tree instead */
 	x86pte_t		rsvd;	/* bits no entry may have */
 	struct hat		*busy;	/* an owner found busy, with a reference */
 	int			err;	/* -EAGAIN: @busy was busy; start over */
 };
 
-static void check_fail(struct check_ctx *x, unsigned int code, unsigned long va)
+static void check_fail(struct check_ctx *x, enum check_code code,
+		       unsigned long va)
 {
 	if (!x->c->errors++) {
 		x->c->first_error = code;
@@ -71,7 +72,7 @@ static struct htable *check_find(struct check_ctx *x, unsigned long va,
 		return ht;
 	for (h = 0; h < hat->hat_num_hash; h++) {
 		if (check_bucket(hat, h, base, level)) {
-			check_fail(x, HTABLE_CHECK_HASH, va);
+			check_fail(x, CHECK_HASH, va);
 			break;
 		}
 	}
@@ -142,7 +143,7 @@ static void check_table(struct check_ctx *x, struct htable *ht,
 		counted = ht->ht_shares;
 		if (!owner || !counted || counted->ht_page != ht->ht_page ||
 		    counted->ht_hat != owner || counted->ht_vaddr != base) {
-			check_fail(x, HTABLE_CHECK_PARENT, base);
+			check_fail(x, CHECK_PARENT, base);
 			return;
 		}
 		check_shared_table(x, ht, parent, base, owner, counted);
@@ -209,7 +210,7 @@ static void check_entries(struct check_ctx *x, struct htable *ht,
 	if (ht->ht_parent != parent || ht->ht_level != level ||
 	    ht->ht_vaddr != (level == mmu.max_level ? 0 : base) ||
 	    ht->ht_hat != x->hat)
-		check_fail(x, HTABLE_CHECK_PARENT, base);
+		check_fail(x, CHECK_PARENT, base);
 	if (x->dump)
 		seq_printf(x->dump, "%*sL%u %016lx valid %d locked %d busy %u\n",
 			   2 * (mmu.max_level - level), "", level, base,
@@ -226,39 +227,39 @@ static void check_entries(struct check_ctx *x, struct htable *ht,
 		present++;
 		x->c->entries++;
 		if (pte & (PT_USER | PT_GLOBAL | x->rsvd))
-			check_fail(x, HTABLE_CHECK_BITS, va);
+			check_fail(x, CHECK_BITS, va);
 		if (level == 0 || (pte & PT_PAGESIZE)) {
 			unsigned long i, n = 1UL << (level * 9);
 
 			/* A large page: a PS bit where allowed, its pfn aligned. */
 			if (level > mmu.max_page_level || (PTE2PFN(pte) & (n - 1)))
-				check_fail(x, HTABLE_CHECK_BITS, va);
+				check_fail(x, CHECK_BITS, va);
 			if (pte & PT_SOFTLOCK)
 				locked++;
 			i = check_owned(owner, pte, n);
 			if (i < n)
-				check_fail(x, HTABLE_CHECK_UNOWNED, va + (i << PAGE_SHIFT));
+				check_fail(x, CHECK_UNOWNED, va + (i << PAGE_SHIFT));
 			continue;
 		}
 		child = check_find(x, va, level - 1);
 		if (!child) {
-			check_fail(x, HTABLE_CHECK_HASH, va);
+			check_fail(x, CHECK_HASH, va);
 			continue;
 		}
 		/* Every link is the same, marked when it leads to a shared table. */
 		if ((pte & ~PT_PADDR) != (PT_VALID | PT_WRITABLE | PT_REF | PT_MOD |
 					  (child->ht_flags & HTABLE_SHARED ? PT_SHARELINK : 0)))
-			check_fail(x, HTABLE_CHECK_PARENT, va);
+			check_fail(x, CHECK_PARENT, va);
 		if (page_to_pfn(child->ht_page) != PTE2PFN(pte)) {
-			check_fail(x, HTABLE_CHECK_PARENT, va);
+			check_fail(x, CHECK_PARENT, va);
 			continue;
 		}
 		check_table(x, child, ht, va, level - 1);
 	}
 	if (present != atomic_read(&counted->ht_valid_cnt))
-		check_fail(x, HTABLE_CHECK_VALID_CNT, base);
+		check_fail(x, CHECK_VALID_CNT, base);
 	if (locked != atomic_read(&counted->ht_lock_cnt))
-		check_fail(x, HTABLE_CHECK_LOCK_CNT, base);
+		check_fail(x, CHECK_LOCK_CNT, base);
 }
 
 /*
@@ -292,7 +293,7 @@ static int check_hat_once(struct check_ctx *x)
 	struct hat_range all = HAT_RANGE_READS(0, ULONG_MAX);
 	unsigned int h, phys_bits = boot_cpu_data.x86_phys_bits;
 	unsigned long hashed = 0, orphans = 0;
-	struct htable_check *c = x->c;
+	struct check_report *c = x->c;
 	struct hat *hat = x->hat;
 	struct htable *ht;
 
@@ -310,7 +311,7 @@ static int check_hat_once(struct check_ctx *x)
 	}
 	ht = check_find(x, 0, mmu.max_level);
 	if (!ht || ht != hat->hat_htable)
-		check_fail(x, HTABLE_CHECK_HASH, 0);
+		check_fail(x, CHECK_HASH, 0);
 	else
 		check_table(x, ht, NULL, 0, mmu.max_level);
 	if (x->err)
@@ -323,19 +324,19 @@ static int check_hat_once(struct check_ctx *x)
 			hashed++;
 			if (!check_reachable(hat, ht)) {
 				orphans++;
-				check_fail(x, HTABLE_CHECK_ORPHAN, ht->ht_vaddr);
+				check_fail(x, CHECK_ORPHAN, ht->ht_vaddr);
 			}
 		}
 		spin_unlock(HTABLE_LOCK(hat, h));
 		cond_resched();
 	}
 	if (!orphans && hashed != c->tables)
-		check_fail(x, HTABLE_CHECK_ORPHAN, 0);
+		check_fail(x, CHECK_ORPHAN, 0);
 
 	spin_lock(&hat->hat_cache_lock);
 	for (ht = hat->hat_ht_cached; ht; ht = ht->ht_next)
 		if (memchr_inv(page_address(ht->ht_page), 0, PAGE_SIZE))
-			check_fail(x, HTABLE_CHECK_CACHED, ht->ht_vaddr);
+			check_fail(x, CHECK_CACHED, ht->ht_vaddr);
 	spin_unlock(&hat->hat_cache_lock);
 out:
 	hat_range_release(hat, &all);
@@ -369,7 +370,7 @@ static int check_wait_owner(struct hat *owner)
  * table's owner busy is thrown away (and what it printed with it): wait
  * for the owner, then check the whole hat again.
  */
-static int check_hat(struct hat *hat, struct htable_check *c,
+static int check_hat(struct hat *hat, struct check_report *c,
 		     struct seq_file *dump)
 {
 	size_t printed = dump ? dump->count : 0;
@@ -409,7 +410,7 @@ static int check_hat(struct hat *hat, struct htable_check *c,
  * Return: 0, or -EINTR when a fatal signal ended a wait for the hat or
  * for the owner of a table it shares.
  */
-int htable_check(struct hat *hat, struct htable_check *c)
+int htable_check(struct hat *hat, struct check_report *c)
 {
 	return check_hat(hat, c, NULL);
 }
@@ -421,7 +422,7 @@ int htable_check(struct hat *hat, struct htable_check *c)
  */
 void htable_dump_tree(struct hat *hat, struct seq_file *m)
 {
-	struct htable_check c;
+	struct check_report c;
 
 	seq_printf(m, "hat %u pid %d, %u levels, %ld pages owned\n",
 		   hat->hat_id, hat->hat_pid, mmu.max_level + 1,
@@ -430,6 +431,6 @@ void htable_dump_tree(struct hat *hat, struct seq_file *m)
 		seq_puts(m, "interrupted\n");
 		return;
 	}
-	seq_printf(m, "check: %llu errors, %llu tables, %llu entries\n",
+	seq_printf(m, "check: %lu errors, %lu tables, %lu entries\n",
 		   c.errors, c.tables, c.entries);
 }

@@ -19,6 +19,7 @@
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 
+#include <htable/check.h>
 #include <htable/corrupt.h>
 #include <htable/hat.h>
 #include <htable/module.h>
@@ -26,7 +27,7 @@
 
 /**
  * struct htable_corruption - what corrupt/<id> broke, to put it back
- * @code:	HTABLE_CHECK_* of the invariant
+ * @code:	the CHECK_* code of the invariant
  * @va:		the va CHECK must report
  * @ht:		the table touched, held (for CACHED: in the hat's cache)
  * @pt:		the table whose entry changed (@ht or its parent), or NULL
@@ -87,7 +88,7 @@ static int corrupt_apply(struct hat *hat, struct htable_corruption *k)
 	struct htable *ht, *pt;
 	int err = 0;
 
-	if (k->code == HTABLE_CHECK_CACHED) {
+	if (k->code == CHECK_CACHED) {
 		spin_lock(&hat->hat_cache_lock);
 		for (ht = hat->hat_ht_cached; ht; ht = ht->ht_next)
 			if (ht->ht_vaddr == (va & LEVEL_MASK(1)))
@@ -111,34 +112,34 @@ static int corrupt_apply(struct hat *hat, struct htable_corruption *k)
 	k->ht = ht;
 	pt = ht->ht_parent;
 	switch (k->code) {
-	case HTABLE_CHECK_VALID_CNT:
+	case CHECK_VALID_CNT:
 		atomic_inc(&ht->ht_valid_cnt);
 		k->va = ht->ht_vaddr;
 		break;
-	case HTABLE_CHECK_LOCK_CNT:
+	case CHECK_LOCK_CNT:
 		atomic_inc(&ht->ht_lock_cnt);
 		k->va = ht->ht_vaddr;
 		break;
-	case HTABLE_CHECK_PARENT:
+	case CHECK_PARENT:
 		/* A link without the D bit that every link has; the MMU ignores D there. */
 		err = corrupt_entry(k, pt, htable_va2entry(ht->ht_vaddr, pt), 0, ~PT_MOD);
 		k->va = ht->ht_vaddr;
 		break;
-	case HTABLE_CHECK_HASH:
+	case CHECK_HASH:
 		corrupt_hash(hat, ht, false);
 		k->va = ht->ht_vaddr;
 		break;
-	case HTABLE_CHECK_UNOWNED:
+	case CHECK_UNOWNED:
 		/* The zero page: real memory, and never the hat's. */
 		err = corrupt_entry(k, ht, htable_va2entry(va, ht),
 				    arch_page_to_phys(ZERO_PAGE(0)), ~PT_PADDR);
 		k->va = va & PAGE_MASK;
 		break;
-	case HTABLE_CHECK_BITS:
+	case CHECK_BITS:
 		err = corrupt_entry(k, ht, htable_va2entry(va, ht), PT_USER, ~0ULL);
 		k->va = va & PAGE_MASK;
 		break;
-	case HTABLE_CHECK_ORPHAN:
+	case CHECK_ORPHAN:
 		/* Unlinked from its parent, whose count agrees, but still hashed. */
 		err = corrupt_entry(k, pt, htable_va2entry(ht->ht_vaddr, pt), 0, 0);
 		if (!err)
@@ -163,7 +164,7 @@ static void corrupt_undo(struct hat *hat, struct htable_corruption *k)
 	if (k->pt && x86pte_cas(k->pt, k->entry, k->new, k->old) != k->new)
 		WARN_ONCE(1, "htable: corrupt: entry changed under the corruption\n");
 	switch (k->code) {
-	case HTABLE_CHECK_CACHED:
+	case CHECK_CACHED:
 		/* Only while the table is still in this hat's cache. */
 		spin_lock(&hat->hat_cache_lock);
 		for (c = hat->hat_ht_cached; c && c != ht; c = c->ht_next)
@@ -172,16 +173,16 @@ static void corrupt_undo(struct hat *hat, struct htable_corruption *k)
 			WRITE_ONCE(*x86pte_access_pagetable(ht, 0), 0);
 		spin_unlock(&hat->hat_cache_lock);
 		return;
-	case HTABLE_CHECK_VALID_CNT:
+	case CHECK_VALID_CNT:
 		atomic_dec(&ht->ht_valid_cnt);
 		break;
-	case HTABLE_CHECK_LOCK_CNT:
+	case CHECK_LOCK_CNT:
 		atomic_dec(&ht->ht_lock_cnt);
 		break;
-	case HTABLE_CHECK_HASH:
+	case CHECK_HASH:
 		corrupt_hash(hat, ht, true);
 		break;
-	case HTABLE_CHECK_ORPHAN:
+	case CHECK_ORPHAN:
 		atomic_inc(&k->pt->ht_valid_cnt);
 		break;
 	}

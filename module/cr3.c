@@ -638,7 +638,7 @@ int htable_window_run(struct hat *hat, struct htable_run *r,
 		      struct htable_sample *samples)
 {
 	struct htable_window *w;
-	struct htable_check c;
+	struct check_report c;
 	struct hat_range all = HAT_RANGE_READS(0, ULONG_MAX);
 	int err;
 
@@ -646,7 +646,7 @@ int htable_window_run(struct hat *hat, struct htable_run *r,
 	if (err)
 		return err;
 	if (c.errors) {
-		htable_bad_input("window refused: CHECK found %llu errors (first %u at %#llx)",
+		htable_bad_input("window refused: CHECK found %lu errors (first %u at %#lx)",
 				 c.errors, c.first_error, c.first_va);
 		return -EUCLEAN;
 	}

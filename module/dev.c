@@ -30,6 +30,15 @@
 
 /* Where the core and the ABI share a number, they agree. */
 static_assert(MAX_NUM_LEVEL == HTABLE_MAX_LEVELS);
+static_assert(CHECK_OK == HTABLE_CHECK_OK);
+static_assert(CHECK_VALID_CNT == HTABLE_CHECK_VALID_CNT);
+static_assert(CHECK_LOCK_CNT == HTABLE_CHECK_LOCK_CNT);
+static_assert(CHECK_PARENT == HTABLE_CHECK_PARENT);
+static_assert(CHECK_HASH == HTABLE_CHECK_HASH);
+static_assert(CHECK_UNOWNED == HTABLE_CHECK_UNOWNED);
+static_assert(CHECK_BITS == HTABLE_CHECK_BITS);
+static_assert(CHECK_ORPHAN == HTABLE_CHECK_ORPHAN);
+static_assert(CHECK_CACHED == HTABLE_CHECK_CACHED);
 
 static int htable_open(struct inode *inode, struct file *file)
 {
@@ -372,7 +381,18 @@ static long htable_ioc_info(struct hat *hat, void *karg, void __user *uarg)
 
 static long htable_ioc_check(struct hat *hat, void *karg, void __user *uarg)
 {
-	return htable_check(hat, karg);
+	struct htable_check *c = karg;
+	struct check_report r;
+	int err = htable_check(hat, &r);
+
+	/* The codes are the ABI's (asserted above). */
+	if (!err)
+		*c = (struct htable_check){ .errors = r.errors,
+					    .tables = r.tables,
+					    .entries = r.entries,
+					    .first_error = r.first_error,
+					    .first_va = r.first_va };
+	return err;
 }
 
 static long htable_ioc_rw(struct hat *hat, void *karg, void __user *uarg)

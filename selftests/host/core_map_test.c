@@ -280,7 +280,7 @@ TEST_F(core, share_detach_drops_every_translation)
 /* CHECK found exactly @n errors, the first of @code at @va. */
 static bool check_found(struct hat *hat, u64 n, u32 code, unsigned long va)
 {
-	struct htable_check c;
+	struct check_report c;
 
 	test_check(hat, &c);
 	return c.errors == n && c.first_error == code && c.first_va == va;
@@ -323,25 +323,25 @@ TEST_F(core, check_catches_what_it_must)
 
 	/* A valid count one too high: the table could never be freed. */
 	atomic_inc(&leaf->ht_valid_cnt);
-	EXPECT_TRUE(check_found(hat, 1, HTABLE_CHECK_VALID_CNT, a));
+	EXPECT_TRUE(check_found(hat, 1, CHECK_VALID_CNT, a));
 	atomic_dec(&leaf->ht_valid_cnt);
 	/* A lock count one too low: a locked page could be stolen. */
 	atomic_dec(&leaf->ht_lock_cnt);
-	EXPECT_TRUE(check_found(hat, 1, HTABLE_CHECK_LOCK_CNT, a));
+	EXPECT_TRUE(check_found(hat, 1, CHECK_LOCK_CNT, a));
 	atomic_inc(&leaf->ht_lock_cnt);
 	/* A User bit: user mode could reach the page. */
 	t[e] |= PT_USER;
-	EXPECT_TRUE(check_found(hat, 1, HTABLE_CHECK_BITS, small));
+	EXPECT_TRUE(check_found(hat, 1, CHECK_BITS, small));
 	t[e] &= ~PT_USER;
 	/* The next pfn, which no map gave the hat. */
 	save = t[e];
 	t[e] += PAGE_SIZE;
-	EXPECT_TRUE(check_found(hat, 1, HTABLE_CHECK_UNOWNED, small));
+	EXPECT_TRUE(check_found(hat, 1, CHECK_UNOWNED, small));
 	t[e] = save;
 	/* A parent that is not the table linking it. */
 	parent = leaf->ht_parent;
 	leaf->ht_parent = NULL;
-	EXPECT_TRUE(check_found(hat, 1, HTABLE_CHECK_PARENT, a));
+	EXPECT_TRUE(check_found(hat, 1, CHECK_PARENT, a));
 	leaf->ht_parent = parent;
 	EXPECT_EQ(0, check_errors(hat));
 
@@ -357,7 +357,7 @@ TEST_F(core, check_catches_what_it_must)
 	e1 = htable_va2entry(big, l1);
 	save = t1[e1];
 	t1[e1] += PAGE_SIZE;
-	EXPECT_TRUE(check_found(hat, 2, HTABLE_CHECK_BITS, big));
+	EXPECT_TRUE(check_found(hat, 2, CHECK_BITS, big));
 	t1[e1] = save;
 	/*
 	 * The leaf's link lost: the level-1 table has one entry fewer than
@@ -366,7 +366,7 @@ TEST_F(core, check_catches_what_it_must)
 	e1 = htable_va2entry(a, l1);
 	save = t1[e1];
 	t1[e1] = 0;
-	EXPECT_TRUE(check_found(hat, 2, HTABLE_CHECK_VALID_CNT, a & LEVEL_MASK(2)));
+	EXPECT_TRUE(check_found(hat, 2, CHECK_VALID_CNT, a & LEVEL_MASK(2)));
 	t1[e1] = save;
 	htable_release(l1, NULL);
 	htable_release(leaf, NULL);
@@ -374,7 +374,7 @@ TEST_F(core, check_catches_what_it_must)
 	t = shim_phys_to_va(arch_page_to_phys(hat->hat_ht_cached->ht_page));
 	ASSERT_NE(NULL, t);
 	t[7] = 1;
-	EXPECT_TRUE(check_found(hat, 1, HTABLE_CHECK_CACHED,
+	EXPECT_TRUE(check_found(hat, 1, CHECK_CACHED,
 				hat->hat_ht_cached->ht_vaddr));
 	t[7] = 0;
 	EXPECT_EQ(0, check_errors(hat));

@@ -76,7 +76,7 @@ TEST_F(core, level_boundaries)
 	unsigned long va[2 * MAX_NUM_LEVEL + 2], cnt[MAX_NUM_LEVEL];
 	struct hat *hat = self->hat;
 	unsigned long tables = 0;
-	struct htable_check c;
+	struct check_report c;
 
 	for (l = 1; l <= top; l++) {
 		unsigned long b = 1UL << fake_shift(l);

@@ -183,13 +183,13 @@ static inline u64 stat(enum htable_stat s)
  * CHECK (module/check.c, the checker behind HTABLE_IOC_CHECK) of @hat.
  * Return: its error count; the report in *@c.
  */
-static inline u64 test_check(struct hat *hat, struct htable_check *c)
+static inline u64 test_check(struct hat *hat, struct check_report *c)
 {
 	memset(c, 0xa5, sizeof(*c));
 	if (htable_check(hat, c))
 		TEST_BAD("CHECK of hat %u was interrupted", hat->hat_id);
 	if (c->errors)
-		fprintf(stderr, "# CHECK of hat %u: %llu errors, first %u at %#llx\n",
+		fprintf(stderr, "# CHECK of hat %u: %lu errors, first %u at %#lx\n",
 			hat->hat_id, c->errors, c->first_error, c->first_va);
 	return c->errors;
 }
@@ -197,7 +197,7 @@ static inline u64 test_check(struct hat *hat, struct htable_check *c)
 /* CHECK of @hat found nothing: 0, or its error count. */
 static inline u64 check_errors(struct hat *hat)
 {
-	struct htable_check c;
+	struct check_report c;
 
 	return test_check(hat, &c);
 }
