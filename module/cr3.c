@@ -111,7 +111,6 @@ struct chunk_page {
  * @hat:	the hat
  * @mm:		the caller's mm, borrowed (a reference held)
  * @run:	the request; the thread fills its (out) fields
- * @samples:	resident mode: where the samples go
  * @live:	the CPU's stay in the hat
  * @cpu:	the CPU the window must run on
  * @err:	0, or why the window could not run (-ENXIO: not on @cpu)
@@ -125,8 +124,7 @@ struct chunk_page {
 struct htable_window {
 	struct hat		*hat;
 	struct mm_struct	*mm;
-	struct htable_run	*run;
-	struct htable_sample	*samples;
+	struct window_args	*run;
 	struct htable_live	live;
 	unsigned int		cpu;
 	int			err;
@@ -293,7 +291,7 @@ static void window_prepare_chunk(struct htable_window *w, unsigned long va,
 static void window_touch(struct htable_window *w, unsigned long va,
 			 const struct chunk_page *cp)
 {
-	struct htable_run *r = w->run;
+	struct window_args *r = w->run;
 	bool ok = true, faulted = false;
 	unsigned int i;
 	u64 v;
@@ -312,7 +310,7 @@ static void window_touch(struct htable_window *w, unsigned long va,
 		 */
 		if (!cp->pfn ||
 		    (v != htable_pattern(r->seed, cp->pfn, verify_words[i]) &&
-		     (!(r->flags & HTABLE_RUN_WRITE) ||
+		     (!r->write ||
 		      v != htable_pattern(~r->seed, cp->pfn, verify_words[i]))))
 			ok = false;
 	}
@@ -327,7 +325,7 @@ static void window_touch(struct htable_window *w, unsigned long va,
 		return;
 	}
 	r->verified++;
-	if (!(r->flags & HTABLE_RUN_WRITE) || !cp->writable)
+	if (!r->write || !cp->writable)
 		return;
 	for (i = 0; i < ARRAY_SIZE(verify_words); i++) {
 		u64 __user *p = (u64 __user *)(va + verify_words[i] * sizeof(u64));
@@ -342,7 +340,7 @@ static void window_touch(struct htable_window *w, unsigned long va,
 
 static void window_verify(struct htable_window *w)
 {
-	struct htable_run *r = w->run;
+	struct window_args *r = w->run;
 	unsigned long va = r->va, end = r->va + (r->npages << PAGE_SHIFT);
 	unsigned long flags;
 	unsigned int n, i;
@@ -383,7 +381,7 @@ static void window_verify(struct htable_window *w)
  */
 static void window_resident(struct htable_window *w)
 {
-	struct htable_run *r = w->run;
+	struct window_args *r = w->run;
 	u64 __user *p = (u64 __user *)r->va;
 	u64 end = ktime_get_ns() + (u64)r->duration_ms * NSEC_PER_MSEC;
 	u64 last_t = 0, last_v = 0, t, val;
@@ -408,20 +406,20 @@ static void window_resident(struct htable_window *w)
 		pagefault_disable();
 		err = __get_user(val, p);
 		pagefault_enable();
-		f = err ? HTABLE_SAMPLE_FAULT : 0;
+		f = err ? WINDOW_SAMPLE_FAULT : 0;
 		if (err) {
 			val = 0;
 			if (!r->faults++)
 				r->first_fault_va = r->va;
 		}
 		if (arch_cr3_table() == w->live.table_pa && !r->clobbers) {
-			f |= HTABLE_SAMPLE_VALID;
+			f |= WINDOW_SAMPLE_VALID;
 			r->valid_reads++;
 		}
 		r->reads++;
 		if (r->nsamples < r->max_samples &&
 		    (val != last_v || f != last_f || t - last_t >= HTABLE_SAMPLE_NS)) {
-			struct htable_sample *s = &w->samples[r->nsamples++];
+			struct window_sample *s = &r->samples[r->nsamples++];
 
 			s->t_ns = t;
 			s->value = val;
@@ -443,7 +441,7 @@ static void window_resident(struct htable_window *w)
 static int window_thread(void *arg)
 {
 	struct htable_window *w = arg;
-	struct htable_run *r = w->run;
+	struct window_args *r = w->run;
 	u64 budget_ms, start;
 
 	if (!w->lazy)
@@ -457,7 +455,7 @@ static int window_thread(void *arg)
 	}
 	htable_live_join(&w->live);
 
-	budget_ms = r->mode == HTABLE_RUN_RESIDENT ?
+	budget_ms = r->mode == WINDOW_RESIDENT ?
 		    r->duration_ms + HTABLE_RESIDENT_SLACK_MS :
 		    READ_ONCE(htable_window_budget_ms);
 	hrtimer_init(&w->watchdog, CLOCK_MONOTONIC, HRTIMER_MODE_REL_PINNED);
@@ -466,7 +464,7 @@ static int window_thread(void *arg)
 
 	trace_htable_window_start(w->hat, w->cpu, r);
 	start = ktime_get_ns();
-	if (r->mode == HTABLE_RUN_RESIDENT) {
+	if (r->mode == WINDOW_RESIDENT) {
 		/* Preemption stays off throughout: the CPU can't go meanwhile. */
 		window_resident(w);
 		preempt_enable();
@@ -478,7 +476,7 @@ static int window_thread(void *arg)
 
 	hrtimer_cancel(&w->watchdog);
 	if (w->cut_short) {
-		r->watchdog = 1;
+		r->watchdog = true;
 		HATSTAT_INC(hs_watchdog_ends);
 	}
 	trace_htable_window_end(w->hat, w->cpu, r, w->err, w->cut_short);
@@ -498,7 +496,7 @@ out:
  */
 struct window_pattern_op {
 	struct htable_walk	w;
-	const struct htable_run	*r;
+	const struct window_args	*r;
 	unsigned long		eaddr;
 };
 
@@ -534,7 +532,7 @@ static int window_pattern_visit(struct htable_walk *w, struct htable *ht,
 }
 
 /* Write the verify pattern into every page of the range the hat maps. */
-static void window_write_patterns(struct hat *hat, const struct htable_run *r)
+static void window_write_patterns(struct hat *hat, const struct window_args *r)
 {
 	struct htable_batch b;
 	/* Only the hat's own pages: a shared table's are the owner's to write. */
@@ -590,8 +588,7 @@ static int window_start(struct htable_window *w)
  * (mmget), which the window's CPU borrows unless the window is lazy.
  * Return: the window, or NULL (the caller answers -ENOMEM).
  */
-static struct htable_window *window_alloc(struct hat *hat, struct htable_run *r,
-					  struct htable_sample *samples)
+static struct htable_window *window_alloc(struct hat *hat, struct window_args *r)
 {
 	struct htable_window *w;
 
@@ -600,7 +597,6 @@ static struct htable_window *window_alloc(struct hat *hat, struct htable_run *r,
 		return NULL;
 	w->hat = hat;
 	w->run = r;
-	w->samples = samples;
 	w->mm = current->mm;
 	w->cpu = r->cpu;
 	w->lazy = READ_ONCE(htable_window_lazy);
@@ -623,7 +619,6 @@ static void window_free(struct htable_window *w)
  * htable_window_run() - run a window of @r->mode on CPU @r->cpu
  * @hat:	the hat
  * @r:		the validated request; its (out) fields are filled in
- * @samples:	resident mode: room for @r->max_samples samples
  *
  * Context: process context of a user task (its mm is borrowed); sleeps,
  * killably.
@@ -634,8 +629,7 @@ static void window_free(struct htable_window *w)
  * (isolcpus=, nohz_full=); -EINTR when a fatal signal ended the wait (the
  * window was stopped first); -ENOMEM.
  */
-int htable_window_run(struct hat *hat, struct htable_run *r,
-		      struct htable_sample *samples)
+int htable_window_run(struct hat *hat, struct window_args *r)
 {
 	struct htable_window *w;
 	struct check_report c;
@@ -650,12 +644,12 @@ int htable_window_run(struct hat *hat, struct htable_run *r,
 				 c.errors, c.first_error, c.first_va);
 		return -EUCLEAN;
 	}
-	w = window_alloc(hat, r, samples);
+	w = window_alloc(hat, r);
 	if (!w)
 		return -ENOMEM;
 
 	/* Verify reads pages it owns: keep MAP and UNMAP out meanwhile. */
-	if (r->mode == HTABLE_RUN_VERIFY) {
+	if (r->mode == WINDOW_VERIFY) {
 		if (down_read_killable(&hat->hat_seg_lock)) {
 			err = -EINTR;
 			goto out;
@@ -668,7 +662,7 @@ int htable_window_run(struct hat *hat, struct htable_run *r,
 		window_write_patterns(hat, r);
 	}
 	err = window_start(w);
-	if (r->mode == HTABLE_RUN_VERIFY) {
+	if (r->mode == WINDOW_VERIFY) {
 		hat_range_release(hat, &all);
 		up_read(&hat->hat_seg_lock);
 	}

@@ -452,47 +452,86 @@ static int htable_check_run(const struct htable_run *r)
 	}
 }
 
+/*
+ * Copy @n samples of a resident window out to @to, in the ABI's form,
+ * some at a time. Return: 0, or -EFAULT.
+ */
+static int htable_put_samples(struct htable_sample __user *to,
+			      const struct window_sample *s, unsigned int n)
+{
+	struct htable_sample out[16];
+	unsigned int i, k;
+
+	for (; n; n -= k, to += k, s += k) {
+		k = min_t(unsigned int, n, ARRAY_SIZE(out));
+		memset(out, 0, sizeof(out));
+		for (i = 0; i < k; i++) {
+			out[i].t_ns = s[i].t_ns;
+			out[i].value = s[i].value;
+			if (s[i].flags & WINDOW_SAMPLE_FAULT)
+				out[i].flags |= HTABLE_SAMPLE_FAULT;
+			if (s[i].flags & WINDOW_SAMPLE_VALID)
+				out[i].flags |= HTABLE_SAMPLE_VALID;
+		}
+		if (copy_to_user(to, out, k * sizeof(*out)))
+			return -EFAULT;
+	}
+	return 0;
+}
+
 static long htable_ioc_run(struct hat *hat, void *karg, void __user *uarg)
 {
-	struct htable_sample *samples = NULL;
 	struct htable_run *r = karg;
+	struct window_args a;
 	int err;
 
 	err = htable_check_run(r);
 	if (err)
 		return err;
-	r->nsamples = 0;
-	r->verified = 0;
-	r->mismatches = 0;
-	r->faults = 0;
-	r->first_fault_va = 0;
-	r->first_mismatch_va = 0;
-	r->reads = 0;
-	r->valid_reads = 0;
-	r->clobbers = 0;
-	r->elapsed_ns = 0;
-	r->watchdog = 0;
 	err = htable_result_writable(uarg, sizeof(*r));
 	if (!err && r->mode == HTABLE_RUN_RESIDENT)
 		err = htable_result_writable(u64_to_user_ptr(r->samples),
-					     r->max_samples * sizeof(*samples));
+					     r->max_samples * sizeof(struct htable_sample));
 	if (err)
 		return err;
-	if (r->mode == HTABLE_RUN_RESIDENT) {
-		samples = htable_should_fail(HTABLE_FAIL_SAMPLES) ? NULL :
-			  kvcalloc(r->max_samples, sizeof(*samples), GFP_KERNEL);
-		if (!samples)
+	a = (struct window_args){
+		.cpu = r->cpu,
+		.mode = r->mode == HTABLE_RUN_RESIDENT ? WINDOW_RESIDENT :
+			WINDOW_VERIFY,
+		.va = r->va,
+		.npages = r->npages,
+		.write = r->flags & HTABLE_RUN_WRITE,
+		.duration_ms = r->duration_ms,
+		.seed = r->seed,
+		.max_samples = r->max_samples,
+	};
+	if (a.mode == WINDOW_RESIDENT) {
+		a.samples = htable_should_fail(HTABLE_FAIL_SAMPLES) ? NULL :
+			    kvcalloc(a.max_samples, sizeof(*a.samples), GFP_KERNEL);
+		if (!a.samples)
 			return -ENOMEM;
 	}
-	err = htable_window_run(hat, r, samples);
+	err = htable_window_run(hat, &a);
 	if (err == -ENXIO)
 		htable_bad_input("run: CPU %u is offline", r->cpu);
-	if (!err && samples &&
-	    copy_to_user(u64_to_user_ptr(r->samples), samples,
-			 r->nsamples * sizeof(*samples)))
-		err = -EFAULT;
-	kvfree(samples);
-	return err;
+	if (!err && a.samples)
+		err = htable_put_samples(u64_to_user_ptr(r->samples), a.samples,
+					 a.nsamples);
+	kvfree(a.samples);
+	if (err)
+		return err;
+	r->nsamples = a.nsamples;
+	r->verified = a.verified;
+	r->mismatches = a.mismatches;
+	r->faults = a.faults;
+	r->first_fault_va = a.first_fault_va;
+	r->first_mismatch_va = a.first_mismatch_va;
+	r->reads = a.reads;
+	r->valid_reads = a.valid_reads;
+	r->clobbers = a.clobbers;
+	r->elapsed_ns = a.elapsed_ns;
+	r->watchdog = a.watchdog;
+	return 0;
 }
 
 static long htable_ioc_sync(struct hat *hat, void *karg, void __user *uarg)

@@ -64,9 +64,78 @@ static inline struct htable_cr3 htable_cr3_values(__u64 table_pa, __u64 saved,
 #ifdef __KERNEL__
 /* Windows (module/cr3.c): a hat live in CR3 on one pinned CPU. */
 struct hat;
-struct htable_run;
-struct htable_sample;
 struct mm_struct;
+
+/* struct window_args.mode */
+#define WINDOW_VERIFY		0	/* touch every page of a range */
+#define WINDOW_RESIDENT		1	/* stay live, reading one word */
+
+/* struct window_sample.flags */
+#define WINDOW_SAMPLE_FAULT	0x01	/* the read faulted (no translation) */
+#define WINDOW_SAMPLE_VALID	0x02	/* CR3 held the hat around the read */
+
+/**
+ * struct window_sample - one read of a resident window
+ * @t_ns:	CLOCK_MONOTONIC time at which the read started
+ * @value:	the word read (0 when it faulted)
+ * @flags:	WINDOW_SAMPLE_*
+ */
+struct window_sample {
+	u64		t_ns;
+	u64		value;
+	unsigned int	flags;
+};
+
+/**
+ * struct window_args - a window's request, and what it found
+ * @cpu:	(in) the CPU to run on
+ * @mode:	(in) WINDOW_VERIFY or WINDOW_RESIDENT
+ * @va:		(in) page-aligned start of the range (verify) or the page
+ *		whose first word is read (resident)
+ * @npages:	(in) verify: pages to touch; resident: 1
+ * @write:	(in) verify: also write the writable pages
+ * @duration_ms: (in) resident: how long to stay live
+ * @seed:	(in) verify: the pattern seed (Documentation/cr3.rst)
+ * @samples:	(in) resident: room for @max_samples samples
+ * @max_samples: (in) resident: at least 1
+ * @nsamples:	(out) resident: samples written
+ * @verified:	(out) pages whose data matched through the hat's tables
+ * @mismatches:	(out) pages whose data did not
+ * @faults:	(out) verify: pages whose read or write faulted (each once);
+ *		resident: reads that faulted
+ * @first_fault_va: (out) va of the first fault
+ * @first_mismatch_va: (out) va of the first mismatch
+ * @reads:	(out) resident: reads done
+ * @valid_reads: (out) resident: reads with WINDOW_SAMPLE_VALID
+ * @clobbers:	(out) resident: times the kernel replaced CR3 during the
+ *		window, its end included
+ * @elapsed_ns:	(out) time the window took
+ * @watchdog:	(out) the watchdog ended the window early
+ *
+ * The caller validates the (in) fields and zeroes the (out) ones.
+ */
+struct window_args {
+	unsigned int		cpu;
+	unsigned int		mode;
+	unsigned long		va;
+	unsigned long		npages;
+	bool			write;
+	unsigned int		duration_ms;
+	u64			seed;
+	struct window_sample	*samples;
+	unsigned int		max_samples;
+	unsigned int		nsamples;
+	u64			verified;
+	u64			mismatches;
+	u64			faults;
+	unsigned long		first_fault_va;
+	unsigned long		first_mismatch_va;
+	u64			reads;
+	u64			valid_reads;
+	u64			clobbers;
+	u64			elapsed_ns;
+	bool			watchdog;
+};
 
 /**
  * struct htable_live - one CPU's stay in a hat, for windows and the bench
@@ -96,8 +165,7 @@ bool htable_live_leave(struct htable_live *l);
 extern unsigned int htable_window_budget_ms;
 extern bool htable_window_lazy;
 
-int htable_window_run(struct hat *hat, struct htable_run *r,
-		      struct htable_sample *samples);
+int htable_window_run(struct hat *hat, struct window_args *r);
 #endif
 
 #endif /* _HTABLE_CR3_H */

@@ -14,7 +14,11 @@
 #ifndef _HTABLE_TRACE_TYPES
 #define _HTABLE_TRACE_TYPES
 
+#include <htable/cr3.h>
 #include <htable/htable.h>
+
+/* A window's request and result (cr3.h; the host build has none). */
+struct window_args;
 
 /* Where htable_alloc() found a table. */
 enum htable_trace_src {
@@ -217,7 +221,7 @@ TRACE_EVENT(htable_shootdown,
 /* A window's thread joined the hat's CPU set and is about to load CR3. */
 TRACE_EVENT(htable_window_start,
 	    TP_PROTO(const struct hat *hat, unsigned int cpu,
-		     const struct htable_run *r),
+		     const struct window_args *r),
 	    TP_ARGS(hat, cpu, r),
 	    TP_STRUCT__entry(__field(unsigned int, hat)
 			     __field(unsigned int, cpu)
@@ -234,8 +238,8 @@ TRACE_EVENT(htable_window_start,
 	    TP_printk("hat=%u cpu=%u mode=%s va=%#llx npages=%llu duration_ms=%u",
 		      __entry->hat, __entry->cpu,
 		      __print_symbolic(__entry->mode,
-				       { HTABLE_RUN_VERIFY, "verify" },
-				       { HTABLE_RUN_RESIDENT, "resident" }),
+				       { WINDOW_VERIFY, "verify" },
+				       { WINDOW_RESIDENT, "resident" }),
 		      __entry->va, __entry->npages, __entry->duration_ms)
 );
 
@@ -245,7 +249,7 @@ TRACE_EVENT(htable_window_start,
  */
 TRACE_EVENT(htable_window_end,
 	    TP_PROTO(const struct hat *hat, unsigned int cpu,
-		     const struct htable_run *r, int err, bool cut_short),
+		     const struct window_args *r, int err, bool cut_short),
 	    TP_ARGS(hat, cpu, r, err, cut_short),
 	    TP_STRUCT__entry(__field(unsigned int, hat)
 			     __field(unsigned int, cpu)
@@ -259,7 +263,7 @@ TRACE_EVENT(htable_window_end,
 			     __field(u32, reason)),
 	    TP_fast_assign(__entry->hat = hat->hat_id;
 			   __entry->cpu = cpu;
-			   __entry->reads = r->mode == HTABLE_RUN_RESIDENT ? r->reads :
+			   __entry->reads = r->mode == WINDOW_RESIDENT ? r->reads :
 					    r->verified + r->mismatches + r->faults;
 			   __entry->valid_reads = r->valid_reads;
 			   __entry->verified = r->verified;
@@ -272,8 +276,8 @@ TRACE_EVENT(htable_window_end,
 	    TP_printk("hat=%u cpu=%u mode=%s reads=%llu valid_reads=%llu verified=%llu faults=%llu clobbers=%llu elapsed_ns=%llu reason=%s",
 		      __entry->hat, __entry->cpu,
 		      __print_symbolic(__entry->mode,
-				       { HTABLE_RUN_VERIFY, "verify" },
-				       { HTABLE_RUN_RESIDENT, "resident" }),
+				       { WINDOW_VERIFY, "verify" },
+				       { WINDOW_RESIDENT, "resident" }),
 		      __entry->reads, __entry->valid_reads, __entry->verified,
 		      __entry->faults, __entry->clobbers, __entry->elapsed_ns,
 		      __print_symbolic(__entry->reason,
