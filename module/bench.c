@@ -49,6 +49,8 @@
 #include <htable/x86pte.h>
 
 #define BENCH_OUT_SIZE		8192
+/* Most pages a case maps: 4 GiB of 4 KiB pages. */
+#define BENCH_MAX_NPAGES	0x100000UL
 
 /* The output of the last case (bench_mutex). */
 struct bench_out {
@@ -370,7 +372,7 @@ static ssize_t bench_write(struct file *f, const char __user *ubuf,
 	if (err)
 		return err;
 	if (sscanf(buf, "%15s %lu %u %u", name, &n, &reps, &iters) < 3 ||
-	    !n || n > HTABLE_MAX_NPAGES / 4 || !reps || reps > BENCH_MAX_REPS ||
+	    !n || n > BENCH_MAX_NPAGES || !reps || reps > BENCH_MAX_REPS ||
 	    iters > 1000000) {
 		htable_bad_input("bench: bad spec (want CASE N REPS [ITERS])");
 		return -EINVAL;

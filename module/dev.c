@@ -28,7 +28,11 @@
 #include <htable/trace.h>
 #include <htable/x86pte.h>
 
-/* Where the core and the ABI share a number, they agree. */
+/*
+ * The ABI stops here: the layers below take arguments and give reports of
+ * their own, which the handlers translate. Where the two share numbers,
+ * they agree.
+ */
 static_assert(MAX_NUM_LEVEL == HTABLE_MAX_LEVELS);
 static_assert(CHECK_OK == HTABLE_CHECK_OK);
 static_assert(CHECK_VALID_CNT == HTABLE_CHECK_VALID_CNT);

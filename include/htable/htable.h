@@ -84,7 +84,6 @@
 #include <linux/wait.h>
 #include <linux/xarray.h>
 
-#include <uapi/htable.h>
 #include <htable/arch.h>
 
 /*
