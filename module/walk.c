@@ -161,6 +161,33 @@ int htable_walk_range(struct htable_walk *w, unsigned long va,
 	return w->err;
 }
 
+/**
+ * htable_walk_table() - visit the entries of [@va, @eaddr) below @ht
+ * @w:		the walk, as for htable_walk_range()
+ * @ht:		a table of @w->hat the caller holds, at or above @w->level
+ * @va:		start, within @ht and aligned to @w->level's page size
+ * @eaddr:	end (exclusive), within @ht, at most HTABLE_USER_END
+ *
+ * htable_walk_range() from a table the caller already holds, for an
+ * operation that found its table some other way (a steal finds its
+ * victims in the hash): the same descent and the same runs, from @ht
+ * rather than from the top.
+ *
+ * Context: as htable_walk_range(); @ht stays held by the caller.
+ * Return: as htable_walk_range(); -EINVAL (WARNed) when the range is not
+ * within @ht.
+ */
+int htable_walk_table(struct htable_walk *w, struct htable *ht,
+		      unsigned long va, unsigned long eaddr)
+{
+	if (WARN_ON_ONCE(va >= eaddr || eaddr > HTABLE_USER_END ||
+			 va < ht->ht_vaddr || eaddr - 1 > HTABLE_LAST_PAGE(ht) ||
+			 w->level > ht->ht_level))
+		return -EINVAL;
+	w->err = walk_table(w, ht, &va, eaddr);
+	return w->err;
+}
+
 /* htable_walk_lockless()'s body, inlined in both of its forms: one call each. */
 static __always_inline const x86pte_t *
 walk_lockless(struct hat *hat, unsigned long va, unsigned int *level,

@@ -354,7 +354,7 @@ void htable_purge_hat(struct hat *hat);
 void htable_hat_fini(struct hat *hat);
 
 /**
- * struct htable_walk - one walk of htable_walk_range(), and its visitor
+ * struct htable_walk - one walk of the walker (walk.c), and its visitor
  * @hat:	the hat walked
  * @b:		the operation's batch: invalidations, and tables freed
  * @level:	the level of the entries visited in create mode (the page
@@ -433,6 +433,8 @@ static inline unsigned long htable_base(unsigned long va, unsigned int level)
 /* walk.c: walking */
 int htable_walk_range(struct htable_walk *w, unsigned long va,
 		      unsigned long eaddr);
+int htable_walk_table(struct htable_walk *w, struct htable *ht,
+		      unsigned long va, unsigned long eaddr);
 struct htable *htable_getpte(struct hat *hat, unsigned long va,
 			     unsigned int *entry, x86pte_t *pte,
 			     unsigned int level);
