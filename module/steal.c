@@ -251,43 +251,58 @@ static unsigned int steal_cached(struct hat *hat, unsigned int cnt,
 }
 
 /*
- * Move the entries of @ht, a held leaf table of @hat, to the hat's stolen
- * records: each entry is recorded, then cleared (its invalidation queued
- * in @b when the MMU has used it), and its record updated with the A and
- * D bits it ended with. Records are allocated without waiting (the caller
- * may be reclaiming) and charged to the hat's memory cgroup. Stops at the
- * first record it can't allocate: the entries moved so far stay stolen.
- * Return: 0, or -ENOMEM when it stopped early.
+ * The steal's visitor, over the run of a leaf table's entries: each entry
+ * is recorded, then cleared (its invalidation queued in the walk's batch
+ * when the MMU has used it), and its record updated with the A and D bits
+ * it ended with. Records are allocated without waiting (the caller may be
+ * reclaiming). Stops at the first record it can't allocate (-ENOMEM): the
+ * entries moved so far stay stolen. The table's count says when no entry
+ * is left to move.
  */
-static int steal_entries(struct hat *hat, struct htable *ht,
-			 struct htable_batch *b)
+static int steal_visit(struct htable_walk *w, struct htable *ht,
+		       unsigned int e, unsigned int n, unsigned long va)
 {
-	unsigned long va = ht->ht_vaddr, idx;
-	struct mem_cgroup *old_memcg;
+	struct xarray *stolen = &w->hat->hat_stolen_ptes;
+	unsigned long idx;
 	x86pte_t pte, old;
-	unsigned int e;
-	int err = 0;
+	int err;
 
-	old_memcg = set_active_memcg(hat->hat_memcg);
-	for (e = 0; e < HTABLE_NUM_PTES(ht) && atomic_read(&ht->ht_valid_cnt) > 0;
-	     e++, va += PAGE_SIZE) {
+	for (; n && atomic_read(&ht->ht_valid_cnt) > 0; n--, e++, va += PAGE_SIZE) {
 		pte = x86pte_get(ht, e);
 		if (!PTE_ISVALID(pte))
 			continue;
 		idx = va >> PAGE_SHIFT;
 		/* Recorded first: a lockless PROBE sees it owned throughout. */
 		err = htable_should_fail(HTABLE_FAIL_XARRAY) ? -ENOMEM :
-		      xa_err(xa_store(&hat->hat_stolen_ptes, idx, stolen_value(pte),
+		      xa_err(xa_store(stolen, idx, stolen_value(pte),
 				      GFP_NOWAIT | __GFP_NOWARN));
 		if (err)
-			break;
-		atomic_long_inc(&hat->hat_stolen_pages);
-		old = x86pte_inval(ht, e, 0, b);
+			return err;
+		atomic_long_inc(&w->hat->hat_stolen_pages);
+		old = x86pte_inval(ht, e, 0, w->b);
 		if (old != pte)
-			xa_store(&hat->hat_stolen_ptes, idx, stolen_value(old),
+			xa_store(stolen, idx, stolen_value(old),
 				 GFP_NOWAIT | __GFP_NOWARN);
 		htable_count(ht, -1, (old & PT_SOFTLOCK) ? -1 : 0);
 	}
+	return 0;
+}
+
+/*
+ * Move the entries of @ht, a held leaf table of @hat, to the hat's stolen
+ * records, through the walker (steal_visit()), with the records charged to
+ * the hat's memory cgroup.
+ * Return: 0, or -ENOMEM when it stopped early.
+ */
+static int steal_entries(struct hat *hat, struct htable *ht,
+			 struct htable_batch *b)
+{
+	struct htable_walk w = { .hat = hat, .b = b, .visit = steal_visit };
+	struct mem_cgroup *old_memcg;
+	int err;
+
+	old_memcg = set_active_memcg(hat->hat_memcg);
+	err = htable_walk_table(&w, ht, ht->ht_vaddr, HTABLE_LAST_PAGE(ht) + 1);
 	set_active_memcg(old_memcg);
 	return err;
 }
