@@ -556,6 +556,54 @@ int hat_pagesync(struct hat *hat, unsigned long va, unsigned long npages,
 }
 
 /**
+ * struct hat_reload_op - one hat_reload(), as walks
+ * @w:		the walk (create mode, leaves)
+ * @reloaded:	translations put back so far
+ */
+struct hat_reload_op {
+	struct htable_walk	w;
+	unsigned long		reloaded;
+};
+
+/*
+ * RELOAD's visitor: put back the stolen translations of a run of a leaf
+ * table, counted first, as every operation counts (a table never has more
+ * entries than it says). A record over an entry in use, or over a large
+ * page, is a bug: WARNed, and the reload ends there (-EEXIST, which
+ * hat_reload() does not report) with what came before it put back.
+ */
+static int reload_visit(struct htable_walk *w, struct htable *ht,
+			unsigned int e, unsigned int n, unsigned long va)
+{
+	struct hat_reload_op *op = container_of(w, struct hat_reload_op, w);
+	unsigned long end = va + ((unsigned long)n << PAGE_SHIFT), at;
+	unsigned int valid = 0, locked = 0, i;
+	int err = 0;
+	x86pte_t pte;
+
+	if (WARN_ON_ONCE(ht->ht_level))
+		return -EEXIST;
+	for (at = va; (pte = htable_stolen_next(w->hat, &at, end)); at += PAGE_SIZE) {
+		i = (at - va) >> PAGE_SHIFT;
+		if (WARN_ON_ONCE(PTE_ISVALID(x86pte_get(ht, e + i)))) {
+			end = at;
+			err = -EEXIST;
+			break;
+		}
+		valid++;
+		locked += !!(pte & PT_SOFTLOCK);
+	}
+	htable_count(ht, valid, locked);
+	for (at = va, i = 0; i < valid; i++, at += PAGE_SIZE) {
+		pte = htable_stolen_next(w->hat, &at, end);
+		x86pte_install(ht, e + ((at - va) >> PAGE_SHIFT), pte);
+		htable_stolen_erase(w->hat, at);
+	}
+	op->reloaded += valid;
+	return err;
+}
+
+/**
  * hat_reload() - rebuild the translations of a range that were stolen
  * @hat:	the hat
  * @va:		page-aligned start
@@ -565,7 +613,10 @@ int hat_pagesync(struct hat *hat, unsigned long va, unsigned long npages,
  * The seed's fault path: each stolen entry goes back into its table as it
  * was, with its page, its WRITE/EXEC/LOCK bits and the A and D bits the
  * MMU had set; what it held (a reference, or a pin count) comes back with
- * it. The page itself never left the hat, so neither did its data.
+ * it. The page itself never left the hat, so neither did its data. Each
+ * leaf table's span that holds a stolen translation is one walk, which
+ * finds or makes the table (reload_visit() fills it); a span with none
+ * is skipped, so a sparse reload makes no table for its holes.
  *
  * Return: 0; -ENOMEM when a table can't be had (the translations rebuilt
  * so far stay: a reload only ever puts back what the steal took); -EINTR
@@ -574,11 +625,11 @@ int hat_pagesync(struct hat *hat, unsigned long va, unsigned long npages,
 int hat_reload(struct hat *hat, unsigned long va, unsigned long npages,
 	       unsigned long *reloaded)
 {
-	unsigned long eaddr = va + (npages << PAGE_SHIFT);
-	struct htable *ht = NULL;
+	unsigned long eaddr = va + (npages << PAGE_SHIFT), end;
+	struct hat_reload_op op = {
+		.w = { .hat = hat, .create = true, .visit = reload_visit },
+	};
 	struct htable_batch b;
-	unsigned int e;
-	x86pte_t pte;
 	int err = 0;
 
 	*reloaded = 0;
@@ -592,31 +643,16 @@ int hat_reload(struct hat *hat, unsigned long va, unsigned long npages,
 				    htable_tables_spanned(hat, va, eaddr, 0),
 				    atomic_long_read(&hat->hat_stolen_pages)));
 	htable_batch_init(&b, hat);
-	while ((pte = htable_stolen_next(hat, &va, eaddr))) {
-		if (ht && (va < ht->ht_vaddr || va > HTABLE_LAST_PAGE(ht))) {
-			htable_release(ht, &b);
-			ht = NULL;
-		}
-		if (!ht)
-			ht = htable_create(hat, va, 0);
-		if (!ht) {
-			err = -ENOMEM;
-			break;
-		}
-		e = htable_va2entry(va, ht);
-		if (WARN_ON_ONCE(PTE_ISVALID(x86pte_get(ht, e))))
-			break;
-		htable_count(ht, 1, (pte & PT_SOFTLOCK) ? 1 : 0);
-		x86pte_install(ht, e, pte);
-		htable_stolen_erase(hat, va);
-		(*reloaded)++;
-		va += PAGE_SIZE;
-		if (!(*reloaded % HTABLE_PTES_PER_TABLE))
-			cond_resched();
+	op.w.b = &b;
+	/* The walker yields between runs: a leaf table at a time. */
+	while (!err && htable_stolen_next(hat, &va, eaddr)) {
+		end = min(htable_base(va, 0) + LEVEL_SIZE(1), eaddr);
+		err = htable_walk_range(&op.w, va, end);
+		va = end;
 	}
-	if (ht)
-		htable_release(ht, &b);
 	htable_batch_finish(&b);
 	up_write(&hat->hat_seg_lock);
-	return err;
+	*reloaded = op.reloaded;
+	/* A record over a live entry was WARNed: what came before it stays. */
+	return err == -EEXIST ? 0 : err;
 }
