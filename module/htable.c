@@ -196,15 +196,17 @@ void htable_free(struct htable *ht)
 
 /**
  * htable_count() - change a table's counts of present and locked entries
- * @ht:		a table the caller holds
+ * @ht:		a table the caller holds, or one a held table holds (the
+ *		parent of a table being linked, unlinked or split)
  * @dvalid:	change of ht_valid_cnt
  * @dlocked:	change of ht_lock_cnt
  *
- * The one place the operations keep the counts, so the invariants hold by
- * construction: raise them before entries appear (a table never has more
- * entries than it says, so it is never freed under a new one), lower them
- * after entries go. A count that would go negative is a bug: WARNed, and
- * kept at zero.
+ * The one place the counts change, once a table is made: the operations'
+ * entries, and the links the core makes and clears. So the invariants
+ * hold by construction: raise them before entries appear (a table never
+ * has more entries than it says, so it is never freed under a new one),
+ * lower them after entries go. A count that would go negative is a bug:
+ * WARNed, and kept at zero.
  */
 void htable_count(struct htable *ht, int dvalid, int dlocked)
 {
@@ -232,7 +234,7 @@ static bool link_ptp(struct htable *higher, struct htable *new,
 	x86pte_t link = htable_link_pte(new), expect = 0, found;
 
 	WARN_ON_ONCE(!higher->ht_busy);
-	atomic_inc(&higher->ht_valid_cnt);
+	htable_count(higher, 1, 0);
 	/*
 	 * cmpxchg64 is a locked instruction, a full barrier on x86: the
 	 * zeroed table is visible before any CPU can walk into it.
@@ -243,7 +245,7 @@ static bool link_ptp(struct htable *higher, struct htable *new,
 		found = x86pte_cas(higher, entry, expect, link);
 	}
 	if (found != expect) {
-		atomic_dec(&higher->ht_valid_cnt);
+		htable_count(higher, -1, 0);
 		/* Flag bits only: a physical address stays out of the log. */
 		WARN_ONCE(1, "htable: link over a non-empty entry (flags %#llx) at level %u\n",
 			  found & ~PT_PADDR, higher->ht_level);
@@ -277,8 +279,7 @@ static bool unlink_ptp(struct htable *higher, struct htable *old,
 	atomic_long_inc(&old->ht_hat->hat_unlinks);
 	/* Counted before the table can be reused: htable_lookup_lockless(). */
 	smp_mb__after_atomic();
-	if (WARN_ON_ONCE(atomic_dec_return(&higher->ht_valid_cnt) < 0))
-		atomic_inc(&higher->ht_valid_cnt);
+	htable_count(higher, -1, 0);
 	return true;
 }
 
@@ -437,9 +438,8 @@ int htable_split(struct htable *higher, unsigned int entry,
 	htable_acquire(higher);
 	h = HTABLE_HASH(hat, va, level);
 	/* Counts first: a table never has more entries than it says. */
-	atomic_set(&new->ht_valid_cnt, HTABLE_PTES_PER_TABLE);
-	if (old & PT_SOFTLOCK)
-		atomic_set(&new->ht_lock_cnt, HTABLE_PTES_PER_TABLE);
+	htable_count(new, HTABLE_PTES_PER_TABLE,
+		     (old & PT_SOFTLOCK) ? HTABLE_PTES_PER_TABLE : 0);
 	for (;;) {
 		/* Nothing walks @new yet: plain stores are enough. */
 		sub = old & ~(PT_PADDR | PT_PAGESIZE);
@@ -460,7 +460,7 @@ int htable_split(struct htable *higher, unsigned int entry,
 	spin_unlock(HTABLE_LOCK(hat, h));
 	/* The link is no locked page; the new table counts the locks now. */
 	if (old & PT_SOFTLOCK)
-		WARN_ON_ONCE(atomic_dec_return(&higher->ht_lock_cnt) < 0);
+		htable_count(higher, 0, -1);
 	/* The page size changed: drop the large translation everywhere. */
 	htable_batch_inval(b, va);
 	/* Drop the hold the allocation gave: the table is linked and full. */
