@@ -12,9 +12,8 @@
  * a 2 MiB boundary, va 0 and the last page below the top of the lower
  * half.
  *
- * Requests go through ht_ioctl(); the cases of an argument pointer or a
- * buffer the module can't use call ioctl() itself, as they check the
- * syscall's own -1 and errno.
+ * Every request goes through ht_ioctl(), the bad pointers included: its
+ * -errno also says the syscall returned -1.
  *
  * The refusals of MAP and UNMAP are in htable_badinput_map_test.c; the
  * helpers that need no harness are in htable_badinput_snap.c (snapshots
@@ -426,9 +425,8 @@ TEST_F_TIMEOUT(bad, bad_pointers_every_ioctl, BAD_TIMEOUT)
 
 		bad_stats(counters, ARRAY_SIZE(counters), cnt0);
 		for (k = 0; k < ARRAY_SIZE(ptrs); k++) {
-			errno = 0;
-			EXPECT_EQ(-1, ioctl(h->fd, cmds[i], ptrs[k]));
-			EXPECT_EQ(EFAULT, errno) TH_LOG("ioctl %#lx, %p", cmds[i], ptrs[k]);
+			EXPECT_EQ(-EFAULT, ht_ioctl(h->fd, cmds[i], ptrs[k]))
+				TH_LOG("ioctl %#lx, %p", cmds[i], ptrs[k]);
 		}
 		ASSERT_EQ(0, bad_take(h, NULL, &after));
 		EXPECT_EQ(0, bad_diff(&before, &after, 0))
@@ -573,15 +571,12 @@ TEST_F_TIMEOUT(bad, rw_bad_buffers, BAD_TIMEOUT)
 	bad0 = htable_stat("hs_bad_input");
 
 	rw = (struct htable_rw){ .va = A_VA + 64, .buf = (uintptr_t)ro, .len = 64 };
-	EXPECT_EQ(-1, ioctl(h->fd, HTABLE_IOC_RW, &rw));
-	EXPECT_EQ(EFAULT, errno);
+	EXPECT_EQ(-EFAULT, ht_ioctl(h->fd, HTABLE_IOC_RW, &rw));
 	rw = (struct htable_rw){ .va = A_VA + 64, .buf = 8, .len = 64 };
-	EXPECT_EQ(-1, ioctl(h->fd, HTABLE_IOC_RW, &rw));
-	EXPECT_EQ(EFAULT, errno);
+	EXPECT_EQ(-EFAULT, ht_ioctl(h->fd, HTABLE_IOC_RW, &rw));
 	rw = (struct htable_rw){ .va = A_VA + 64, .buf = (uintptr_t)(hole + HT_PAGE_SIZE - 8),
 				 .len = 64 };
-	EXPECT_EQ(-1, ioctl(h->fd, HTABLE_IOC_RW, &rw));
-	EXPECT_EQ(EFAULT, errno);
+	EXPECT_EQ(-EFAULT, ht_ioctl(h->fd, HTABLE_IOC_RW, &rw));
 	/* The page is as the first write left it. */
 	memset(good, 0xee, sizeof(good));
 	rw = (struct htable_rw){ .va = A_VA + 64, .buf = (uintptr_t)good, .len = 64 };
@@ -591,8 +586,7 @@ TEST_F_TIMEOUT(bad, rw_bad_buffers, BAD_TIMEOUT)
 
 	rw = (struct htable_rw){ .va = A_VA + 64, .buf = (uintptr_t)(hole + HT_PAGE_SIZE),
 				 .len = 64, .flags = HTABLE_RW_WRITE };
-	EXPECT_EQ(-1, ioctl(h->fd, HTABLE_IOC_RW, &rw));
-	EXPECT_EQ(EFAULT, errno);
+	EXPECT_EQ(-EFAULT, ht_ioctl(h->fd, HTABLE_IOC_RW, &rw));
 	EXPECT_EQ(bad0, htable_stat("hs_bad_input"));
 	ASSERT_EQ(0, ht_verify_model(h->fd, &h->m, h->levels, 1));
 	munmap(ro, HT_PAGE_SIZE);
@@ -631,10 +625,8 @@ TEST_F_TIMEOUT(bad, share_bad_pointers, BAD_TIMEOUT)
 	sh->owner_fd = o.fd;
 	sh->va = SVA;
 	sh->npages = NP_2M;
-	EXPECT_EQ(-1, ioctl(h->fd, HTABLE_IOC_SHARE, sh));
-	EXPECT_EQ(EFAULT, errno);
-	EXPECT_EQ(-1, ioctl(h->fd, HTABLE_IOC_SHARE, hole + HT_PAGE_SIZE));
-	EXPECT_EQ(EFAULT, errno);
+	EXPECT_EQ(-EFAULT, ht_ioctl(h->fd, HTABLE_IOC_SHARE, sh));
+	EXPECT_EQ(-EFAULT, ht_ioctl(h->fd, HTABLE_IOC_SHARE, hole + HT_PAGE_SIZE));
 	EXPECT_EQ(shared0, htable_stat("hs_htable_shared"));
 	ASSERT_EQ(0, ht_probe(h->fd, SVA + 3 * HT_PAGE_SIZE, &p));
 	EXPECT_EQ(0, p.flags);
@@ -645,8 +637,7 @@ TEST_F_TIMEOUT(bad, share_bad_pointers, BAD_TIMEOUT)
 	sh->va = SVA;
 	sh->npages = NP_2M;
 	ASSERT_EQ(0, mprotect(ro, HT_PAGE_SIZE, PROT_READ));
-	EXPECT_EQ(-1, ioctl(h->fd, HTABLE_IOC_SHARE, ro));
-	EXPECT_EQ(EFAULT, errno);
+	EXPECT_EQ(-EFAULT, ht_ioctl(h->fd, HTABLE_IOC_SHARE, ro));
 	EXPECT_EQ(shared0, htable_stat("hs_htable_shared"));
 	ASSERT_EQ(0, ht_probe(h->fd, SVA + 3 * HT_PAGE_SIZE, &p));
 	EXPECT_EQ(0, p.flags);
@@ -659,10 +650,8 @@ TEST_F_TIMEOUT(bad, share_bad_pointers, BAD_TIMEOUT)
 	EXPECT_EQ(0, ht_verify_check(h->fd, NULL));
 
 	/* UNSHARE unreadable: still shared. */
-	EXPECT_EQ(-1, ioctl(h->fd, HTABLE_IOC_UNSHARE, NULL));
-	EXPECT_EQ(EFAULT, errno);
-	EXPECT_EQ(-1, ioctl(h->fd, HTABLE_IOC_UNSHARE, hole + HT_PAGE_SIZE - 8));
-	EXPECT_EQ(EFAULT, errno);
+	EXPECT_EQ(-EFAULT, ht_ioctl(h->fd, HTABLE_IOC_UNSHARE, NULL));
+	EXPECT_EQ(-EFAULT, ht_ioctl(h->fd, HTABLE_IOC_UNSHARE, hole + HT_PAGE_SIZE - 8));
 	EXPECT_EQ(unshared0, htable_stat("hs_htable_unshared"));
 	ASSERT_EQ(0, ht_probe(h->fd, SVA + 3 * HT_PAGE_SIZE, &p));
 	EXPECT_EQ(o.m.pg[0].pfn, p.pfn);
@@ -670,8 +659,7 @@ TEST_F_TIMEOUT(bad, share_bad_pointers, BAD_TIMEOUT)
 	/* UNSHARE from a PROT_READ page: EFAULT, still shared. */
 	sh->owner_fd = 0;
 	ASSERT_EQ(0, mprotect(ro, HT_PAGE_SIZE, PROT_READ));
-	EXPECT_EQ(-1, ioctl(h->fd, HTABLE_IOC_UNSHARE, ro));
-	EXPECT_EQ(EFAULT, errno);
+	EXPECT_EQ(-EFAULT, ht_ioctl(h->fd, HTABLE_IOC_UNSHARE, ro));
 	EXPECT_EQ(unshared0, htable_stat("hs_htable_unshared"));
 	ASSERT_EQ(0, ht_probe(h->fd, SVA + 3 * HT_PAGE_SIZE, &p));
 	EXPECT_EQ(o.m.pg[0].pfn, p.pfn);

@@ -127,14 +127,21 @@ int htable_knobs_reset(void);
 int htable_fail_hits(int site, long long *calls, long long *failed);
 
 /*
- * An htable ioctl as every helper here reports: 0 on success, -errno on
- * failure. Every test issues its requests through it; only the cases that
- * check the syscall's own contract (its -1 and errno for an argument
- * pointer it can't use, an unknown command) call ioctl() themselves.
+ * An htable ioctl as every helper here reports: 0 on success, -errno when
+ * the syscall returned -1, and HT_BADOUT for any other return value (no
+ * htable ioctl returns one). Every test issues its requests through it,
+ * the bad ones included: @arg goes to the kernel as it is, so NULL or an
+ * unmapped pointer checks the module's EFAULT, and @cmd may be a number
+ * the module doesn't know (ENOTTY). A -errno from here therefore also
+ * says the syscall returned exactly -1.
  */
 static inline int ht_ioctl(int fd, unsigned long cmd, void *arg)
 {
-	return ioctl(fd, cmd, arg) ? -errno : 0;
+	int ret = ioctl(fd, cmd, arg);
+
+	if (ret == -1)
+		return -errno;
+	return ret ? HT_BADOUT : 0;
 }
 
 /* The paging levels of the hat behind @fd (VERSION), or -errno. */
