@@ -4,8 +4,9 @@
  * every 4 KiB piece of a split large page, holds one reference on the
  * page's folio. The module refuses, with EOVERFLOW and changing nothing,
  * an entry whose folio already has ref_limit references (debugfs
- * ref_limit, 2..INT_MAX, default 2^30; module/pages.c, hat_hold()). The
- * tests lower the limit to reach it.
+ * ref_limit, 2..INT_MAX, default 2^30; hat_hold() in
+ * include/htable/pages.h, __hat_hold() in module/pages.c). The tests
+ * lower the limit to reach it.
  *
  * The expected counts don't come from the module. A page MAP allocates
  * fresh comes from the page allocator with one reference, which its entry
