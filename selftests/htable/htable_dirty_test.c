@@ -11,8 +11,8 @@
  * clean PTE, so the page's PG_dirty stays clear, and GUP-fast pins it
  * through that PTE without dirtying it. The tests check /proc/kpageflags
  * KPF_DIRTY of the pfn (from /proc/self/pagemap) before and after the
- * pin: it was 0 both times on Debian 6.1. Then the hat writes the page,
- * by:
+ * pin and require it clear both times, or the rest would prove nothing.
+ * Then the hat writes the page, by:
  *
  * - HTABLE_IOC_RW, into a read-only pin;
  * - the pattern a VERIFY window writes into its range before it runs

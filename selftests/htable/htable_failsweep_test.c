@@ -124,8 +124,8 @@ TEST_F_TIMEOUT(sweep, every_allocation_site, 500)
 	       total_points, SITES, total_runs, ht_now() - t0);
 	TH_LOG("free memory %lld kB -> %lld kB", free0, free1);
 	/*
-	 * KASAN's quarantine holds freed objects back (4.6 MB over this sweep
-	 * on the debug row): there, kmemleak is the leak check instead.
+	 * KASAN's quarantine holds freed objects back (megabytes over this
+	 * sweep on the debug row): there, kmemleak is the leak check instead.
 	 */
 	if (access(KMEMLEAK_PATH, F_OK))
 		EXPECT_GE(FREE_NOISE_KB, free0 - free1);

@@ -111,7 +111,7 @@ static void long_run_start(struct __test_metadata *_metadata, struct long_run *l
 
 /*
  * A resident window on a va with no translation: every read faults, and
- * the window says so (faults used to stay 0 in resident mode).
+ * the window says so: resident mode counts faults as verify mode does.
  */
 TEST_F_TIMEOUT(win, resident_counts_faults, WIN_TIMEOUT)
 {
