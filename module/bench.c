@@ -22,7 +22,6 @@
  */
 #include <linux/bits.h>
 #include <linux/cpumask.h>
-#include <linux/debugfs.h>
 #include <linux/delay.h>
 #include <linux/fs.h>
 #include <linux/kthread.h>
@@ -405,24 +404,16 @@ static ssize_t bench_read(struct file *f, char __user *ubuf, size_t len,
 	return ret;
 }
 
-static const struct file_operations bench_fops = {
+/*
+ * debugfs "bench" (created by debugfs.c). The result buffer is allocated
+ * at the first write and kept until htable_bench_exit().
+ */
+const struct file_operations htable_bench_fops = {
 	.owner	= THIS_MODULE,
 	.read	= bench_read,
 	.write	= bench_write,
 	.llseek	= default_llseek,
 };
-
-/**
- * htable_bench_debugfs_init() - create debugfs "bench" in @dir
- * @dir:	htable's debugfs directory, removed recursively at unload
- *
- * The result buffer is allocated at the first write and kept until
- * htable_bench_exit().
- */
-void htable_bench_debugfs_init(struct dentry *dir)
-{
-	debugfs_create_file("bench", 0600, dir, NULL, &bench_fops);
-}
 
 /**
  * htable_bench_exit() - free the result buffer; debugfs "bench" is gone

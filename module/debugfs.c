@@ -231,7 +231,9 @@ int htable_debugfs_init(void)
 	htable_debugfs_hats = debugfs_create_dir("hat", dir);
 	htable_debugfs_corrupt = debugfs_create_dir("corrupt", dir);
 	htable_debugfs_knobs(dir);
-	htable_bench_debugfs_init(dir);
+#ifdef HTABLE_BENCH
+	debugfs_create_file("bench", 0600, dir, NULL, &htable_bench_fops);
+#endif
 	htable_debugfs_dir = dir;
 	return 0;
 }

@@ -4,7 +4,7 @@
  * mechanisms, behind debugfs "bench". It is built only into the variant
  * `make bench` loads (Kbuild, HTABLE_BENCH). Documentation/benchmarks.rst.
  *
- *   bench.c		the harness: timing, rows, the case table, debugfs
+ *   bench.c		the harness: timing, rows, the case table, the file
  *   bench_map.c	one thread: map, floor, ptalloc, probe, large pages,
  *			pinned pages, hat size, memory
  *   bench_smp.c	other CPUs: shootdowns, two threads, steal and reap
@@ -12,14 +12,12 @@
 #ifndef _HTABLE_BENCH_H
 #define _HTABLE_BENCH_H
 
-struct dentry;
-
 #ifdef HTABLE_BENCH
-void htable_bench_debugfs_init(struct dentry *dir);
+/* debugfs "bench", which debugfs.c creates (Documentation/benchmarks.rst). */
+extern const struct file_operations htable_bench_fops;
 void htable_bench_exit(void);
 #else
 /* The module users load has no benchmark (Kbuild, HTABLE_BENCH). */
-static inline void htable_bench_debugfs_init(struct dentry *dir) { }
 static inline void htable_bench_exit(void) { }
 #endif
 
