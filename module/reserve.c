@@ -18,7 +18,7 @@
 
 struct kmem_cache *htable_cache;
 
-/* Tunables; module parameters (main.c) and debugfs files (stats.c). */
+/* Tunables; module parameters (main.c) and debugfs files (debugfs.c). */
 unsigned int htable_reserve_amount = 200;	/* HTABLE_RESERVE_AMOUNT */
 unsigned long htable_throttle_pages;		/* set at load: physmem / 256 */
 bool htable_force_reserve;
