@@ -60,8 +60,9 @@ demo:
 check:
 	scripts/check.sh
 
+# BOOTS=3 boots three times and judges each target over the three.
 bench:
-	scripts/bench.sh
+	scripts/bench.sh --boots $(or $(BOOTS),1)
 
 # A flame graph of one bench case: make profile CASE=map (or CASE="map 16 7")
 # writes .build/profile/map.svg (Documentation/tracing.rst).

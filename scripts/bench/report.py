@@ -3,6 +3,7 @@
 """Turn the guest's benchmark output into a table, CSV, JSON and plot data.
 
     report.py LOG OUTDIR
+    report.py --targets OUT.rst DIR...
 
 LOG holds the lines module/bench.c prints ("row k=v ...", "mem ...",
 "pending ...", "skip ...", "error ..."). Writes OUTDIR/bench.csv,
@@ -10,6 +11,11 @@ OUTDIR/bench.json and OUTDIR/bench.dat (for scripts/bench/plot.gp), prints
 the table on stdout, and exits 1 when a line does not parse or a case
 reported an error. Timings are never judged here: the "met" column only
 compares a ratio with the target of Documentation/benchmarks.rst.
+
+With --targets, reads the bench.json and run.txt of each DIR (one boot
+each, as written by the first form and scripts/bench.sh) and writes the
+targets table of Documentation/benchmarks.rst (bench-targets.inc): every
+row with a target, its ratio in each boot, and whether it was met in all.
 """
 import csv
 import json
@@ -47,7 +53,32 @@ def target(op, n, peer):
         "2threads-1hat": 1.3,
         "reap-per-table": 2.0,
         "large": 0.01,
+        "map+unmap:hat-size": 1.5,
     }.get(op)
+
+
+# The rows of the targets table, in order: (label, op, n, peer prefix).
+TARGET_ROWS = [
+    ("map+unmap 1 vs vmap", "map+unmap", 1, "vmap"),
+    ("map+unmap 16 vs vmap", "map+unmap", 16, "vmap"),
+    ("map+unmap 1, tables kept, vs vm_map_ram", "map+unmap:tables-kept", 1, "vm_map_ram"),
+    ("map+unmap 16, tables kept, vs vm_map_ram", "map+unmap:tables-kept", 16, "vm_map_ram"),
+    ("map+unmap 1, fresh, vs vm_map_ram", "map+unmap", 1, "vm_map_ram"),
+    ("map+unmap 16, fresh, vs vm_map_ram", "map+unmap", 16, "vm_map_ram"),
+    ("map+unmap 65536 vs vmap", "map+unmap", 65536, "vmap"),
+    ("map+unmap 65536 vs floor", "map+unmap", 65536, "floor"),
+    ("ptalloc fresh", "ptalloc-fresh", 1, ""),
+    ("ptalloc cached", "ptalloc-cached", 1, ""),
+    ("probe vs lookup_address", "probe", 512, ""),
+    ("shootdown 1", "shootdown", 1, ""),
+    ("shootdown 16", "shootdown", 16, ""),
+    ("2 threads vs 1, N = 16", "2threads-1hat", 16, ""),
+    ("2 threads vs 1, N = 512", "2threads-1hat", 512, ""),
+    ("map+unmap 16, hat of 1M vs of 16 pages", "map+unmap:hat-size", 1048576, ""),
+    ("reap per table, 16K vs 1K", "reap-per-table", 16384, ""),
+    ("1 GiB as 2M vs 4K", "large", 262144, ""),
+]
+MEM_TARGET = 2.0    # metadata per table, % of a 4 KiB table page
 
 
 def parse(lines):
@@ -172,5 +203,75 @@ def main():
     return 0
 
 
+def rst_table(hdr, body):
+    widths = [max(len(r[i]) for r in [hdr] + body) for i in range(len(hdr))]
+    rule = "  ".join("=" * w for w in widths)
+    lines = [rule, "  ".join(h.ljust(w) for h, w in zip(hdr, widths)).rstrip(), rule]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in body]
+    return lines + [rule]
+
+
+def status(met, t):
+    """'met', 'missed' or 'missed (k of n)' from each boot's verdict."""
+    if t is None:
+        return "(reported)"
+    if all(met):
+        return "met"
+    return "missed" if not any(met) else f"missed ({met.count(False)} of {len(met)})"
+
+
+def targets(out, dirs):
+    """Write the targets table of benchmarks.rst from the boots in dirs."""
+    boots = []
+    for d in dirs:
+        with open(os.path.join(d, "bench.json")) as f:
+            j = json.load(f)
+        with open(os.path.join(d, "run.txt")) as f:
+            run = [ln.rstrip() for ln in f if ln.strip()]
+        boots.append((j, run))
+    body = []
+    for label, op, n, peer in TARGET_ROWS:
+        ratios, met, t = [], [], None
+        for j, _ in boots:
+            r = next((r for r in j["rows"] if r["op"] == op and r["n"] == n and
+                      r["peer"].startswith(peer)), None)
+            if r is None or r.get("ratio") is None:
+                ratios.append("-")
+                met.append(False)
+                continue
+            t = target(op, n, r["peer"])
+            ratios.append(fmt(r["ratio"], 3 if r["ratio"] < 0.1 else 2))
+            met.append(t is not None and r["ratio"] <= t)
+        if ratios.count("-") == len(ratios):
+            continue        # a row the specs did not run
+        body.append((label, "<= " + fmt(t) if t else "-", " / ".join(ratios),
+                     status(met, t)))
+    pages = sorted({m["pages"] for j, _ in boots for m in j["memory"]}, key=int)
+    for p in pages:
+        ms = [next((m for m in j["memory"] if m["pages"] == p), None) for j, _ in boots]
+        pct = [float(m["pct_of_4k"]) if m else None for m in ms]
+        body.append((f"metadata per table, {p}-page hat", f"<= {MEM_TARGET:g} %",
+                     " / ".join("-" if v is None else f"{v:.2f} %" for v in pct),
+                     status([v is not None and v <= MEM_TARGET for v in pct], 1)))
+    per_page = sorted({m.get("per_page") or "0" for j, _ in boots for m in j["memory"]})
+    body.append(("state per mapped page beyond its entry", "-",
+                 " / ".join(per_page) + " B", "(reported)"))
+    hdr = ("row", "target", "boots " + " / ".join(str(i + 1) for i in range(len(boots))),
+           "status")
+    lines = [".. This file is written by scripts/bench/report.py --targets",
+             "   (make bench BOOTS=3); do not edit it by hand.", ""]
+    lines += rst_table(hdr, body)
+    lines += ["", "The boots (each one's ``run.txt``):", ""]
+    for i, (_, run) in enumerate(boots):
+        lines.append(f"{i + 1}. " + "; ".join(
+            ln.split(":", 1)[0] + " " + ln.split(":", 1)[1].strip()
+            for ln in run if ln.split(":", 1)[0] in ("date", "commit", "machine", "load")))
+    with open(out, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    return 0
+
+
 if __name__ == "__main__":
+    if len(sys.argv) > 2 and sys.argv[1] == "--targets":
+        sys.exit(targets(sys.argv[2], sys.argv[3:]))
     sys.exit(main())
