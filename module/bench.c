@@ -41,6 +41,7 @@
 #include <htable/bench.h>
 #include <htable/cr3.h>
 #include <htable/hat.h>
+#include <htable/map.h>
 #include <htable/module.h>
 #include <htable/stats.h>
 #include <htable/steal.h>

@@ -16,9 +16,11 @@
 
 #include <htable/bench.h>
 #include <htable/hat.h>
+#include <htable/map.h>
 #include <htable/stats.h>
 #include <htable/steal.h>
 #include <htable/tlb.h>
+#include <htable/unmap.h>
 #include <htable/x86pte.h>
 
 /* -- map + unmap -------------------------------------------------------- */

@@ -22,6 +22,7 @@
 #include <htable/stats.h>
 #include <htable/steal.h>
 #include <htable/tlb.h>
+#include <htable/unmap.h>
 #include <htable/x86pte.h>
 
 /* A CPU spinning with the hat live gives up after this long, whatever. */

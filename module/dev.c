@@ -23,9 +23,11 @@
 #include <htable/debugfs.h>
 #include <htable/fail.h>
 #include <htable/hat.h>
+#include <htable/map.h>
 #include <htable/module.h>
 #include <htable/share.h>
 #include <htable/trace.h>
+#include <htable/unmap.h>
 #include <htable/x86pte.h>
 
 /*

@@ -23,6 +23,7 @@
 #include <htable/share.h>
 #include <htable/stats.h>
 #include <htable/steal.h>
+#include <htable/unmap.h>
 #include <htable/x86pte.h>
 
 static struct kmem_cache *hat_cache;

@@ -19,10 +19,12 @@
 
 #include <htable/claim.h>
 #include <htable/hat.h>
+#include <htable/map.h>
 #include <htable/pages.h>
 #include <htable/stats.h>
 #include <htable/steal.h>
 #include <htable/tlb.h>
+#include <htable/unmap.h>
 #include <htable/x86pte.h>
 
 /* The entry bits of a mapping with attributes @attr, at @level. */

@@ -16,9 +16,11 @@
 
 #include <htable/claim.h>
 #include <htable/hat.h>
+#include <htable/map.h>
 #include <htable/pages.h>
 #include <htable/steal.h>
 #include <htable/tlb.h>
+#include <htable/unmap.h>
 #include <htable/x86pte.h>
 
 /**
