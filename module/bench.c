@@ -299,7 +299,7 @@ unsigned int bench_iters(unsigned int iters, unsigned long work,
 
 struct bench_case {
 	const char	*name;
-	bench_case_fn	run;
+	bench_case_fn	*run;
 };
 
 static const struct bench_case bench_cases[] = {

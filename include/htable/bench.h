@@ -86,8 +86,8 @@ struct bench_counts {
  * A case sets up @c (freed by bench_teardown() whatever it returns), prints
  * its rows through bench_pair() or bench_row(), and returns 0 or an errno.
  */
-typedef int (*bench_case_fn)(struct bench_ctx *c, unsigned long n,
-			     unsigned int reps, unsigned int iters);
+typedef int bench_case_fn(struct bench_ctx *c, unsigned long n,
+			  unsigned int reps, unsigned int iters);
 
 /* The harness (bench.c). */
 __printf(1, 2) void bench_printf(const char *fmt, ...);
@@ -109,28 +109,9 @@ int bench_setup_src(struct bench_ctx *c, unsigned long n, unsigned long nsrc,
 int bench_setup_hat(struct bench_ctx *c, unsigned long n, unsigned long nsrc);
 
 /* The cases (bench_map.c, bench_smp.c). */
-int case_map(struct bench_ctx *c, unsigned long n, unsigned int reps,
-	     unsigned int iters);
-int case_floor(struct bench_ctx *c, unsigned long n, unsigned int reps,
-	       unsigned int iters);
-int case_ptalloc(struct bench_ctx *c, unsigned long n, unsigned int reps,
-		 unsigned int iters);
-int case_probe(struct bench_ctx *c, unsigned long n, unsigned int reps,
-	       unsigned int iters);
-int case_large(struct bench_ctx *c, unsigned long n, unsigned int reps,
-	       unsigned int iters);
-int case_pin(struct bench_ctx *c, unsigned long n, unsigned int reps,
-	     unsigned int iters);
-int case_hatsize(struct bench_ctx *c, unsigned long n, unsigned int reps,
-		 unsigned int iters);
-int case_memory(struct bench_ctx *c, unsigned long n, unsigned int reps,
-		unsigned int iters);
-int case_shootdown(struct bench_ctx *c, unsigned long n, unsigned int reps,
-		   unsigned int iters);
-int case_threads(struct bench_ctx *c, unsigned long n, unsigned int reps,
-		 unsigned int iters);
-int case_steal(struct bench_ctx *c, unsigned long n, unsigned int reps,
-	       unsigned int iters);
+bench_case_fn case_map, case_floor, case_ptalloc, case_probe, case_large,
+	case_pin, case_hatsize, case_memory, case_shootdown, case_threads,
+	case_steal;
 #endif /* HTABLE_BENCH */
 
 #endif /* _HTABLE_BENCH_H */
