@@ -111,6 +111,37 @@ kernel_doc() {
 	[ -z "$out" ] || { printf '%s\n' "$out"; return 1; }
 }
 
+# The layer check itself: two objects built here, a core file (htable)
+# and a hat-layer file (hat). A call from the core up to the hat must fail
+# with the file and the symbol named; the same call downward must pass.
+layers_selftest() {
+	local d out rc=1
+	d=$(mktemp -d) || return 1
+	mkdir "$d/module"
+	layers_pair() {
+		printf '%s\n' "$2" > "$d/hat.c"
+		printf '%s\n' "$1" > "$d/htable.c"
+		cc -c -o "$d/module/hat.o" "$d/hat.c" &&
+			cc -c -o "$d/module/htable.o" "$d/htable.c"
+	}
+	if layers_pair 'void hat_get(void); void htable_up(void) { hat_get(); }' \
+		'void hat_get(void) { }'; then
+		if out=$("$HTABLE_TOP/scripts/layers.sh" "$d" 2>&1); then
+			echo "layers.sh let module/htable.c call hat_get of module/hat.c"
+		elif ! grep -q 'module/htable.c calls hat_get of module/hat.c, a layer above' <<< "$out"; then
+			printf 'layers.sh failed without naming the call:\n%s\n' "$out"
+		elif layers_pair 'void htable_down(void) { }' \
+			'void htable_down(void); void hat_get(void) { htable_down(); }' &&
+			"$HTABLE_TOP/scripts/layers.sh" "$d"; then
+			rc=0
+		else
+			echo "layers.sh refused module/hat.c calling down to module/htable.c"
+		fi
+	fi
+	rm -rf "$d"
+	return $rc
+}
+
 # The 6.12 row's module builds (scripts/row-modules.sh). The benchmark
 # variant is built for the Debian 6.1 kernel only, where make bench runs.
 lts_build() {
@@ -241,6 +272,7 @@ if [ $static = 1 ]; then
 		static_check "build-W=1" w1_build
 		# The objects of the W=1 build: calls only go down.
 		static_check "layers" "$HTABLE_TOP/scripts/layers.sh" "$HTABLE_TOP/.build/$deb_tag-bench"
+		static_check "layers-selftest" layers_selftest
 		static_check "sparse-C=2" sparse_build
 		static_check "checkpatch" checkpatch
 		static_check "kernel-doc" kernel_doc
