@@ -496,7 +496,7 @@ out:
  */
 struct window_pattern_op {
 	struct htable_walk	w;
-	const struct window_args	*r;
+	const struct window_args *r;
 	unsigned long		eaddr;
 };
 

@@ -569,40 +569,32 @@ struct hat_reload_op {
 
 /*
  * RELOAD's visitor: put back the stolen translations of a run of a leaf
- * table, counted first, as every operation counts (a table never has more
- * entries than it says). A record over an entry in use, or over a large
- * page, is a bug: WARNed, and the reload ends there (-EEXIST, which
- * hat_reload() does not report) with what came before it put back.
+ * table, each counted before it appears, as every operation counts (a
+ * table never has more entries than it says). A record over an entry in
+ * use, or over a large page, is a bug: WARNed, and the reload ends there
+ * (-EEXIST, which hat_reload() does not report) with what came before it
+ * put back.
  */
 static int reload_visit(struct htable_walk *w, struct htable *ht,
 			unsigned int e, unsigned int n, unsigned long va)
 {
 	struct hat_reload_op *op = container_of(w, struct hat_reload_op, w);
 	unsigned long end = va + ((unsigned long)n << PAGE_SHIFT), at;
-	unsigned int valid = 0, locked = 0, i;
-	int err = 0;
+	unsigned int i;
 	x86pte_t pte;
 
 	if (WARN_ON_ONCE(ht->ht_level))
 		return -EEXIST;
 	for (at = va; (pte = htable_stolen_next(w->hat, &at, end)); at += PAGE_SIZE) {
-		i = (at - va) >> PAGE_SHIFT;
-		if (WARN_ON_ONCE(PTE_ISVALID(x86pte_get(ht, e + i)))) {
-			end = at;
-			err = -EEXIST;
-			break;
-		}
-		valid++;
-		locked += !!(pte & PT_SOFTLOCK);
-	}
-	htable_count(ht, valid, locked);
-	for (at = va, i = 0; i < valid; i++, at += PAGE_SIZE) {
-		pte = htable_stolen_next(w->hat, &at, end);
-		x86pte_install(ht, e + ((at - va) >> PAGE_SHIFT), pte);
+		i = e + ((at - va) >> PAGE_SHIFT);
+		if (WARN_ON_ONCE(PTE_ISVALID(x86pte_get(ht, i))))
+			return -EEXIST;
+		htable_count(ht, 1, (pte & PT_SOFTLOCK) ? 1 : 0);
+		x86pte_install(ht, i, pte);
 		htable_stolen_erase(w->hat, at);
+		op->reloaded++;
 	}
-	op->reloaded += valid;
-	return err;
+	return 0;
 }
 
 /**
