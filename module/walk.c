@@ -133,7 +133,9 @@ static int walk_table(struct htable_walk *w, struct htable *ht,
  * @eaddr:	end (exclusive), at most HTABLE_USER_END
  *
  * The one walker of htable's operations (after gVisor's): it descends
- * from the top table, finding each lower table in the hash once, and
+ * from the top table (or, for a range within one table of @w->level
+ * that exists, from that table), finding each lower table in the hash
+ * once, and
  * hands the visitor maximal runs of entries of one table that are not
  * links: in a level-0 table every entry of the range (present or not);
  * above it, runs of large-page entries, and, in create mode
@@ -151,8 +153,29 @@ static int walk_table(struct htable_walk *w, struct htable *ht,
 int htable_walk_range(struct htable_walk *w, unsigned long va,
 		      unsigned long eaddr)
 {
+	struct htable *ht;
+	unsigned int l = w->level;
+
 	if (WARN_ON_ONCE(va >= eaddr || eaddr > HTABLE_USER_END))
 		return -EINVAL;
+	/*
+	 * A range within one table of @w->level (every small MAP and UNMAP)
+	 * starts at that table, found in the hash by one lookup, as the
+	 * seed's htable_create() first looks for the table it wants: not
+	 * a lookup and a release per level above it. A table is in the
+	 * hash exactly while it is linked (both change under its bucket
+	 * lock), so the path above it is links, and the hold the lookup
+	 * takes keeps it linked. Without it, the walk descends as below.
+	 */
+	if (l < TOP_LEVEL(w->hat) &&
+	    htable_base(va, l) == htable_base(eaddr - 1, l)) {
+		ht = htable_lookup(w->hat, va, l);
+		if (ht) {
+			w->err = walk_table(w, ht, &va, eaddr);
+			htable_release(ht, w->b);
+			return w->err;
+		}
+	}
 	/*
 	 * The top table lives as long as the hat, on the hat's own hold
 	 * (htable_hat_init()): the walk needs none of its own there.

@@ -232,6 +232,70 @@ TEST_F(core, lifecycle_counts)
 }
 
 /*
+ * A walk of a range inside one table of its level that exists starts at
+ * that table: one lookup and one release, two bucket-lock round trips,
+ * not two per level above it. Any other range descends from the top. The
+ * runs handed over are the same either way.
+ */
+TEST_F(core, walk_starts_at_its_table)
+{
+	struct hat *hat = self->hat;
+	unsigned int top = variant->levels - 1, i;
+	unsigned long va = 0x40200000UL, two_mb = 1UL << fake_shift(1);
+	struct test_collect c = { .w = { .hat = hat, .visit = test_collect_visit } };
+	struct test_map m = {
+		.w = { .hat = hat, .create = true, .visit = test_map_visit },
+		.pte = pte_of(va + 9 * PAGE_SIZE, 0, 0),
+	};
+	struct htable_batch b;
+	long locks;
+
+	for (i = 0; i < 4; i++)
+		ASSERT_EQ(0, map_page(hat, va + i * PAGE_SIZE, 0, 0));
+	ASSERT_EQ(0, map_page(hat, va + two_mb, 0, 0));
+	htable_batch_init(&b, hat);
+	c.w.b = &b;
+	m.w.b = &b;
+	down_write(&hat->hat_seg_lock);
+	/* Inside the first leaf: its lookup and its release. */
+	locks = shim_spin_locks;
+	EXPECT_EQ(0, htable_walk_range(&c.w, va + PAGE_SIZE, va + 16 * PAGE_SIZE));
+	EXPECT_EQ(2, shim_spin_locks - locks);
+	ASSERT_EQ(3, c.n);
+	for (i = 0; i < 3; i++)
+		EXPECT_EQ(va + (i + 1) * PAGE_SIZE, c.va[i]);
+	/* Creating an entry there is the same: the table is found, not made. */
+	locks = shim_spin_locks;
+	EXPECT_EQ(0, htable_walk_range(&m.w, va + 9 * PAGE_SIZE, va + 10 * PAGE_SIZE));
+	EXPECT_EQ(2, shim_spin_locks - locks);
+	EXPECT_EQ(1, m.runs);
+	EXPECT_EQ(pfn_of(va + 9 * PAGE_SIZE), PTE2PFN(fake_translate(hat, va + 9 * PAGE_SIZE, &i)));
+	/* Over both leaves: from the top, a lookup and a release per table. */
+	c.n = 0;
+	locks = shim_spin_locks;
+	EXPECT_EQ(0, htable_walk_range(&c.w, va, va + two_mb + PAGE_SIZE));
+	EXPECT_EQ(2 * (top - 1 + 2), shim_spin_locks - locks);
+	EXPECT_EQ(6, c.n);
+	EXPECT_EQ(va + two_mb, c.va[5]);
+	/*
+	 * In a leaf that does not exist: the lookup misses, and the walk
+	 * descends to the hole in the level-1 table.
+	 */
+	c.n = 0;
+	locks = shim_spin_locks;
+	EXPECT_EQ(0, htable_walk_range(&c.w, va + 5 * two_mb, va + 5 * two_mb + PAGE_SIZE));
+	EXPECT_EQ(1 + 2 * (top - 1), shim_spin_locks - locks);
+	EXPECT_EQ(0, c.n);
+	up_write(&hat->hat_seg_lock);
+	htable_batch_finish(&b);
+	for (i = 0; i < 4; i++)
+		ASSERT_EQ(0, unmap_page(hat, va + i * PAGE_SIZE));
+	ASSERT_EQ(0, unmap_page(hat, va + 9 * PAGE_SIZE));
+	ASSERT_EQ(0, unmap_page(hat, va + two_mb));
+	EXPECT_EQ(0, check_errors(hat));
+}
+
+/*
  * 64 leaf tables in one hash bucket: find each, unhash in any order. The
  * hash grows with the tables, so the vas are picked to share a bucket in
  * any hash of up to 4096 buckets (the bucket is the low bits of one sum).

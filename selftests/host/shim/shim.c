@@ -16,6 +16,7 @@
 #include <htable/stats.h>
 
 long shim_warnings;
+long shim_spin_locks;
 long shim_wakeups;
 long shim_reclaimed;
 long shim_rcu_pending;
@@ -213,6 +214,7 @@ static void shim_spin_acquire(spinlock_t *l, unsigned int sub, bool atomic_ctx)
 	}
 	shim_lock_check(l, l->cls, sub);
 	pthread_mutex_lock(&l->m);
+	__atomic_add_fetch(&shim_spin_locks, 1, __ATOMIC_RELAXED);
 	l->owner = pthread_self();
 	__atomic_store_n(&l->held, true, __ATOMIC_SEQ_CST);
 	shim_held_push(l, l->cls, sub);
@@ -245,6 +247,7 @@ bool spin_trylock(spinlock_t *l)
 {
 	if (pthread_mutex_trylock(&l->m))
 		return false;
+	__atomic_add_fetch(&shim_spin_locks, 1, __ATOMIC_RELAXED);
 	l->owner = pthread_self();
 	__atomic_store_n(&l->held, true, __ATOMIC_SEQ_CST);
 	shim_held_push(l, l->cls, 0);

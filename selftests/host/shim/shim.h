@@ -202,6 +202,8 @@ void spin_lock_nested(spinlock_t *l, unsigned int sub);
 bool spin_trylock(spinlock_t *l);
 void spin_unlock(spinlock_t *l);
 bool shim_spin_held(const spinlock_t *l);
+/* Spinlock acquisitions, all locks and threads: what a walk costs in locks. */
+extern long shim_spin_locks;
 
 struct rw_semaphore {
 	pthread_rwlock_t l;
