@@ -135,10 +135,9 @@ static int walk_table(struct htable_walk *w, struct htable *ht,
  * The one walker of htable's operations (after gVisor's): it descends
  * from the top table (or, for a range within one table of @w->level
  * that exists, from that table), finding each lower table in the hash
- * once, and
- * hands the visitor maximal runs of entries of one table that are not
- * links: in a level-0 table every entry of the range (present or not);
- * above it, runs of large-page entries, and, in create mode
+ * once, and hands the visitor maximal runs of entries of one table that
+ * are not links: in a level-0 table every entry of the range (present or
+ * not); above it, runs of large-page entries, and, in create mode
  * (@w->create), runs of entries at @w->level, whose tables it makes as
  * needed. The visitor gets the table held; it may change entries and
  * counts, queueing invalidations in @w->b. Holes above the leaves are
