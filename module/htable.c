@@ -22,7 +22,7 @@
 #include <htable/trace.h>
 #include <htable/x86pte.h>
 
-spinlock_t htable_mutex[NUM_HTABLE_MUTEX];	/* the hashed locks */
+struct htable_hashed_lock htable_mutex[NUM_HTABLE_MUTEX];	/* the hashed locks */
 
 /*
  * Non-zero while stealing or reaping: htable_free() then returns tables to
@@ -772,7 +772,7 @@ int htable_init(void)
 	BUILD_BUG_ON(sizeof(struct htable) > 80);
 	htable_mmu_init();
 	for (i = 0; i < NUM_HTABLE_MUTEX; i++)
-		spin_lock_init(&htable_mutex[i]);
+		spin_lock_init(&htable_mutex[i].lock);
 	htable_cache = KMEM_CACHE(htable, SLAB_ACCOUNT);
 	if (!htable_cache)
 		return -ENOMEM;

@@ -75,6 +75,7 @@
 #define _HTABLE_HTABLE_H
 
 #include <linux/atomic.h>
+#include <linux/cache.h>
 #include <linux/cpumask.h>
 #include <linux/list.h>
 #include <linux/refcount.h>
@@ -201,35 +202,44 @@ struct mem_cgroup;
  * @hat_corrupt: the corruption that knob made, until repaired (hat_seg_lock)
  */
 struct hat {
-	struct rw_semaphore	hat_seg_lock;
+	/* Read by every operation, changed rarely: lines shared clean. */
 	struct htable		*hat_htable;
 	struct htable		**hat_ht_hash;
 	unsigned int		hat_num_hash;
-	atomic_t		hat_ntables;
 	unsigned int		hat_lock_salt;
-	atomic_long_t		hat_unlinks;
-	spinlock_t		hat_cache_lock;		/* hat_ht_cached */
-	struct htable		*hat_ht_cached;
 	unsigned long		hat_flags;
-	struct list_head	hat_list;
 	cpumask_var_t		hat_cpus;
-	struct list_head	hat_stays;
-	spinlock_t		hat_switch_lock;	/* hat_cpus, hat_stays */
-	spinlock_t		hat_range_lock;		/* hat_ranges */
-	struct list_head	hat_ranges;
-	wait_queue_head_t	hat_range_wq;
-	struct xarray		hat_stolen_ptes;
 	atomic_long_t		hat_stolen_pages;
-	struct xarray		hat_pins;
-	atomic_long_t		hat_owned_pages;
-	struct xarray		hat_shares;
-	struct list_head	hat_shared_out;
 	atomic_t		hat_nsharers;
-	atomic_long_t		hat_stolen;
-	atomic_long_t		hat_reaped;
+	struct xarray		hat_stolen_ptes;
+	struct xarray		hat_pins;
+	struct xarray		hat_shares;
 	struct mem_cgroup	*hat_memcg;
 	unsigned int		hat_id;
 	pid_t			hat_pid;
+
+	/*
+	 * Written by every operation, each group on a line of its own, so
+	 * that operations on disjoint ranges on two CPUs don't also move
+	 * the lines above between them.
+	 */
+	struct rw_semaphore	hat_seg_lock ____cacheline_aligned_in_smp;
+	spinlock_t		hat_range_lock ____cacheline_aligned_in_smp;
+	struct list_head	hat_ranges;
+	wait_queue_head_t	hat_range_wq;
+	spinlock_t		hat_cache_lock ____cacheline_aligned_in_smp;
+	struct htable		*hat_ht_cached;
+	atomic_t		hat_ntables ____cacheline_aligned_in_smp;
+	atomic_long_t		hat_unlinks;
+	atomic_long_t		hat_owned_pages;
+	spinlock_t		hat_switch_lock ____cacheline_aligned_in_smp;
+	struct list_head	hat_stays;
+
+	/* Cold. */
+	struct list_head	hat_list ____cacheline_aligned_in_smp;
+	struct list_head	hat_shared_out;
+	atomic_long_t		hat_stolen;
+	atomic_long_t		hat_reaped;
 	refcount_t		hat_refs;
 	struct dentry		*hat_debugfs;
 	struct dentry		*hat_debugfs_corrupt;
@@ -273,7 +283,16 @@ static inline unsigned long NEXT_ENTRY_VA(unsigned long va, unsigned int level)
 
 /* The hashed locks, and the hash: (bucket + salt) mod 128 is the lock. */
 #define NUM_HTABLE_MUTEX	128
-extern spinlock_t htable_mutex[NUM_HTABLE_MUTEX];
+
+/*
+ * One hashed lock to a cache line: two CPUs on different buckets don't
+ * move one line between them (the debug kernel's locks are that big).
+ */
+struct htable_hashed_lock {
+	spinlock_t	lock;	/* buckets of hats' hashes (HTABLE_LOCK()) */
+} ____cacheline_aligned_in_smp;
+
+extern struct htable_hashed_lock htable_mutex[NUM_HTABLE_MUTEX];
 
 /* The bucket of (@va, @level) in a hash of @n buckets of @hat. */
 static inline unsigned int htable_hash_index(struct hat *hat, unsigned long va,
@@ -291,7 +310,7 @@ static inline unsigned int HTABLE_HASH(struct hat *hat, unsigned long va,
 
 static inline spinlock_t *HTABLE_LOCK(struct hat *hat, unsigned int h)
 {
-	return &htable_mutex[(h + hat->hat_lock_salt) & (NUM_HTABLE_MUTEX - 1)];
+	return &htable_mutex[(h + hat->hat_lock_salt) & (NUM_HTABLE_MUTEX - 1)].lock;
 }
 
 static inline unsigned int HTABLE_NUM_PTES(struct htable *ht)

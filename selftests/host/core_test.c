@@ -523,6 +523,12 @@ TEST_F(core, hash_grows_and_finds_every_table)
 	EXPECT_EQ(0, grow_check(hat, n + 1));
 }
 
+/* The index in htable_mutex[] of the hashed lock @l. */
+static unsigned int lock_index(spinlock_t *l)
+{
+	return container_of(l, struct htable_hashed_lock, lock) - htable_mutex;
+}
+
 /*
  * The hashed locks: bucket h of a hat is under htable_mutex[(h + salt) %
  * 128], the salt the hat's own, so that the one-bucket hashes of many hats
@@ -542,7 +548,7 @@ TEST_F(core, hashed_locks_salted_per_hat)
 		ASSERT_NE(NULL, hats[i]);
 	}
 	for (i = 0; i < ARRAY_SIZE(hats); i++) {
-		h = HTABLE_LOCK(hats[i], 0) - htable_mutex;
+		h = lock_index(HTABLE_LOCK(hats[i], 0));
 		distinct += !used[h];
 		used[h] = true;
 	}
@@ -551,7 +557,7 @@ TEST_F(core, hashed_locks_salted_per_hat)
 	/* One hat's 128 buckets use every lock once. */
 	memset(used, 0, sizeof(used));
 	for (h = 0, distinct = 0; h < NUM_HTABLE_MUTEX; h++) {
-		i = HTABLE_LOCK(a, h) - htable_mutex;
+		i = lock_index(HTABLE_LOCK(a, h));
 		distinct += !used[i];
 		used[i] = true;
 	}

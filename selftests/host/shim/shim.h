@@ -52,6 +52,7 @@ typedef unsigned int slab_flags_t;
 #define __printf(a, b)	__attribute__((format(printf, a, b)))
 #define __user
 #define __aligned(x)	__attribute__((aligned(x)))
+#define ____cacheline_aligned_in_smp	__aligned(64)
 #define barrier()	__asm__ __volatile__("" ::: "memory")
 #define container_of(p, type, member) \
 	((type *)((char *)(p) - offsetof(type, member)))
