@@ -240,7 +240,7 @@ TEST_F(core, lifecycle_counts)
 TEST_F(core, walk_starts_at_its_table)
 {
 	struct hat *hat = self->hat;
-	unsigned int top = variant->levels - 1, i;
+	unsigned int top = variant->levels - 1, i, lv;
 	unsigned long va = 0x40200000UL, two_mb = 1UL << fake_shift(1);
 	struct test_collect c = { .w = { .hat = hat, .visit = test_collect_visit } };
 	struct test_map m = {
@@ -269,7 +269,8 @@ TEST_F(core, walk_starts_at_its_table)
 	EXPECT_EQ(0, htable_walk_range(&m.w, va + 9 * PAGE_SIZE, va + 10 * PAGE_SIZE));
 	EXPECT_EQ(2, shim_spin_locks - locks);
 	EXPECT_EQ(1, m.runs);
-	EXPECT_EQ(pfn_of(va + 9 * PAGE_SIZE), PTE2PFN(fake_translate(hat, va + 9 * PAGE_SIZE, &i)));
+	EXPECT_EQ(pfn_of(va + 9 * PAGE_SIZE),
+		  PTE2PFN(fake_translate(hat, va + 9 * PAGE_SIZE, &lv)));
 	/* Over both leaves: from the top, a lookup and a release per table. */
 	c.n = 0;
 	locks = shim_spin_locks;
